@@ -1,0 +1,26 @@
+# `make demo` and `make test` set everything up in .venv on first use, then run.
+# The functions run on FC's python3.10: use 3.10 when this machine has it, else any python3 >= 3.10.
+PYTHON ?= $(shell for p in python3.10 $$(ls -d $$HOME/.pyenv/versions/3.10*/bin/python3.10 2>/dev/null) python3; do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null && { echo $$p; break; }; done)
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test setup clean
+
+demo: $(STAMP)
+	$(VENV)/bin/kms-steward demo
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.txt
+	@test -n "$(PYTHON)" || { echo "no python3 >= 3.10 found" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,112 @@
+"""The operator CLI: `kms-steward demo`, `kms-steward local up`, `kms-steward local invoke`."""
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import click
+
+from localcloud.account import AccountError
+from localcloud.serverless import ServerlessError
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """kms-steward: no data lost to a deleted KMS key."""
+
+
+@main.command()
+@click.option("--duplicate-delivery", is_flag=True, help="EventBridge delivers every event twice (idempotency shown).")
+def demo(duplicate_delivery: bool) -> None:
+    """Someone schedules the deletion of a key that still encrypts live data; key-guard stops it."""
+    from kms_steward.demo import run_demo
+
+    sys.exit(run_demo(duplicate_delivery=duplicate_delivery))
+
+
+@main.group()
+def local() -> None:
+    """Run the local cloud (an offline Alibaba Cloud the official SDKs talk to)."""
+
+
+@local.command("up")
+@click.option("--account", "account_file", type=click.Path(exists=True, dir_okay=False), help="Account file (default: the demo account).")
+@click.option("--project", type=click.Path(exists=True, dir_okay=False), help="s.yaml wiring the functions.")
+@click.option("--now", help="Freeze the local clock at this ISO 8601 instant.")
+@click.option("--duplicate-delivery", is_flag=True, help="Deliver every EventBridge event twice.")
+@click.option("--state-out", type=click.Path(dir_okay=False), help="Write the account state here on exit.")
+def local_up(account_file, project, now, duplicate_delivery, state_out) -> None:
+    """Serve the local cloud until interrupted; print endpoints and credentials."""
+    from kms_steward.local import build_cloud
+
+    try:
+        cloud = build_cloud(account_file, project=project, now=now, duplicate_delivery=duplicate_delivery)
+    except (AccountError, ServerlessError, ValueError) as exc:
+        _fail(str(exc))
+    cloud.start()
+    cred = next((c for c in cloud.account.credentials if not c.SecurityToken), None)
+    click.echo(f"local cloud for account {cloud.account.account_id} is up")
+    for region in cloud.account.region_ids:
+        click.echo(f"  {region:16} http://{cloud.endpoint(region)}   (every product: KMS, ECS, CMS, OSS, SLS)")
+    if cred:
+        click.echo("\nlocal-only credentials (they open this emulated account and nothing else):")
+        click.echo(f"  export ALIBABA_CLOUD_ACCESS_KEY_ID={cred.AccessKeyId}")
+        click.echo(f"  export ALIBABA_CLOUD_ACCESS_KEY_SECRET={cred.AccessKeySecret}")
+    region = cloud.default_region
+    click.echo("\nofficial SDKs:  Config(access_key_id=..., access_key_secret=..., "
+               f"endpoint=\"{cloud.endpoint(region)}\", protocol=\"http\", region_id=\"{region}\")")
+    click.echo(f"aliyun CLI:     aliyun kms ListKeys --endpoint {cloud.endpoint(region)} --region {region} "
+               "--access-key-id $ALIBABA_CLOUD_ACCESS_KEY_ID --access-key-secret $ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+    functions = ", ".join(cloud.project.functions) if cloud.project else "none"
+    click.echo(f"functions wired from s.yaml: {functions}\nCtrl-C to stop.")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        cloud.stop()
+        if state_out:
+            cloud.dump_state(state_out)
+
+
+@local.command("invoke")
+@click.argument("function")
+@click.option("--event", "event_file", required=True, type=click.Path(exists=True, dir_okay=False), help="Event payload file, sent as bytes.")
+@click.option("--account", "account_file", type=click.Path(exists=True, dir_okay=False), help="Account file (default: the demo account).")
+@click.option("--project", type=click.Path(exists=True, dir_okay=False), help="s.yaml wiring the functions.")
+@click.option("--state-out", type=click.Path(dir_okay=False), help="Write the account state here afterwards.")
+@click.option("--now", help="Set the local clock to this ISO 8601 instant.")
+def local_invoke(function, event_file, account_file, project, state_out, now) -> None:
+    """Run FUNCTION (its s.yaml resource name, e.g. key-guard) once against a local cloud."""
+    from kms_steward.local import build_cloud
+
+    try:
+        cloud = build_cloud(account_file, project=project, now=now)
+        cloud.project.function(function)
+    except (AccountError, ServerlessError, ValueError) as exc:
+        _fail(str(exc))
+    payload = Path(event_file).read_bytes()
+    with cloud:
+        invocation = cloud.fc.invoke(function, payload)
+        cloud.bus.drain()
+    if state_out:
+        cloud.dump_state(state_out)
+    if invocation.ok:
+        click.echo(json.dumps(invocation.result, indent=2, ensure_ascii=False))
+        return
+    click.echo(json.dumps({"errorType": invocation.error["errorType"], "errorMessage": invocation.error["errorMessage"]}, indent=2))
+    sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,424 @@
+"""The account file: the whole state of a local Alibaba Cloud account, loaded, validated and dumped.
+
+Each record uses the field names the real Describe/List API returns for that item, plus `RegionId`
+where the API item omits it. Where the official SDK has a model for the item, the record may carry
+any of that model's wire names and nothing else: an unknown field is an error naming the record and
+the field, never silently ignored (a typo like `KmsKeyId` would otherwise hide a dependent).
+"""
+from __future__ import annotations
+
+import inspect
+import json
+import re
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+
+from localcloud.clock import parse_time
+
+
+class AccountError(ValueError):
+    """The account file could not be loaded; the message names the record and the field."""
+
+
+@lru_cache(maxsize=None)
+def sdk_wire_names(model_cls: type) -> frozenset[str]:
+    """The wire names a Tea SDK model serialises (the keys its to_map() writes)."""
+    return frozenset(re.findall(r"result\['(\w+)'\]", inspect.getsource(model_cls.to_map)))
+
+
+class Record(BaseModel):
+    """A record that may carry any wire field of its SDK item model, and nothing else."""
+
+    model_config = ConfigDict(extra="allow")
+    sdk_model: ClassVar[Optional[type]] = None
+    # Fields the API puts elsewhere than the item (RegionId, tags from ListResourceTags, ...).
+    extra_fields: ClassVar[frozenset[str]] = frozenset({"RegionId"})
+
+    @model_validator(mode="after")
+    def _known_fields_only(self):
+        allowed = set(type(self).model_fields) | set(self.extra_fields)
+        if self.sdk_model is not None:
+            allowed |= sdk_wire_names(self.sdk_model)
+        unknown = sorted(set(self.model_extra or {}) - allowed)
+        if unknown:
+            raise ValueError(f"unknown field(s) {', '.join(unknown)}")
+        return self
+
+    def wire(self) -> dict[str, Any]:
+        """The record as the API spells it (None fields left out)."""
+        return self.model_dump(exclude_none=True)
+
+
+class StrictRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    def wire(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+def _iso(value):
+    if value in (None, ""):
+        return value
+    parse_time(value)  # raises ValueError with a clear message on a bad timestamp
+    return value
+
+
+# ---------------------------------------------------------------- identity
+
+
+class Credential(StrictRecord):
+    """A RAM AccessKey (CreateAccessKey fields) and who it belongs to."""
+
+    AccessKeyId: str
+    AccessKeySecret: str
+    Status: Literal["Active", "Inactive"] = "Active"
+    UserName: str = "root"
+    # ActionTrail userIdentity.type of the owner.
+    IdentityType: Literal["root-account", "ram-user", "assumed-role"] = "ram-user"
+    SecurityToken: Optional[str] = None  # set for STS credentials issued to a function's role
+    RoleName: Optional[str] = None
+    Expiration: Optional[str] = None
+
+    _check_exp = field_validator("Expiration")(classmethod(lambda cls, v: _iso(v)))
+
+
+class Region(StrictRecord):
+    RegionId: str
+    LocalName: Optional[str] = None
+
+
+class Fault(StrictRecord):
+    """A fault the local cloud injects: `Api` is `product:Action` (e.g. `ecs:DescribeDisks`)."""
+
+    Api: str
+    Code: Optional[str] = None  # error code to answer with, e.g. Forbidden.RAM, Throttling.User
+    Message: Optional[str] = None
+    Status: Optional[int] = None
+    LatencyMs: int = 0
+    RegionId: Optional[str] = None
+    Remaining: Optional[int] = None  # answer with the fault this many times, then stop; None = always
+
+    @field_validator("Api")
+    @classmethod
+    def _api_shape(cls, v):
+        if not re.fullmatch(r"[a-z0-9-]+:[A-Za-z0-9*]+", v):
+            raise ValueError("must look like 'ecs:DescribeDisks' (lower-case product code, API name or *)")
+        return v
+
+
+# ---------------------------------------------------------------- products
+
+
+def _sdk(module: str, name: str):
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
+class KmsTag(StrictRecord):
+    TagKey: str
+    TagValue: str = ""
+
+
+class KmsKey(Record):
+    sdk_model: ClassVar[Any] = _sdk("alibabacloud_kms20160120.models", "DescribeKeyResponseBodyKeyMetadata")
+    extra_fields: ClassVar[frozenset] = frozenset({"RegionId", "Tags"})
+
+    KeyId: str
+    RegionId: str
+    KeyState: Literal["Enabled", "Disabled", "PendingDeletion", "PendingImport"] = "Enabled"
+    DeletionProtection: Literal["Enabled", "Disabled"] = "Disabled"
+    Tags: list[KmsTag] = Field(default_factory=list)
+    DeleteDate: Optional[str] = None
+    CreationDate: Optional[str] = None
+
+    _check_dates = field_validator("DeleteDate", "CreationDate")(classmethod(lambda cls, v: _iso(v)))
+
+    @field_validator("KeyId")
+    @classmethod
+    def _uuid(cls, v):
+        if not re.fullmatch(r"[0-9a-fA-F-]{8,64}|key-[a-z0-9]+", v):
+            raise ValueError("is not a KMS key id (a UUID such as 0b2f3e4a-5c6d-4e7f-8a9b-0c1d2e3f4a5b)")
+        return v
+
+    @model_validator(mode="after")
+    def _pending_has_date(self):
+        if self.KeyState == "PendingDeletion" and not self.DeleteDate:
+            raise ValueError("KeyState PendingDeletion needs a DeleteDate")
+        return self
+
+
+class KmsAlias(Record):
+    sdk_model: ClassVar[Any] = _sdk("alibabacloud_kms20160120.models", "ListAliasesByKeyIdResponseBodyAliasesAlias")
+    AliasName: str
+    KeyId: str
+    RegionId: str
+
+    @field_validator("AliasName")
+    @classmethod
+    def _alias(cls, v):
+        if not v.startswith("alias/"):
+            raise ValueError("must start with 'alias/'")
+        return v
+
+
+class EcsDisk(Record):
+    sdk_model: ClassVar[Any] = _sdk("alibabacloud_ecs20140526.models", "DescribeDisksResponseBodyDisksDisk")
+    DiskId: str
+    RegionId: str
+    Status: Literal["In_use", "Available", "Attaching", "Detaching", "Creating", "ReIniting"] = "In_use"
+    Encrypted: bool = False
+    KMSKeyId: Optional[str] = None
+    InstanceId: Optional[str] = None
+
+
+class EcsSnapshot(Record):
+    sdk_model: ClassVar[Any] = _sdk("alibabacloud_ecs20140526.models", "DescribeSnapshotsResponseBodySnapshotsSnapshot")
+    SnapshotId: str
+    RegionId: str
+    Status: Literal["progressing", "accomplished", "failed", "all"] = "accomplished"
+    Encrypted: bool = False
+    KMSKeyId: Optional[str] = None
+    SourceDiskId: Optional[str] = None
+
+
+class OssEncryptionRule(StrictRecord):
+    """ServerSideEncryptionRule as GetBucketInfo / GetBucketEncryption return it."""
+
+    SSEAlgorithm: Literal["KMS", "AES256", "SM4"]
+    KMSMasterKeyID: Optional[str] = None
+    KMSDataEncryption: Optional[str] = None
+
+
+class OssBucket(StrictRecord):
+    """ListBuckets/GetBucketInfo Bucket fields (oss2 has no Tea model, so the list is explicit)."""
+
+    Name: str
+    Location: str  # oss-cn-hangzhou
+    Region: Optional[str] = None  # cn-hangzhou
+    CreationDate: Optional[str] = None
+    StorageClass: Literal["Standard", "IA", "Archive", "ColdArchive", "DeepColdArchive"] = "Standard"
+    ExtranetEndpoint: Optional[str] = None
+    IntranetEndpoint: Optional[str] = None
+    ResourceGroupId: Optional[str] = None
+    ServerSideEncryptionRule: Optional[OssEncryptionRule] = None
+
+    @field_validator("Name")
+    @classmethod
+    def _bucket_name(cls, v):
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]", v):
+            raise ValueError("is not a valid bucket name (3-63 lower-case letters, digits, hyphens)")
+        return v
+
+    @model_validator(mode="after")
+    def _region(self):
+        if not self.Location.startswith("oss-"):
+            raise ValueError("Location must look like oss-cn-hangzhou")
+        if self.Region is None:
+            self.Region = self.Location[len("oss-"):]
+        return self
+
+
+class OssObject(StrictRecord):
+    """An object (the guard's idempotency markers live here). Content is text."""
+
+    Bucket: str
+    Key: str
+    Content: str = ""
+    LastModified: Optional[str] = None
+    ETag: Optional[str] = None
+
+
+class CmsCustomEvent(StrictRecord):
+    """A custom event as DescribeCustomEventAttribute returns it, plus the region it was put in."""
+
+    Id: str
+    Name: str
+    Content: str
+    GroupId: str = "0"
+    Time: str = ""
+    RegionId: Optional[str] = None
+
+
+class CmsCustomMetric(StrictRecord):
+    MetricName: str
+    GroupId: str = "0"
+    Values: str = "{}"
+    Dimensions: str = "{}"
+    Type: int = 0
+    Time: str = ""
+    RegionId: Optional[str] = None
+
+
+class SlsLogstore(StrictRecord):
+    """GetLogStore fields that matter here, plus the project that holds it."""
+
+    projectName: str
+    logstoreName: str
+    ttl: int = 30
+    shardCount: int = 2
+    RegionId: Optional[str] = None
+
+
+class SlsLog(StrictRecord):
+    """One log as GetLogs returns it: the reserved __time__/__topic__/__source__ plus the contents."""
+
+    projectName: str
+    logstoreName: str
+    time: int = Field(alias="__time__")
+    topic: str = Field("", alias="__topic__")
+    source: str = Field("", alias="__source__")
+    contents: dict[str, str] = Field(default_factory=dict)
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def wire(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True)
+
+
+class KmsSection(StrictRecord):
+    keys: list[KmsKey] = Field(default_factory=list)
+    aliases: list[KmsAlias] = Field(default_factory=list)
+
+
+class EcsSection(StrictRecord):
+    disks: list[EcsDisk] = Field(default_factory=list)
+    snapshots: list[EcsSnapshot] = Field(default_factory=list)
+
+
+class OssSection(StrictRecord):
+    buckets: list[OssBucket] = Field(default_factory=list)
+    objects: list[OssObject] = Field(default_factory=list)
+
+
+class CmsSection(StrictRecord):
+    events: list[CmsCustomEvent] = Field(default_factory=list)
+    metrics: list[CmsCustomMetric] = Field(default_factory=list)
+
+
+class SlsSection(StrictRecord):
+    logstores: list[SlsLogstore] = Field(default_factory=list)
+    logs: list[SlsLog] = Field(default_factory=list)
+
+
+class ActionTrailSection(StrictRecord):
+    """ActionTrail records (the `data` of the CloudEvents EventBridge delivers), oldest first."""
+
+    events: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class Account(StrictRecord):
+    account_id: str
+    credentials: list[Credential] = Field(default_factory=list)
+    regions: list[Region] = Field(default_factory=lambda: [Region(RegionId="cn-hangzhou")])
+    faults: list[Fault] = Field(default_factory=list)
+    kms: KmsSection = Field(default_factory=KmsSection)
+    ecs: EcsSection = Field(default_factory=EcsSection)
+    oss: OssSection = Field(default_factory=OssSection)
+    cms: CmsSection = Field(default_factory=CmsSection)
+    sls: SlsSection = Field(default_factory=SlsSection)
+    actiontrail: ActionTrailSection = Field(default_factory=ActionTrailSection)
+
+    # Guards every read-modify-write of the state: the server answers requests on several threads.
+    _lock: Any = PrivateAttr(default_factory=threading.RLock)
+
+    @field_validator("account_id")
+    @classmethod
+    def _uid(cls, v):
+        if not re.fullmatch(r"\d{16}", v):
+            raise ValueError("must be the 16-digit account UID")
+        return v
+
+    @property
+    def lock(self) -> threading.RLock:
+        return self._lock
+
+    @property
+    def region_ids(self) -> list[str]:
+        return [r.RegionId for r in self.regions]
+
+    def credential(self, access_key_id: str) -> Credential | None:
+        return next((c for c in self.credentials if c.AccessKeyId == access_key_id), None)
+
+    # ------------------------------------------------------------ load / dump
+
+    @classmethod
+    def from_data(cls, data: Any, *, source: str = "account file") -> "Account":
+        if not isinstance(data, dict):
+            raise AccountError(f"{source}: the top level must be a mapping with account_id, credentials, regions, ...")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise AccountError(_describe(exc, data, source)) from None
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Account":
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise AccountError(f"{path}: cannot read the account file ({exc.strerror})") from None
+        try:
+            data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        except (json.JSONDecodeError, yaml.YAMLError) as exc:
+            raise AccountError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from None
+        return cls.from_data(data, source=str(path))
+
+    def to_data(self) -> dict[str, Any]:
+        with self.lock:
+            data = self.model_dump(exclude_none=True, by_alias=True)
+        return data
+
+    def dump(self, path: str | Path) -> None:
+        write_data(self.to_data(), path)
+
+
+def write_data(data: dict[str, Any], path: str | Path) -> None:
+    """Write account data in the account-file format its suffix names (.json, else YAML)."""
+    path = Path(path)
+    if path.suffix == ".json":
+        path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    else:
+        path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+
+_ID_FIELDS = ("KeyId", "AliasName", "DiskId", "SnapshotId", "Name", "Key", "Id", "logstoreName", "AccessKeyId", "RegionId", "Api")
+
+
+def _describe(exc: ValidationError, data: dict, source: str) -> str:
+    """Turn pydantic's errors into lines that name the record (section, index, id) and the field."""
+    lines = []
+    for err in exc.errors():
+        loc = list(err["loc"])
+        # Walk down to the innermost record (a dict inside a list) to name it by its id.
+        node: Any = data
+        record_path: list[str] = []
+        record_name = ""
+        field = ""
+        for i, part in enumerate(loc):
+            if record_name or not isinstance(node, (dict, list)):
+                field = ".".join(str(p) for p in loc[i:])
+                break
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+                record_path.append(str(part))
+            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+                node = node[part]
+                record_path[-1] = f"{record_path[-1]}[{part}]" if record_path else f"[{part}]"
+                if isinstance(node, dict):
+                    record_name = next((f"{k} {node[k]}" for k in _ID_FIELDS if k in node), f"#{part}")
+            else:
+                field = ".".join(str(p) for p in loc[i:])
+                break
+        record_name = "" if record_name.startswith("#") else record_name
+        where = ".".join(record_path) or "top level"
+        msg = err["msg"].removeprefix("Value error, ")
+        name = f" ({record_name})" if record_name else ""
+        fld = f" field {field}:" if field else ":"
+        lines.append(f"{where}{name}{fld} {msg}")
+    return f"{source}: " + "; ".join(lines)

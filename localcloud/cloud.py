@@ -1,0 +1,108 @@
+"""LocalCloud: an offline Alibaba Cloud account the official SDKs talk to over HTTP.
+
+    with LocalCloud(Account.load("account.yaml"), project="s.yaml") as cloud:
+        cloud.endpoint("cn-hangzhou")   # "127.0.0.1:41231": give it to any SDK Config
+        ...
+        cloud.bus.drain()               # wait for EventBridge deliveries to functions
+        cloud.account.dump("state.yaml")
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from localcloud.account import Account, Credential, write_data
+from localcloud.actiontrail import ActionTrail
+from localcloud.clock import Clock, parse_time
+from localcloud.eventbridge import EventBus
+from localcloud.fc import FunctionRuntime, issue_role_credentials
+from localcloud.gateway import CallCounter, Faults, Gateway, Listener
+from localcloud.products.cms import Cms
+from localcloud.products.ecs import Ecs
+from localcloud.products.kms import Kms
+from localcloud.serverless import ServerlessProject
+
+RPC_PRODUCTS = (Kms, Ecs, Cms)
+
+
+class LocalCloud:
+    def __init__(self, account: Account, *, project: str | Path | ServerlessProject | None = None,
+                 clock: Clock | None = None, duplicate_delivery: bool = False, env: dict[str, str] | None = None):
+        from localcloud.products.oss import Oss
+        from localcloud.products.sls import Sls
+
+        self.account = account
+        self.clock = clock or Clock()
+        if isinstance(project, (str, Path)):
+            project = ServerlessProject.load(project, account_id=account.account_id, env=env)
+        self.project = project
+        self.calls = CallCounter()
+        self.faults = Faults(self)
+        self.products = {cls.code: cls(self) for cls in RPC_PRODUCTS}
+        self.products_by_version = {p.version: p for p in self.products.values()}
+        self.oss = Oss(self)
+        self.sls = Sls(self)
+        self.trail = ActionTrail(self)
+        self.fc = FunctionRuntime(self)
+        self.bus = EventBus(self, duplicate_delivery=duplicate_delivery)
+        self.gateway = Gateway(self)
+        self.listeners: dict[str, Listener] = {}
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> "LocalCloud":
+        for region in self.account.region_ids:
+            listener = Listener(self.gateway, region)
+            listener.start()
+            self.listeners[region] = listener
+        self.bus.start()
+        return self
+
+    def stop(self) -> None:
+        self.bus.drain(timeout=30)
+        self.bus.stop()
+        for listener in self.listeners.values():
+            listener.stop()
+        self.listeners.clear()
+
+    def __enter__(self) -> "LocalCloud":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------ addressing
+
+    @property
+    def default_region(self) -> str:
+        return self.account.region_ids[0]
+
+    def endpoint(self, region: str | None = None) -> str:
+        """host:port of a region's endpoint, for `Config(endpoint=..., protocol="http")`."""
+        region = region or self.default_region
+        if region not in self.listeners:
+            raise KeyError(f"region {region} is not in the account (regions: {', '.join(self.listeners)})")
+        return self.listeners[region].endpoint
+
+    def endpoint_url(self, region: str | None = None) -> str:
+        return f"http://{self.endpoint(region)}"
+
+    # ------------------------------------------------------------ identity
+
+    def assume_role(self, role_arn: str | None, *, session: str) -> Credential:
+        """Issue temporary credentials for a role (what FC hands a function), dropping expired ones."""
+        now = self.clock.now()
+        creds = issue_role_credentials(self.account.account_id, role_arn, session, now)
+        with self.account.lock:
+            self.account.credentials = [c for c in self.account.credentials
+                                        if not (c.SecurityToken and c.Expiration and parse_time(c.Expiration) <= now)]
+            self.account.credentials.append(creds)
+        return creds
+
+    def state(self) -> dict:
+        """The account as an account file holds it, without temporary credentials."""
+        data = self.account.to_data()
+        data["credentials"] = [c for c in data.get("credentials", []) if not c.get("SecurityToken")]
+        return data
+
+    def dump_state(self, path: str | Path) -> None:
+        write_data(self.state(), path)

@@ -1,0 +1,185 @@
+"""The HTTP front door: one listener per region on 127.0.0.1 (a free port each), routing every request
+to the protocol it speaks, as the regional endpoints of the real cloud would.
+
+- POP RPC (x-acs-action on `/`): KMS, ECS, CMS, ...; products told apart by x-acs-version.
+- SLS REST (x-log-apiversion header), OSS REST/XML (everything else).
+
+Every request is counted per product/action, may meet an injected fault, and is answered with the
+real error codes and HTTP statuses.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from localcloud import errors, pop
+from localcloud.products.base import Call
+
+if TYPE_CHECKING:
+    from localcloud.cloud import LocalCloud
+
+log = logging.getLogger("localcloud")
+# werkzeug logs every request at INFO; the call counter is the record of what was called.
+logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+
+class Listener:
+    """A werkzeug server on 127.0.0.1 bound to one region, serving on its own thread."""
+
+    def __init__(self, gateway: "Gateway", region: str, port: int = 0):
+        self.region = region
+        self.server = make_server("127.0.0.1", port, lambda env, sr: gateway.wsgi(env, sr, region), threaded=True)
+        self.thread = threading.Thread(target=lambda: self.server.serve_forever(poll_interval=0.05), name=f"localcloud-{region}", daemon=True)
+
+    @property
+    def endpoint(self) -> str:
+        return f"127.0.0.1:{self.server.server_port}"
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Gateway:
+    def __init__(self, cloud: "LocalCloud"):
+        self.cloud = cloud
+
+    def wsgi(self, environ, start_response, region: str):
+        request = Request(environ)
+        try:
+            if request.headers.get("x-acs-action") and request.path == "/":
+                response = self.rpc(request, region)
+            elif request.headers.get("x-log-apiversion"):
+                response = self.cloud.sls.handle(request, region)
+            else:
+                response = self.cloud.oss.handle(request, region)
+        except Exception:  # a bug in the emulator must answer 500, not hang the SDK
+            log.exception("local cloud failed on %s %s", request.method, request.path)
+            err = errors.ApiError("InternalError", "The request processing has failed due to some unknown error.", 500)
+            response = self._json_error(err, pop.new_request_id(), request.host)
+        return response(environ, start_response)
+
+    # ------------------------------------------------------------ POP RPC
+
+    def rpc(self, request: Request, region: str) -> Response:
+        request_id = pop.new_request_id()
+        action = request.headers["x-acs-action"]
+        version = request.headers.get("x-acs-version", "")
+        body = request.get_data()
+        product = self.cloud.products_by_version.get(version)
+        product_code = product.code if product else f"version:{version}"
+        self.cloud.calls.count(product_code, action)
+        if product is None:
+            return self._json_error(errors.ApiError("InvalidVersion", f"Specified parameter Version is not valid. ({version})", 400),
+                                    request_id, request.host)
+        call = None
+        try:
+            caller = pop.authenticate(request, body, self.cloud.account, self.cloud.clock.now)
+            params = pop.request_params(request, body)
+            if product.regional_param and params.get(product.regional_param):
+                region = params[product.regional_param]
+            self.cloud.faults.apply(product.code, action, region)
+            call = Call(cloud=self.cloud, product=product.code, action=action, params=params, region=region, caller=caller,
+                        request_id=request_id, user_agent=request.headers.get("User-Agent", ""),
+                        source_ip=request.remote_addr or "127.0.0.1")
+            with self.cloud.account.lock:
+                result = product.handle(call)
+        except errors.ApiError as err:
+            if call is not None:
+                self.cloud.trail.record(product, call, error=err)
+            return self._json_error(err, request_id, request.host)
+        self.cloud.trail.record(product, call)
+        result = {"RequestId": request_id, **{k: v for k, v in result.items() if k != "RequestId"}}
+        return Response(json.dumps(result), status=200, content_type="application/json;charset=utf-8",
+                        headers={"x-acs-request-id": request_id})
+
+    @staticmethod
+    def _json_error(err: errors.ApiError, request_id: str, host: str) -> Response:
+        headers = {"x-acs-request-id": request_id}
+        if err.retry_after:
+            headers["x-acs-retry-after"] = str(err.retry_after)
+        return Response(json.dumps(pop.error_body(err, request_id, host)), status=err.status,
+                        content_type="application/json;charset=utf-8", headers=headers)
+
+
+class CallCounter:
+    """How many times each API was called, keyed `product:Action` (e.g. `ecs:DescribeDisks`)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._counts: dict[str, int] = {}
+        self.listeners: list = []  # called with "product:Action" on every call (live displays)
+
+    def count(self, product: str, action: str) -> None:
+        key = f"{product}:{action}"
+        with self._lock:
+            self._counts[key] = self._counts.get(key, 0) + 1
+        for listener in list(self.listeners):
+            listener(key)
+
+    def get(self, api: str) -> int:
+        with self._lock:
+            return self._counts.get(api, 0)
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(sorted(self._counts.items()))
+
+    def reset(self) -> None:
+        with self._lock:
+            self._counts.clear()
+
+
+class Faults:
+    """Injected faults: latency and errors per API (`ecs:DescribeDisks`, `ecs:*`), optionally per region."""
+
+    def __init__(self, cloud: "LocalCloud"):
+        self.cloud = cloud
+
+    def add(self, api: str, code: str | None = None, *, message: str | None = None, status: int | None = None,
+            latency_ms: int = 0, region: str | None = None, remaining: int | None = None) -> None:
+        from localcloud.account import Fault
+
+        with self.cloud.account.lock:
+            self.cloud.account.faults.append(Fault(Api=api, Code=code, Message=message, Status=status, LatencyMs=latency_ms,
+                                                   RegionId=region, Remaining=remaining))
+
+    def clear(self) -> None:
+        with self.cloud.account.lock:
+            self.cloud.account.faults = []
+
+    def apply(self, product: str, action: str, region: str) -> None:
+        with self.cloud.account.lock:
+            matching = [f for f in self.cloud.account.faults
+                        if f.Api in (f"{product}:{action}", f"{product}:*") and f.RegionId in (None, region)
+                        and (f.Remaining is None or f.Remaining > 0)]
+            for fault in matching:
+                if fault.Remaining is not None:
+                    fault.Remaining -= 1
+        for fault in matching:
+            if fault.LatencyMs:
+                time.sleep(fault.LatencyMs / 1000)
+        for fault in matching:
+            if fault.Code:
+                raise self._error(fault, f"{product}:{action}")
+
+    @staticmethod
+    def _error(fault, api: str) -> errors.ApiError:
+        if fault.Code in ("Forbidden.RAM", "AccessDenied", "NoPermission"):
+            err = errors.forbidden_ram(api)
+            err.code = fault.Code
+            return err
+        if fault.Code.startswith("Throttling"):
+            err = errors.throttled()
+            err.code = fault.Code
+            return err
+        return errors.ApiError(fault.Code, fault.Message or f"Injected fault on {api}.", fault.Status or 400)

@@ -1,0 +1,144 @@
+"""What every emulated RPC product shares: the call it is handed and the action registry."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from localcloud import errors
+from localcloud.pop import Caller
+
+if TYPE_CHECKING:
+    from localcloud.cloud import LocalCloud
+
+
+@dataclass
+class Call:
+    """One API call as a product sees it: decoded parameters, the region it targets, the caller."""
+
+    cloud: "LocalCloud"
+    product: str
+    action: str
+    params: dict[str, str]
+    region: str
+    caller: Caller
+    request_id: str
+    user_agent: str = ""
+    source_ip: str = "127.0.0.1"
+    # Resources the call touched, for ActionTrail's referencedResources.
+    referenced: dict[str, list[str]] = field(default_factory=dict)
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        value = self.params.get(name)
+        return default if value in (None, "") else value
+
+    def require(self, name: str) -> str:
+        value = self.get(name)
+        if value is None:
+            raise errors.missing_parameter(name)
+        return value
+
+    def int(self, name: str, default: int | None = None, *, lo: int | None = None, hi: int | None = None) -> int | None:
+        raw = self.get(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise errors.invalid_parameter(name, f"It must be an integer, got {raw!r}.") from None
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            raise errors.invalid_parameter(name, f"It must be between {lo} and {hi}.")
+        return value
+
+    def bool(self, name: str, default: bool | None = None) -> bool | None:
+        raw = self.get(name)
+        if raw is None:
+            return default
+        if raw.lower() in ("true", "false"):
+            return raw.lower() == "true"
+        raise errors.invalid_parameter(name, f"It must be true or false, got {raw!r}.")
+
+    def json(self, name: str) -> Any:
+        raw = self.get(name)
+        if raw is None:
+            return None
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError:
+            raise errors.invalid_parameter(name, "It must be valid JSON.") from None
+
+    def refer(self, resource_type: str, resource_id: str) -> None:
+        self.referenced.setdefault(resource_type, []).append(resource_id)
+
+    @property
+    def now(self):
+        return self.cloud.clock.now()
+
+
+def api(name: str, *, write: bool = False) -> Callable:
+    """Mark a product method as the handler of API `name`; writes reach ActionTrail and EventBridge."""
+
+    def mark(fn):
+        fn.api_name = name
+        fn.api_write = write
+        return fn
+
+    return mark
+
+
+class RpcProduct:
+    """An emulated POP RPC product. Subclasses set the identity and mark handlers with @api."""
+
+    code: str = ""  # lower-case product code, as in the account file and fault specs: "kms"
+    service_name: str = ""  # ActionTrail serviceName: "Kms"
+    version: str = ""  # x-acs-version: "2016-01-20"
+    endpoint_prefix: str = ""  # kms -> kms.cn-hangzhou.aliyuncs.com in eventSource
+    regional_param: str | None = "RegionId"  # the parameter that names the region, when the API has one
+
+    def __init__(self, cloud: "LocalCloud"):
+        self.cloud = cloud
+        self.handlers: dict[str, Callable[[Call], dict]] = {}
+        for attr in dir(type(self)):
+            fn = getattr(self, attr)
+            name = getattr(fn, "api_name", None)
+            if name:
+                self.handlers[name] = fn
+
+    @property
+    def account(self):
+        return self.cloud.account
+
+    def is_write(self, action: str) -> bool:
+        fn = self.handlers.get(action)
+        return bool(fn and fn.api_write)
+
+    def handle(self, call: Call) -> dict:
+        fn = self.handlers.get(call.action)
+        if fn is None:
+            raise errors.unsupported_operation(call.action)
+        return fn(call)
+
+
+def paginate_numbers(items: list, call: Call, *, default_size: int = 10, max_size: int = 100) -> tuple[list, int, int, int]:
+    """PageNumber/PageSize paging as KMS, RDS and PolarDB do it: (page items, total, number, size)."""
+    size = call.int("PageSize", default_size, lo=1, hi=max_size)
+    number = call.int("PageNumber", 1, lo=1)
+    start = (number - 1) * size
+    return items[start:start + size], len(items), number, size
+
+
+def paginate_token(items: list, call: Call, *, default_size: int, max_size: int, min_size: int = 1) -> tuple[list, str]:
+    """NextToken/MaxResults paging (ECS): the token is an opaque cursor; a bad one is refused."""
+    size = call.int("MaxResults", default_size, lo=min_size, hi=max_size)
+    token = call.get("NextToken")
+    start = 0
+    if token is not None:
+        try:
+            start = int(token, 16)
+        except ValueError:
+            raise errors.ApiError("InvalidNextToken.Malformed", "The specified parameter NextToken is not valid.", 400) from None
+        if start > len(items):
+            raise errors.ApiError("InvalidNextToken.Malformed", "The specified parameter NextToken is not valid.", 400)
+    page = items[start:start + size]
+    nxt = start + size
+    return page, (format(nxt, "x") if nxt < len(items) else "")

@@ -1,0 +1,80 @@
+"""CloudMonitor 2019-01-01: PutCustomEvent and PutCustomMetric, kept as account state so a test or a
+user can read what was raised; DescribeCustomEventAttribute reads events back as the console does.
+
+PutCustomEvent answers `{"Code": "200", "Message": "success"}`, Code a string (reference §5)."""
+from __future__ import annotations
+
+import json
+import uuid
+
+from alibabacloud_cms20190101 import models as m
+
+from localcloud import errors
+from localcloud.account import CmsCustomEvent, CmsCustomMetric
+from localcloud.clock import iso
+from localcloud.pop import unflatten
+from localcloud.products.base import Call, RpcProduct, api
+
+
+class Cms(RpcProduct):
+    code = "cms"
+    service_name = "Cms"
+    version = "2019-01-01"
+    endpoint_prefix = "metrics"
+    regional_param = None
+
+    @api("PutCustomEvent", write=True)
+    def put_custom_event(self, call: Call) -> dict:
+        infos = unflatten(call.params, "EventInfo")
+        if not infos:
+            raise errors.missing_parameter("EventInfo.1.EventName")
+        if len(infos) > 50:
+            raise errors.invalid_parameter("EventInfo", "At most 50 events per call.")
+        new = []
+        for n, info in enumerate(infos, 1):
+            for required in ("EventName", "Content"):
+                if not info.get(required):
+                    raise errors.missing_parameter(f"EventInfo.{n}.{required}")
+            new.append(CmsCustomEvent(
+                Id=str(uuid.uuid4()), Name=info["EventName"], Content=info["Content"], GroupId=info.get("GroupId") or "0",
+                Time=info.get("Time") or iso(call.now), RegionId=call.region,
+            ))
+        self.account.cms.events.extend(new)
+        return m.PutCustomEventResponseBody(code="200", message="success").to_map()
+
+    @api("PutCustomMetric", write=True)
+    def put_custom_metric(self, call: Call) -> dict:
+        metrics = unflatten(call.params, "MetricList")
+        if not metrics:
+            raise errors.missing_parameter("MetricList.1.MetricName")
+        if len(metrics) > 21:
+            raise errors.invalid_parameter("MetricList", "At most 21 metrics per call.")
+        new = []
+        for n, metric in enumerate(metrics, 1):
+            for required in ("MetricName", "Values", "GroupId"):
+                if not metric.get(required):
+                    raise errors.missing_parameter(f"MetricList.{n}.{required}")
+            try:
+                json.loads(metric["Values"])
+                json.loads(metric.get("Dimensions") or "{}")
+            except json.JSONDecodeError:
+                raise errors.invalid_parameter(f"MetricList.{n}.Values", "Values and Dimensions must be JSON.") from None
+            new.append(CmsCustomMetric(
+                MetricName=metric["MetricName"], GroupId=metric["GroupId"], Values=metric["Values"],
+                Dimensions=metric.get("Dimensions") or "{}", Type=int(metric.get("Type") or 0),
+                Time=metric.get("Time") or iso(call.now), RegionId=call.region,
+            ))
+        self.account.cms.metrics.extend(new)
+        return m.PutCustomMetricResponseBody(code="200", message="success").to_map()
+
+    @api("DescribeCustomEventAttribute")
+    def describe_custom_event_attribute(self, call: Call) -> dict:
+        events = [e for e in self.account.cms.events if e.RegionId in (None, call.region)]
+        if (name := call.get("Name")) is not None:
+            events = [e for e in events if e.Name == name]
+        items = [m.DescribeCustomEventAttributeResponseBodyCustomEventsCustomEvent(
+            id=e.Id, name=e.Name, content=e.Content, group_id=e.GroupId, time=e.Time) for e in events]
+        return m.DescribeCustomEventAttributeResponseBody(
+            code="200", message="success", success="true",
+            custom_events=m.DescribeCustomEventAttributeResponseBodyCustomEvents(custom_event=items),
+        ).to_map()

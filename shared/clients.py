@@ -1,0 +1,212 @@
+"""One factory for every cloud client the functions use, and one way to call them.
+
+Credentials come from the FC context (python3.10 passes the role's STS credentials in
+`context.credentials`) or the ALIBABA_CLOUD_* variables (python3.12 removed context.credentials).
+`ALIBABA_CLOUD_ENDPOINT_OVERRIDE` points every product at one endpoint (a private gateway, or the
+local cloud); without it each SDK uses its public regional endpoint.
+
+`Clients.call` counts every API call (decision records carry the count), and retries what is
+transient (throttling, 5xx, connection failures) honouring the server's retry-after.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, TypeVar
+from urllib.parse import urlparse
+
+import oss2
+from alibabacloud_cms20190101.client import Client as CmsClient
+from alibabacloud_ecs20140526.client import Client as EcsClient
+from alibabacloud_kms20160120.client import Client as KmsClient
+from alibabacloud_tea_openapi.exceptions import ClientException, ServerException, ThrottlingException
+from alibabacloud_tea_openapi.utils_models import Config
+from darabonba.exceptions import ResponseException
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+T = TypeVar("T")
+
+CONNECT_TIMEOUT_MS = 5_000
+READ_TIMEOUT_MS = 15_000
+MAX_ATTEMPTS = 4
+
+
+class CredentialsMissing(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Credentials:
+    access_key_id: str
+    access_key_secret: str
+    security_token: str | None = None
+
+    def __repr__(self) -> str:  # never print the secret or the token
+        return f"Credentials(access_key_id={self.access_key_id[:4]}****)"
+
+    @classmethod
+    def resolve(cls, context: Any = None) -> "Credentials":
+        creds = getattr(context, "credentials", None)
+        if creds is not None and getattr(creds, "access_key_id", None):
+            return cls(creds.access_key_id, creds.access_key_secret, getattr(creds, "security_token", None) or None)
+        ak, secret = os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_ID"), os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+        if ak and secret:
+            return cls(ak, secret, os.environ.get("ALIBABA_CLOUD_SECURITY_TOKEN") or None)
+        raise CredentialsMissing("no credentials: neither context.credentials nor ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET is set")
+
+
+# ---------------------------------------------------------------- error classification
+
+
+def error_code(exc: BaseException) -> str:
+    code = getattr(exc, "code", None)
+    if isinstance(exc, oss2.exceptions.OssError):
+        code = exc.code or f"HTTP{exc.status}"
+    return str(code or type(exc).__name__)
+
+
+def error_status(exc: BaseException) -> int | None:
+    return getattr(exc, "status_code", None) or getattr(exc, "status", None)
+
+
+def is_throttled(exc: BaseException) -> bool:
+    return isinstance(exc, ThrottlingException) or error_code(exc).startswith(("Throttling", "ServiceUnavailable"))
+
+
+def is_access_denied(exc: BaseException) -> bool:
+    code = error_code(exc)
+    return error_status(exc) == 403 or code.startswith(("Forbidden", "NoPermission", "AccessDenied")) or code == "Unauthorized"
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth another try: throttling, server-side failures, and failures to reach the server."""
+    if is_throttled(exc):
+        return True
+    if isinstance(exc, ServerException):
+        return True
+    if isinstance(exc, oss2.exceptions.OssError):
+        return exc.status >= 500 or isinstance(exc, oss2.exceptions.RequestError)  # RequestError: never reached OSS
+    if isinstance(exc, (ClientException, ResponseException)):
+        return False
+    return isinstance(exc, (ConnectionError, TimeoutError, OSError)) or "Timeout" in type(exc).__name__ \
+        or "Connection" in type(exc).__name__
+
+
+def describe_error(exc: BaseException) -> str:
+    """A one-line reason fit for a record or an alert (the SDK messages carry no secrets)."""
+    message = getattr(exc, "message", None) or str(exc)
+    return f"{error_code(exc)}: {str(message).splitlines()[0][:200]}"
+
+
+# ---------------------------------------------------------------- accounting
+
+
+class ApiCalls:
+    """Calls made by one run, per `product:Action`: the decision record states them."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.counts: dict[str, int] = {}
+
+    def add(self, api: str) -> None:
+        with self._lock:
+            self.counts[api] = self.counts.get(api, 0) + 1
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def _wait_for_server(state: RetryCallState) -> float:
+    """Honour a throttled answer's retry-after; otherwise back off exponentially with jitter."""
+    exc = state.outcome.exception() if state.outcome else None
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after:
+        return min(float(retry_after) / (1000 if retry_after > 100 else 1), 10.0)
+    return wait_exponential_jitter(initial=0.2, max=5)(state)
+
+
+class Clients:
+    def __init__(self, credentials: Credentials, region: str, *, endpoint_override: str = "", calls: ApiCalls | None = None):
+        if not region:
+            raise ValueError("a region is required to build clients")
+        self.credentials = credentials
+        self.region = region
+        self.endpoint_override = endpoint_override.rstrip("/")
+        self.calls = calls or ApiCalls()
+        self._cache: dict[tuple, Any] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def for_function(cls, context: Any, region: str, endpoint_override: str = "") -> "Clients":
+        return cls(Credentials.resolve(context), region, endpoint_override=endpoint_override)
+
+    # ------------------------------------------------------------ calling
+
+    def call(self, api: str, fn: Callable[..., T], *args, **kwargs) -> T:
+        """Call `fn` (an SDK method) as API `api` ("ecs:DescribeDisks"), counting and retrying."""
+        def attempt():
+            self.calls.add(api)
+            return fn(*args, **kwargs)
+
+        retrying = Retrying(stop=stop_after_attempt(MAX_ATTEMPTS), wait=_wait_for_server,
+                            retry=retry_if_exception(is_transient), reraise=True)
+        return retrying(attempt)
+
+    # ------------------------------------------------------------ POP RPC clients
+
+    def _pop(self, cls, region: str | None):
+        region = region or self.region
+        key = (cls, region)
+        with self._lock:
+            if key not in self._cache:
+                config = Config(
+                    access_key_id=self.credentials.access_key_id,
+                    access_key_secret=self.credentials.access_key_secret,
+                    security_token=self.credentials.security_token,
+                    region_id=region,
+                    connect_timeout=CONNECT_TIMEOUT_MS,
+                    read_timeout=READ_TIMEOUT_MS,
+                )
+                if self.endpoint_override:
+                    url = urlparse(self.endpoint_override)
+                    config.endpoint = url.netloc or url.path
+                    config.protocol = url.scheme or "https"
+                self._cache[key] = cls(config)
+            return self._cache[key]
+
+    def kms(self, region: str | None = None) -> KmsClient:
+        return self._pop(KmsClient, region)
+
+    def ecs(self, region: str | None = None) -> EcsClient:
+        return self._pop(EcsClient, region)
+
+    def cms(self, region: str | None = None) -> CmsClient:
+        return self._pop(CmsClient, region)
+
+    # ------------------------------------------------------------ OSS
+
+    def oss_endpoint(self, region: str | None = None) -> str:
+        return self.endpoint_override or f"https://oss-{region or self.region}.aliyuncs.com"
+
+    def _oss_auth(self):
+        c = self.credentials
+        if c.security_token:
+            return oss2.StsAuth(c.access_key_id, c.access_key_secret, c.security_token)
+        return oss2.Auth(c.access_key_id, c.access_key_secret)
+
+    def oss_service(self, region: str | None = None) -> oss2.Service:
+        return oss2.Service(self._oss_auth(), self.oss_endpoint(region), connect_timeout=CONNECT_TIMEOUT_MS / 1000)
+
+    def oss_bucket(self, name: str, region: str | None = None) -> oss2.Bucket:
+        return oss2.Bucket(self._oss_auth(), self.oss_endpoint(region), name, connect_timeout=CONNECT_TIMEOUT_MS / 1000)
+
+    # ------------------------------------------------------------ SLS
+
+    def sls(self, region: str | None = None):
+        from shared.log_client import make_log_client
+
+        endpoint = self.endpoint_override or f"https://{region or self.region}.log.aliyuncs.com"
+        c = self.credentials
+        return make_log_client(endpoint, c.access_key_id, c.access_key_secret, c.security_token)

@@ -1,0 +1,69 @@
+"""Configuration from environment variables (set in s.yaml `environmentVariables`).
+
+A bad value never switches protection off: it is reported (in the record and the alert) and the
+safe default is used instead, because a typo in a deployment must not let a key be deleted.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Mapping
+
+DELETION_MODES = ("enforce", "alert")
+DISABLE_MODES = ("alert", "enforce")
+
+
+@dataclass(frozen=True)
+class GuardConfig:
+    # ScheduleKeyDeletion: enforce = cancel when dependents may exist; alert = alert only.
+    deletion_mode: str = "enforce"
+    # DisableKey: alert = blast-radius alert only (disabling is often incident response);
+    # enforce = also re-enable the key. Re-enabling a possibly compromised key is an explicit opt-in.
+    disable_mode: str = "alert"
+    allow_key_ids: frozenset[str] = frozenset()
+    # A tag on the key that marks its deletion as intended: (TagKey, TagValue); "" value = any value.
+    allow_tag: tuple[str, str] | None = ("kms-steward:intended-deletion", "true")
+    alert_group_id: str = "0"
+    records_project: str = ""
+    records_logstore: str = "key-guard-decisions"
+    state_bucket: str = ""
+    region: str = ""
+    endpoint_override: str = ""
+    problems: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "GuardConfig":
+        env = os.environ if env is None else env
+        problems: list[str] = []
+
+        def choice(name: str, allowed: tuple[str, ...]) -> str:
+            raw = env.get(name, "").strip().lower()
+            if not raw:
+                return allowed[0]
+            if raw not in allowed:
+                problems.append(f"{name}={raw!r} is not one of {', '.join(allowed)}; using {allowed[0]}")
+                return allowed[0]
+            return raw
+
+        allow_tag: tuple[str, str] | None = cls.allow_tag
+        raw_tag = env.get("GUARD_ALLOW_TAG")
+        if raw_tag is not None:
+            raw_tag = raw_tag.strip()
+            if not raw_tag or raw_tag.lower() == "none":
+                allow_tag = None
+            else:
+                tag_key, _, tag_value = raw_tag.partition("=")
+                allow_tag = (tag_key.strip(), tag_value.strip())
+        return cls(
+            deletion_mode=choice("GUARD_DELETION_MODE", DELETION_MODES),
+            disable_mode=choice("GUARD_DISABLE_MODE", DISABLE_MODES),
+            allow_key_ids=frozenset(k.strip() for k in env.get("GUARD_ALLOW_KEY_IDS", "").split(",") if k.strip()),
+            allow_tag=allow_tag,
+            alert_group_id=env.get("ALERT_GROUP_ID", "0").strip() or "0",
+            records_project=env.get("RECORDS_PROJECT", "").strip(),
+            records_logstore=env.get("RECORDS_LOGSTORE", "key-guard-decisions").strip(),
+            state_bucket=env.get("STATE_BUCKET", "").strip(),
+            region=(env.get("FC_REGION") or env.get("ALIBABA_CLOUD_REGION_ID") or "").strip(),
+            endpoint_override=env.get("ALIBABA_CLOUD_ENDPOINT_OVERRIDE", "").strip(),
+            problems=tuple(problems),
+        )

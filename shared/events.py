@@ -1,0 +1,341 @@
+"""Models for the events Function Compute 3.0 delivers to the kms-steward functions.
+
+"ref §N" below means /work/shared/reference/alibaba-platform.md, section N.
+
+* Key-guard handler: an EventBridge trigger delivers a CloudEvents envelope (ref §1a) whose ``data`` is the
+  ActionTrail record of a KMS API call or console operation (ref §1b, §1c). Use ``parse_fc_event``.
+* Sweep functions: a timer trigger delivers ``{triggerTime, triggerName, payload}`` (ref §2). Use
+  ``parse_timer_event``.
+
+Parsing is lenient where the documented samples disagree (number vs string, "" vs missing), and strict about the
+envelope fields we depend on (id, type, data). Every parse failure is an ``EventParseError`` whose message is short
+and does not echo more than a small snippet of the payload.
+"""
+
+import json
+import re
+from typing import Annotated, Any, Optional, Union
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+
+__all__ = [
+    "ActionTrailRecord",
+    "CloudEvent",
+    "EventParseError",
+    "TimerEvent",
+    "UserIdentity",
+    "event_dedupe_key",
+    "mask_access_key_id",
+    "parse_fc_event",
+    "parse_timer_event",
+]
+
+# Error messages are logged and may be shown in alerts, so keep them to about one line.
+_MAX_MESSAGE_CHARS = 200
+
+
+class EventParseError(ValueError):
+    """The event FC delivered is not something these functions can handle (bad JSON, wrong shape, fields missing)."""
+
+
+def _number_to_str(value: Any) -> Any:
+    # The documented samples disagree on scalar types: eventVersion is 1 in one and "1" in another (ref §1b).
+    # Accept JSON numbers wherever text is expected. bool is not converted, so pydantic still rejects it.
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+# Optional text field that also accepts a JSON number.
+_Text = Annotated[Optional[str], BeforeValidator(_number_to_str)]
+
+
+class UserIdentity(BaseModel):
+    """``data.userIdentity`` of an ActionTrail record (ref §1b). Every field is optional: system events carry
+    only type and userName."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: _Text = None  # e.g. "ram-user", "root-account", "assumed-role", "system"
+    accountId: _Text = None
+    principalId: _Text = None
+    accessKeyId: _Text = None  # an identifier, not a secret, but we still show it only masked
+    userName: _Text = None
+    sessionContext: Optional[dict[str, Any]] = None
+
+
+class ActionTrailRecord(BaseModel):
+    """The ActionTrail record that EventBridge puts in the CloudEvent's ``data`` (ref §1b, §1c).
+
+    Field names match the wire names. ActionTrail adds fields over time (e.g. ``extend``), so extra keys are kept
+    and can be read from ``model_extra``.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    eventId: _Text = None
+    eventVersion: _Text = None  # int 1 in one doc sample and "1" in another (ref §1b); stored as str
+    eventName: _Text = None  # KMS API action name, e.g. "ScheduleKeyDeletion" (ref §1c)
+    eventType: _Text = None  # "ApiCall" or "ConsoleOperation" (ref §1c)
+    eventRW: _Text = None
+    eventSource: _Text = None
+    serviceName: _Text = None  # exactly "Kms" for KMS (ref §1c)
+    apiVersion: _Text = None
+    acsRegion: _Text = None
+    eventTime: _Text = None  # kept as text: timestamp formats differ between samples (ref §1a)
+    requestId: _Text = None
+    sourceIpAddress: _Text = None
+    userAgent: _Text = None
+    errorCode: _Text = None  # "" on success (ref §1b); may also be absent
+    errorMessage: _Text = None
+    requestParameters: dict[str, Any] = Field(default_factory=dict)
+    responseElements: Any = None
+    referencedResources: Optional[dict[str, Any]] = None
+    additionalEventData: Any = None
+    isGlobal: Optional[bool] = None
+    userIdentity: Optional[UserIdentity] = None
+    eventAttributes: Optional[dict[str, Any]] = None
+
+    @field_validator("requestParameters", mode="before")
+    @classmethod
+    def _null_params_to_empty(cls, value: Any) -> Any:
+        # Callers should not need to check for None before reading a parameter.
+        return {} if value is None else value
+
+    @property
+    def failed(self) -> bool:
+        """True when ActionTrail recorded an error code, meaning the call did not take effect."""
+        return bool(self.errorCode and self.errorCode.strip())
+
+    @property
+    def key_id(self) -> Optional[str]:
+        """KMS key id the call targeted, or None.
+
+        Most KMS mutations pass ``KeyId``. SetDeletionProtection passes ``ProtectedResourceArn``
+        (``acs:kms:<region>:<account>:key/<keyId>``) instead (ref §1c).
+        """
+        raw = self.requestParameters.get("KeyId")
+        if isinstance(raw, str) and raw.strip():
+            raw = raw.strip()
+            # The key may be given as an ARN, so normalise it to the bare id.
+            return _key_id_from_arn(raw) or raw
+        arn = self.requestParameters.get("ProtectedResourceArn")
+        if isinstance(arn, str):
+            return _key_id_from_arn(arn.strip())
+        return None
+
+    @property
+    def caller(self) -> str:
+        """Short description of who made the call, safe to log or alert on,
+        e.g. ``ram-user alice (uid 2034567890123456, AK LTAI****)``. The principal id is not secret and
+        names the person; the AccessKeyId is always masked."""
+        ident = self.userIdentity or UserIdentity()
+        who = " ".join(part for part in (ident.type, ident.userName) if part) or "unknown caller"
+        details = []
+        if ident.principalId:
+            details.append(f"uid {ident.principalId}")
+        if ident.accessKeyId:
+            details.append(f"AK {mask_access_key_id(ident.accessKeyId)}")
+        return f"{who} ({', '.join(details)})" if details else who
+
+    def param_int(self, name: str) -> Optional[int]:
+        """``requestParameters[name]`` as an int; None if missing or not a whole number.
+        Console calls may send numbers as strings, e.g. PendingWindowInDays "7" (ref §1c)."""
+        value = self.requestParameters.get(name)
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float):
+            return int(value) if value.is_integer() else None
+        if isinstance(value, str) and _INT_TEXT.fullmatch(value.strip()):
+            return int(value.strip())
+        return None
+
+    def param_bool(self, name: str) -> Optional[bool]:
+        """``requestParameters[name]`` as a bool; None if missing or unrecognised.
+        Accepts true/false (any letter case) and 1/0, as JSON values or strings (ref §1c)."""
+        value = self.requestParameters.get(name)
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int):
+            return {1: True, 0: False}.get(value)
+        if isinstance(value, str):
+            return _BOOL_TEXT.get(value.strip().lower())
+        return None
+
+
+# Only ASCII digits. int() would also accept "1_000" and non-ASCII digits.
+_INT_TEXT = re.compile(r"[+-]?[0-9]+")
+_BOOL_TEXT = {"true": True, "false": False, "1": True, "0": False}
+
+
+class CloudEvent(BaseModel):
+    """EventBridge CloudEvents envelope as FC receives it (ref §1a, §1c synthesized fixture).
+
+    id, type and data are required. The rest are optional because the samples vary. EventBridge adds envelope
+    fields over time, so unknown ones are ignored.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: Annotated[str, BeforeValidator(_number_to_str), Field(min_length=1)]
+    source: _Text = None  # probably "acs.kms", which is UNCONFIRMED (ref §0.1), so do not filter on it
+    specversion: _Text = None
+    type: Annotated[str, Field(min_length=1)]  # "kms:ActionTrail:ApiCall" / "...:ConsoleOperation" (ref §1c)
+    subject: _Text = None
+    time: _Text = None  # text, not datetime: "…179PRC" and "…42Z" both occur (ref §1a)
+    datacontenttype: _Text = None
+    aliyunaccountid: _Text = None
+    aliyunoriginalaccountid: _Text = None
+    aliyunpublishtime: _Text = None
+    aliyuneventbusname: _Text = None
+    aliyunregionid: _Text = None
+    aliyunpublishaddr: _Text = None
+    data: ActionTrailRecord
+
+
+class TimerEvent(BaseModel):
+    """Timer-trigger event (ref §2): ``{"triggerTime", "triggerName", "payload"}``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    triggerTime: str
+    triggerName: str
+    payload: str = ""  # the string from the trigger config
+
+    @field_validator("payload", mode="before")
+    @classmethod
+    def _null_payload_to_empty(cls, value: Any) -> Any:
+        return "" if value is None else value
+
+    def payload_json(self) -> Any:
+        """The payload decoded as JSON (ref §2: JSON in the payload must be decoded a second time).
+        Returns None for an empty payload. Raises EventParseError if the payload is not valid JSON."""
+        if not self.payload.strip():
+            return None
+        return _loads(self.payload, what="timer payload")
+
+
+def event_dedupe_key(ev: CloudEvent) -> str:
+    """Key for dropping redelivered events. EventBridge treats events with the same source and id as
+    duplicates (ref §1a)."""
+    return f"{ev.source or ''}/{ev.id}"
+
+
+def mask_access_key_id(access_key_id: str) -> str:
+    """Show only the first 4 characters ("LTAI", "STS."). Ids of 4 characters or fewer are masked entirely."""
+    return access_key_id[:4] + "****" if len(access_key_id) > 4 else "****"
+
+
+RawEvent = Union[bytes, bytearray, str, dict, list]
+
+
+def parse_fc_event(event: RawEvent) -> list[CloudEvent]:
+    """Parse what FC passes to an EventBridge-triggered handler into CloudEvents.
+
+    On Python 3 FC passes bytes (ref §1e). Batching and eventSchema options may turn that into a JSON array
+    (ref §1e, UNCONFIRMED), so a single object and an array are both accepted. The result is always a list.
+    Raises EventParseError.
+    """
+    doc = _to_document(event, what="event")
+    if isinstance(doc, dict):
+        return [_validate_cloud_event(doc, label="event")]
+    if isinstance(doc, list):
+        return [_validate_cloud_event(item, label=f"event[{i}]") for i, item in enumerate(doc)]
+    raise EventParseError(f"event must be a JSON object or an array of objects, got {_json_type(doc)}")
+
+
+def parse_timer_event(event: RawEvent) -> TimerEvent:
+    """Parse what FC passes to a timer-triggered handler (ref §2). Raises EventParseError."""
+    doc = _to_document(event, what="timer event")
+    if not isinstance(doc, dict):
+        raise EventParseError(f"timer event must be a JSON object, got {_json_type(doc)}")
+    try:
+        return TimerEvent.model_validate(doc)
+    except ValidationError as exc:
+        raise EventParseError(_clip(f"timer event invalid: {_describe(exc)}")) from None
+
+
+# --- internals ---------------------------------------------------------------------------------------------
+
+# Matches the region/account part loosely. The resource part must be key/<id>.
+_KMS_KEY_ARN = re.compile(r"acs:kms:[^:]*:[^:]*:key/(?P<key_id>[^/:\s]+)")
+
+# Alibaba Cloud AccessKey ids (LTAI… long-term, STS.… temporary). Masked in error snippets.
+_ACCESS_KEY_ID = re.compile(r"\b(LTAI|STS\.)[A-Za-z0-9]{4,}")
+
+
+def _key_id_from_arn(arn: str) -> Optional[str]:
+    match = _KMS_KEY_ARN.fullmatch(arn)
+    return match.group("key_id") if match else None
+
+
+def _clip(text: str, limit: int = _MAX_MESSAGE_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _json_type(value: Any) -> str:
+    for py_type, name in ((bool, "boolean"), (dict, "object"), (list, "array"), (str, "string"), ((int, float), "number")):
+        if isinstance(value, py_type):
+            return name
+    return "null" if value is None else type(value).__name__
+
+
+def _to_document(event: Any, what: str) -> Any:
+    """Turn FC's raw event (bytes, str or already-decoded JSON) into Python data."""
+    if isinstance(event, (bytes, bytearray)):
+        try:
+            event = bytes(event).decode("utf-8-sig")  # -sig: a leading BOM would break json.loads
+        except UnicodeDecodeError:
+            raise EventParseError(f"{what} bytes are not valid UTF-8") from None
+    if isinstance(event, str):
+        return _loads(event, what=what)
+    if isinstance(event, (dict, list)):
+        return event
+    raise EventParseError(f"unsupported {what} type {type(event).__name__}; expected bytes, str, dict or list")
+
+
+def _loads(text: str, what: str) -> Any:
+    if not text.strip():
+        raise EventParseError(f"{what} is empty")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        # Show a small snippet near the error position rather than the whole payload. Mask AccessKey ids in the
+        # whole text first (same length, so exc.pos still lines up) so a snippet cut mid-id shows no part of it.
+        masked = _ACCESS_KEY_ID.sub(lambda m: m.group(1) + "*" * (len(m.group(0)) - len(m.group(1))), text)
+        snippet = masked[max(0, exc.pos - 20) : exc.pos + 20]
+        raise EventParseError(
+            _clip(f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}, near {snippet!r}")
+        ) from None
+    except RecursionError:
+        raise EventParseError(f"{what} JSON is nested too deeply") from None
+
+
+def _validate_cloud_event(item: Any, label: str) -> CloudEvent:
+    if not isinstance(item, dict):
+        raise EventParseError(f"{label} is not a JSON object (got {_json_type(item)})")
+    try:
+        return CloudEvent.model_validate(item)
+    except ValidationError as exc:
+        # "from None": pydantic's own text repeats the input values, which can be large.
+        raise EventParseError(_clip(f"{label} invalid: {_describe(exc)}")) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    """Summarise a ValidationError from field locations and messages only, without the input values."""
+    missing, problems = [], []
+    for err in exc.errors():
+        loc = ".".join(str(part) for part in err["loc"]) or "(root)"
+        if err["type"] == "missing":
+            missing.append(loc)
+        else:
+            problems.append(f"{loc}: {err['msg']}")
+    parts = []
+    if missing:
+        parts.append("missing required field(s): " + ", ".join(missing))
+    parts.extend(problems[:3])
+    if len(problems) > 3:
+        parts.append(f"(+{len(problems) - 3} more)")
+    return "; ".join(parts)

@@ -1,0 +1,220 @@
+"""key-guard: from an ActionTrail event about a KMS key to a recorded decision.
+
+    event -> validate -> claim (idempotency) -> re-read key -> audit -> decide -> act -> alert -> record
+
+Only genuinely transient failures raise (FC then retries the invocation); everything else —
+malformed input, another account's event, an unknown key — is answered with a clear rejection in
+the result and the record, so a bad event never turns into a retry storm.
+"""
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from shared import alerts
+from shared.audit.model import AuditReport
+from shared.audit.runner import run_audit
+from shared.audit.scanner import AuditTarget
+from shared.clients import Clients, describe_error, is_transient
+from shared.config import GuardConfig
+from shared.events import ActionTrailRecord, CloudEvent, EventParseError, event_dedupe_key, parse_fc_event
+from shared.idempotency import EventClaims
+from shared.keys import ActionResult, KeyNotFound, cancel_deletion, enable_key, read_key
+from shared.policy import Decision, decide_deletion, decide_disable
+
+DECIDERS = {"ScheduleKeyDeletion": decide_deletion, "DisableKey": decide_disable}
+ACTIONS = {"cancel_deletion": cancel_deletion, "enable_key": enable_key}
+KEY_STATE_AFTER_EVENT = {"ScheduleKeyDeletion": "PendingDeletion", "DisableKey": "Disabled"}
+
+
+class Rejected(Exception):
+    """The event cannot be acted on; the message says why (and is safe to record)."""
+
+
+@dataclass
+class Outcome:
+    status: str  # acted | no_action | ignored | rejected | duplicate | in_flight | error
+    record: dict[str, Any] = field(default_factory=dict)
+
+    def result(self) -> dict[str, Any]:
+        keep = ("status", "eventId", "eventName", "keyId", "region", "caller", "decision", "mode", "action", "actionResult",
+                "alert", "dependentCount", "dependents", "auditComplete", "auditIncomplete", "reason", "keyStateBefore",
+                "keyStateAfter")
+        return {k: self.record[k] for k in keep if k in self.record}
+
+
+class KeyGuard:
+    def __init__(self, config: GuardConfig, *, account_id: str, clients_for: Callable[[str], Clients],
+                 on_step: Callable[[str, dict], None] | None = None):
+        self.config = config
+        self.account_id = account_id
+        self.clients_for = clients_for  # region -> Clients (one per event, so API calls are counted per event)
+        self.on_step = on_step or (lambda step, info: None)
+
+    # ------------------------------------------------------------ entry point
+
+    def handle(self, raw_event: Any, invocation_id: str = "") -> dict[str, Any]:
+        invocation_id = invocation_id or str(uuid.uuid4())
+        try:
+            events = parse_fc_event(raw_event)
+        except EventParseError as exc:
+            outcome = Outcome("rejected", {"status": "rejected", "reason": f"malformed event: {exc}"})
+            self._record(outcome.record, None, self.config.region)
+            return {"results": [outcome.result()]}
+        return {"results": [self.handle_one(ev, invocation_id).result() for ev in events]}
+
+    def handle_one(self, ev: CloudEvent, invocation_id: str) -> Outcome:
+        started = time.monotonic()
+        data: ActionTrailRecord = ev.data
+        region = data.acsRegion or ev.aliyunregionid or self.config.region
+        record: dict[str, Any] = {
+            "status": "", "eventId": ev.id, "eventSource": ev.source, "eventType": ev.type, "eventName": data.eventName,
+            "eventTime": data.eventTime, "keyId": data.key_id, "region": region, "account": ev.aliyunaccountid,
+            "caller": data.caller, "sourceIp": data.sourceIpAddress, "userAgent": data.userAgent,
+            "invocation": invocation_id, "configProblems": list(self.config.problems) or None,
+        }
+        clients = None
+        claims = None
+        dedupe = event_dedupe_key(ev)
+        try:
+            self._validate(ev, data)
+            if data.failed:
+                return self._finish(Outcome("ignored", {**record, "status": "ignored",
+                                    "reason": f"the call failed ({data.errorCode}): nothing changed"}), None, started, region)
+            if data.eventName not in DECIDERS:
+                return self._finish(Outcome("ignored", {**record, "status": "ignored",
+                                    "reason": f"{data.eventName} is not a mutation key-guard acts on"}), None, started, region)
+            if not data.key_id:
+                raise Rejected(f"{data.eventName} event has no KeyId in requestParameters")
+            clients = self.clients_for(region)
+            if self.config.state_bucket:
+                claims = EventClaims(clients, self.config.state_bucket, region)
+                claim, existing = claims.claim(dedupe, invocation_id)
+                if claim != "claimed":
+                    claims = None  # not ours to complete or release
+                    return self._finish(Outcome(claim, {**record, "status": claim,
+                                        "reason": f"event {ev.id} already handled ({existing.get('status')})"}), clients, started, region)
+            self.on_step("received", record)
+            outcome = self._decide_and_act(data, record, clients, region)
+        except Rejected as exc:
+            outcome = Outcome("rejected", {**record, "status": "rejected", "reason": str(exc)})
+        except Exception as exc:
+            if is_transient(exc):
+                if claims is not None:
+                    claims.release(dedupe)
+                raise  # FC retries the invocation: the only failure worth retrying
+            outcome = self._fail_safe(data, record, clients, region, exc)
+        if claims is not None:
+            claims.complete(dedupe, {"decision": outcome.record.get("decision"), "action": outcome.record.get("action")})
+        return self._finish(outcome, clients, started, region)
+
+    # ------------------------------------------------------------ steps
+
+    def _validate(self, ev: CloudEvent, data: ActionTrailRecord) -> None:
+        if not (ev.source or "").startswith("acs."):
+            raise Rejected(f"event source {ev.source!r} is not an Alibaba Cloud service (acs.*)")
+        account = ev.aliyunaccountid or (data.userIdentity.accountId if data.userIdentity else None)
+        if self.account_id and account and account != self.account_id:
+            raise Rejected(f"event is for account {account}, this guard serves {self.account_id}")
+        if data.serviceName and data.serviceName != "Kms":
+            raise Rejected(f"event is from service {data.serviceName}, not Kms")
+
+    def _decide_and_act(self, data: ActionTrailRecord, record: dict, clients: Clients, region: str) -> Outcome:
+        try:
+            key = read_key(clients, data.key_id, region)
+        except KeyNotFound as exc:
+            raise Rejected(f"unknown key: {exc}") from None
+        record.update(keyStateBefore=key.state, keyArn=key.arn, aliases=key.aliases or None,
+                      deletionProtection=key.deletion_protection)
+        audit: AuditReport | None = None
+        if key.state == KEY_STATE_AFTER_EVENT[data.eventName]:
+            target = AuditTarget(key_id=key.key_id, key_arn=key.arn, region=region, account_id=self.account_id)
+            self.on_step("auditing", record)
+            audit = run_audit(target, clients)
+            record.update(self._audit_fields(audit))
+            self.on_step("audited", {**record, "audit": audit})
+        decision: Decision = DECIDERS[data.eventName](key, audit, self.config)
+        record.update(decision=decision.verdict, mode=decision.mode, reasons=decision.reasons, allowListed=decision.allow_listed,
+                      action=decision.action)
+        self.on_step("decided", record)
+
+        result = ActionResult(action="none", done=False, detail="no action", state_after=key.state)
+        if decision.action != "none":
+            result = ACTIONS[decision.action](clients, key.key_id, region)
+            self.on_step("acted", {**record, "actionResult": result.detail})
+        record.update(actionResult=result.detail, actionDone=result.done, keyStateAfter=result.state_after)
+
+        if decision.alert:
+            self._alert(data, record, decision, audit, clients, region, result)
+        status = "acted" if result.done else ("no_action" if decision.verdict == "no_action" else "decided")
+        return Outcome(status, {**record, "status": status})
+
+    @staticmethod
+    def _audit_fields(audit: AuditReport) -> dict:
+        return {
+            "auditComplete": audit.complete,
+            "dependentCount": len(audit.dependents),
+            "dependents": {svc: [f"{d.resource_id} ({d.state}, {d.usage})" for d in deps] for svc, deps in audit.by_service().items()},
+            "auditIncomplete": [{"part": r.scanner, "reason": r.reason} for r in audit.incomplete] or None,
+            "scanners": {r.scanner: {"complete": r.complete, "found": len(r.dependents), "ms": r.duration_ms} for r in audit.results},
+            # Usage evidence (recent crypto calls naming the key) is not collected yet: say so, never imply "none".
+            "usageEvidence": "not collected",
+        }
+
+    def _alert(self, data, record, decision: Decision, audit, clients: Clients, region: str, result: ActionResult) -> None:
+        name = alerts.EVENT_NAMES.get((data.eventName, decision.verdict), "KmsKeyGuardAlert")
+        content = alerts.alert_content(
+            event_name=data.eventName, key_id=data.key_id, region=region, account_id=self.account_id, caller=data.caller,
+            event_id=record["eventId"], verdict=decision.verdict, severity=decision.severity, action=decision.action,
+            action_detail=result.detail, audit=audit, reasons=decision.reasons,
+        )
+        try:
+            alerts.raise_alert(clients, region, name, content, self.config.alert_group_id)
+            record.update(alert=name, alertSeverity=decision.severity)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            record.update(alert=None, alertError=describe_error(exc))
+        self.on_step("alerted", {**record, "alertContent": content})
+
+    def _fail_safe(self, data: ActionTrailRecord, record: dict, clients: Clients | None, region: str, exc: Exception) -> Outcome:
+        """An unexpected, non-transient failure: a deletion is still cancelled (cancel is safe), and it is recorded."""
+        record = {**record, "status": "error", "reason": f"guard failed: {describe_error(exc)}"}
+        if clients is not None and data.eventName == "ScheduleKeyDeletion" and data.key_id and self.config.deletion_mode == "enforce":
+            try:
+                result = cancel_deletion(clients, data.key_id, region)
+                record.update(decision="block", action="cancel_deletion", actionResult=f"fail-safe: {result.detail}",
+                              keyStateAfter=result.state_after)
+            except Exception as cancel_exc:
+                record.update(actionResult=f"fail-safe cancel failed: {describe_error(cancel_exc)}")
+        return Outcome("error", record)
+
+    # ------------------------------------------------------------ recording
+
+    def _finish(self, outcome: Outcome, clients: Clients | None, started: float, region: str) -> Outcome:
+        outcome.record["durationMs"] = int((time.monotonic() - started) * 1000)
+        if clients is not None:
+            outcome.record["apiCalls"] = dict(sorted(clients.calls.counts.items()))
+        self._record(outcome.record, clients, region)
+        self.on_step("recorded", outcome.record)
+        return outcome
+
+    def _record(self, record: dict, clients: Clients | None, region: str) -> None:
+        from shared.records import write_record
+
+        record["recordedTo"] = write_record(
+            {k: v for k, v in record.items() if v is not None}, clients=clients or self._record_clients(region),
+            project=self.config.records_project, logstore=self.config.records_logstore, region=region)
+
+    def _record_clients(self, region: str) -> Clients | None:
+        try:
+            return self.clients_for(region) if region else None
+        except Exception:
+            return None
+
+
+def account_id_from(context: Any) -> str:
+    return str(getattr(context, "account_id", "") or os.environ.get("FC_ACCOUNT_ID", ""))

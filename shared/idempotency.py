@@ -1,0 +1,67 @@
+"""Idempotency on the event id: the same delivery never causes a second action or a second alert.
+
+EventBridge and FC async retries deliver an event more than once, possibly at the same time. The
+claim is an OSS object written with `x-oss-forbid-overwrite: true`: OSS creates it atomically or
+answers FileAlreadyExists, so exactly one invocation wins. The winner marks it done when finished;
+on a transient failure it releases the claim so FC's retry can run. A claim left in progress longer
+than STALE_AFTER (the invocation died) is taken over.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta, timezone
+from typing import Literal
+
+import oss2
+
+from shared.clients import Clients
+
+PREFIX = "kms-steward/key-guard/events/"
+STALE_AFTER = timedelta(minutes=15)  # longer than the function's timeout
+
+Outcome = Literal["claimed", "duplicate", "in_flight"]
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class EventClaims:
+    def __init__(self, clients: Clients, bucket: str, region: str):
+        self.clients = clients
+        self.bucket = clients.oss_bucket(bucket, region)
+
+    @staticmethod
+    def object_key(dedupe_key: str) -> str:
+        return PREFIX + hashlib.sha256(dedupe_key.encode()).hexdigest() + ".json"
+
+    def claim(self, dedupe_key: str, invocation: str) -> tuple[Outcome, dict]:
+        key = self.object_key(dedupe_key)
+        body = {"event": dedupe_key, "status": "in_progress", "started": _now().isoformat(), "invocation": invocation}
+        try:
+            self._put(key, body, forbid_overwrite=True)
+            return "claimed", body
+        except oss2.exceptions.OssError as exc:
+            if exc.status != 409:  # FileAlreadyExists: someone else has it
+                raise
+        existing = json.loads(self.clients.call("oss:GetObject", self.bucket.get_object, key).read())
+        if existing.get("status") == "done":
+            return "duplicate", existing
+        started = datetime.fromisoformat(existing.get("started", _now().isoformat()))
+        if _now() - started > STALE_AFTER:
+            self._put(key, body, forbid_overwrite=False)
+            return "claimed", body
+        return "in_flight", existing
+
+    def complete(self, dedupe_key: str, summary: dict) -> None:
+        body = {"event": dedupe_key, "status": "done", "finished": _now().isoformat(), **summary}
+        self._put(self.object_key(dedupe_key), body, forbid_overwrite=False)
+
+    def release(self, dedupe_key: str) -> None:
+        self.clients.call("oss:DeleteObject", self.bucket.delete_object, self.object_key(dedupe_key))
+
+    def _put(self, key: str, body: dict, *, forbid_overwrite: bool) -> None:
+        headers = {"x-oss-forbid-overwrite": "true"} if forbid_overwrite else None
+        data = json.dumps(body, separators=(",", ":"))
+        self.clients.call("oss:PutObject", self.bucket.put_object, key, data, headers=headers)

@@ -1,0 +1,102 @@
+"""The decision: what key-guard does about a key mutation, given the key as it is now and the audit.
+
+Rules (DESIGN.md, "Rules of the domain"):
+- fail safe: an incomplete audit counts as "may have dependents";
+- cancel is safe, re-enable is not: ScheduleKeyDeletion defaults to enforce (cancel), DisableKey to
+  alert (blast radius only; re-enabling is an explicit opt-in);
+- never trust the event alone: if the key is no longer in the state the event left it in, nothing
+  is done;
+- intended deletions pass: an allow-listed key proceeds, still recorded, still alerted when it has
+  dependents.
+"""
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import BaseModel, Field
+
+from shared.audit.model import AuditReport
+from shared.config import GuardConfig
+
+Action = Literal["cancel_deletion", "enable_key", "none"]
+Severity = Literal["CRITICAL", "WARN", "INFO"]
+
+
+class KeyView(BaseModel):
+    """The key as DescribeKey (and ListResourceTags) show it when the guard decides."""
+
+    key_id: str
+    arn: str = ""
+    state: str
+    delete_date: Optional[str] = None
+    deletion_protection: str = "Disabled"
+    creator: Optional[str] = None
+    description: Optional[str] = None
+    aliases: list[str] = Field(default_factory=list)
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class Decision(BaseModel):
+    verdict: Literal["block", "allow", "alert", "no_action"]
+    action: Action = "none"
+    alert: bool = False
+    severity: Severity = "INFO"
+    mode: str
+    reasons: list[str] = Field(default_factory=list)
+    allow_listed: bool = False
+
+
+def allow_listed(key: KeyView, config: GuardConfig) -> str | None:
+    """Why the key's deletion is intended, or None."""
+    if key.key_id in config.allow_key_ids:
+        return "key id is in GUARD_ALLOW_KEY_IDS"
+    if config.allow_tag:
+        tag_key, tag_value = config.allow_tag
+        if tag_key in key.tags and (not tag_value or key.tags[tag_key] == tag_value):
+            return f"key carries the tag {tag_key}={key.tags[tag_key]}"
+    return None
+
+
+def _risk(audit: AuditReport) -> list[str]:
+    reasons = []
+    if audit.dependents:
+        reasons.append(f"{len(audit.dependents)} dependent(s): {audit.summary()}")
+    if not audit.complete:
+        reasons.append("audit incomplete, counted as dependents: " + ", ".join(f"{r.scanner} ({r.reason})" for r in audit.incomplete))
+    return reasons
+
+
+def decide_deletion(key: KeyView, audit: AuditReport | None, config: GuardConfig) -> Decision:
+    mode = config.deletion_mode
+    if key.state != "PendingDeletion":
+        return Decision(verdict="no_action", mode=mode, reasons=[f"key is {key.state} now, not PendingDeletion: nothing to cancel"])
+    assert audit is not None
+    intended = allow_listed(key, config)
+    risky = audit.may_have_dependents
+    reasons = _risk(audit)
+    if intended:
+        return Decision(verdict="allow", mode=mode, allow_listed=True, alert=risky, severity="WARN" if risky else "INFO",
+                        reasons=[f"intended deletion: {intended}"] + reasons)
+    if not risky:
+        return Decision(verdict="allow", mode=mode, reasons=["audit complete: no dependents found"])
+    if mode == "enforce":
+        return Decision(verdict="block", action="cancel_deletion", alert=True, severity="CRITICAL", mode=mode, reasons=reasons)
+    return Decision(verdict="alert", alert=True, severity="CRITICAL", mode=mode, reasons=reasons + ["mode alert: deletion left scheduled"])
+
+
+def decide_disable(key: KeyView, audit: AuditReport | None, config: GuardConfig) -> Decision:
+    mode = config.disable_mode
+    if key.state != "Disabled":
+        return Decision(verdict="no_action", mode=mode, reasons=[f"key is {key.state} now, not Disabled"])
+    assert audit is not None
+    risky = audit.may_have_dependents
+    reasons = _risk(audit)
+    if not risky:
+        return Decision(verdict="allow", mode=mode, reasons=["audit complete: no dependents found"])
+    intended = allow_listed(key, config)
+    if mode == "enforce" and not intended:
+        return Decision(verdict="block", action="enable_key", alert=True, severity="CRITICAL", mode=mode,
+                        reasons=reasons + ["mode enforce: re-enabling the key"])
+    extra = [f"intended: {intended}"] if intended else ["mode alert: key left disabled (it may be incident response)"]
+    return Decision(verdict="alert", alert=True, severity="CRITICAL", mode=mode, allow_listed=bool(intended),
+                    reasons=reasons + extra)

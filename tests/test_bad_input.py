@@ -1,0 +1,72 @@
+"""Bad input reaches key-guard as FC would deliver it (bytes): each gets a clear rejection in the
+result and in the decision record, never an exception (which FC would retry)."""
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from tests.conftest import ROOT, decision_records, make_account
+
+SAMPLE = json.loads((ROOT / "events" / "schedule_key_deletion.json").read_text())
+
+
+def event_with(**changes) -> bytes:
+    event = copy.deepcopy(SAMPLE)
+    for path, value in changes.items():
+        node = event
+        *parents, leaf = path.split("__")
+        for part in parents:
+            node = node[part]
+        if value is None:
+            node.pop(leaf, None)
+        else:
+            node[leaf] = value
+    return json.dumps(event).encode()
+
+
+@pytest.mark.parametrize("payload, reason", [
+    (b'{"id": "x", "type": "kms:Action', "malformed event"),
+    (b'[1, 2]', "malformed event"),
+    (event_with(data__requestParameters={"PendingWindowInDays": "7"}), "no KeyId"),
+    (event_with(data__requestParameters={"KeyId": "ffffffff-0000-4000-8000-000000000000"}), "unknown key"),
+    (event_with(aliyunaccountid="9999999999999999"), "account 9999999999999999"),
+    (event_with(source="evil.kms"), "not an Alibaba Cloud service"),
+])
+def test_bad_input_is_rejected_and_recorded(start_cloud, payload, reason):
+    cloud = start_cloud(make_account())
+    invocation = cloud.fc.invoke("key-guard", payload)
+
+    assert invocation.ok, invocation.error
+    [result] = invocation.result["results"]
+    assert result["status"] == "rejected" and reason in result["reason"]
+    [record] = decision_records(cloud)
+    assert record["status"] == "rejected" and reason in record["reason"]
+    assert cloud.calls.get("kms:CancelKeyDeletion") == 0
+
+
+def test_an_event_for_another_action_is_recorded_and_ignored(start_cloud):
+    cloud = start_cloud(make_account())
+    invocation = cloud.fc.invoke("key-guard", event_with(data__eventName="UpdateRotationPolicy"))
+    [result] = invocation.result["results"]
+    assert result["status"] == "ignored"
+    assert decision_records(cloud)[0]["status"] == "ignored"
+
+
+def test_a_batch_of_events_is_handled_one_by_one(start_cloud):
+    cloud = start_cloud(make_account(key_state="PendingDeletion"))
+    second = json.loads(event_with(id="second-event-id"))
+    payload = json.dumps([SAMPLE, second]).encode()
+    results = cloud.fc.invoke("key-guard", payload).result["results"]
+    # the first cancels nothing (no dependents), the second is a different event: both recorded
+    assert [r["eventId"] for r in results] == [SAMPLE["id"], "second-event-id"]
+    assert len(decision_records(cloud)) == 2
+
+
+def test_the_sample_events_run_through_the_handler(start_cloud):
+    cloud = start_cloud(make_account(key_state="PendingDeletion"))
+    for name in ("schedule_key_deletion.json", "schedule_key_deletion_console.json", "disable_key.json"):
+        inv = cloud.fc.invoke("key-guard", (ROOT / "events" / name).read_bytes())
+        assert inv.ok, inv.error
+        assert inv.result["results"][0]["status"] in ("decided", "no_action", "acted"), (name, inv.result)

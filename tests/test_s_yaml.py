@@ -1,0 +1,66 @@
+"""s.yaml: every fc3 resource's props validate against the fc3 component's schema, and the
+key-guard trigger matches exactly the events it should."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from localcloud.eventbridge_pattern import matches, parse_pattern
+from localcloud.serverless import ServerlessError, ServerlessProject
+from tests.conftest import ROOT, S_YAML
+
+SCHEMA = ROOT.parent / "shared" / "reference" / "fc3-props.schema.json"
+PROJECT = ServerlessProject.load(S_YAML, account_id="1234567890123456", env={})
+
+
+@pytest.mark.skipif(not SCHEMA.is_file(), reason="../shared/reference/fc3-props.schema.json is not present")
+@pytest.mark.parametrize("resource", sorted(PROJECT.functions))
+def test_props_validate_against_the_fc3_schema(resource):
+    schema = json.loads(SCHEMA.read_text())
+    errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(PROJECT.functions[resource].props), key=str)
+    assert not errors, [f"{list(e.path)}: {e.message}" for e in errors]
+
+
+def test_key_guard_is_wired_as_documented():
+    spec = PROJECT.function("key-guard")
+    assert spec.runtime if hasattr(spec, "runtime") else spec.props["runtime"] == "python3.10"
+    assert (spec.code_dir / "functions" / "key_guard" / "index.py").is_file()
+    assert spec.handler == "functions/key_guard/index.handler"
+    [(trigger, pattern)] = spec.eventbridge_patterns()
+    assert trigger.config["eventSourceConfig"]["eventSourceType"] == "Default"
+    assert trigger.config["asyncInvocationType"] is True
+
+
+@pytest.mark.parametrize("kind, name, expected", [
+    ("kms:ActionTrail:ApiCall", "ScheduleKeyDeletion", True),
+    ("kms:ActionTrail:ConsoleOperation", "ScheduleKeyDeletion", True),
+    ("kms:ActionTrail:ApiCall", "DisableKey", True),
+    ("kms:ActionTrail:ApiCall", "CancelKeyDeletion", False),
+    ("kms:ActionTrail:ApiCall", "DescribeKey", False),
+    ("actiontrail:ActionTrail:ApiCall", "ScheduleKeyDeletion", False),
+])
+def test_trigger_pattern_selects_the_mutations_key_guard_handles(kind, name, expected):
+    [(_, pattern)] = PROJECT.function("key-guard").eventbridge_patterns()
+    event = {"type": kind, "source": "acs.kms", "data": {"serviceName": "Kms", "eventName": name}}
+    assert matches(parse_pattern(pattern), event) is expected
+
+
+def test_environment_variables_are_resolved_with_defaults_and_overrides():
+    overridden = ServerlessProject.load(S_YAML, account_id="1234567890123456", env={"GUARD_DELETION_MODE": "alert"})
+    assert PROJECT.function("key-guard").environment["GUARD_DELETION_MODE"] == "enforce"
+    assert overridden.function("key-guard").environment["GUARD_DELETION_MODE"] == "alert"
+    assert PROJECT.function("key-guard").role == "acs:ram::1234567890123456:role/kms-steward-key-guard"
+
+
+def test_unknown_function_is_a_clear_error():
+    with pytest.raises(ServerlessError, match="key-guard"):
+        PROJECT.function("no-such-function")
+
+
+def test_sample_events_are_matched_by_the_trigger():
+    [(_, pattern)] = PROJECT.function("key-guard").eventbridge_patterns()
+    for path in sorted((ROOT / "events").glob("*.json")):
+        assert matches(parse_pattern(pattern), json.loads(path.read_text())), path.name
