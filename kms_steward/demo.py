@@ -18,6 +18,22 @@ from kms_steward.local import build_cloud
 from shared.clients import Clients, Credentials
 
 KEY_ID = "0b2f3e4a-5c6d-4e7f-8a9b-0c1d2e3f4a5b"
+# What each of key-guard's calls is for, so the live trace reads as the steps it takes.
+PURPOSE = {
+    "oss:PutObject": "claim / complete the event (idempotency)",
+    "oss:GetObject": "read an existing claim",
+    "kms:DescribeKey": "re-read the key (never trust the event alone)",
+    "kms:ListResourceTags": "intended-deletion tag?",
+    "kms:ListAliasesByKeyId": "aliases, for the record",
+    "ecs:DescribeDisks": "audit: disks encrypted with the key",
+    "ecs:DescribeSnapshots": "audit: snapshots encrypted with the key",
+    "oss:ListBuckets": "audit: buckets in the key's region",
+    "oss:GetBucketEncryption": "audit: a bucket's default encryption",
+    "kms:CancelKeyDeletion": "ACT: cancel the deletion",
+    "kms:EnableKey": "ACT: re-enable the key",
+    "cms:PutCustomEvent": "alert (CloudMonitor custom event)",
+    "sls:PutLogs": "decision record (SLS)",
+}
 ALIAS = "alias/payments"
 
 
@@ -34,6 +50,8 @@ class _Narrator:
         data = event["data"]
         with self.lock:
             if stage == "published":
+                if data["serviceName"] != "Kms":
+                    return
                 who = data["userIdentity"]
                 self.console.print(f"[cyan]ActionTrail[/] recorded [bold]{data['eventName']}[/] ({data['eventType']}) "
                                    f"by {who['type']} [bold]{who['userName']}[/] from {data['sourceIpAddress']}"
@@ -55,7 +73,7 @@ class _Narrator:
     def on_call(self, api: str) -> None:
         if self.guard_running:
             with self.lock:
-                self.console.print(f"    [dim]key-guard ->[/] {api}")
+                self.console.print(f"    [dim]key-guard ->[/] {api:26} [dim]{PURPOSE.get(api, '')}[/]")
 
 
 def _show_result(console: Console, result: dict) -> None:
@@ -84,7 +102,7 @@ def _show_result(console: Console, result: dict) -> None:
 
 
 def run_demo(*, duplicate_delivery: bool = False, console: Console | None = None) -> int:
-    console = console or Console(highlight=False)
+    console = console or Console(highlight=False, width=None if Console().is_terminal else 120)
     cloud = build_cloud(duplicate_delivery=duplicate_delivery)
     narrator = _Narrator(console)
     with cloud:
@@ -103,10 +121,12 @@ def run_demo(*, duplicate_delivery: bool = False, console: Console | None = None
         cloud.bus.listeners.append(narrator.on_bus)
         cloud.calls.listeners.append(narrator.on_call)
         console.print("[bold]1.[/] alice, tidying up, schedules the deletion of the payments key (7-day window):")
+        cloud.bus.hold()  # EventBridge delivers a moment later; hold it so the story reads in order
         client.schedule_key_deletion(kms.ScheduleKeyDeletionRequest(key_id=KEY_ID, pending_window_in_days=7))
         pending = client.describe_key(kms.DescribeKeyRequest(key_id=KEY_ID)).body.key_metadata
-        console.print(f"    KMS accepted it: key is [bold red]{pending.key_state}[/], deleted on {pending.delete_date}\n")
+        console.print(f"    KMS accepted it: key is [bold red]{pending.key_state}[/], to be deleted on {pending.delete_date}\n")
         console.print("[bold]2.[/] key-guard reacts:")
+        cloud.bus.release()
         if not cloud.bus.drain(timeout=120):
             console.print("[red]key-guard did not finish within 120 s[/]")
             return 1

@@ -39,6 +39,8 @@ class EventBus:
         self.deliveries: list[Delivery] = []
         self.listeners: list[Callable[[str, dict], None]] = []  # (stage, info) for live displays
         self._queue: "queue.Queue[dict | None]" = queue.Queue()
+        self._open = threading.Event()  # cleared by hold(): events queue up until release()
+        self._open.set()
         self._worker: threading.Thread | None = None
         self._rules = self._load_rules()
 
@@ -66,6 +68,13 @@ class EventBus:
         self._notify("published", {"event": event})
         self._queue.put(event)
 
+    def hold(self) -> None:
+        """Queue events without delivering them (a demo uses this to tell one step at a time)."""
+        self._open.clear()
+
+    def release(self) -> None:
+        self._open.set()
+
     def drain(self, timeout: float = 60) -> bool:
         """Wait until every event published so far (and those its handlers caused) is delivered.
         Returns False if deliveries were still running when the timeout passed."""
@@ -79,6 +88,7 @@ class EventBus:
     def _run(self) -> None:
         while True:
             event = self._queue.get()
+            self._open.wait()
             try:
                 if event is None:
                     return
