@@ -209,4 +209,5 @@ class Clients:
 
         endpoint = self.endpoint_override or f"https://{region or self.region}.log.aliyuncs.com"
         c = self.credentials
-        return make_log_client(endpoint, c.access_key_id, c.access_key_secret, c.security_token)
+        source = os.environ.get("FC_FUNCTION_NAME") or "kms-steward"
+        return make_log_client(endpoint, c.access_key_id, c.access_key_secret, c.security_token, source=source)

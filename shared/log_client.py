@@ -29,10 +29,13 @@ def is_ip_endpoint(endpoint: str) -> bool:
 
 
 def make_log_client(endpoint: str, access_key_id: str, access_key_secret: str,
-                    security_token: str | None = None) -> LogClient:
+                    security_token: str | None = None, source: str = "kms-steward") -> LogClient:
     """A LogClient for `endpoint`: a regional SLS endpoint (cn-hangzhou.log.aliyuncs.com) or an IP one
-    such as the local cloud's `127.0.0.1:PORT` (with or without `http://`)."""
-    client = LogClient(endpoint, access_key_id, access_key_secret, security_token)
+    such as the local cloud's `127.0.0.1:PORT` (with or without `http://`).
+
+    `source` becomes each log group's __source__. Given, it spares the SDK its own guess, which
+    opens a socket towards `<project>.<endpoint>` (a DNS lookup) on every PutLogs."""
+    client = LogClient(endpoint, access_key_id, access_key_secret, security_token, source=source)
     if is_ip_endpoint(endpoint):
         # Why: the SDK's own IP mode is decided by `Util.is_row_ip(endpoint)`, which accepts only a bare
         # dotted quad: "127.0.0.1:41231" (port) or "http://127.0.0.1" (scheme) fail it, so the SDK

@@ -156,7 +156,7 @@ def test_wrong_secret_is_signature_does_not_match(cloud):
     assert exc.value.status == 403
     assert exc.value.details["OSSAccessKeyId"] == ALICE_AK
     assert "/app-data-kms/?encryption" in exc.value.details["StringToSign"]
-    # Counted, but refused before the API ran: the fault for it is never consumed.
+    # A refused call is still counted, as every API call is.
     assert cloud.calls.get("oss:GetBucketEncryption") == 1
 
 

@@ -36,7 +36,7 @@ import ipaddress
 import re
 import uuid
 import xml.etree.ElementTree as ET
-from datetime import datetime
+from datetime import datetime, timezone
 from email.utils import format_datetime
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Callable, Optional
@@ -683,8 +683,6 @@ def iso_ms(value: str | None) -> str:
 
 
 def http_date(dt: datetime | None) -> str:
-    from datetime import timezone
-
     dt = dt or datetime(2024, 1, 1, tzinfo=timezone.utc)
     return format_datetime(dt.astimezone(timezone.utc), usegmt=True)
 

@@ -210,7 +210,7 @@ class Sls:
         if not isinstance(spec, dict):
             raise post_body_invalid()
         name = spec.get("logstoreName")
-        if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]", name):
+        if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,61}[a-z0-9]", name):
             raise parameter_invalid(f"logstore name {name} is invalid")
         if any(s.projectName == project and s.logstoreName == name for s in self.account.sls.logstores):
             raise sls_error("LogStoreAlreadyExist", f"logstore {name} already exists", 400)
