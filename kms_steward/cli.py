@@ -52,6 +52,7 @@ def local_up(account_file, project, now, duplicate_delivery, state_out) -> None:
     except (AccountError, ServerlessError, ValueError) as exc:
         _fail(str(exc))
     cloud.start()
+    sys.stdout.reconfigure(line_buffering=True)  # the endpoint lines must reach a pipe at once
     cred = next((c for c in cloud.account.credentials if not c.SecurityToken), None)
     click.echo(f"local cloud for account {cloud.account.account_id} is up")
     for region in cloud.account.region_ids:

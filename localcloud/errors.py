@@ -9,7 +9,8 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.status = status
-        # Seconds the caller should wait; sent as x-acs-retry-after so the SDK raises ThrottlingException.
+        # Milliseconds the caller should wait (the unit darabonba's retry policy reads it in); sent as
+        # x-acs-retry-after, which makes the SDK raise ThrottlingException with `retry_after`.
         self.retry_after = retry_after
 
 
@@ -52,7 +53,7 @@ def unsupported_operation(action: str) -> ApiError:
     return ApiError("InvalidAction.NotFound", f"Specified api is not found, please check your url and method. ({action})", 404)
 
 
-def throttled(retry_after: int = 1) -> ApiError:
+def throttled(retry_after: int = 200) -> ApiError:
     return ApiError("Throttling.User", "Request was denied due to user flow control.", 400, retry_after=retry_after)
 
 

@@ -121,9 +121,9 @@ class ApiCalls:
 def _wait_for_server(state: RetryCallState) -> float:
     """Honour a throttled answer's retry-after; otherwise back off exponentially with jitter."""
     exc = state.outcome.exception() if state.outcome else None
-    retry_after = getattr(exc, "retry_after", None)
+    retry_after = getattr(exc, "retry_after", None)  # milliseconds, as darabonba's retry policy reads it
     if retry_after:
-        return min(float(retry_after) / (1000 if retry_after > 100 else 1), 10.0)
+        return min(float(retry_after) / 1000, 10.0)
     return wait_exponential_jitter(initial=0.2, max=5)(state)
 
 
