@@ -54,6 +54,8 @@ class GuardConfig:
             else:
                 tag_key, _, tag_value = raw_tag.partition("=")
                 allow_tag = (tag_key.strip(), tag_value.strip())
+        if not env.get("STATE_BUCKET", "").strip():
+            problems.append("STATE_BUCKET is not set: a duplicate delivery cannot be recognised and may alert twice")
         return cls(
             deletion_mode=choice("GUARD_DELETION_MODE", DELETION_MODES),
             disable_mode=choice("GUARD_DISABLE_MODE", DISABLE_MODES),

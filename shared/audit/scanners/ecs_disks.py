@@ -5,6 +5,7 @@ from __future__ import annotations
 from alibabacloud_ecs20140526 import models as ecs
 
 from shared.audit.model import Dependent
+from shared.audit.paging import pages_by_token
 from shared.audit.scanner import AuditTarget
 from shared.clients import Clients
 
@@ -18,11 +19,12 @@ class EcsDisksScanner:
     def scan(self, target: AuditTarget, clients: Clients) -> list[Dependent]:
         client = clients.ecs(target.region)
         found: list[Dependent] = []
-        token = None
-        while True:
-            request = ecs.DescribeDisksRequest(region_id=target.region, kmskey_id=target.key_id, max_results=PAGE_SIZE,
-                                               next_token=token)
-            body = clients.call("ecs:DescribeDisks", client.describe_disks, request).body
+
+        def fetch(token):
+            request = ecs.DescribeDisksRequest(region_id=target.region, kmskey_id=target.key_id, max_results=PAGE_SIZE, next_token=token)
+            return clients.call("ecs:DescribeDisks", client.describe_disks, request).body
+
+        for body in pages_by_token(fetch):
             for disk in (body.disks.disk if body.disks else None) or []:
                 if disk.kmskey_id != target.key_id:  # the filter is the API's; check it anyway
                     continue
@@ -33,6 +35,4 @@ class EcsDisksScanner:
                     usage=f"{disk.type or 'data'} disk encryption" + (f", attached to {disk.instance_id}" if disk.instance_id else ""),
                     detail={k: v for k, v in {"status": disk.status, "instance": disk.instance_id}.items() if v},
                 ))
-            token = body.next_token
-            if not token:
-                return found
+        return found

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alibabacloud_ecs20140526 import models as ecs
 
 from shared.audit.model import Dependent
+from shared.audit.paging import pages_by_token
 from shared.audit.scanner import AuditTarget
 from shared.clients import Clients
 
@@ -18,13 +19,14 @@ class EcsSnapshotsScanner:
     def scan(self, target: AuditTarget, clients: Clients) -> list[Dependent]:
         client = clients.ecs(target.region)
         found: list[Dependent] = []
-        token = None
-        while True:
-            request = ecs.DescribeSnapshotsRequest(region_id=target.region, kmskey_id=target.key_id, max_results=PAGE_SIZE,
-                                                   next_token=token)
-            body = clients.call("ecs:DescribeSnapshots", client.describe_snapshots, request).body
+
+        def fetch(token):
+            request = ecs.DescribeSnapshotsRequest(region_id=target.region, kmskey_id=target.key_id, max_results=PAGE_SIZE, next_token=token)
+            return clients.call("ecs:DescribeSnapshots", client.describe_snapshots, request).body
+
+        for body in pages_by_token(fetch):
             for snap in (body.snapshots.snapshot if body.snapshots else None) or []:
-                if snap.kmskey_id != target.key_id:
+                if snap.kmskey_id != target.key_id:  # the filter is the API's; check it anyway
                     continue
                 found.append(Dependent(
                     service=self.service, resource_type="ACS::ECS::Snapshot", resource_id=snap.snapshot_id,
@@ -32,6 +34,4 @@ class EcsSnapshotsScanner:
                     usage="snapshot encryption" + (f" (of disk {snap.source_disk_id})" if snap.source_disk_id else ""),
                     detail={k: v for k, v in {"status": snap.status, "usage": snap.usage}.items() if v},
                 ))
-            token = body.next_token
-            if not token:
-                return found
+        return found
