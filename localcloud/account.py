@@ -100,6 +100,7 @@ class Fault(StrictRecord):
     Message: Optional[str] = None
     Status: Optional[int] = None
     LatencyMs: int = 0
+    RetryAfterMs: Optional[int] = None  # throttling: sent as x-acs-retry-after; None = no header, as many APIs answer
     RegionId: Optional[str] = None
     Remaining: Optional[int] = None  # answer with the fault this many times, then stop; None = always
 
@@ -327,9 +328,11 @@ class Account(StrictRecord):
     # Guards every read-modify-write of the state: the server answers requests on several threads.
     _lock: Any = PrivateAttr(default_factory=threading.RLock)
 
-    @field_validator("account_id")
+    @field_validator("account_id", mode="before")
     @classmethod
     def _uid(cls, v):
+        if isinstance(v, int) and not isinstance(v, bool):  # an unquoted UID in YAML
+            v = str(v)
         if not re.fullmatch(r"\d{16}", v):
             raise ValueError("must be the 16-digit account UID")
         return v
@@ -365,8 +368,13 @@ class Account(StrictRecord):
             raise AccountError(f"{path}: cannot read the account file ({exc.strerror})") from None
         try:
             data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-        except (json.JSONDecodeError, yaml.YAMLError) as exc:
-            raise AccountError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from None
+        except json.JSONDecodeError as exc:
+            raise AccountError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}") from None
+        except yaml.YAMLError as exc:
+            # Only the position: the parser's message quotes the line, which may hold a secret.
+            mark = getattr(exc, "problem_mark", None)
+            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+            raise AccountError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', None) or 'syntax error'}") from None
         return cls.from_data(data, source=str(path))
 
     def to_data(self) -> dict[str, Any]:

@@ -53,7 +53,7 @@ def unsupported_operation(action: str) -> ApiError:
     return ApiError("InvalidAction.NotFound", f"Specified api is not found, please check your url and method. ({action})", 404)
 
 
-def throttled(retry_after: int = 200) -> ApiError:
+def throttled(retry_after: int | None = None) -> ApiError:
     return ApiError("Throttling.User", "Request was denied due to user flow control.", 400, retry_after=retry_after)
 
 

@@ -146,12 +146,12 @@ class Faults:
         self.cloud = cloud
 
     def add(self, api: str, code: str | None = None, *, message: str | None = None, status: int | None = None,
-            latency_ms: int = 0, region: str | None = None, remaining: int | None = None) -> None:
+            latency_ms: int = 0, region: str | None = None, remaining: int | None = None, retry_after_ms: int | None = None) -> None:
         from localcloud.account import Fault
 
         with self.cloud.account.lock:
             self.cloud.account.faults.append(Fault(Api=api, Code=code, Message=message, Status=status, LatencyMs=latency_ms,
-                                                   RegionId=region, Remaining=remaining))
+                                                   RegionId=region, Remaining=remaining, RetryAfterMs=retry_after_ms))
 
     def clear(self) -> None:
         with self.cloud.account.lock:
@@ -179,7 +179,7 @@ class Faults:
             err.code = fault.Code
             return err
         if fault.Code.startswith("Throttling"):
-            err = errors.throttled()
+            err = errors.throttled(retry_after=fault.RetryAfterMs)
             err.code = fault.Code
             return err
         return errors.ApiError(fault.Code, fault.Message or f"Injected fault on {api}.", fault.Status or 400)

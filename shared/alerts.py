@@ -22,6 +22,7 @@ EVENT_NAMES = {
     ("DisableKey", "block"): "KmsKeyReenabled",
     ("DisableKey", "alert"): "KmsKeyDisabledWithDependents",
 }
+GUARD_FAILED = "KmsKeyGuardFailed"  # the guard could not decide; what it did fail-safe is in the content
 
 
 class AlertFailed(RuntimeError):

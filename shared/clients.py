@@ -23,6 +23,7 @@ from alibabacloud_kms20160120.client import Client as KmsClient
 from alibabacloud_tea_openapi.exceptions import ClientException, ServerException, ThrottlingException
 from alibabacloud_tea_openapi.utils_models import Config
 from darabonba.exceptions import ResponseException
+from Tea.exceptions import UnretryableException
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 T = TypeVar("T")
@@ -34,6 +35,11 @@ MAX_ATTEMPTS = 4
 
 class CredentialsMissing(RuntimeError):
     pass
+
+
+class TransientError(RuntimeError):
+    """A failure worth retrying later (FC retries an invocation that raises it). Its message is
+    already safe to log: it never carries an SDK exception's text, which can hold a signed string."""
 
 
 @dataclass(frozen=True)
@@ -81,9 +87,15 @@ def is_access_denied(exc: BaseException) -> bool:
 
 def is_transient(exc: BaseException) -> bool:
     """Worth another try: throttling, server-side failures, and failures to reach the server."""
+    if isinstance(exc, TransientError):
+        return True
     if is_throttled(exc):
         return True
     if isinstance(exc, ServerException):
+        return True
+    if isinstance(exc, UnretryableException):
+        # The Tea SDKs raise this only when no error answer came back (an answer is re-raised as
+        # Client/ServerException): connection refused or reset, a timeout, an unreadable body.
         return True
     if isinstance(exc, oss2.exceptions.OssError):
         return exc.status >= 500 or isinstance(exc, oss2.exceptions.RequestError)  # RequestError: never reached OSS
@@ -124,7 +136,7 @@ def _wait_for_server(state: RetryCallState) -> float:
     retry_after = getattr(exc, "retry_after", None)  # milliseconds, as darabonba's retry policy reads it
     if retry_after:
         return min(float(retry_after) / 1000, 10.0)
-    return wait_exponential_jitter(initial=0.2, max=5)(state)
+    return wait_exponential_jitter(multiplier=0.2, max=5, jitter=0.2)(state)
 
 
 class Clients:

@@ -21,7 +21,7 @@ class GuardConfig:
     # enforce = also re-enable the key. Re-enabling a possibly compromised key is an explicit opt-in.
     disable_mode: str = "alert"
     allow_key_ids: frozenset[str] = frozenset()
-    # A tag on the key that marks its deletion as intended: (TagKey, TagValue); "" value = any value.
+    # A tag on the key that marks its deletion as intended: (TagKey, TagValue); "*" value = any value.
     allow_tag: tuple[str, str] | None = ("kms-steward:intended-deletion", "true")
     alert_group_id: str = "0"
     records_project: str = ""
@@ -49,11 +49,15 @@ class GuardConfig:
         raw_tag = env.get("GUARD_ALLOW_TAG")
         if raw_tag is not None:
             raw_tag = raw_tag.strip()
-            if not raw_tag or raw_tag.lower() == "none":
+            tag_key, sep, tag_value = raw_tag.partition("=")
+            if raw_tag.lower() == "none":
                 allow_tag = None
-            else:
-                tag_key, _, tag_value = raw_tag.partition("=")
+            elif sep and tag_key.strip() and tag_value.strip():
                 allow_tag = (tag_key.strip(), tag_value.strip())
+            else:
+                # "key" alone or "key=" would allow-list the key whatever the tag says (even =false):
+                # a value that loosens protection must be spelled out as key=* .
+                problems.append(f"GUARD_ALLOW_TAG={raw_tag!r} is not key=value (or key=*, or none); using the default")
         if not env.get("STATE_BUCKET", "").strip():
             problems.append("STATE_BUCKET is not set: a duplicate delivery cannot be recognised and may alert twice")
         return cls(

@@ -14,11 +14,13 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from alibabacloud_kms20160120 import models as kms
+
 from shared import alerts
 from shared.audit.model import AuditReport
 from shared.audit.runner import run_audit
 from shared.audit.scanner import AuditTarget
-from shared.clients import Clients, describe_error, is_transient
+from shared.clients import Clients, TransientError, describe_error, is_transient
 from shared.config import GuardConfig
 from shared.events import ActionTrailRecord, CloudEvent, EventParseError, event_dedupe_key, parse_fc_event
 from shared.idempotency import EventClaims
@@ -64,6 +66,10 @@ class KeyGuard:
             outcome = Outcome("rejected", {"status": "rejected", "reason": f"malformed event: {exc}"})
             self._record(outcome.record, None, self.config.region)
             return {"results": [outcome.result()]}
+        if not events:
+            outcome = Outcome("rejected", {"status": "rejected", "reason": "malformed event: the payload holds no event"})
+            self._record(outcome.record, None, self.config.region)
+            return {"results": [outcome.result()]}
         return {"results": [self.handle_one(ev, invocation_id).result() for ev in events]}
 
     def handle_one(self, ev: CloudEvent, invocation_id: str) -> Outcome:
@@ -77,10 +83,8 @@ class KeyGuard:
             "invocation": invocation_id, "configProblems": list(self.config.problems) or None,
         }
         clients = None
-        claims = None
-        dedupe = event_dedupe_key(ev)
         try:
-            self._validate(ev, data)
+            self._validate(ev, data, region)
             if data.failed:
                 return self._finish(Outcome("ignored", {**record, "status": "ignored",
                                     "reason": f"the call failed ({data.errorCode}): nothing changed"}), None, started, region)
@@ -89,31 +93,59 @@ class KeyGuard:
                                     "reason": f"{data.eventName} is not a mutation key-guard acts on"}), None, started, region)
             if not data.key_id:
                 raise Rejected(f"{data.eventName} event has no KeyId in requestParameters")
-            clients = self.clients_for(region)
-            if self.config.state_bucket:
-                claims = EventClaims(clients, self.config.state_bucket, region)
-                claim, existing = claims.claim(dedupe, invocation_id)
-                if claim != "claimed":
-                    claims = None  # not ours to complete or release
-                    return self._finish(Outcome(claim, {**record, "status": claim,
-                                        "reason": f"event {ev.id} already handled ({existing.get('status')})"}), clients, started, region)
-            self.on_step("received", record)
+        except Rejected as exc:
+            return self._finish(Outcome("rejected", {**record, "status": "rejected", "reason": str(exc)}), None, started, region)
+
+        clients = self.clients_for(region)
+        dedupe = event_dedupe_key(ev)
+        claims = self._claim(dedupe, invocation_id, clients, region, record)
+        if isinstance(claims, Outcome):  # a duplicate: already handled
+            return self._finish(claims, clients, started, region)
+        self.on_step("received", record)
+        try:
             outcome = self._decide_and_act(data, record, clients, region)
         except Rejected as exc:
             outcome = Outcome("rejected", {**record, "status": "rejected", "reason": str(exc)})
         except Exception as exc:
             if is_transient(exc):
-                if claims is not None:
-                    claims.release(dedupe)
-                raise  # FC retries the invocation: the only failure worth retrying
+                # Nothing was done yet (actions and alerts do not raise): let FC retry the invocation.
+                self._settle(claims, lambda c: c.release(dedupe), record)
+                raise TransientError(f"retry later: {describe_error(exc)}") from None
             outcome = self._fail_safe(data, record, clients, region, exc)
-        if claims is not None:
-            claims.complete(dedupe, {"decision": outcome.record.get("decision"), "action": outcome.record.get("action")})
+        self._settle(claims, lambda c: c.complete(dedupe, {"decision": outcome.record.get("decision"),
+                                                            "action": outcome.record.get("action")}), outcome.record)
         return self._finish(outcome, clients, started, region)
+
+    def _claim(self, dedupe: str, invocation_id: str, clients: Clients, region: str, record: dict):
+        """The event's claim store, an Outcome for a duplicate, or None when there is no usable store."""
+        if not self.config.state_bucket:
+            return None
+        claims = EventClaims(clients, self.config.state_bucket, region)
+        try:
+            outcome, existing = claims.claim(dedupe, invocation_id)
+        except Exception as exc:
+            if is_transient(exc):  # includes ClaimBusy: another invocation is on it right now
+                raise TransientError(f"retry later: {describe_error(exc)}") from None
+            # A claim store we cannot use must not stop the guard: act, and say duplicates are unguarded.
+            record["idempotencyProblem"] = f"claim store unusable ({describe_error(exc)}): acting without duplicate protection"
+            return None
+        if outcome == "duplicate":
+            return Outcome("duplicate", {**record, "status": "duplicate",
+                                         "reason": f"event already handled by invocation {existing.get('invocation')}"})
+        return claims
+
+    @staticmethod
+    def _settle(claims: EventClaims | None, step, record: dict) -> None:
+        if claims is None:
+            return
+        try:
+            step(claims)
+        except Exception as exc:  # the decision stands; a duplicate may later be handled again
+            record["idempotencyProblem"] = f"claim not settled: {describe_error(exc)}"
 
     # ------------------------------------------------------------ steps
 
-    def _validate(self, ev: CloudEvent, data: ActionTrailRecord) -> None:
+    def _validate(self, ev: CloudEvent, data: ActionTrailRecord, region: str) -> None:
         if not (ev.source or "").startswith("acs."):
             raise Rejected(f"event source {ev.source!r} is not an Alibaba Cloud service (acs.*)")
         account = ev.aliyunaccountid or (data.userIdentity.accountId if data.userIdentity else None)
@@ -121,6 +153,10 @@ class KeyGuard:
             raise Rejected(f"event is for account {account}, this guard serves {self.account_id}")
         if data.serviceName and data.serviceName != "Kms":
             raise Rejected(f"event is from service {data.serviceName}, not Kms")
+        # The default event bus is regional: a function only receives its own region's events, so
+        # another region's event would be read against the wrong key and dependents.
+        if self.config.region and region != self.config.region:
+            raise Rejected(f"event is for region {region}, this guard serves {self.config.region}")
 
     def _decide_and_act(self, data: ActionTrailRecord, record: dict, clients: Clients, region: str) -> Outcome:
         try:
@@ -171,25 +207,39 @@ class KeyGuard:
             event_id=record["eventId"], verdict=decision.verdict, severity=decision.severity, action=decision.action,
             action_detail=result.detail, audit=audit, reasons=decision.reasons,
         )
+        self._send_alert(clients, region, name, content, decision.severity, record)
+
+    def _send_alert(self, clients: Clients, region: str, name: str, content: dict, severity: str, record: dict) -> None:
+        """Raise the alert; a failure (already retried) is recorded, never raised: the action it
+        reports has happened, and a retry of the invocation would find nothing left to report."""
         try:
             alerts.raise_alert(clients, region, name, content, self.config.alert_group_id)
-            record.update(alert=name, alertSeverity=decision.severity)
+            record.update(alert=name, alertSeverity=severity)
         except Exception as exc:
-            if is_transient(exc):
-                raise
             record.update(alert=None, alertError=describe_error(exc))
         self.on_step("alerted", {**record, "alertContent": content})
 
-    def _fail_safe(self, data: ActionTrailRecord, record: dict, clients: Clients | None, region: str, exc: Exception) -> Outcome:
-        """An unexpected, non-transient failure: a deletion is still cancelled (cancel is safe), and it is recorded."""
+    def _fail_safe(self, data: ActionTrailRecord, record: dict, clients: Clients, region: str, exc: Exception) -> Outcome:
+        """An unexpected, non-transient failure: a scheduled deletion is still cancelled (cancel is
+        safe, and a Rejected answer is harmless), without re-reading the key, since the read may be
+        what failed; and someone is always told."""
         record = {**record, "status": "error", "reason": f"guard failed: {describe_error(exc)}"}
-        if clients is not None and data.eventName == "ScheduleKeyDeletion" and data.key_id and self.config.deletion_mode == "enforce":
+        result = "none"
+        if data.eventName == "ScheduleKeyDeletion" and self.config.deletion_mode == "enforce":
             try:
-                result = cancel_deletion(clients, data.key_id, region)
-                record.update(decision="block", action="cancel_deletion", actionResult=f"fail-safe: {result.detail}",
-                              keyStateAfter=result.state_after)
+                clients.call("kms:CancelKeyDeletion", clients.kms(region).cancel_key_deletion,
+                             kms.CancelKeyDeletionRequest(key_id=data.key_id))
+                result = "fail-safe: deletion cancelled"
             except Exception as cancel_exc:
-                record.update(actionResult=f"fail-safe cancel failed: {describe_error(cancel_exc)}")
+                result = f"fail-safe cancel not done: {describe_error(cancel_exc)}"
+            record.update(decision="block", action="cancel_deletion")
+        record["actionResult"] = result
+        content = alerts.alert_content(
+            event_name=data.eventName, key_id=data.key_id, region=region, account_id=self.account_id, caller=data.caller,
+            event_id=record["eventId"], verdict="error", severity="CRITICAL", action=record.get("action", "none"),
+            action_detail=result, audit=None, reasons=[record["reason"]],
+        )
+        self._send_alert(clients, region, alerts.GUARD_FAILED, content, "CRITICAL", record)
         return Outcome("error", record)
 
     # ------------------------------------------------------------ recording

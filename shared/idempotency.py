@@ -2,9 +2,17 @@
 
 EventBridge and FC async retries deliver an event more than once, possibly at the same time. The
 claim is an OSS object written with `x-oss-forbid-overwrite: true`: OSS creates it atomically or
-answers FileAlreadyExists, so exactly one invocation wins. The winner marks it done when finished;
-on a transient failure it releases the claim so FC's retry can run. A claim left in progress longer
-than STALE_AFTER (the invocation died) is taken over.
+answers FileAlreadyExists, so exactly one invocation wins. The winner marks it done when finished.
+
+A claim found in progress is:
+- ours (same invocation id: FC keeps the request id across its retries, and our own PUT may have
+  been retried after a lost answer): taken over, the earlier attempt died or never saw its answer;
+- stale (older than STALE_AFTER, longer than the function may run): taken over, its holder died;
+- anyone else's: ClaimBusy, a transient error, so FC retries later, when the holder has finished
+  (the retry then sees "done") or has gone stale.
+Two deliveries finding the same stale claim at the same instant could both take it over; OSS offers
+no compare-and-swap on PutObject, and the window (a claim older than STALE_AFTER, raced within
+milliseconds) is accepted.
 """
 from __future__ import annotations
 
@@ -15,12 +23,16 @@ from typing import Literal
 
 import oss2
 
-from shared.clients import Clients
+from shared.clients import Clients, TransientError
 
 PREFIX = "kms-steward/key-guard/events/"
-STALE_AFTER = timedelta(minutes=15)  # longer than the function's timeout
+STALE_AFTER = timedelta(seconds=360)  # above s.yaml's 300 s function timeout
 
-Outcome = Literal["claimed", "duplicate", "in_flight"]
+Outcome = Literal["claimed", "duplicate"]
+
+
+class ClaimBusy(TransientError):
+    pass
 
 
 def _now() -> datetime:
@@ -43,16 +55,17 @@ class EventClaims:
             self._put(key, body, forbid_overwrite=True)
             return "claimed", body
         except oss2.exceptions.OssError as exc:
-            if exc.status != 409:  # FileAlreadyExists: someone else has it
+            if exc.status != 409:  # FileAlreadyExists: a claim is there already
                 raise
         existing = json.loads(self.clients.call("oss:GetObject", self.bucket.get_object, key).read())
         if existing.get("status") == "done":
             return "duplicate", existing
-        started = datetime.fromisoformat(existing.get("started", _now().isoformat()))
-        if _now() - started > STALE_AFTER:
+        started = datetime.fromisoformat(existing.get("started") or "1970-01-01T00:00:00+00:00")
+        if existing.get("invocation") == invocation or _now() - started > STALE_AFTER:
             self._put(key, body, forbid_overwrite=False)
             return "claimed", body
-        return "in_flight", existing
+        raise ClaimBusy(f"event {dedupe_key} is being handled by invocation {existing.get('invocation')} "
+                        f"since {existing.get('started')}")
 
     def complete(self, dedupe_key: str, summary: dict) -> None:
         body = {"event": dedupe_key, "status": "done", "finished": _now().isoformat(), **summary}

@@ -77,5 +77,8 @@ def _transition(clients: Clients, key_id: str, region: str, action: str, *, requ
             after = read_key(clients, key_id, region, with_details=False)
             return ActionResult(action=action, done=False, detail=f"refused: {describe_error(exc)}", state_after=after.state)
         raise
-    after = read_key(clients, key_id, region, with_details=False)
-    return ActionResult(action=action, done=True, detail=f"{before.state} -> {after.state}", state_after=after.state)
+    try:
+        state_after = read_key(clients, key_id, region, with_details=False).state
+    except Exception as exc:  # the action is done; a failed confirmation must not undo the decision
+        state_after = f"unknown (re-read failed: {describe_error(exc)})"
+    return ActionResult(action=action, done=True, detail=f"{before.state} -> {state_after}", state_after=state_after)

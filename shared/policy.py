@@ -52,7 +52,7 @@ def allow_listed(key: KeyView, config: GuardConfig) -> str | None:
         return "key id is in GUARD_ALLOW_KEY_IDS"
     if config.allow_tag:
         tag_key, tag_value = config.allow_tag
-        if tag_key in key.tags and (not tag_value or key.tags[tag_key] == tag_value):
+        if tag_key in key.tags and (tag_value == "*" or key.tags[tag_key] == tag_value):
             return f"key carries the tag {tag_key}={key.tags[tag_key]}"
     return None
 

@@ -33,6 +33,8 @@ def event_with(**changes) -> bytes:
     (event_with(data__requestParameters={"KeyId": "ffffffff-0000-4000-8000-000000000000"}), "unknown key"),
     (event_with(aliyunaccountid="9999999999999999"), "account 9999999999999999"),
     (event_with(source="evil.kms"), "not an Alibaba Cloud service"),
+    (event_with(data__acsRegion="cn-shanghai"), "region cn-shanghai"),
+    (b"[]", "holds no event"),
 ])
 def test_bad_input_is_rejected_and_recorded(start_cloud, payload, reason):
     cloud = start_cloud(make_account())
@@ -59,14 +61,19 @@ def test_a_batch_of_events_is_handled_one_by_one(start_cloud):
     second = json.loads(event_with(id="second-event-id"))
     payload = json.dumps([SAMPLE, second]).encode()
     results = cloud.fc.invoke("key-guard", payload).result["results"]
-    # the first cancels nothing (no dependents), the second is a different event: both recorded
-    assert [r["eventId"] for r in results] == [SAMPLE["id"], "second-event-id"]
-    assert len(decision_records(cloud)) == 2
+    # two distinct events (no dependents, so both allowed): each decided and recorded on its own
+    assert [(r["eventId"], r["decision"]) for r in results] == [(SAMPLE["id"], "allow"), ("second-event-id", "allow")]
+    assert [r["eventId"] for r in decision_records(cloud)] == [SAMPLE["id"], "second-event-id"]
 
 
-def test_the_sample_events_run_through_the_handler(start_cloud):
+@pytest.mark.parametrize("name, status, decision", [
+    ("schedule_key_deletion.json", "decided", "allow"),  # pending, nothing depends on it: proceeds
+    ("schedule_key_deletion_console.json", "decided", "allow"),
+    ("disable_key.json", "no_action", "no_action"),  # the key is not Disabled: never trust the event alone
+])
+def test_the_sample_events_run_through_the_handler(start_cloud, name, status, decision):
     cloud = start_cloud(make_account(key_state="PendingDeletion"))
-    for name in ("schedule_key_deletion.json", "schedule_key_deletion_console.json", "disable_key.json"):
-        inv = cloud.fc.invoke("key-guard", (ROOT / "events" / name).read_bytes())
-        assert inv.ok, inv.error
-        assert inv.result["results"][0]["status"] in ("decided", "no_action", "acted"), (name, inv.result)
+    inv = cloud.fc.invoke("key-guard", (ROOT / "events" / name).read_bytes())
+    assert inv.ok, inv.error
+    [result] = inv.result["results"]
+    assert (result["status"], result["decision"]) == (status, decision)

@@ -26,7 +26,7 @@ def test_props_validate_against_the_fc3_schema(resource):
 
 def test_key_guard_is_wired_as_documented():
     spec = PROJECT.function("key-guard")
-    assert spec.runtime if hasattr(spec, "runtime") else spec.props["runtime"] == "python3.10"
+    assert spec.props["runtime"] == "python3.10"
     assert (spec.code_dir / "functions" / "key_guard" / "index.py").is_file()
     assert spec.handler == "functions/key_guard/index.handler"
     [(trigger, pattern)] = spec.eventbridge_patterns()
