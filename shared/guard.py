@@ -45,7 +45,7 @@ class Outcome:
         keep = ("status", "eventId", "eventName", "keyId", "region", "caller", "decision", "mode", "action", "actionResult",
                 "alert", "dependentCount", "dependents", "auditComplete", "auditIncomplete", "reason", "keyStateBefore",
                 "keyStateAfter")
-        return {k: self.record[k] for k in keep if k in self.record}
+        return {k: self.record[k] for k in keep if self.record.get(k) is not None}
 
 
 class KeyGuard:

@@ -20,13 +20,14 @@ def write_account(path, **changes):
 
 
 def test_local_invoke_prints_the_result_and_writes_the_state(tmp_path):
-    account = write_account(tmp_path / "account.yaml")
+    account = ROOT / "examples" / "account-pending-deletion.yaml"  # the README's example
     state = tmp_path / "state.yaml"
     result = CliRunner().invoke(main, ["local", "invoke", "key-guard", "--event", str(ROOT / "events" / "schedule_key_deletion.json"),
                                        "--account", str(account), "--state-out", str(state), "--now", "2026-11-25T00:00:00Z"])
     assert result.exit_code == 0, result.output
     output = json.loads(result.stdout)
     assert output["results"][0]["status"] == "acted" and output["results"][0]["keyStateAfter"] == "Enabled"
+    assert output["results"][0]["dependentCount"] == 4
     after = yaml.safe_load(state.read_text())
     assert after["kms"]["keys"][0]["KeyState"] == "Enabled"
     assert [e["Name"] for e in after["cms"]["events"]] == ["KmsKeyDeletionBlocked"]
