@@ -5,7 +5,7 @@ from __future__ import annotations
 from alibabacloud_ecs20140526 import models as ecs
 
 from shared.audit.model import Dependent
-from shared.audit.paging import pages_by_token
+from shared.audit.paging import items_by_token
 from shared.audit.scanner import AuditTarget
 from shared.clients import Clients
 
@@ -24,14 +24,13 @@ class EcsSnapshotsScanner:
             request = ecs.DescribeSnapshotsRequest(region_id=target.region, kmskey_id=target.key_id, max_results=PAGE_SIZE, next_token=token)
             return clients.call("ecs:DescribeSnapshots", client.describe_snapshots, request).body
 
-        for body in pages_by_token(fetch):
-            for snap in (body.snapshots.snapshot if body.snapshots else None) or []:
-                if snap.kmskey_id != target.key_id:  # the filter is the API's; check it anyway
-                    continue
-                found.append(Dependent(
-                    service=self.service, resource_type="ACS::ECS::Snapshot", resource_id=snap.snapshot_id,
-                    region=target.region, state="inert", name=snap.snapshot_name or None,
-                    usage="snapshot encryption" + (f" (of disk {snap.source_disk_id})" if snap.source_disk_id else ""),
-                    detail={k: v for k, v in {"status": snap.status, "usage": snap.usage}.items() if v},
-                ))
+        for snap in items_by_token(fetch, lambda body: body.snapshots and body.snapshots.snapshot):
+            if snap.kmskey_id != target.key_id:  # the filter is the API's; check it anyway
+                continue
+            found.append(Dependent(
+                service=self.service, resource_type="ACS::ECS::Snapshot", resource_id=snap.snapshot_id,
+                region=target.region, state="inert", name=snap.snapshot_name or None,
+                usage="snapshot encryption" + (f" (of disk {snap.source_disk_id})" if snap.source_disk_id else ""),
+                detail={k: v for k, v in {"status": snap.status, "usage": snap.usage}.items() if v},
+            ))
         return found
