@@ -64,8 +64,9 @@ def local_up(account_file, project, now, duplicate_delivery, state_out) -> None:
     region = cloud.default_region
     click.echo("\nofficial SDKs:  Config(access_key_id=..., access_key_secret=..., "
                f"endpoint=\"{cloud.endpoint(region)}\", protocol=\"http\", region_id=\"{region}\")")
-    click.echo(f"aliyun CLI:     aliyun kms ListKeys --endpoint {cloud.endpoint(region)} --region {region} "
-               "--access-key-id $ALIBABA_CLOUD_ACCESS_KEY_ID --access-key-secret $ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+    click.echo(f"aliyun CLI:     aliyun kms ListKeys --endpoint {cloud.endpoint(region)} --region {region} --insecure "
+               "--access-key-id $ALIBABA_CLOUD_ACCESS_KEY_ID --access-key-secret $ALIBABA_CLOUD_ACCESS_KEY_SECRET"
+               "   (--insecure: plain HTTP)")
     functions = ", ".join(cloud.project.functions) if cloud.project else "none"
     click.echo(f"functions wired from s.yaml: {functions}\nCtrl-C to stop.")
     stop = threading.Event()

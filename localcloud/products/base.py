@@ -86,27 +86,35 @@ def api(name: str, *, write: bool = False) -> Callable:
     return mark
 
 
-class RpcProduct:
+class Product:
+    """Any emulated product: it serves one account, through the cloud it belongs to."""
+
+    code: str = ""  # lower-case product code, as in the account file, call counts and fault specs: "kms"
+
+    def __init__(self, cloud: "LocalCloud"):
+        self.cloud = cloud
+
+    @property
+    def account(self):
+        return self.cloud.account
+
+
+class RpcProduct(Product):
     """An emulated POP RPC product. Subclasses set the identity and mark handlers with @api."""
 
-    code: str = ""  # lower-case product code, as in the account file and fault specs: "kms"
     service_name: str = ""  # ActionTrail serviceName: "Kms"
     version: str = ""  # x-acs-version: "2016-01-20"
     endpoint_prefix: str = ""  # kms -> kms.cn-hangzhou.aliyuncs.com in eventSource
     regional_param: str | None = "RegionId"  # the parameter that names the region, when the API has one
 
     def __init__(self, cloud: "LocalCloud"):
-        self.cloud = cloud
+        super().__init__(cloud)
         self.handlers: dict[str, Callable[[Call], dict]] = {}
         for attr in dir(type(self)):
             fn = getattr(self, attr)
             name = getattr(fn, "api_name", None)
             if name:
                 self.handlers[name] = fn
-
-    @property
-    def account(self):
-        return self.cloud.account
 
     def is_write(self, action: str) -> bool:
         fn = self.handlers.get(action)

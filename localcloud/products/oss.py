@@ -51,6 +51,7 @@ from werkzeug.wrappers import Request, Response
 from localcloud import errors
 from localcloud.account import OssBucket, OssEncryptionRule, OssObject
 from localcloud.clock import iso, parse_time
+from localcloud.products.base import Product
 
 if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
@@ -112,17 +113,10 @@ class Route(SimpleNamespace):
     handler: Optional[Callable]
 
 
-class Oss:
+class Oss(Product):
     """The OSS endpoint of every region's listener (the gateway sends it all non-RPC, non-SLS traffic)."""
 
     code = PRODUCT
-
-    def __init__(self, cloud: "LocalCloud"):
-        self.cloud = cloud
-
-    @property
-    def account(self):
-        return self.cloud.account
 
     # ------------------------------------------------------------ entry point
 

@@ -50,6 +50,7 @@ from werkzeug.wrappers import Request, Response
 from localcloud import errors
 from localcloud.account import SlsLog, SlsLogstore
 from localcloud.clock import parse_time
+from localcloud.products.base import Product
 
 if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
@@ -99,15 +100,8 @@ def new_request_id() -> str:
 # ---------------------------------------------------------------- the product
 
 
-class Sls:
+class Sls(Product):
     code = PRODUCT
-
-    def __init__(self, cloud: "LocalCloud"):
-        self.cloud = cloud
-
-    @property
-    def account(self):
-        return self.cloud.account
 
     # ------------------------------------------------------------ entry point
 
