@@ -38,7 +38,7 @@ class Rejected(Exception):
 
 @dataclass
 class Outcome:
-    status: str  # acted | no_action | ignored | rejected | duplicate | in_flight | error
+    status: str  # acted | decided | no_action | ignored | rejected | duplicate | error
     record: dict[str, Any] = field(default_factory=dict)
 
     def result(self) -> dict[str, Any]:
@@ -49,12 +49,10 @@ class Outcome:
 
 
 class KeyGuard:
-    def __init__(self, config: GuardConfig, *, account_id: str, clients_for: Callable[[str], Clients],
-                 on_step: Callable[[str, dict], None] | None = None):
+    def __init__(self, config: GuardConfig, *, account_id: str, clients_for: Callable[[str], Clients]):
         self.config = config
         self.account_id = account_id
         self.clients_for = clients_for  # region -> Clients (one per event, so API calls are counted per event)
-        self.on_step = on_step or (lambda step, info: None)
 
     # ------------------------------------------------------------ entry point
 
@@ -82,7 +80,6 @@ class KeyGuard:
             "caller": data.caller, "sourceIp": data.sourceIpAddress, "userAgent": data.userAgent,
             "invocation": invocation_id, "configProblems": list(self.config.problems) or None,
         }
-        clients = None
         try:
             self._validate(ev, data, region)
             if data.failed:
@@ -101,7 +98,6 @@ class KeyGuard:
         claims = self._claim(dedupe, invocation_id, clients, region, record)
         if isinstance(claims, Outcome):  # a duplicate: already handled
             return self._finish(claims, clients, started, region)
-        self.on_step("received", record)
         try:
             outcome = self._decide_and_act(data, record, clients, region)
         except Rejected as exc:
@@ -168,19 +164,15 @@ class KeyGuard:
         audit: AuditReport | None = None
         if key.state == KEY_STATE_AFTER_EVENT[data.eventName]:
             target = AuditTarget(key_id=key.key_id, key_arn=key.arn, region=region, account_id=self.account_id)
-            self.on_step("auditing", record)
             audit = run_audit(target, clients)
             record.update(self._audit_fields(audit))
-            self.on_step("audited", {**record, "audit": audit})
         decision: Decision = DECIDERS[data.eventName](key, audit, self.config)
         record.update(decision=decision.verdict, mode=decision.mode, reasons=decision.reasons, allowListed=decision.allow_listed,
                       action=decision.action)
-        self.on_step("decided", record)
 
         result = ActionResult(action="none", done=False, detail="no action", state_after=key.state)
         if decision.action != "none":
             result = ACTIONS[decision.action](clients, key.key_id, region)
-            self.on_step("acted", {**record, "actionResult": result.detail})
         record.update(actionResult=result.detail, actionDone=result.done, keyStateAfter=result.state_after)
 
         if decision.alert:
@@ -217,7 +209,6 @@ class KeyGuard:
             record.update(alert=name, alertSeverity=severity)
         except Exception as exc:
             record.update(alert=None, alertError=describe_error(exc))
-        self.on_step("alerted", {**record, "alertContent": content})
 
     def _fail_safe(self, data: ActionTrailRecord, record: dict, clients: Clients, region: str, exc: Exception) -> Outcome:
         """An unexpected, non-transient failure: a scheduled deletion is still cancelled (cancel is
@@ -249,7 +240,6 @@ class KeyGuard:
         if clients is not None:
             outcome.record["apiCalls"] = dict(sorted(clients.calls.counts.items()))
         self._record(outcome.record, clients, region)
-        self.on_step("recorded", outcome.record)
         return outcome
 
     def _record(self, record: dict, clients: Clients | None, region: str) -> None:
