@@ -23,6 +23,27 @@ OTHER_KEY = "7c1d9e20-4b3a-4f5e-9d8c-1a2b3c4d5e6f"
 ALICE_AK = "LTAI5tTestAlice000000001"
 ALICE_SECRET = "alice-test-secret-do-not-print"
 
+# A role's temporary credentials, as a function is given them (valid for the hour after PROTOCOL_NOW).
+STS_AK = "STS." + "LocalTestFAKE" + "0001"
+STS_SECRET = "sts-test-secret"
+STS_TOKEN = "CAIS" + "local-test-token-0001"
+PROTOCOL_NOW = "2030-01-01T00:00:00Z"
+
+
+def protocol_account(**sections) -> Account:
+    """The account the OSS and SLS protocol tests share: alice, a role's STS credential, two regions."""
+    return Account.from_data({
+        "account_id": ACCOUNT_ID,
+        "credentials": [
+            {"AccessKeyId": ALICE_AK, "AccessKeySecret": ALICE_SECRET, "UserName": "alice"},
+            {"AccessKeyId": STS_AK, "AccessKeySecret": STS_SECRET, "UserName": "key-guard-role:fc", "IdentityType": "assumed-role",
+             "SecurityToken": STS_TOKEN, "Expiration": "2030-01-01T01:00:00Z"},
+        ],
+        "regions": [{"RegionId": REGION}, {"RegionId": "cn-shanghai"}],
+        **sections,
+    })
+
+
 BASE_ACCOUNT = {
     "account_id": ACCOUNT_ID,
     "credentials": [{"AccessKeyId": ALICE_AK, "AccessKeySecret": ALICE_SECRET, "UserName": "alice", "IdentityType": "ram-user"}],

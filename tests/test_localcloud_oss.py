@@ -8,43 +8,26 @@ import pytest
 from localcloud.account import Account
 from localcloud.clock import Clock
 from localcloud.cloud import LocalCloud
+from tests.conftest import ACCOUNT_ID, ALICE_AK, ALICE_SECRET, PROTOCOL_NOW, STS_AK, STS_SECRET, STS_TOKEN, protocol_account
 
-ACCOUNT_ID = "1234567890123456"
-# Fake AccessKey ids, built by concatenation so that secret scanners do not flag this file.
-ALICE_AK = "LTAI" + "5tLocalOss" + "0000000001"
-ALICE_SECRET = "alice-oss-test-secret"
-STS_AK = "STS." + "LocalOssFAKE" + "0001"
-STS_SECRET = "sts-oss-test-secret"
-STS_TOKEN = "CAIS" + "local-oss-token-0001"
 KEY_ID = "0b2f3e4a-5c6d-4e7f-8a9b-0c1d2e3f4a5b"
-NOW = "2030-01-01T00:00:00Z"
 
 
 def account() -> Account:
-    return Account.from_data({
-        "account_id": ACCOUNT_ID,
-        "credentials": [
-            {"AccessKeyId": ALICE_AK, "AccessKeySecret": ALICE_SECRET, "UserName": "alice"},
-            {"AccessKeyId": STS_AK, "AccessKeySecret": STS_SECRET, "UserName": "key-guard-role:fc", "IdentityType": "assumed-role",
-             "SecurityToken": STS_TOKEN, "Expiration": "2030-01-01T01:00:00Z"},
-        ],
-        "regions": [{"RegionId": "cn-hangzhou"}, {"RegionId": "cn-shanghai"}],
-        "oss": {"buckets": [
-            {"Name": "app-data-kms", "Location": "oss-cn-hangzhou",
-             "ServerSideEncryptionRule": {"SSEAlgorithm": "KMS", "KMSMasterKeyID": KEY_ID}},
-            {"Name": "app-logs-default-kms", "Location": "oss-cn-hangzhou", "ServerSideEncryptionRule": {"SSEAlgorithm": "KMS"}},
-            {"Name": "app-plain", "Location": "oss-cn-hangzhou"},
-            {"Name": "backup-aes", "Location": "oss-cn-shanghai", "ServerSideEncryptionRule": {"SSEAlgorithm": "AES256"}},
-            {"Name": "kms-steward-state", "Location": "oss-cn-hangzhou"},
-        ]},
-    })
+    return protocol_account(oss={"buckets": [
+        {"Name": "app-data-kms", "Location": "oss-cn-hangzhou",
+         "ServerSideEncryptionRule": {"SSEAlgorithm": "KMS", "KMSMasterKeyID": KEY_ID}},
+        {"Name": "app-logs-default-kms", "Location": "oss-cn-hangzhou", "ServerSideEncryptionRule": {"SSEAlgorithm": "KMS"}},
+        {"Name": "app-plain", "Location": "oss-cn-hangzhou"},
+        {"Name": "backup-aes", "Location": "oss-cn-shanghai", "ServerSideEncryptionRule": {"SSEAlgorithm": "AES256"}},
+        {"Name": "kms-steward-state", "Location": "oss-cn-hangzhou"},
+    ]})
 
 
 @pytest.fixture
 def cloud():
-    c = LocalCloud(account(), project=None, clock=Clock(NOW)).start()
-    yield c
-    c.stop()
+    with LocalCloud(account(), clock=Clock(PROTOCOL_NOW)) as c:
+        yield c
 
 
 def url(cloud: LocalCloud, region: str = "cn-hangzhou") -> str:

@@ -17,41 +17,25 @@ from localcloud.account import Account
 from localcloud.clock import Clock
 from localcloud.cloud import LocalCloud
 from shared.log_client import is_ip_endpoint, make_log_client
+from tests.conftest import ALICE_AK, ALICE_SECRET, PROTOCOL_NOW, STS_AK, STS_SECRET, STS_TOKEN, protocol_account
 
-ACCOUNT_ID = "1234567890123456"
-# Fake AccessKey ids, built by concatenation so that secret scanners do not flag this file.
-ALICE_AK = "LTAI" + "5tLocalSls" + "0000000001"
-ALICE_SECRET = "alice-sls-test-secret"
-STS_AK = "STS." + "LocalSlsFAKE" + "0001"
-STS_SECRET = "sts-sls-test-secret"
-STS_TOKEN = "CAIS" + "local-sls-token-0001"
 PROJECT = "kms-steward-logs"
 STORE = "key-guard-decisions"
 T0 = 1_893_456_000  # 2030-01-01T00:00:00Z
 
 
 def account() -> Account:
-    return Account.from_data({
-        "account_id": ACCOUNT_ID,
-        "credentials": [
-            {"AccessKeyId": ALICE_AK, "AccessKeySecret": ALICE_SECRET, "UserName": "alice"},
-            {"AccessKeyId": STS_AK, "AccessKeySecret": STS_SECRET, "UserName": "key-guard-role:fc", "IdentityType": "assumed-role",
-             "SecurityToken": STS_TOKEN, "Expiration": "2030-01-01T01:00:00Z"},
-        ],
-        "regions": [{"RegionId": "cn-hangzhou"}, {"RegionId": "cn-shanghai"}],
-        "sls": {"logstores": [
-            {"projectName": PROJECT, "logstoreName": STORE, "RegionId": "cn-hangzhou"},
-            {"projectName": PROJECT, "logstoreName": "fc-logs", "RegionId": "cn-hangzhou"},
-            {"projectName": "shanghai-logs", "logstoreName": "audit", "RegionId": "cn-shanghai"},
-        ]},
-    })
+    return protocol_account(sls={"logstores": [
+        {"projectName": PROJECT, "logstoreName": STORE, "RegionId": "cn-hangzhou"},
+        {"projectName": PROJECT, "logstoreName": "fc-logs", "RegionId": "cn-hangzhou"},
+        {"projectName": "shanghai-logs", "logstoreName": "audit", "RegionId": "cn-shanghai"},
+    ]})
 
 
 @pytest.fixture
 def cloud():
-    c = LocalCloud(account(), project=None, clock=Clock("2030-01-01T00:00:00Z")).start()
-    yield c
-    c.stop()
+    with LocalCloud(account(), clock=Clock(PROTOCOL_NOW)) as c:
+        yield c
 
 
 def client(cloud: LocalCloud, ak: str = ALICE_AK, secret: str = ALICE_SECRET, token: str | None = None,
