@@ -7,65 +7,25 @@ the field, never silently ignored (a typo like `KmsKeyId` would otherwise hide a
 """
 from __future__ import annotations
 
-import inspect
 import json
 import re
 import threading
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from localcloud.clock import parse_time
+from localcloud.products.kms_secrets import KmsSecret
+from localcloud.products.nas import NasSection
+from localcloud.products.polardb import PolardbSection
+from localcloud.products.rds import RdsSection
+from localcloud.products.redis import RedisSection
+from localcloud.records import Record, StrictRecord, _iso, _sdk, sdk_wire_names  # noqa: F401
 
 
 class AccountError(ValueError):
     """The account file could not be loaded; the message names the record and the field."""
-
-
-@lru_cache(maxsize=None)
-def sdk_wire_names(model_cls: type) -> frozenset[str]:
-    """The wire names a Tea SDK model serialises (the keys its to_map() writes)."""
-    return frozenset(re.findall(r"result\['(\w+)'\]", inspect.getsource(model_cls.to_map)))
-
-
-class Record(BaseModel):
-    """A record that may carry any wire field of its SDK item model, and nothing else."""
-
-    model_config = ConfigDict(extra="allow")
-    sdk_model: ClassVar[Optional[type]] = None
-    # Fields the API puts elsewhere than the item (RegionId, tags from ListResourceTags, ...).
-    extra_fields: ClassVar[frozenset[str]] = frozenset({"RegionId"})
-
-    @model_validator(mode="after")
-    def _known_fields_only(self):
-        allowed = set(type(self).model_fields) | set(self.extra_fields)
-        if self.sdk_model is not None:
-            allowed |= sdk_wire_names(self.sdk_model)
-        unknown = sorted(set(self.model_extra or {}) - allowed)
-        if unknown:
-            raise ValueError(f"unknown field(s) {', '.join(unknown)}")
-        return self
-
-    def wire(self) -> dict[str, Any]:
-        """The record as the API spells it (None fields left out)."""
-        return self.model_dump(exclude_none=True)
-
-
-class StrictRecord(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    def wire(self) -> dict[str, Any]:
-        return self.model_dump(exclude_none=True)
-
-
-def _iso(value):
-    if value in (None, ""):
-        return value
-    parse_time(value)  # raises ValueError with a clear message on a bad timestamp
-    return value
 
 
 # ---------------------------------------------------------------- identity
@@ -113,12 +73,6 @@ class Fault(StrictRecord):
 
 
 # ---------------------------------------------------------------- products
-
-
-def _sdk(module: str, name: str):
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
 
 
 class KmsTag(StrictRecord):
@@ -285,6 +239,7 @@ class SlsLog(StrictRecord):
 class KmsSection(StrictRecord):
     keys: list[KmsKey] = Field(default_factory=list)
     aliases: list[KmsAlias] = Field(default_factory=list)
+    secrets: list[KmsSecret] = Field(default_factory=list)
 
 
 class EcsSection(StrictRecord):
@@ -323,6 +278,10 @@ class Account(StrictRecord):
     oss: OssSection = Field(default_factory=OssSection)
     cms: CmsSection = Field(default_factory=CmsSection)
     sls: SlsSection = Field(default_factory=SlsSection)
+    rds: RdsSection = Field(default_factory=RdsSection)
+    polardb: PolardbSection = Field(default_factory=PolardbSection)
+    nas: NasSection = Field(default_factory=NasSection)
+    redis: RedisSection = Field(default_factory=RedisSection)
     actiontrail: ActionTrailSection = Field(default_factory=ActionTrailSection)
 
     # Guards every read-modify-write of the state: the server answers requests on several threads.

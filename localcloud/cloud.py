@@ -16,12 +16,17 @@ from localcloud.clock import Clock, parse_time
 from localcloud.eventbridge import EventBus
 from localcloud.fc import FunctionRuntime, issue_role_credentials
 from localcloud.gateway import CallCounter, Faults, Gateway, Listener
+from localcloud.products.actiontrail import ActionTrailApi
 from localcloud.products.cms import Cms
 from localcloud.products.ecs import Ecs
 from localcloud.products.kms import Kms
+from localcloud.products.nas import Nas
+from localcloud.products.polardb import Polardb
+from localcloud.products.rds import Rds
+from localcloud.products.redis import Redis
 from localcloud.serverless import ServerlessProject
 
-RPC_PRODUCTS = (Kms, Ecs, Cms)
+RPC_PRODUCTS = (Kms, Ecs, Cms, Rds, Polardb, Nas, Redis, ActionTrailApi)
 
 
 class LocalCloud:

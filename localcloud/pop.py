@@ -13,13 +13,15 @@ import re
 import uuid
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alibabacloud_tea_openapi.utils import Utils as TeaUtils
 from werkzeug.wrappers import Request
 
 from localcloud import errors
-from localcloud.account import Account, Credential
+
+if TYPE_CHECKING:
+    from localcloud.account import Account, Credential
 
 _AUTH = re.compile(r"^(?P<alg>ACS3-HMAC-SHA256) Credential=(?P<ak>[^,]+),SignedHeaders=(?P<sh>[^,]*),Signature=(?P<sig>[0-9a-f]+)$")
 

@@ -17,9 +17,14 @@ from typing import Any, Callable, TypeVar
 from urllib.parse import urlparse
 
 import oss2
+from alibabacloud_actiontrail20200706.client import Client as ActionTrailClient
 from alibabacloud_cms20190101.client import Client as CmsClient
 from alibabacloud_ecs20140526.client import Client as EcsClient
 from alibabacloud_kms20160120.client import Client as KmsClient
+from alibabacloud_nas20170626.client import Client as NasClient
+from alibabacloud_polardb20170801.client import Client as PolardbClient
+from alibabacloud_r_kvstore20150101.client import Client as RedisClient
+from alibabacloud_rds20140815.client import Client as RdsClient
 from alibabacloud_tea_openapi.exceptions import ClientException, ServerException, ThrottlingException
 from alibabacloud_tea_openapi.utils_models import Config
 from darabonba.exceptions import ResponseException
@@ -139,6 +144,27 @@ def _wait_for_server(state: RetryCallState) -> float:
     return wait_exponential_jitter(multiplier=0.2, max=5, jitter=0.2)(state)
 
 
+class _Once:
+    def __init__(self, fetch: Callable[[], Any]):
+        self._fetch = fetch
+        self._lock = threading.Lock()
+        self._done = False
+        self._value: Any = None
+        self._error: BaseException | None = None
+
+    def get(self) -> Any:
+        with self._lock:
+            if not self._done:
+                try:
+                    self._value = self._fetch()
+                except BaseException as exc:  # remembered: the same run must not fetch it twice
+                    self._error = exc
+                self._done = True
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
 class Clients:
     def __init__(self, credentials: Credentials, region: str, *, endpoint_override: str = "", calls: ApiCalls | None = None):
         if not region:
@@ -149,6 +175,7 @@ class Clients:
         self.calls = calls or ApiCalls()
         self._cache: dict[tuple, Any] = {}
         self._lock = threading.Lock()
+        self._once: dict[Any, "_Once"] = {}
 
     @classmethod
     def for_function(cls, context: Any, region: str, endpoint_override: str = "") -> "Clients":
@@ -165,6 +192,15 @@ class Clients:
         retrying = Retrying(stop=stop_after_attempt(MAX_ATTEMPTS), wait=_wait_for_server,
                             retry=retry_if_exception(is_transient), reraise=True)
         return retrying(attempt)
+
+    def once(self, key: Any, fetch: Callable[[], T]) -> T:
+        """Fetch `key` at most once in this run, however many scanners ask for it (concurrent askers
+        wait for the first fetch; a failed fetch fails every asker, so none sees partial data)."""
+        with self._lock:
+            entry = self._once.get(key)
+            if entry is None:
+                entry = self._once[key] = _Once(fetch)
+        return entry.get()
 
     # ------------------------------------------------------------ POP RPC clients
 
@@ -196,6 +232,21 @@ class Clients:
 
     def cms(self, region: str | None = None) -> CmsClient:
         return self._pop(CmsClient, region)
+
+    def rds(self, region: str | None = None) -> RdsClient:
+        return self._pop(RdsClient, region)
+
+    def polardb(self, region: str | None = None) -> PolardbClient:
+        return self._pop(PolardbClient, region)
+
+    def nas(self, region: str | None = None) -> NasClient:
+        return self._pop(NasClient, region)
+
+    def redis(self, region: str | None = None) -> RedisClient:
+        return self._pop(RedisClient, region)
+
+    def actiontrail(self, region: str | None = None) -> ActionTrailClient:
+        return self._pop(ActionTrailClient, region)
 
     # ------------------------------------------------------------ OSS
 

@@ -15,6 +15,8 @@ from localcloud import errors
 from localcloud.account import KmsKey, KmsTag
 from localcloud.clock import iso, parse_time
 from localcloud.products.base import Call, RpcProduct, api, paginate_numbers
+from localcloud.products.kms_crypto import KmsCrypto
+from localcloud.products.kms_secrets import SecretsManager
 
 STATE_REFUSED = "Rejected.StateModifiedFailed"
 
@@ -27,7 +29,7 @@ def _refuse(code: str, key: KmsKey) -> errors.ApiError:
     return errors.ApiError(code, f"The request is rejected in the current key state {key.KeyState}.", 409)
 
 
-class Kms(RpcProduct):
+class Kms(KmsCrypto, SecretsManager, RpcProduct):
     code = "kms"
     service_name = "Kms"
     version = "2016-01-20"

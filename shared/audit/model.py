@@ -26,6 +26,9 @@ class ScanResult(BaseModel):
     service: str
     complete: bool
     reason: Optional[str] = None  # why incomplete: "AccessDenied: ...", "throttled past retries", "timeout"
+    # What the operator should know about the coverage even when complete ("SLB/ALB certificates
+    # cannot be encrypted under a customer key", "objects uploaded with their own key are not listed").
+    note: Optional[str] = None
     dependents: list[Dependent] = Field(default_factory=list)
     duration_ms: int = 0
 

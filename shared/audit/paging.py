@@ -19,3 +19,18 @@ def items_by_token(fetch: Callable[[str | None], Any], items_of: Callable[[Any],
     """Every item of every page: `items_of(body)` picks a page's list out of its wrapper."""
     for body in pages_by_token(fetch):
         yield from items_of(body) or []
+
+
+def items_by_number(fetch: Callable[[int], Any], items_of: Callable[[Any], Iterable[Any] | None],
+                    total_of: Callable[[Any], int | None], page_size: int, concurrency: int = 8) -> list[Any]:
+    """Every item of a PageNumber/PageSize listing. The first page tells the total; the remaining pages
+    are fetched concurrently (they are independent), and items come back in page order."""
+    from shared.audit.fanout import fan_out
+
+    first = fetch(1)
+    items = list(items_of(first) or [])
+    total = total_of(first) or 0
+    pages = -(-total // page_size)
+    for page in fan_out(fetch, range(2, pages + 1), concurrency):
+        items += list(items_of(page) or [])
+    return items
