@@ -63,6 +63,8 @@ class Fault(StrictRecord):
     RetryAfterMs: Optional[int] = None  # throttling: sent as x-acs-retry-after; None = no header, as many APIs answer
     RegionId: Optional[str] = None
     Remaining: Optional[int] = None  # answer with the fault this many times, then stop; None = always
+    Body: Optional[Any] = None  # answer 200 with this body (dict: JSON; str: as is), e.g. a doc sample
+    ContentType: Optional[str] = None
 
     @field_validator("Api")
     @classmethod

@@ -14,6 +14,28 @@ class ApiError(Exception):
         self.retry_after = retry_after
 
 
+class CannedResponse(Exception):
+    """A fault that answers with a fixed body: a contract test replays an official API doc's sample
+    response through the real SDK this way. A dict is sent as JSON, a str as is (OSS XML)."""
+
+    def __init__(self, body, content_type: str | None = None):
+        super().__init__("canned response")
+        self.body = body
+        self.content_type = content_type
+
+    def response(self, request_id: str):
+        import json
+
+        from werkzeug.wrappers import Response
+
+        if isinstance(self.body, (dict, list)):
+            body = self.body if not isinstance(self.body, dict) else {"RequestId": request_id, **self.body}
+            return Response(json.dumps(body), status=200, content_type=self.content_type or "application/json;charset=utf-8",
+                            headers={"x-acs-request-id": request_id, "x-oss-request-id": request_id, "x-log-requestid": request_id})
+        return Response(str(self.body), status=200, content_type=self.content_type or "application/xml",
+                        headers={"x-oss-request-id": request_id, "x-log-requestid": request_id})
+
+
 # Common POP gateway errors (shared by every RPC product).
 def signature_mismatch(string_to_sign: str) -> ApiError:
     return ApiError(

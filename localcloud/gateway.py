@@ -93,6 +93,8 @@ class Gateway:
                         source_ip=request.remote_addr or "127.0.0.1")
             with self.cloud.account.lock:
                 result = product.handle(call)
+        except errors.CannedResponse as canned:
+            return canned.response(request_id)
         except errors.ApiError as err:
             if call is not None:
                 self.cloud.trail.record(product, call, error=err)
@@ -146,12 +148,18 @@ class Faults:
         self.cloud = cloud
 
     def add(self, api: str, code: str | None = None, *, message: str | None = None, status: int | None = None,
-            latency_ms: int = 0, region: str | None = None, remaining: int | None = None, retry_after_ms: int | None = None) -> None:
+            latency_ms: int = 0, region: str | None = None, remaining: int | None = None, retry_after_ms: int | None = None,
+            body=None, content_type: str | None = None) -> None:
         from localcloud.account import Fault
 
         with self.cloud.account.lock:
             self.cloud.account.faults.append(Fault(Api=api, Code=code, Message=message, Status=status, LatencyMs=latency_ms,
-                                                   RegionId=region, Remaining=remaining, RetryAfterMs=retry_after_ms))
+                                                   RegionId=region, Remaining=remaining, RetryAfterMs=retry_after_ms,
+                                                   Body=body, ContentType=content_type))
+
+    def respond(self, api: str, body, *, content_type: str | None = None, remaining: int | None = None) -> None:
+        """Answer `api` with a fixed body (a doc sample), instead of the emulated state."""
+        self.add(api, body=body, content_type=content_type, remaining=remaining)
 
     def clear(self) -> None:
         with self.cloud.account.lock:
@@ -171,6 +179,9 @@ class Faults:
         for fault in matching:
             if fault.Code:
                 raise self._error(fault, f"{product}:{action}")
+        for fault in matching:
+            if fault.Body is not None:
+                raise errors.CannedResponse(fault.Body, fault.ContentType)
 
     @staticmethod
     def _error(fault, api: str) -> errors.ApiError:

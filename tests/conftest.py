@@ -77,8 +77,15 @@ def bucket(name: str, key: str | None = KEY) -> dict:
     return {"Name": name, "Location": "oss-cn-hangzhou", "ServerSideEncryptionRule": rule}
 
 
-def make_account(*, disks=(), snapshots=(), buckets=(), faults=(), key_tags=None, key_state=None, protection=None) -> Account:
+def make_account(*, disks=(), snapshots=(), buckets=(), faults=(), key_tags=None, key_state=None, protection=None,
+                 **sections) -> Account:
+    """The base account plus what a test needs. `sections` add collections per product, e.g.
+    make_account(rds={"instances": [...]}, kms={"secrets": [...]}): lists are appended to the base's."""
     data = copy.deepcopy(BASE_ACCOUNT)
+    for product, collections in sections.items():
+        target = data.setdefault(product, {})
+        for name, value in collections.items():
+            target[name] = target.get(name, []) + list(value) if isinstance(value, (list, tuple)) else value
     data["ecs"]["disks"] = [d for d in disks]
     data["ecs"]["snapshots"] = [s for s in snapshots]
     data["oss"]["buckets"] += [b for b in buckets]

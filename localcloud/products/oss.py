@@ -134,6 +134,8 @@ class Oss(Product):
             self.cloud.faults.apply(PRODUCT, route.api, region)
             with self.account.lock:
                 return route.handler(request, route, region, body, request_id)
+        except errors.CannedResponse as canned:
+            return canned.response(request_id)
         except errors.ApiError as err:
             return self.error_response(err, request, request_id)
 

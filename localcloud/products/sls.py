@@ -122,6 +122,8 @@ class Sls(Product):
                 if not self.project_exists(project, region):
                     raise project_not_exist(project)
                 return handler(request, project, logstore, region, body, request_id)
+        except errors.CannedResponse as canned:
+            return canned.response(request_id)
         except errors.ApiError as err:
             return self.error_response(err, request_id)
 

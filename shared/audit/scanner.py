@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Optional, Protocol
 
 from shared.audit.model import Dependent
 from shared.clients import Clients
@@ -16,6 +16,15 @@ class AuditTarget:
     key_arn: str
     region: str
     account_id: str
+    # Usage evidence: how far back to look for crypto calls naming the key, and the trail's SLS
+    # logstore when one is configured (ActionTrail LookupEvents is always asked).
+    usage_window_days: int = 30
+    trail_project: Optional[str] = None
+    trail_logstore: Optional[str] = None
+
+    def names_key(self, value: Optional[str]) -> bool:
+        """Whether a field holding a key id, alias-free ARN (acs:kms:<region>:<uid>:key/<id>) names this key."""
+        return bool(value) and (value == self.key_id or value == self.key_arn or value.rsplit("/", 1)[-1] == self.key_id)
 
 
 class Scanner(Protocol):
