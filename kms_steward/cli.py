@@ -1,4 +1,4 @@
-"""The operator CLI: `kms-steward demo`, `kms-steward local up`, `kms-steward local invoke`."""
+"""The operator CLI: `demo`, `preflight`, `bench audit`, `local up`, `local invoke`."""
 from __future__ import annotations
 
 import json
@@ -30,6 +30,25 @@ def demo(duplicate_delivery: bool) -> None:
     from kms_steward.demo import run_demo
 
     sys.exit(run_demo(duplicate_delivery=duplicate_delivery))
+
+
+@main.command()
+@click.option("--key-id", required=True, help="The key: id, alias (alias/...) or ARN.")
+@click.option("--region", help="The key's region (default: ALIBABA_CLOUD_REGION_ID, or the account file's first region).")
+@click.option("--action", type=click.Choice(["delete", "disable"]), default="delete", show_default=True, help="The change planned.")
+@click.option("--format", "fmt", type=click.Choice(["table", "md", "json"]), default="table", show_default=True)
+@click.option("--account", "account_file", type=click.Path(exists=True, dir_okay=False),
+              help="Run against a local cloud seeded from this account file instead of Alibaba Cloud.")
+@click.option("--window-days", type=click.IntRange(1, 90), default=30, show_default=True, help="Usage evidence window.")
+@click.option("--trail-project", help="SLS project of the ActionTrail trail (adds its logstore to the usage evidence).")
+@click.option("--trail-logstore", help="SLS logstore of the ActionTrail trail.")
+@click.option("--now", help="With --account: the local clock's time (ISO 8601).")
+def preflight(key_id, region, action, fmt, account_file, window_days, trail_project, trail_logstore, now) -> None:
+    """Read-only pre-flight report before disabling or deleting a KMS key: what would break."""
+    from kms_steward.preflight_run import run_preflight
+
+    sys.exit(run_preflight(key_id=key_id, region=region, action=action, fmt=fmt, account_file=account_file,
+                           window_days=window_days, trail_project=trail_project, trail_logstore=trail_logstore, now=now))
 
 
 @main.group()

@@ -15,7 +15,7 @@ from localcloud.actiontrail import ActionTrail
 from localcloud.clock import Clock, parse_time
 from localcloud.eventbridge import EventBus
 from localcloud.fc import FunctionRuntime, issue_role_credentials
-from localcloud.gateway import CallCounter, Faults, Gateway, Listener
+from localcloud.gateway import CallCounter, Faults, Gateway, Listener, Network
 from localcloud.products.actiontrail import ActionTrailApi
 from localcloud.products.cms import Cms
 from localcloud.products.ecs import Ecs
@@ -31,7 +31,8 @@ RPC_PRODUCTS = (Kms, Ecs, Cms, Rds, Polardb, Nas, Redis, ActionTrailApi)
 
 class LocalCloud:
     def __init__(self, account: Account, *, project: str | Path | ServerlessProject | None = None,
-                 clock: Clock | None = None, duplicate_delivery: bool = False, env: dict[str, str] | None = None):
+                 clock: Clock | None = None, duplicate_delivery: bool = False, env: dict[str, str] | None = None,
+                 network: Network | None = None):
         from localcloud.products.oss import Oss
         from localcloud.products.sls import Sls
 
@@ -42,6 +43,7 @@ class LocalCloud:
         self.project = project
         self.calls = CallCounter()
         self.faults = Faults(self)
+        self.network = network or Network()
         self.products = {cls.code: cls(self) for cls in RPC_PRODUCTS}
         self.products_by_version = {p.version: p for p in self.products.values()}
         self.oss = Oss(self)

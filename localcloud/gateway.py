@@ -13,13 +13,14 @@ import json
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from localcloud import errors, pop
 from localcloud.products.base import Call
+from shared.ratelimit import QuotaGate
 
 if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
@@ -141,6 +142,15 @@ class CallCounter:
             self._counts.clear()
 
 
+class Network:
+    """How the whole cloud answers: a latency on every call, and per-API QPS quotas enforced with
+    Alibaba's throttling error (Throttling.User with a retry-after). Off unless asked for."""
+
+    def __init__(self, latency_ms: int = 0, quotas: Callable[[str], float | None] | None = None):
+        self.latency_ms = latency_ms
+        self.gate = QuotaGate(quotas) if quotas else None
+
+
 class Faults:
     """Injected faults: latency and errors per API (`ecs:DescribeDisks`, `ecs:*`), optionally per region."""
 
@@ -166,6 +176,13 @@ class Faults:
             self.cloud.account.faults = []
 
     def apply(self, product: str, action: str, region: str) -> None:
+        network = self.cloud.network
+        if network.latency_ms:
+            time.sleep(network.latency_ms / 1000)
+        if network.gate is not None:
+            retry_after = network.gate.admit(f"{product}:{action}")
+            if retry_after is not None:
+                raise errors.throttled(retry_after=retry_after)
         with self.cloud.account.lock:
             matching = [f for f in self.cloud.account.faults
                         if f.Api in (f"{product}:{action}", f"{product}:*") and f.RegionId in (None, region)

@@ -31,6 +31,9 @@ from darabonba.exceptions import ResponseException
 from Tea.exceptions import UnretryableException
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from shared.quotas import Quotas
+from shared.ratelimit import RateLimiter
+
 T = TypeVar("T")
 
 CONNECT_TIMEOUT_MS = 5_000
@@ -166,10 +169,13 @@ class _Once:
 
 
 class Clients:
-    def __init__(self, credentials: Credentials, region: str, *, endpoint_override: str = "", calls: ApiCalls | None = None):
+    def __init__(self, credentials: Credentials, region: str, *, endpoint_override: str = "", calls: ApiCalls | None = None,
+                 limiter: RateLimiter | None = None):
         if not region:
             raise ValueError("a region is required to build clients")
         self.credentials = credentials
+        # Every API is paced to its quota, so a wide fan-out runs at the quota instead of tripping it.
+        self.limiter = limiter or RateLimiter(Quotas.from_env().qps)
         self.region = region
         self.endpoint_override = endpoint_override.rstrip("/")
         self.calls = calls or ApiCalls()
@@ -186,6 +192,7 @@ class Clients:
     def call(self, api: str, fn: Callable[..., T], *args, **kwargs) -> T:
         """Call `fn` (an SDK method) as API `api` ("ecs:DescribeDisks"), counting and retrying."""
         def attempt():
+            self.limiter.acquire(api)
             self.calls.add(api)
             return fn(*args, **kwargs)
 

@@ -7,16 +7,32 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
+from typing import Callable
 
 from shared.audit.model import AuditReport, ScanResult
 from shared.audit.scanner import AuditTarget, Scanner
 from shared.audit.scanners import SCANNERS
-from shared.clients import Clients, describe_error, is_access_denied, is_throttled
+from shared.clients import Clients, describe_error, error_code, is_access_denied, is_throttled
+
+OnResult = Callable[[ScanResult], None]
 
 AUDIT_DEADLINE_S = 120.0  # s.yaml gives the function 300 s; the rest is for acting, alerting, recording
 
 
+# Codes that say a product is not activated in the account or not offered in the region. The exact
+# spellings vary by product and are only partly published; these are the ones seen in the docs.
+_NOT_HERE = ("NotOpen", "NotEnabled", "NotActivated", "NotActive", "ServiceNotEnabled", "Unactivated", "RegionId.NotSupport",
+             "InvalidRegionId", "UnsupportedRegion", "Region.NotSupport")
+
+
+def is_service_unavailable_here(exc: BaseException) -> bool:
+    code = error_code(exc)
+    return any(marker in code for marker in _NOT_HERE)
+
+
 def incomplete_reason(exc: BaseException) -> str:
+    if is_service_unavailable_here(exc):
+        return f"service not enabled in the region ({describe_error(exc)})"
     if is_access_denied(exc):
         return f"access denied ({describe_error(exc)})"
     if is_throttled(exc):
@@ -26,23 +42,27 @@ def incomplete_reason(exc: BaseException) -> str:
     return describe_error(exc)
 
 
-def _run_one(scanner: Scanner, target: AuditTarget, clients: Clients) -> ScanResult:
+def _run_one(scanner: Scanner, target: AuditTarget, clients: Clients, on_result: OnResult | None = None) -> ScanResult:
     started = time.monotonic()
     try:
         found = scanner.scan(target, clients)
-        result = ScanResult(scanner=scanner.name, service=scanner.service, complete=True, dependents=found)
+        result = ScanResult(scanner=scanner.name, service=scanner.service, complete=True, dependents=found,
+                            note=getattr(scanner, "note", None))
     except Exception as exc:  # fail safe: whatever stopped the scanner makes the audit incomplete
         result = ScanResult(scanner=scanner.name, service=scanner.service, complete=False, reason=incomplete_reason(exc))
     result.duration_ms = int((time.monotonic() - started) * 1000)
+    if on_result is not None:
+        on_result(result)
     return result
 
 
 def run_audit(target: AuditTarget, clients: Clients, scanners: tuple[Scanner, ...] = SCANNERS,
-              deadline_s: float = AUDIT_DEADLINE_S) -> AuditReport:
+              deadline_s: float = AUDIT_DEADLINE_S, on_result: OnResult | None = None) -> AuditReport:
+    """Every scanner, concurrently; `on_result` is told of each result as it lands (progress displays)."""
     report = AuditReport(key_id=target.key_id, region=target.region)
     pool = ThreadPoolExecutor(max_workers=max(1, len(scanners)), thread_name_prefix="scanner")
     try:
-        futures = {pool.submit(_run_one, s, target, clients): s for s in scanners}
+        futures = {pool.submit(_run_one, s, target, clients, on_result): s for s in scanners}
         wait(futures, timeout=deadline_s)
         for future, scanner in futures.items():  # in table order, so records read the same every time
             if future.done():

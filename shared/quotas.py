@@ -1,0 +1,63 @@
+"""Per-API QPS quotas (flow control) as Alibaba Cloud publishes them, per account.
+
+The audit paces each API to these figures (shared/ratelimit.py) and the local cloud enforces them
+when asked to (the benchmark does). Where no figure is published, DEFAULT_QPS is used. An operator
+whose account has raised quotas can override any figure with AUDIT_QPS ("ecs:DescribeDisks=200,...").
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Mapping
+
+DEFAULT_QPS = 100.0  # no published figure: the issue's default, conservative for most POP APIs
+
+
+@dataclass(frozen=True)
+class Quota:
+    qps: float
+    source: str  # where the figure is published, or why it is the default
+
+
+_DEFAULT = "none published: default"
+
+PUBLISHED: dict[str, Quota] = {
+}
+
+
+def quota_of(api: str) -> Quota:
+    return PUBLISHED.get(api) or Quota(DEFAULT_QPS, _DEFAULT)
+
+
+def parse_overrides(raw: str) -> dict[str, float]:
+    """`api=qps,api=qps` -> {api: qps}; a malformed entry raises ValueError naming it."""
+    out: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        api, sep, value = part.partition("=")
+        try:
+            qps = float(value)
+        except ValueError:
+            qps = 0.0
+        if not sep or ":" not in api or qps <= 0:
+            raise ValueError(f"{part!r} is not product:Action=qps")
+        out[api.strip()] = qps
+    return out
+
+
+class Quotas:
+    """The QPS to hold each API to: published figures, then overrides."""
+
+    def __init__(self, overrides: Mapping[str, float] | None = None):
+        self.overrides = dict(overrides or {})
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Quotas":
+        env = os.environ if env is None else env
+        raw = env.get("AUDIT_QPS", "")
+        try:
+            return cls(parse_overrides(raw))
+        except ValueError:
+            return cls()  # a bad override must not stop the audit: the published figures stand
+
+    def qps(self, api: str) -> float:
+        return self.overrides.get(api) or quota_of(api).qps

@@ -1,0 +1,85 @@
+"""Per-API rate limits (GCRA, the token bucket written as one timestamp per API).
+
+The caller side paces itself to each API's quota (`RateLimiter.acquire` waits for the API's next
+slot), so a fan-out of hundreds of describes runs at the quota instead of tripping it and paying
+retry-afters. The local cloud enforces the same quotas with `QuotaGate.admit`, which answers
+"throttled, retry after N ms" instead of waiting, as Alibaba's flow control does.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable
+
+
+class _Cell:
+    """One API's schedule: `tat` is the theoretical arrival time of its next call."""
+
+    __slots__ = ("interval", "tolerance", "tat")
+
+    def __init__(self, qps: float, burst: float):
+        self.interval = 1.0 / qps
+        self.tolerance = max(0.0, burst - 1) * self.interval  # how far ahead of schedule a call may come
+        self.tat = 0.0
+
+
+class _Schedules:
+    def __init__(self, qps_of: Callable[[str], float | None], burst_s: float, clock: Callable[[], float]):
+        self._qps_of = qps_of
+        self._burst_s = burst_s
+        self._clock = clock
+        self._cells: dict[str, _Cell | None] = {}
+        self._lock = threading.Lock()
+
+    def _cell(self, api: str) -> _Cell | None:
+        cell = self._cells.get(api, False)
+        if cell is False:
+            qps = self._qps_of(api)
+            cell = _Cell(qps, max(1.0, qps * self._burst_s)) if qps else None
+            self._cells[api] = cell
+        return cell
+
+
+class RateLimiter(_Schedules):
+    """Caller side: `acquire(api)` returns once the call may go (it reserves the slot, then sleeps
+    outside the lock so other APIs are not held up). A small burst keeps it under the server's."""
+
+    def __init__(self, qps_of: Callable[[str], float | None], *, burst_s: float = 0.05,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
+        super().__init__(qps_of, burst_s, clock)
+        self._sleep = sleep
+
+    def acquire(self, api: str) -> float:
+        with self._lock:
+            cell = self._cell(api)
+            if cell is None:
+                return 0.0
+            now = self._clock()
+            tat = max(cell.tat, now)
+            wait = tat - cell.tolerance - now
+            cell.tat = tat + cell.interval
+        if wait > 0:
+            self._sleep(wait)
+            return wait
+        return 0.0
+
+
+class QuotaGate(_Schedules):
+    """Server side: admit a call or say how many milliseconds until the API has room again."""
+
+    def __init__(self, qps_of: Callable[[str], float | None], *, burst_s: float = 1.0, clock: Callable[[], float] = time.monotonic):
+        super().__init__(qps_of, burst_s, clock)
+
+    def admit(self, api: str) -> int | None:
+        """None when admitted; else the retry-after in milliseconds (at least 1)."""
+        with self._lock:
+            cell = self._cell(api)
+            if cell is None:
+                return None
+            now = self._clock()
+            tat = max(cell.tat, now)
+            early = tat - cell.tolerance - now
+            if early > 1e-9:  # float noise must not refuse a call that is on schedule
+                return max(1, int(early * 1000 + 0.999))
+            cell.tat = tat + cell.interval
+            return None
