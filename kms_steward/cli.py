@@ -13,6 +13,9 @@ from localcloud.account import AccountError
 from localcloud.serverless import ServerlessError
 
 
+PRODUCTS_SERVED = "KMS, ECS, RDS, PolarDB, NAS, Redis, ActionTrail, CMS, OSS, SLS"
+
+
 def _fail(message: str) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(2)
@@ -52,6 +55,33 @@ def preflight(key_id, region, action, fmt, account_file, window_days, trail_proj
 
 
 @main.group()
+def bench() -> None:
+    """Benchmarks against the local cloud."""
+
+
+@bench.command("audit")
+@click.option("--scale", type=click.FloatRange(0.001, 100), default=1.0, show_default=True,
+              help="Size of the synthetic region relative to the default (10k disks, 10k snapshots, 5k secrets, ...).")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
+@click.option("--no-growth", is_flag=True, help="Skip the 1/10 and 10x runs.")
+@click.option("--no-sequential", is_flag=True, help="Skip the sequential runbook scan.")
+@click.option("--latency-ms", type=click.IntRange(0, 1000), default=20, show_default=True)
+def bench_audit(scale, as_json, no_growth, no_sequential, latency_ms) -> None:
+    """The audit against a synthetic region under published quotas, next to the quota lower bound
+    and a sequential runbook scan."""
+    from kms_steward.bench import run_bench
+    from kms_steward.bench_view import render_bench
+
+    err = click.get_text_stream("stderr")
+    result = run_bench(scale, growth=not no_growth, sequential=not no_sequential, latency_ms=latency_ms,
+                       progress=lambda msg: print(f"bench: {msg} ...", file=err, flush=True))
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        render_bench(result)
+
+
+@main.group()
 def local() -> None:
     """Run the local cloud (an offline Alibaba Cloud the official SDKs talk to)."""
 
@@ -62,20 +92,25 @@ def local() -> None:
 @click.option("--now", help="Freeze the local clock at this ISO 8601 instant.")
 @click.option("--duplicate-delivery", is_flag=True, help="Deliver every EventBridge event twice.")
 @click.option("--state-out", type=click.Path(dir_okay=False), help="Write the account state here on exit.")
-def local_up(account_file, project, now, duplicate_delivery, state_out) -> None:
+@click.option("--latency-ms", type=click.IntRange(0, 10_000), default=0, help="Answer every call after this latency.")
+@click.option("--enforce-quotas", is_flag=True, help="Enforce Alibaba's published per-API QPS quotas (Throttling.User).")
+def local_up(account_file, project, now, duplicate_delivery, state_out, latency_ms, enforce_quotas) -> None:
     """Serve the local cloud until interrupted; print endpoints and credentials."""
     from kms_steward.local import build_cloud
+    from localcloud.gateway import Network
+    from shared.quotas import Quotas
 
     try:
         cloud = build_cloud(account_file, project=project, now=now, duplicate_delivery=duplicate_delivery)
     except (AccountError, ServerlessError, ValueError) as exc:
         _fail(str(exc))
+    cloud.network = Network(latency_ms=latency_ms, quotas=Quotas().qps if enforce_quotas else None)
     cloud.start()
     sys.stdout.reconfigure(line_buffering=True)  # the endpoint lines must reach a pipe at once
     cred = next((c for c in cloud.account.credentials if not c.SecurityToken), None)
     click.echo(f"local cloud for account {cloud.account.account_id} is up")
     for region in cloud.account.region_ids:
-        click.echo(f"  {region:16} http://{cloud.endpoint(region)}   (every product: KMS, ECS, CMS, OSS, SLS)")
+        click.echo(f"  {region:16} http://{cloud.endpoint(region)}   (every product: {PRODUCTS_SERVED})")
     if cred:
         click.echo("\nlocal-only credentials (they open this emulated account and nothing else):")
         click.echo(f"  export ALIBABA_CLOUD_ACCESS_KEY_ID={cred.AccessKeyId}")

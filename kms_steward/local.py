@@ -24,5 +24,6 @@ def load_account(path: str | Path | None) -> Account:
 
 def build_cloud(account: str | Path | None = None, *, project: str | Path | None = None, now: str | None = None,
                 duplicate_delivery: bool = False) -> LocalCloud:
-    return LocalCloud(load_account(account), project=project or default_project(), clock=Clock(now),
+    account = load_account(account)
+    return LocalCloud(account, project=project or default_project(), clock=Clock(now or account.as_of),
                       duplicate_delivery=duplicate_delivery)

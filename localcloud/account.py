@@ -272,6 +272,10 @@ class ActionTrailSection(StrictRecord):
 
 class Account(StrictRecord):
     account_id: str
+    # The instant this state describes (ISO 8601). A local cloud built from the file starts its clock
+    # frozen there unless told otherwise, so recorded history (ActionTrail events, pending deletions)
+    # reads the same whenever the file is used.
+    as_of: Optional[str] = None
     credentials: list[Credential] = Field(default_factory=list)
     regions: list[Region] = Field(default_factory=lambda: [Region(RegionId="cn-hangzhou")])
     faults: list[Fault] = Field(default_factory=list)
@@ -288,6 +292,8 @@ class Account(StrictRecord):
 
     # Guards every read-modify-write of the state: the server answers requests on several threads.
     _lock: Any = PrivateAttr(default_factory=threading.RLock)
+
+    _check_as_of = field_validator("as_of")(classmethod(lambda cls, v: _iso(v)))
 
     @field_validator("account_id", mode="before")
     @classmethod

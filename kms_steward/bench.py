@@ -1,0 +1,133 @@
+"""`kms-steward bench audit`: how fast the audit runs against a region of realistic size, next to the
+quota lower bound and to a sequential runbook scan, in the same run.
+
+The local cloud runs in its own process (`kms-steward local up --latency-ms 20 --enforce-quotas`),
+seeded with a synthetic region, so the audit's CPU and memory are its own. Each audit runs in a
+fresh child process, which reports its wall time, calls per API and peak RSS.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from kms_steward.bench_region import BenchRegion, Sizes, minimum_calls
+from shared.quotas import Quotas, quota_of
+
+LATENCY_MS = 20
+
+
+def _start_cloud(account_file: Path, latency_ms: int) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen([sys.executable, "-m", "kms_steward.cli", "local", "up", "--account", str(account_file),
+                             "--latency-ms", str(latency_ms), "--enforce-quotas"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stdout:
+        m = re.search(r"(http://127\.0\.0\.1:\d+)", line)
+        if m:
+            return proc, m.group(1)
+    raise RuntimeError(f"the local cloud did not start: {proc.stderr.read()[-2000:]}")
+
+
+def _run_child(mode: str, region: BenchRegion, endpoint: str) -> dict:
+    env = {**os.environ, "ALIBABA_CLOUD_ACCESS_KEY_ID": region.access_key_id,
+           "ALIBABA_CLOUD_ACCESS_KEY_SECRET": region.access_key_secret, "BENCH_ENDPOINT": endpoint}
+    env.pop("AUDIT_QPS", None)  # the audit paces to the published quotas, as the cloud enforces them
+    out = subprocess.run([sys.executable, "-m", "kms_steward.bench_child", mode, json.dumps(region.target())],
+                         env=env, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"the {mode} audit failed: {out.stderr[-3000:]}")
+    return json.loads(out.stdout)
+
+
+def _per_product(calls: dict[str, int]) -> dict[str, int]:
+    products: dict[str, int] = {}
+    for api, n in calls.items():
+        products[api.split(":")[0]] = products.get(api.split(":")[0], 0) + n
+    return dict(sorted(products.items()))
+
+
+def quota_bound(minimum: dict[str, int], quotas: Quotas) -> tuple[float, str]:
+    """The lower bound on wall time the quotas set: for each API, calls needed / its QPS; the largest."""
+    worst = max(minimum, key=lambda api: minimum[api] / quotas.qps(api))
+    return minimum[worst] / quotas.qps(worst), worst
+
+
+def bench_size(scale: float, *, sequential: bool, latency_ms: int = LATENCY_MS) -> dict:
+    sizes = Sizes.scaled(scale)
+    quotas = Quotas()
+    with tempfile.TemporaryDirectory(prefix="kms-steward-bench-") as tmp:
+        region = BenchRegion.build(sizes)
+        account_file = Path(tmp) / "account.json"
+        region.write(account_file)
+        proc, endpoint = _start_cloud(account_file, latency_ms)
+        try:
+            project = _run_child("audit", region, endpoint)
+            baseline = _run_child("sequential", region, endpoint) if sequential else None
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    minimum = minimum_calls(region)
+    bound_s, bound_api = quota_bound(minimum, quotas)
+    made = sum(project["calls"].values())
+    needed = sum(minimum.values())
+    result = {
+        "scale": scale,
+        "sizes": sizes.as_dict(),
+        "on_key": region.on_key_counts(),
+        "latency_ms": latency_ms,
+        "wall_s": round(project["wall_s"], 3),
+        "complete": project["complete"],
+        "found": project["found"],
+        "expected": region.expected_counts(),
+        "api_calls": made,
+        "api_calls_per_product": _per_product(project["calls"]),
+        "api_calls_per_api": project["calls"],
+        "minimum_calls": needed,
+        "minimum_calls_per_api": minimum,
+        "calls_ratio_to_minimum": round(made / needed, 3),
+        "quota_lower_bound_s": round(bound_s, 3),
+        "quota_bound_api": f"{bound_api} ({minimum[bound_api]} calls at {quotas.qps(bound_api):g} QPS)",
+        "ratio_to_quota_bound": round(project["wall_s"] / bound_s, 3) if bound_s else None,
+        "peak_rss_mb": project["peak_rss_mb"],
+        "baseline_rss_mb": project["baseline_rss_mb"],
+    }
+    if baseline is not None:
+        result["sequential"] = {
+            "wall_s": round(baseline["wall_s"], 3), "api_calls": sum(baseline["calls"].values()),
+            "api_calls_per_product": _per_product(baseline["calls"]), "peak_rss_mb": baseline["peak_rss_mb"],
+            "found": baseline["found"],
+        }
+        result["speedup_vs_sequential"] = round(baseline["wall_s"] / project["wall_s"], 2)
+    return result
+
+
+def quota_table(apis) -> list[dict]:
+    return [{"api": api, "qps": quota_of(api).qps, "source": quota_of(api).source} for api in sorted(apis)]
+
+
+def run_bench(scale: float = 1.0, *, growth: bool = True, sequential: bool = True, latency_ms: int = LATENCY_MS,
+              progress=lambda msg: None) -> dict:
+    progress(f"default size (x{scale:g}), with the sequential runbook scan")
+    main = bench_size(scale, sequential=sequential, latency_ms=latency_ms)
+    out = {**main, "quotas": quota_table(main["minimum_calls_per_api"]),
+           "targets": {"ratio_to_quota_bound": 1.3, "calls_ratio_to_minimum": 1.1, "peak_rss_mb": 256}}
+    if growth:
+        out["growth"] = []
+        for factor, seq in ((0.1, sequential), (10.0, False)):
+            progress(f"x{scale * factor:g} size" + (", with the sequential runbook scan" if seq else ""))
+            run = bench_size(scale * factor, sequential=seq, latency_ms=latency_ms)
+            out["growth"].append({k: run[k] for k in ("scale", "wall_s", "api_calls", "minimum_calls", "calls_ratio_to_minimum",
+                                                       "quota_lower_bound_s", "ratio_to_quota_bound", "peak_rss_mb", "complete")
+                                  } | ({"sequential_wall_s": run["sequential"]["wall_s"],
+                                        "speedup_vs_sequential": run["speedup_vs_sequential"]} if seq else {}))
+    out["meets_targets"] = {
+        "ratio_to_quota_bound": out["ratio_to_quota_bound"] is not None and out["ratio_to_quota_bound"] <= 1.3,
+        "calls_ratio_to_minimum": out["calls_ratio_to_minimum"] <= 1.1,
+        "peak_rss_mb": out["peak_rss_mb"] <= 256,
+        "found_everything": out["found"] == out["expected"],
+    }
+    return out

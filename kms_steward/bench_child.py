@@ -1,0 +1,44 @@
+"""One measured audit, in its own process so its peak RSS is its own: `python -m kms_steward.bench_child
+audit|sequential '<target json>'`. Credentials and the endpoint come from the environment; the
+result is one JSON object on stdout."""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+
+from shared.audit.scanner import AuditTarget
+from shared.clients import Clients, Credentials
+
+
+def _rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
+
+
+def main(argv: list[str]) -> int:
+    mode, target = argv[0], AuditTarget(**json.loads(argv[1]))
+    clients = Clients(Credentials.resolve(None), target.region, endpoint_override=os.environ["BENCH_ENDPOINT"])
+    baseline = _rss_mb()  # the interpreter and the SDKs, before any call
+    started = time.perf_counter()
+    if mode == "audit":
+        from shared.audit.runner import run_audit
+
+        report = run_audit(target, clients)
+        found = {r.scanner: len(r.dependents) for r in report.results}
+        complete = report.complete
+        incomplete = {r.scanner: r.reason for r in report.incomplete}
+    else:
+        from kms_steward.bench_sequential import sequential_scan
+
+        found = {k: len(v) for k, v in sequential_scan(target, clients).items()}
+        complete, incomplete = True, {}
+    wall = time.perf_counter() - started
+    json.dump({"wall_s": wall, "calls": dict(sorted(clients.calls.counts.items())), "peak_rss_mb": _rss_mb(),
+               "baseline_rss_mb": baseline, "found": found, "complete": complete, "incomplete": incomplete}, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

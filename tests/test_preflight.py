@@ -1,0 +1,93 @@
+"""`kms-steward preflight`: the read-only report an operator runs before disabling or deleting a key."""
+from __future__ import annotations
+
+import json
+
+import yaml
+from click.testing import CliRunner
+
+from kms_steward.cli import main
+from shared.clients import Clients, Credentials
+from shared.preflight import build_preflight
+from tests.conftest import (ALICE_AK, ALICE_SECRET, BASE_ACCOUNT, KEY, OTHER_KEY, REGION, bucket, disk, make_account,
+                            snapshot)
+
+
+def account_file(tmp_path, **sections):
+    data = json.loads(json.dumps(BASE_ACCOUNT))
+    data["ecs"]["disks"] = [{k: v for k, v in disk("d-app1").items() if v is not None}]
+    data["ecs"]["snapshots"] = [snapshot("s-app1")]
+    data["oss"]["buckets"].append(bucket("acme-invoices"))
+    for name, value in sections.items():
+        data[name] = value
+    path = tmp_path / "account.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def preflight(*args):
+    return CliRunner().invoke(main, ["preflight", *args])
+
+
+def test_json_report_lists_identity_dependents_and_the_checklist(tmp_path):
+    result = preflight("--key-id", "alias/payments", "--account", str(account_file(tmp_path)), "--format", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    key = report["key"]
+    assert key["key_id"] == KEY and key["aliases"] == ["alias/payments"] and key["region"] == REGION
+    assert key["arn"] == f"acs:kms:{REGION}:1234567890123456:key/{KEY}" and key["account_id"] == "1234567890123456"
+    assert key["state"] == "Enabled" and key["deletion_protection"] == "Disabled"
+    found = {c["scanner"]: [d["resource_id"] for d in c["dependents"]] for c in report["categories"]}
+    assert found["ecs_disks"] == ["d-app1"] and found["ecs_snapshots"] == ["s-app1"] and found["oss_buckets"] == ["acme-invoices"]
+    assert report["assessments"]["delete"]["verdict"] == "blocked"
+    assert "CancelKeyDeletion" in report["rollback"]["delete"] and "EnableKey" in report["rollback"]["disable"]
+    assert any("d-app1" in c for c in report["confirmations"])
+    assert report["post_checks"] and "7 to 366 days" in report["deletion_window"]
+
+
+def test_markdown_and_table_formats_carry_every_section(tmp_path):
+    path = str(account_file(tmp_path))
+    md = preflight("--key-id", KEY, "--account", path, "--format", "md", "--action", "disable")
+    assert md.exit_code == 0, md.output
+    for heading in ("# Pre-flight: disable", "## 1. Key", "## 2. Dependents", "## 3. Usage evidence", "## 4. Disable versus delete",
+                    "## 5. Deletion window", "## 6. Rollback", "## 7. Confirm before acting", "## 8. After the change"):
+        assert heading in md.stdout
+    assert "`d-app1`" in md.stdout
+    table = preflight("--key-id", KEY, "--account", path)
+    assert table.exit_code == 0 and "d-app1" in table.stdout and "Confirm before acting" in table.stdout
+    for out in (md.output, table.output):
+        assert ALICE_SECRET not in out
+
+
+def test_a_key_nothing_uses_is_clear_to_disable_first(tmp_path):
+    result = preflight("--key-id", OTHER_KEY, "--account", str(account_file(tmp_path)), "--format", "json")
+    report = json.loads(result.stdout)
+    if report["audit_complete"] and not report["usage"]["dependents"]:
+        assert report["assessments"]["delete"]["verdict"] == "clear"
+        assert report["assessments"]["disable"]["verdict"] == "clear"
+    assert all(not c["dependents"] for c in report["categories"])
+
+
+def test_an_unreadable_part_makes_the_report_incomplete_and_deletion_blocked(tmp_path):
+    path = account_file(tmp_path, faults=[{"Api": "ecs:DescribeDisks", "Code": "Forbidden.RAM"}])
+    report = json.loads(preflight("--key-id", OTHER_KEY, "--account", str(path), "--format", "json").stdout)
+    assert report["audit_complete"] is False
+    disks = next(c for c in report["categories"] if c["scanner"] == "ecs_disks")
+    assert disks["complete"] is False and "access denied" in disks["reason"]
+    assert report["assessments"]["delete"]["verdict"] == "blocked" and "INCOMPLETE" in report["assessments"]["delete"]["summary"]
+
+
+def test_an_unknown_key_is_a_clear_error(tmp_path):
+    result = preflight("--key-id", "alias/nope", "--account", str(account_file(tmp_path)))
+    assert result.exit_code == 2
+    assert "cannot read key alias/nope" in result.output and "Traceback" not in result.output
+
+
+def test_preflight_makes_no_write_call(start_cloud):
+    cloud = start_cloud(make_account(disks=[disk("d-app1")]))
+    clients = Clients(Credentials(ALICE_AK, ALICE_SECRET), REGION, endpoint_override=cloud.endpoint_url(REGION))
+    before = len(cloud.account.actiontrail.events)
+    report = build_preflight(clients, KEY, REGION)
+    assert [d.resource_id for d in report.dependents if d.service == "ECS"] == ["d-app1"]
+    writes = [e for e in cloud.account.actiontrail.events[before:] if e.get("eventRW") == "Write"]
+    assert writes == []
