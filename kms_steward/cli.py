@@ -98,13 +98,12 @@ def local_up(account_file, project, now, duplicate_delivery, state_out, latency_
     """Serve the local cloud until interrupted; print endpoints and credentials."""
     from kms_steward.local import build_cloud
     from localcloud.gateway import Network
-    from shared.quotas import Quotas
 
     try:
         cloud = build_cloud(account_file, project=project, now=now, duplicate_delivery=duplicate_delivery)
     except (AccountError, ServerlessError, ValueError) as exc:
         _fail(str(exc))
-    cloud.network = Network(latency_ms=latency_ms, quotas=Quotas().qps if enforce_quotas else None)
+    cloud.network = Network.published(latency_ms) if enforce_quotas else Network(latency_ms)
     cloud.start()
     sys.stdout.reconfigure(line_buffering=True)  # the endpoint lines must reach a pipe at once
     cred = next((c for c in cloud.account.credentials if not c.SecurityToken), None)

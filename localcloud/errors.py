@@ -75,7 +75,9 @@ def unsupported_operation(action: str) -> ApiError:
     return ApiError("InvalidAction.NotFound", f"Specified api is not found, please check your url and method. ({action})", 404)
 
 
-def throttled(retry_after: int | None = None) -> ApiError:
+def throttled(retry_after: int | None = None, product: str = "") -> ApiError:
+    if product == "kms":  # KMS's own flow-control answer (KMS limits page)
+        return ApiError("Rejected.Throttling", "QPS Limit Exceeded", 429, retry_after=retry_after)
     return ApiError("Throttling.User", "Request was denied due to user flow control.", 400, retry_after=retry_after)
 
 

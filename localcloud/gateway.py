@@ -146,9 +146,18 @@ class Network:
     """How the whole cloud answers: a latency on every call, and per-API QPS quotas enforced with
     Alibaba's throttling error (Throttling.User with a retry-after). Off unless asked for."""
 
-    def __init__(self, latency_ms: int = 0, quotas: Callable[[str], float | None] | None = None):
+    def __init__(self, latency_ms: int = 0, quotas: Callable[[str], float | None] | None = None,
+                 groups: Callable[[str], str] | None = None):
         self.latency_ms = latency_ms
-        self.gate = QuotaGate(quotas) if quotas else None
+        self.gate = QuotaGate(quotas, group_of=groups) if quotas else None
+
+    @classmethod
+    def published(cls, latency_ms: int = 0) -> "Network":
+        """Alibaba's published per-API quotas (shared/quotas.py), shared groups included."""
+        from shared.quotas import Quotas
+
+        quotas = Quotas()
+        return cls(latency_ms, quotas.qps, quotas.group)
 
 
 class Faults:
@@ -182,7 +191,7 @@ class Faults:
         if network.gate is not None:
             retry_after = network.gate.admit(f"{product}:{action}")
             if retry_after is not None:
-                raise errors.throttled(retry_after=retry_after)
+                raise errors.throttled(retry_after=retry_after, product=product)
         with self.cloud.account.lock:
             matching = [f for f in self.cloud.account.faults
                         if f.Api in (f"{product}:{action}", f"{product}:*") and f.RegionId in (None, region)

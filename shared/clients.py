@@ -85,7 +85,10 @@ def error_status(exc: BaseException) -> int | None:
 
 
 def is_throttled(exc: BaseException) -> bool:
-    return isinstance(exc, ThrottlingException) or error_code(exc).startswith(("Throttling", "ServiceUnavailable"))
+    code = error_code(exc)
+    # KMS answers its quota with 429 Rejected.Throttling; the other POP products with Throttling[.User].
+    return isinstance(exc, ThrottlingException) or code.startswith(("Throttling", "ServiceUnavailable")) \
+        or code == "Rejected.Throttling" or error_status(exc) == 429
 
 
 def is_access_denied(exc: BaseException) -> bool:
@@ -175,7 +178,8 @@ class Clients:
             raise ValueError("a region is required to build clients")
         self.credentials = credentials
         # Every API is paced to its quota, so a wide fan-out runs at the quota instead of tripping it.
-        self.limiter = limiter or RateLimiter(Quotas.from_env().qps)
+        quotas = Quotas.from_env()
+        self.limiter = limiter or RateLimiter(quotas.qps, group_of=quotas.group)
         self.region = region
         self.endpoint_override = endpoint_override.rstrip("/")
         self.calls = calls or ApiCalls()

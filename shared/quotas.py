@@ -17,11 +17,28 @@ DEFAULT_QPS = 100.0  # no published figure: the issue's default, conservative fo
 class Quota:
     qps: float
     source: str  # where the figure is published, or why it is the default
+    # APIs that share one quota (KMS groups its APIs): calls to any of them count against it.
+    group: str | None = None
 
 
 _DEFAULT = "none published: default"
+_KMS_PERF = "KMS performance data (help.aliyun.com/zh/kms/product-overview/performance-data), per account per region"
+_KMS_KEY_READ = Quota(50, f"{_KMS_PERF}: key management (read), shared by DescribeKey, ListKeys, ListAliasesByKeyId, ...",
+                      "kms:key-read")
+_KMS_SECRET_META = Quota(40, f"{_KMS_PERF}: low-frequency secret operations (list secrets, secret metadata), shared",
+                         "kms:secret-metadata")
+_KMS_CRYPTO = Quota(1000, "KMS GenerateDataKey / Decrypt API docs: 1,000 QPS per account on the shared gateway, shared by "
+                          "symmetric cryptographic operations", "kms:crypto")
 
 PUBLISHED: dict[str, Quota] = {
+    **{f"kms:{api}": _KMS_KEY_READ for api in ("DescribeKey", "ListKeys", "ListAliasesByKeyId", "ListAliases",
+                                                "ListTagResources", "ListResourceTags", "DescribeRegions")},
+    **{f"kms:{api}": _KMS_SECRET_META for api in ("ListSecrets", "DescribeSecret", "ListSecretVersionIds")},
+    **{f"kms:{api}": _KMS_CRYPTO for api in ("Encrypt", "Decrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext",
+                                              "ReEncrypt")},
+    "actiontrail:LookupEvents": Quota(2, "ActionTrail limits (help.aliyun.com/en/actiontrail/product-overview/limits): "
+                                         "LookupEvents at most 2 per second"),
+    "cms:PutCustomEvent": Quota(20, "CloudMonitor PutCustomEvent (doc-detail/60196): 20 report requests per second per account"),
 }
 
 
@@ -61,3 +78,10 @@ class Quotas:
 
     def qps(self, api: str) -> float:
         return self.overrides.get(api) or quota_of(api).qps
+
+    def group(self, api: str) -> str:
+        """The quota an API's calls count against: a shared group, or the API itself (an override
+        on one API gives it a quota of its own)."""
+        if api in self.overrides:
+            return api
+        return quota_of(api).group or api

@@ -24,19 +24,23 @@ class _Cell:
 
 
 class _Schedules:
-    def __init__(self, qps_of: Callable[[str], float | None], burst_s: float, clock: Callable[[], float]):
+    def __init__(self, qps_of: Callable[[str], float | None], burst_s: float, clock: Callable[[], float],
+                 group_of: Callable[[str], str] | None = None):
         self._qps_of = qps_of
+        self._group_of = group_of or (lambda api: api)
         self._burst_s = burst_s
         self._clock = clock
         self._cells: dict[str, _Cell | None] = {}
         self._lock = threading.Lock()
 
     def _cell(self, api: str) -> _Cell | None:
-        cell = self._cells.get(api, False)
+        """The schedule of the quota `api` counts against (APIs in one quota group share it)."""
+        group = self._group_of(api)
+        cell = self._cells.get(group, False)
         if cell is False:
             qps = self._qps_of(api)
             cell = _Cell(qps, max(1.0, qps * self._burst_s)) if qps else None
-            self._cells[api] = cell
+            self._cells[group] = cell
         return cell
 
 
@@ -45,8 +49,9 @@ class RateLimiter(_Schedules):
     outside the lock so other APIs are not held up). A small burst keeps it under the server's."""
 
     def __init__(self, qps_of: Callable[[str], float | None], *, burst_s: float = 0.05,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
-        super().__init__(qps_of, burst_s, clock)
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+                 group_of: Callable[[str], str] | None = None):
+        super().__init__(qps_of, burst_s, clock, group_of)
         self._sleep = sleep
 
     def acquire(self, api: str) -> float:
@@ -67,8 +72,9 @@ class RateLimiter(_Schedules):
 class QuotaGate(_Schedules):
     """Server side: admit a call or say how many milliseconds until the API has room again."""
 
-    def __init__(self, qps_of: Callable[[str], float | None], *, burst_s: float = 1.0, clock: Callable[[], float] = time.monotonic):
-        super().__init__(qps_of, burst_s, clock)
+    def __init__(self, qps_of: Callable[[str], float | None], *, burst_s: float = 1.0, clock: Callable[[], float] = time.monotonic,
+                 group_of: Callable[[str], str] | None = None):
+        super().__init__(qps_of, burst_s, clock, group_of)
 
     def admit(self, api: str) -> int | None:
         """None when admitted; else the retry-after in milliseconds (at least 1)."""

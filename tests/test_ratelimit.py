@@ -75,3 +75,30 @@ def test_paced_callers_are_never_throttled(start_cloud):
     for _ in range(30):
         paced.call("ecs:DescribeDisks", client.describe_disks, request)
     assert paced.calls.counts["ecs:DescribeDisks"] == 30
+
+
+def test_apis_in_one_quota_group_share_it():
+    clock = FakeClock()
+    quotas = Quotas()
+    assert quotas.group("kms:ListSecrets") == quotas.group("kms:DescribeSecret")  # KMS's secret-metadata group (40 QPS)
+    limiter = RateLimiter(quotas.qps, group_of=quotas.group, burst_s=0, clock=clock, sleep=clock.sleep)
+    for i in range(40):
+        limiter.acquire("kms:ListSecrets" if i % 2 else "kms:DescribeSecret")
+    assert abs(clock.now - 100.0 - 39 / 40) < 1e-9  # 40 calls across both APIs take a second, not half of one
+
+
+def test_kms_answers_its_quota_with_rejected_throttling(start_cloud):
+    from alibabacloud_kms20160120 import models as kms
+    from alibabacloud_tea_openapi.exceptions import ThrottlingException
+
+    from tests.conftest import KEY, alice_kms
+
+    cloud = start_cloud(make_account())
+    cloud.network = Network(quotas={"kms:DescribeKey": 1.0}.get)
+    client = alice_kms(cloud)
+    client.describe_key(kms.DescribeKeyRequest(key_id=KEY))
+    try:
+        client.describe_key(kms.DescribeKeyRequest(key_id=KEY))
+        raise AssertionError("the second call within the second should be throttled")
+    except ThrottlingException as exc:
+        assert exc.code == "Rejected.Throttling" and exc.status_code == 429 and exc.retry_after > 0
