@@ -29,12 +29,12 @@ def _progress(console: Console):
 
 @contextlib.contextmanager
 def _target_cloud(account_file: str | None, region: str | None, now: str | None):
-    """(credentials, region, endpoint override): a local cloud from the file, or the real one."""
+    """(credentials, region, endpoint override, as-of instant): a local cloud from the file, or the real one."""
     if account_file is None:
         region = region or os.environ.get("ALIBABA_CLOUD_REGION_ID")
         if not region:
             raise click.UsageError("--region is required (or set ALIBABA_CLOUD_REGION_ID)")
-        yield Credentials.resolve(None), region, os.environ.get("ALIBABA_CLOUD_ENDPOINT_OVERRIDE", "")
+        yield Credentials.resolve(None), region, os.environ.get("ALIBABA_CLOUD_ENDPOINT_OVERRIDE", ""), None
         return
     from kms_steward.local import build_cloud
 
@@ -46,7 +46,9 @@ def _target_cloud(account_file: str | None, region: str | None, now: str | None)
     if cred is None:
         raise click.UsageError("the account file has no active long-term credential to run the pre-flight with")
     with cloud:
-        yield Credentials(cred.AccessKeyId, cred.AccessKeySecret), region, cloud.endpoint_url(region)
+        # The local cloud's clock may be set (an account file's as_of): usage is "the window before it".
+        as_of = cloud.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+        yield Credentials(cred.AccessKeyId, cred.AccessKeySecret), region, cloud.endpoint_url(region), as_of
 
 
 def run_preflight(*, key_id: str, region: str | None, action: str, fmt: str, account_file: str | None, window_days: int,
@@ -57,12 +59,13 @@ def run_preflight(*, key_id: str, region: str | None, action: str, fmt: str, acc
 
     err = Console(stderr=True)
     try:
-        with _target_cloud(account_file, region, now) as (credentials, region, endpoint):
+        with _target_cloud(account_file, region, now) as (credentials, region, endpoint, as_of):
             clients = Clients(credentials, region, endpoint_override=endpoint)
             progress, on_result = _progress(err)
             with progress:
                 report = build_preflight(clients, key_id, region, action=action, usage_window_days=window_days,
-                                         trail_project=trail_project, trail_logstore=trail_logstore, on_result=on_result)
+                                         trail_project=trail_project, trail_logstore=trail_logstore, as_of=as_of,
+                                         on_result=on_result)
     except (AccountError, CredentialsMissing) as exc:
         err.print(f"error: {exc}")
         return 2

@@ -6,11 +6,15 @@ safe default is used instead, because a typo in a deployment must not let a key 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
 DELETION_MODES = ("enforce", "alert")
 DISABLE_MODES = ("alert", "enforce")
+# ActionTrail's event history (LookupEvents) keeps 90 days: a longer usage window would look at days
+# no source can show, and a report would read them as "no usage".
+MAX_USAGE_WINDOW_DAYS = 90
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,11 @@ class GuardConfig:
     state_bucket: str = ""
     region: str = ""
     endpoint_override: str = ""
+    # Usage evidence: how many days of crypto calls naming the key count as live use, and the trail's
+    # SLS logstore (actiontrail_<trail>) read besides LookupEvents when both are set.
+    usage_window_days: int = 30
+    trail_project: str = ""
+    trail_logstore: str = ""
     problems: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod
@@ -58,6 +67,20 @@ class GuardConfig:
                 # "key" alone or "key=" would allow-list the key whatever the tag says (even =false):
                 # a value that loosens protection must be spelled out as key=* .
                 problems.append(f"GUARD_ALLOW_TAG={raw_tag!r} is not key=value (or key=*, or none); using the default")
+        usage_window_days = cls.usage_window_days
+        raw_window = env.get("USAGE_WINDOW_DAYS", "").strip()
+        if raw_window:
+            if re.fullmatch(r"[0-9]{1,3}", raw_window) and 1 <= int(raw_window) <= MAX_USAGE_WINDOW_DAYS:
+                usage_window_days = int(raw_window)
+            else:
+                problems.append(f"USAGE_WINDOW_DAYS={raw_window!r} is not a whole number of days from 1 to "
+                                f"{MAX_USAGE_WINDOW_DAYS}; using {usage_window_days}")
+        trail_project = env.get("TRAIL_SLS_PROJECT", "").strip()
+        trail_logstore = env.get("TRAIL_SLS_LOGSTORE", "").strip()
+        if bool(trail_project) != bool(trail_logstore):
+            problems.append("TRAIL_SLS_PROJECT and TRAIL_SLS_LOGSTORE must be set together; "
+                            "usage evidence comes from ActionTrail LookupEvents only")
+            trail_project = trail_logstore = ""
         if not env.get("STATE_BUCKET", "").strip():
             problems.append("STATE_BUCKET is not set: a duplicate delivery cannot be recognised and may alert twice")
         return cls(
@@ -71,5 +94,8 @@ class GuardConfig:
             state_bucket=env.get("STATE_BUCKET", "").strip(),
             region=(env.get("FC_REGION") or env.get("ALIBABA_CLOUD_REGION_ID") or "").strip(),
             endpoint_override=env.get("ALIBABA_CLOUD_ENDPOINT_OVERRIDE", "").strip(),
+            usage_window_days=usage_window_days,
+            trail_project=trail_project,
+            trail_logstore=trail_logstore,
             problems=tuple(problems),
         )

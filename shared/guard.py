@@ -20,6 +20,9 @@ from shared import alerts
 from shared.audit.model import AuditReport
 from shared.audit.runner import run_audit
 from shared.audit.scanner import AuditTarget
+from shared.audit.scanners.kms_usage import KmsUsageScanner
+
+USAGE_SCANNER = KmsUsageScanner.name
 from shared.clients import Clients, TransientError, describe_error, is_transient
 from shared.config import GuardConfig
 from shared.events import ActionTrailRecord, CloudEvent, EventParseError, event_dedupe_key, parse_fc_event
@@ -46,6 +49,16 @@ class Outcome:
                 "alert", "dependentCount", "dependents", "auditComplete", "auditIncomplete", "reason", "keyStateBefore",
                 "keyStateAfter")
         return {k: self.record[k] for k in keep if self.record.get(k) is not None}
+
+
+def usage_evidence(audit: AuditReport) -> dict | str:
+    """Recent crypto callers of the key (usage counts as a dependency); never "none" when not looked at."""
+    usage = next((r for r in audit.results if r.scanner == USAGE_SCANNER), None)
+    if usage is None:
+        return "not collected"
+    if not usage.complete:
+        return {"complete": False, "reason": usage.reason}
+    return {"complete": True, "callers": [f"{d.resource_id}: {d.usage}" for d in usage.dependents]}
 
 
 class KeyGuard:
@@ -163,7 +176,10 @@ class KeyGuard:
                       deletionProtection=key.deletion_protection)
         audit: AuditReport | None = None
         if key.state == KEY_STATE_AFTER_EVENT[data.eventName]:
-            target = AuditTarget(key_id=key.key_id, key_arn=key.arn, region=region, account_id=self.account_id)
+            target = AuditTarget(key_id=key.key_id, key_arn=key.arn, region=region, account_id=self.account_id,
+                                 usage_window_days=self.config.usage_window_days,
+                                 trail_project=self.config.trail_project or None,
+                                 trail_logstore=self.config.trail_logstore or None, as_of=data.eventTime)
             audit = run_audit(target, clients)
             record.update(self._audit_fields(audit))
         decision: Decision = DECIDERS[data.eventName](key, audit, self.config)
@@ -188,8 +204,7 @@ class KeyGuard:
             "dependents": {svc: [f"{d.resource_id} ({d.state}, {d.usage})" for d in deps] for svc, deps in audit.by_service().items()},
             "auditIncomplete": [{"part": r.scanner, "reason": r.reason} for r in audit.incomplete] or None,
             "scanners": {r.scanner: {"complete": r.complete, "found": len(r.dependents), "ms": r.duration_ms} for r in audit.results},
-            # Usage evidence (recent crypto calls naming the key) is not collected yet: say so, never imply "none".
-            "usageEvidence": "not collected",
+            "usageEvidence": usage_evidence(audit),
         }
 
     def _alert(self, data, record, decision: Decision, audit, clients: Clients, region: str, result: ActionResult) -> None:

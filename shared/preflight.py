@@ -18,9 +18,10 @@ from shared.audit.model import AuditReport, Dependent, ScanResult
 from shared.audit.runner import OnResult, run_audit
 from shared.audit.scanner import AuditTarget
 from shared.audit.scanners import SCANNERS
+from shared.audit.scanners.kms_usage import KmsUsageScanner
 from shared.clients import Clients
 
-USAGE_SCANNER = "kms_usage"
+USAGE_SCANNER = KmsUsageScanner.name
 MIN_WINDOW_DAYS, MAX_WINDOW_DAYS = 7, 366  # ScheduleKeyDeletion PendingWindowInDays (dependency-apis.md §1)
 RECOMMENDED_WINDOW_DAYS = 30
 
@@ -126,12 +127,13 @@ def describe_key(clients: Clients, key_ref: str, region: str) -> KeyIdentity:
 
 
 def build_preflight(clients: Clients, key_ref: str, region: str, *, action: Action = "delete", usage_window_days: int = 30,
-                    trail_project: str | None = None, trail_logstore: str | None = None,
+                    trail_project: str | None = None, trail_logstore: str | None = None, as_of: str | None = None,
                     on_result: OnResult | None = None, scanners=SCANNERS) -> Preflight:
     started = time.monotonic()
     key = describe_key(clients, key_ref, region)
     target = AuditTarget(key_id=key.key_id, key_arn=key.arn, region=region, account_id=key.account_id,
-                         usage_window_days=usage_window_days, trail_project=trail_project, trail_logstore=trail_logstore)
+                         usage_window_days=usage_window_days, trail_project=trail_project, trail_logstore=trail_logstore,
+                         as_of=as_of)
     audit = run_audit(target, clients, scanners=scanners, on_result=on_result)
     return assemble(key, audit, action=action, usage_window_days=usage_window_days, api_calls=clients.calls.counts,
                     duration_ms=int((time.monotonic() - started) * 1000))

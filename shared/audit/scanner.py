@@ -21,6 +21,9 @@ class AuditTarget:
     usage_window_days: int = 30
     trail_project: Optional[str] = None
     trail_logstore: Optional[str] = None
+    # The instant the usage window ends (ISO 8601): the mutation's event time for key-guard, so the
+    # evidence is "used in the N days before the change"; None is now.
+    as_of: Optional[str] = None
 
     def names_key(self, value: Optional[str]) -> bool:
         """Whether a field holding a key id, alias-free ARN (acs:kms:<region>:<uid>:key/<id>) names this key."""
