@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Literal, Optional
 import yaml
 from pydantic import ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from localcloud.products.actiontrail import ActionTrailSection
 from localcloud.products.kms_secrets import KmsSecret
 from localcloud.products.nas import NasSection
 from localcloud.products.polardb import PolardbSection
@@ -264,12 +265,6 @@ class SlsSection(StrictRecord):
     logs: list[SlsLog] = Field(default_factory=list)
 
 
-class ActionTrailSection(StrictRecord):
-    """ActionTrail records (the `data` of the CloudEvents EventBridge delivers), oldest first."""
-
-    events: list[dict[str, Any]] = Field(default_factory=list)
-
-
 class Account(StrictRecord):
     account_id: str
     # The instant this state describes (ISO 8601). A local cloud built from the file starts its clock
@@ -362,7 +357,8 @@ def write_data(data: dict[str, Any], path: str | Path) -> None:
         path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
 
 
-_ID_FIELDS = ("KeyId", "AliasName", "DiskId", "SnapshotId", "Name", "Key", "Id", "logstoreName", "AccessKeyId", "RegionId", "Api")
+_ID_FIELDS = ("KeyId", "AliasName", "DiskId", "SnapshotId", "FileSystemId", "InstanceId", "Name", "Key", "Id", "logstoreName",
+              "AccessKeyId", "RegionId", "Api")
 
 
 def _describe(exc: ValidationError, data: dict, source: str) -> str:

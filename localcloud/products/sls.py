@@ -26,7 +26,9 @@ ListLogStores, GetLogStore, CreateLogStore. GetLogs evaluates the search part of
 `*`, `key: value` / `key:value` terms (case-insensitive, matching the whole value or one of its
 tokens, `value*` as a prefix), bare full-text terms, `and` / `or` / `not`. Anything else (SQL after
 `|`, parentheses, ranges) is refused with ParameterInvalid rather than answered wrongly. Every
-logstore is treated as indexed.
+logstore is treated as indexed; a field holding JSON text is also queried by its sub-keys
+(`event.eventName: Decrypt`), as a JSON index answers. A trail's `actiontrail_<trail>` logstore
+answers from the recorded ActionTrail events (localcloud/products/actiontrail.py).
 """
 from __future__ import annotations
 
@@ -153,11 +155,19 @@ class Sls(Product):
 
     # ------------------------------------------------------------ helpers
 
+    def logstores(self) -> list[SlsLogstore]:
+        """The account's logstores, plus those ActionTrail created for its trails (actiontrail_<trail>)."""
+        return [*self.account.sls.logstores, *self.cloud.products["actiontrail"].trail_logstores()]
+
+    def logs(self, project: str, logstore: str, region: str) -> list[SlsLog]:
+        """A logstore's logs; a trail's logstore answers from the recorded ActionTrail events."""
+        return [*self.account.sls.logs, *self.cloud.products["actiontrail"].trail_logs(project, logstore, region)]
+
     def project_exists(self, project: str, region: str) -> bool:
-        return any(s.projectName == project and s.RegionId in (None, region) for s in self.account.sls.logstores)
+        return any(s.projectName == project and s.RegionId in (None, region) for s in self.logstores())
 
     def find_logstore(self, project: str, name: str, region: str) -> SlsLogstore:
-        store = next((s for s in self.account.sls.logstores
+        store = next((s for s in self.logstores()
                       if s.projectName == project and s.logstoreName == name and s.RegionId in (None, region)), None)
         if store is None:
             raise logstore_not_exist(name)
@@ -185,7 +195,7 @@ class Sls(Product):
         pattern = args.get("logstoreName", "")
         offset = _int_param(args.get("offset"), "offset", 0, lo=0)
         size = _int_param(args.get("size"), "size", MAX_LIST_SIZE, lo=0, hi=MAX_LIST_SIZE)
-        names = sorted(s.logstoreName for s in self.account.sls.logstores
+        names = sorted(s.logstoreName for s in self.logstores()
                        if s.projectName == project and s.RegionId in (None, region) and pattern in s.logstoreName)
         page = names[offset:offset + size]
         return self.ok(request_id, {"count": len(page), "total": len(names), "logstores": page})
@@ -208,7 +218,7 @@ class Sls(Product):
         name = spec.get("logstoreName")
         if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,61}[a-z0-9]", name):
             raise parameter_invalid(f"logstore name {name} is invalid")
-        if any(s.projectName == project and s.logstoreName == name for s in self.account.sls.logstores):
+        if any(s.projectName == project and s.logstoreName == name for s in self.logstores()):
             raise sls_error("LogStoreAlreadyExist", f"logstore {name} already exists", 400)
         try:
             ttl, shards = int(spec.get("ttl", 30)), int(spec.get("shardCount", 2))
@@ -255,7 +265,7 @@ class Sls(Product):
         reverse = str(params.get("reverse", "false")).lower() == "true"
         topic = params.get("topic")
         matcher = compile_query(params.get("query") or "")
-        matched = [log for log in self.account.sls.logs
+        matched = [log for log in self.logs(project, logstore, region)
                    if log.projectName == project and log.logstoreName == logstore and start <= log.time < end
                    and (not topic or log.topic == topic) and matcher(log)]
         ordered = sorted(enumerate(matched), key=lambda p: (p[1].time, p[0]), reverse=reverse)
@@ -470,7 +480,31 @@ def _field(log: SlsLog, key: str) -> str | None:
         return log.source
     if key == "__time__":
         return str(log.time)
-    return log.contents.get(key)
+    if key in log.contents:
+        return log.contents[key]
+    return _json_subfield(log.contents, key)
+
+
+def _json_subfield(contents: dict[str, str], key: str) -> str | None:
+    """`event.userIdentity.type` of a field holding JSON text, as SLS's JSON index answers it
+    (ActionTrail's `event` field is queried this way); None when there is no such value."""
+    parts = key.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        head = ".".join(parts[:i])
+        if head not in contents:
+            continue
+        try:
+            node = json.loads(contents[head])
+        except ValueError:
+            return None
+        for part in parts[i:]:
+            if not isinstance(node, dict) or part not in node:
+                return None
+            node = node[part]
+        if node is None or isinstance(node, (dict, list)):
+            return None if node is None else json.dumps(node)
+        return str(node).lower() if isinstance(node, bool) else str(node)
+    return None
 
 
 def _matches(field: str | None, value: str, prefix: bool) -> bool:
