@@ -17,6 +17,7 @@ import yaml
 from pydantic import ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from localcloud.products.actiontrail import ActionTrailSection
+from localcloud.products.kms_crypto import KmsKeyVersion
 from localcloud.products.kms_secrets import KmsSecret
 from localcloud.products.nas import NasSection
 from localcloud.products.polardb import PolardbSection
@@ -85,7 +86,7 @@ class KmsTag(StrictRecord):
 
 class KmsKey(Record):
     sdk_model: ClassVar[Any] = _sdk("alibabacloud_kms20160120.models", "DescribeKeyResponseBodyKeyMetadata")
-    extra_fields: ClassVar[frozenset] = frozenset({"RegionId", "Tags"})
+    extra_fields: ClassVar[frozenset] = frozenset({"RegionId", "Tags", "KeyVersions"})
 
     KeyId: str
     RegionId: str
@@ -94,6 +95,8 @@ class KmsKey(Record):
     Tags: list[KmsTag] = Field(default_factory=list)
     DeleteDate: Optional[str] = None
     CreationDate: Optional[str] = None
+    # ListKeyVersions items, oldest first; none means one version (localcloud/products/kms_crypto.py).
+    KeyVersions: Optional[list[KmsKeyVersion]] = None
 
     _check_dates = field_validator("DeleteDate", "CreationDate")(classmethod(lambda cls, v: _iso(v)))
 

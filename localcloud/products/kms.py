@@ -65,6 +65,7 @@ class Kms(KmsCrypto, SecretsManager, RpcProduct):
         key = next((k for k in self.account.kms.keys if k.KeyId == key_id and k.RegionId == call.region), None)
         if key is None:
             raise key_not_found(ref)
+        self.rotate_due(key)
         call.refer("ACS::KMS::Key", key.KeyId)
         return key
 
@@ -72,7 +73,9 @@ class Kms(KmsCrypto, SecretsManager, RpcProduct):
         data = key.wire()
         data.pop("RegionId", None)
         data.pop("Tags", None)
+        data.pop("KeyVersions", None)
         data.setdefault("Arn", self.arn(key))
+        data.setdefault("PrimaryKeyVersion", self.primary_version(key))
         if key.KeyState != "PendingDeletion":
             data.pop("DeleteDate", None)
         return data
