@@ -60,6 +60,7 @@ class BenchRegion:
     on: dict[str, int] = field(default_factory=dict)
     image_snapshots: int = 0
     projects: int = 0
+    redis_tde: int = 0
 
     access_key_id: str = AK
     access_key_secret: str = SECRET
@@ -127,8 +128,9 @@ class BenchRegion:
             k = key_for(i, on["nas"])
             nas.append({"FileSystemId": f"bench{i:06d}", "RegionId": REGION, "FileSystemType": "standard", "Status": "Running",
                         "EncryptType": 2 if k else 0, **({"KMSKeyId": k} if k else {})})
-        redis = [{"InstanceId": f"r-bench{i:06d}", "RegionId": REGION, "InstanceStatus": "Normal", "EngineVersion": "7.0",
-                  **_redis_encryption(key_for(i, on["redis"]))} for i in range(sizes.redis)]
+        redis = [{"InstanceId": f"r-bench{i:06d}", "RegionId": REGION, "InstanceStatus": "Normal", "InstanceType": "Tair",
+                  "EditionType": "Enterprise", **_redis_encryption(key_for(i, on["redis"]))} for i in range(sizes.redis)]
+        redis_tde = sum(1 for r in redis if r["TDEStatus"] == "Enabled")
         per_project = 10
         projects = max(1, math.ceil(sizes.logstores / per_project))
         logstores = []
@@ -155,7 +157,7 @@ class BenchRegion:
             "sls": {"logstores": logstores},
             "actiontrail": {"events": events},
         }
-        return cls(sizes=sizes, account=account, on=on, image_snapshots=image_snaps, projects=projects)
+        return cls(sizes=sizes, account=account, on=on, image_snapshots=image_snaps, projects=projects, redis_tde=redis_tde)
 
 
 def _rds_encryption(key: str | None, i: int) -> dict:
@@ -215,7 +217,8 @@ def minimum_calls(region: BenchRegion) -> dict[str, int]:
         "kms:DescribeSecret": s.secrets,
         "nas:DescribeFileSystems": pages(s.nas, 100),
         "redis:DescribeInstances": pages(s.redis, 50),
-        "redis:DescribeEncryptionKey": s.redis,
+        "redis:DescribeInstanceTDEStatus": s.redis,
+        "redis:DescribeEncryptionKey": region.redis_tde,
         "sls:ListProject": pages(region.projects, 500),
         "sls:ListLogStores": region.projects,
         "sls:GetLogStore": s.logstores,

@@ -17,9 +17,11 @@ import yaml
 from pydantic import ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from localcloud.products.actiontrail import ActionTrailSection
+from localcloud.products.ecs import EcsDisk, EcsSection, EcsSnapshot  # noqa: F401 (EcsDisk, EcsSnapshot: re-exported)
 from localcloud.products.kms_crypto import KmsKeyVersion
 from localcloud.products.kms_secrets import KmsSecret
 from localcloud.products.nas import NasSection
+from localcloud.products.oss import OssSection
 from localcloud.products.polardb import PolardbSection
 from localcloud.products.rds import RdsSection
 from localcloud.products.redis import RedisSection
@@ -128,73 +130,6 @@ class KmsAlias(Record):
         return v
 
 
-class EcsDisk(Record):
-    sdk_model: ClassVar[Any] = _sdk("alibabacloud_ecs20140526.models", "DescribeDisksResponseBodyDisksDisk")
-    DiskId: str
-    RegionId: str
-    Status: Literal["In_use", "Available", "Attaching", "Detaching", "Creating", "ReIniting"] = "In_use"
-    Encrypted: bool = False
-    KMSKeyId: Optional[str] = None
-    InstanceId: Optional[str] = None
-
-
-class EcsSnapshot(Record):
-    sdk_model: ClassVar[Any] = _sdk("alibabacloud_ecs20140526.models", "DescribeSnapshotsResponseBodySnapshotsSnapshot")
-    SnapshotId: str
-    RegionId: str
-    Status: Literal["progressing", "accomplished", "failed", "all"] = "accomplished"
-    Encrypted: bool = False
-    KMSKeyId: Optional[str] = None
-    SourceDiskId: Optional[str] = None
-
-
-class OssEncryptionRule(StrictRecord):
-    """ServerSideEncryptionRule as GetBucketInfo / GetBucketEncryption return it."""
-
-    SSEAlgorithm: Literal["KMS", "AES256", "SM4"]
-    KMSMasterKeyID: Optional[str] = None
-    KMSDataEncryption: Optional[str] = None
-
-
-class OssBucket(StrictRecord):
-    """ListBuckets/GetBucketInfo Bucket fields (oss2 has no Tea model, so the list is explicit)."""
-
-    Name: str
-    Location: str  # oss-cn-hangzhou
-    Region: Optional[str] = None  # cn-hangzhou
-    CreationDate: Optional[str] = None
-    StorageClass: Literal["Standard", "IA", "Archive", "ColdArchive", "DeepColdArchive"] = "Standard"
-    ExtranetEndpoint: Optional[str] = None
-    IntranetEndpoint: Optional[str] = None
-    ResourceGroupId: Optional[str] = None
-    ServerSideEncryptionRule: Optional[OssEncryptionRule] = None
-
-    @field_validator("Name")
-    @classmethod
-    def _bucket_name(cls, v):
-        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]", v):
-            raise ValueError("is not a valid bucket name (3-63 lower-case letters, digits, hyphens)")
-        return v
-
-    @model_validator(mode="after")
-    def _region(self):
-        if not self.Location.startswith("oss-"):
-            raise ValueError("Location must look like oss-cn-hangzhou")
-        if self.Region is None:
-            self.Region = self.Location[len("oss-"):]
-        return self
-
-
-class OssObject(StrictRecord):
-    """An object (the guard's idempotency markers live here). Content is text."""
-
-    Bucket: str
-    Key: str
-    Content: str = ""
-    LastModified: Optional[str] = None
-    ETag: Optional[str] = None
-
-
 class CmsCustomEvent(StrictRecord):
     """A custom event as DescribeCustomEventAttribute returns it, plus the region it was put in."""
 
@@ -246,16 +181,6 @@ class KmsSection(StrictRecord):
     keys: list[KmsKey] = Field(default_factory=list)
     aliases: list[KmsAlias] = Field(default_factory=list)
     secrets: list[KmsSecret] = Field(default_factory=list)
-
-
-class EcsSection(StrictRecord):
-    disks: list[EcsDisk] = Field(default_factory=list)
-    snapshots: list[EcsSnapshot] = Field(default_factory=list)
-
-
-class OssSection(StrictRecord):
-    buckets: list[OssBucket] = Field(default_factory=list)
-    objects: list[OssObject] = Field(default_factory=list)
 
 
 class CmsSection(StrictRecord):
@@ -360,7 +285,7 @@ def write_data(data: dict[str, Any], path: str | Path) -> None:
         path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
 
 
-_ID_FIELDS = ("KeyId", "AliasName", "DiskId", "SnapshotId", "FileSystemId", "InstanceId", "Name", "Key", "Id", "logstoreName",
+_ID_FIELDS = ("KeyId", "AliasName", "DiskId", "SnapshotId", "ImageId", "FileSystemId", "InstanceId", "Name", "Key", "Id", "logstoreName",
               "AccessKeyId", "RegionId", "Api")
 
 

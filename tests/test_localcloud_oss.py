@@ -1,11 +1,12 @@
 """The local cloud's OSS, driven by the real oss2 client over HTTP (no mocks): signatures, the XML
-error bodies oss2 turns into its exception classes, paging, encryption rules and forbid-overwrite."""
+error bodies oss2 turns into its exception classes, paging, encryption rules, data replication rules and
+forbid-overwrite."""
 from __future__ import annotations
 
 import oss2
 import pytest
 
-from localcloud.account import Account
+from localcloud.account import Account, AccountError
 from localcloud.clock import Clock
 from localcloud.cloud import LocalCloud
 from tests.conftest import ACCOUNT_ID, ALICE_AK, ALICE_SECRET, PROTOCOL_NOW, STS_AK, STS_SECRET, STS_TOKEN, protocol_account
@@ -260,3 +261,64 @@ def test_injected_fault_with_remaining_count_then_recovers(cloud):
     assert (exc.value.status, exc.value.code) == (503, "ServiceUnavailable")
     b.put_object("k", b"{}")
     assert b.get_object("k").read() == b"{}"
+
+
+# ---------------------------------------------------------------- data replication
+
+
+def replicating_account() -> Account:
+    """A CRR source in Shanghai replicating into Hangzhou with the key, and an SRR pair in Hangzhou."""
+    rule = {"ID": "crr-to-hz", "Destination": {"Bucket": "dr-replica", "Location": "oss-cn-hangzhou", "TransferType": "oss_acc"},
+            "Status": "doing", "Action": "PUT", "PrefixSet": {"Prefix": ["invoices/", "video"]}, "HistoricalObjectReplication": "disabled",
+            "SyncRole": "aliyunramrole", "SourceSelectionCriteria": {"SseKmsEncryptedObjects": {"Status": "Enabled"}},
+            "EncryptionConfiguration": {"ReplicaKmsKeyID": KEY_ID}, "RTC": {"Status": "enabled"}}
+    srr = {"ID": "srr-local", "Destination": {"Bucket": "app-plain", "Location": "oss-cn-hangzhou"}}
+    return protocol_account(oss={"buckets": [
+        {"Name": "dr-source", "Location": "oss-cn-shanghai", "ReplicationConfiguration": {"Rule": [rule]}},
+        {"Name": "dr-replica", "Location": "oss-cn-hangzhou"},
+        {"Name": "app-data-kms", "Location": "oss-cn-hangzhou", "ReplicationConfiguration": {"Rule": [srr]}},
+        {"Name": "app-plain", "Location": "oss-cn-hangzhou"},
+    ]})
+
+
+def test_get_bucket_replication_returns_the_rules_as_oss2_parses_them():
+    with LocalCloud(replicating_account(), clock=Clock(PROTOCOL_NOW)) as cloud:
+        [rule] = bucket(cloud, "dr-source", region="cn-shanghai").get_bucket_replication().rule_list
+        assert (rule.rule_id, rule.target_bucket_name, rule.target_bucket_location) == ("crr-to-hz", "dr-replica", "oss-cn-hangzhou")
+        assert (rule.replica_kms_keyid, rule.sse_kms_encrypted_objects_status) == (KEY_ID, "Enabled")
+        assert (rule.status, rule.action_list, rule.prefix_list) == ("doing", ["PUT"], ["invoices/", "video"])
+        assert rule.is_enable_historical_object_replication is False
+        assert (rule.sync_role_name, rule.target_transfer_type) == ("aliyunramrole", "oss_acc")
+        [srr] = bucket(cloud, "app-data-kms").get_bucket_replication().rule_list
+        assert (srr.status, srr.action_list, srr.replica_kms_keyid, srr.target_transfer_type) == ("doing", ["ALL"], None, None)
+        assert cloud.calls.get("oss:GetBucketReplication") == 2
+
+
+def test_bucket_without_rules_answers_no_such_replication_configuration():
+    with LocalCloud(replicating_account(), clock=Clock(PROTOCOL_NOW)) as cloud:
+        with pytest.raises(oss2.exceptions.ServerError) as none:
+            bucket(cloud, "app-plain").get_bucket_replication()
+        assert (none.value.status, none.value.code) == (404, "NoSuchReplicationConfiguration")
+        assert none.value.details["BucketName"] == "app-plain"
+        with pytest.raises(oss2.exceptions.AccessDenied):  # a bucket is addressed at its own region's endpoint
+            bucket(cloud, "dr-source", region="cn-hangzhou").get_bucket_replication()
+
+
+def test_get_bucket_info_reports_cross_region_replication():
+    with LocalCloud(replicating_account(), clock=Clock(PROTOCOL_NOW)) as cloud:
+        assert bucket(cloud, "dr-source", region="cn-shanghai").get_bucket_info().cross_region_replication == "Enabled"
+        # Same-region replication is not cross-region: GetBucketInfo has no field for it.
+        assert bucket(cloud, "app-data-kms").get_bucket_info().cross_region_replication == "Disabled"
+        assert bucket(cloud, "dr-replica").get_bucket_info().cross_region_replication == "Disabled"  # a destination
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda b: b[0]["ReplicationConfiguration"]["Rule"][0]["Destination"].update(Bucket="gone"), "another bucket of the account"),
+    (lambda b: b[0]["ReplicationConfiguration"]["Rule"][0]["Destination"].update(Location="oss-cn-beijing"), "Location"),
+    (lambda b: b[0]["ReplicationConfiguration"]["Rule"][0].pop("EncryptionConfiguration"), "ReplicaKmsKeyID"),
+])
+def test_account_file_validates_replication_rules(change, message):
+    data = replicating_account().to_data()
+    change(data["oss"]["buckets"])
+    with pytest.raises(AccountError, match=message):
+        Account.from_data(data)

@@ -1,58 +1,71 @@
-"""OSS buckets whose default encryption names the key (GetBucketEncryption `KMSMasterKeyID`).
+"""OSS buckets whose default encryption names the key.
 
-OSS has no reverse lookup: ListBuckets once (every bucket of the account), keep the key's region,
-then one GetBucketEncryption per bucket, concurrently. A bucket with no rule is not a dependent;
-`SSEAlgorithm=KMS` with an empty key id uses the OSS-managed key, not this one (§2)."""
+OSS has no reverse lookup. ListBuckets lists every bucket of the account, whatever its region (1,000 a
+page); the listing is fetched once per run and shared with oss_replication. Each bucket of the key's
+region is asked GetBucketInfo, concurrently: it carries the bucket's ServerSideEncryptionRule
+(SSEAlgorithm, KMSMasterKeyID) and answers a bucket without a rule with SSEAlgorithm "None" where
+GetBucketEncryption answers 404, so one call per bucket either way. `SSEAlgorithm=KMS` with an empty key
+id uses the OSS-managed key, not this one (dependency-apis.md §2).
+
+Objects uploaded with their own x-oss-server-side-encryption-key-id are not seen: ListObjects carries no
+per-object encryption and a HEAD per object is no audit. The result's note says so.
+"""
 from __future__ import annotations
-
-from concurrent.futures import ThreadPoolExecutor
 
 import oss2
 
+from shared.audit.fanout import fan_out
 from shared.audit.model import Dependent
 from shared.audit.scanner import AuditTarget
 from shared.clients import Clients
 
 LIST_PAGE = 1000  # ListBuckets max-keys maximum
-CONCURRENCY = 16
 
 
-def _names_key(key_id: str, value: str | None) -> bool:
-    # The rule may hold the key id or its ARN (acs:kms:<region>:<uid>:key/<id>).
-    return bool(value) and (value == key_id or value.rsplit("/", 1)[-1] == key_id)
+def all_buckets(clients: Clients, region: str) -> list[oss2.models.SimplifiedBucketInfo]:
+    """Every bucket of the account (ListBuckets answers all regions from any endpoint), once per run."""
+    def fetch():
+        service = clients.oss_service(region)
+        buckets, marker = [], ""
+        while True:
+            result = clients.call("oss:ListBuckets", service.list_buckets, marker=marker, max_keys=LIST_PAGE)
+            buckets += result.buckets
+            if not result.is_truncated:
+                return buckets
+            marker = result.next_marker
+
+    return clients.once(("oss:ListBuckets",), fetch)
+
+
+def bucket_region(bucket: oss2.models.SimplifiedBucketInfo) -> str:
+    return bucket.region or bucket.location.removeprefix("oss-")
 
 
 class OssBucketsScanner:
     name = "oss_buckets"
     service = "OSS"
+    note = ("objects uploaded with their own x-oss-server-side-encryption-key-id cannot be listed cheaply "
+            "(no listing carries per-object encryption); only bucket default encryption is audited")
 
     def scan(self, target: AuditTarget, clients: Clients) -> list[Dependent]:
-        buckets = self._buckets_in_region(target, clients)
-        with ThreadPoolExecutor(max_workers=CONCURRENCY, thread_name_prefix="oss") as pool:
-            rules = list(pool.map(lambda b: (b, self._encryption(b, target, clients)), buckets))
+        buckets = [b for b in all_buckets(clients, target.region) if bucket_region(b) == target.region]
         found = []
-        for bucket, rule in rules:
-            if rule is not None and rule.sse_algorithm == "KMS" and _names_key(target.key_id, rule.kms_master_keyid):
-                found.append(Dependent(
-                    service=self.service, resource_type="ACS::OSS::Bucket", resource_id=bucket.name, region=target.region,
-                    state="live", usage="bucket default encryption (SSE-KMS)",
-                    detail={"storage_class": bucket.storage_class or ""},
-                ))
+        for bucket, info in zip(buckets, fan_out(lambda b: self._info(b, target, clients), buckets)):
+            rule = info.bucket_encryption_rule if info is not None else None
+            if rule is None or rule.sse_algorithm != "KMS" or not target.names_key(rule.kms_master_keyid):
+                continue
+            found.append(Dependent(
+                service=self.service, resource_type="ACS::OSS::Bucket", resource_id=bucket.name, region=target.region,
+                state="live", usage="bucket default encryption (SSE-KMS)",
+                detail={k: v for k, v in {"storage_class": bucket.storage_class, "data_encryption": rule.kms_data_encryption,
+                                          "cross_region_replication": info.cross_region_replication}.items() if v},
+            ))
         return found
 
-    def _buckets_in_region(self, target: AuditTarget, clients: Clients):
-        service = clients.oss_service(target.region)
-        buckets, marker = [], ""
-        while True:
-            result = clients.call("oss:ListBuckets", service.list_buckets, marker=marker, max_keys=LIST_PAGE)
-            buckets += [b for b in result.buckets if (b.region or b.location.removeprefix("oss-")) == target.region]
-            if not result.is_truncated:
-                return buckets
-            marker = result.next_marker
-
-    def _encryption(self, bucket, target: AuditTarget, clients: Clients):
+    @staticmethod
+    def _info(bucket, target: AuditTarget, clients: Clients):
         client = clients.oss_bucket(bucket.name, target.region)
         try:
-            return clients.call("oss:GetBucketEncryption", client.get_bucket_encryption)
-        except oss2.exceptions.NoSuchServerSideEncryptionRule:
+            return clients.call("oss:GetBucketInfo", client.get_bucket_info)
+        except oss2.exceptions.NoSuchBucket:  # deleted since the listing
             return None
