@@ -108,7 +108,7 @@ def run_demo(*, duplicate_delivery: bool = False, console: Console | None = None
     with cloud:
         region = cloud.default_region
         alice = next(c for c in cloud.account.credentials if c.UserName == "alice")
-        clients = Clients(Credentials(alice.AccessKeyId, alice.AccessKeySecret), region, endpoint_override=cloud.endpoint_url(region))
+        clients = Clients(Credentials(alice.AccessKeyId, alice.AccessKeySecret), region, endpoint_override=cloud.endpoint_override())
         client = clients.kms()
         console.print(Panel.fit(
             f"Local Alibaba Cloud account {cloud.account.account_id}, region {region}, at http://{cloud.endpoint(region)}\n"

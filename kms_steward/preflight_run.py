@@ -48,7 +48,7 @@ def _target_cloud(account_file: str | None, region: str | None, now: str | None)
     with cloud:
         # The local cloud's clock may be set (an account file's as_of): usage is "the window before it".
         as_of = cloud.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
-        yield Credentials(cred.AccessKeyId, cred.AccessKeySecret), region, cloud.endpoint_url(region), as_of
+        yield Credentials(cred.AccessKeyId, cred.AccessKeySecret), region, cloud.endpoint_override(), as_of
 
 
 def run_preflight(*, key_id: str, region: str | None, action: str, fmt: str, account_file: str | None, window_days: int,

@@ -93,6 +93,12 @@ class LocalCloud:
     def endpoint_url(self, region: str | None = None) -> str:
         return f"http://{self.endpoint(region)}"
 
+    def endpoint_override(self, default_region: str | None = None) -> str:
+        """Every region's endpoint, as ALIBABA_CLOUD_ENDPOINT_OVERRIDE takes them (region=URL,...), then
+        a default for regions the account does not have (they answer as the real cloud would there)."""
+        regions = [f"{region}={self.endpoint_url(region)}" for region in self.listeners]
+        return ",".join([*regions, self.endpoint_url(default_region)])
+
     # ------------------------------------------------------------ identity
 
     def assume_role(self, role_arn: str | None, *, session: str) -> Credential:

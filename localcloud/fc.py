@@ -95,8 +95,8 @@ class FunctionRuntime:
             "ALIBABA_CLOUD_ACCESS_KEY_ID": creds.AccessKeyId,
             "ALIBABA_CLOUD_ACCESS_KEY_SECRET": creds.AccessKeySecret,
             "ALIBABA_CLOUD_SECURITY_TOKEN": creds.SecurityToken,
-            # The only thing that tells the code where the cloud is: the regional endpoint override.
-            "ALIBABA_CLOUD_ENDPOINT_OVERRIDE": self.cloud.endpoint_url(region),
+            # The only thing that tells the code where the cloud is: the endpoint override, per region.
+            "ALIBABA_CLOUD_ENDPOINT_OVERRIDE": self.cloud.endpoint_override(region),
         }
         with _ENV_LOCK:
             saved = {k: os.environ.get(k) for k in env}

@@ -3,7 +3,8 @@
 Credentials come from the FC context (python3.10 passes the role's STS credentials in
 `context.credentials`) or the ALIBABA_CLOUD_* variables (python3.12 removed context.credentials).
 `ALIBABA_CLOUD_ENDPOINT_OVERRIDE` points every product at one endpoint (a private gateway, or the
-local cloud); without it each SDK uses its public regional endpoint.
+local cloud), or each region at its own (`cn-hangzhou=http://...,cn-shanghai=http://...`); without
+it each SDK uses its public regional endpoint.
 
 `Clients.call` counts every API call (decision records carry the count), and retries what is
 transient (throttling, 5xx, connection failures) honouring the server's retry-after.
@@ -150,6 +151,18 @@ def _wait_for_server(state: RetryCallState) -> float:
     return wait_exponential_jitter(multiplier=0.2, max=5, jitter=0.2)(state)
 
 
+def parse_endpoint_override(raw: str) -> tuple[str, dict[str, str]]:
+    """`URL` (every region) or `region=URL,region=URL[,URL]` -> (default, per region)."""
+    default, per_region = "", {}
+    for part in filter(None, (p.strip() for p in (raw or "").split(","))):
+        region, sep, url = part.partition("=")
+        if sep and "://" not in region:
+            per_region[region.strip()] = url.strip().rstrip("/")
+        else:
+            default = part.rstrip("/")
+    return default, per_region
+
+
 class _Once:
     def __init__(self, fetch: Callable[[], Any]):
         self._fetch = fetch
@@ -181,11 +194,15 @@ class Clients:
         quotas = Quotas.from_env()
         self.limiter = limiter or RateLimiter(quotas.qps, group_of=quotas.group)
         self.region = region
-        self.endpoint_override = endpoint_override.rstrip("/")
+        self.endpoint_override, self.region_endpoints = parse_endpoint_override(endpoint_override)
         self.calls = calls or ApiCalls()
         self._cache: dict[tuple, Any] = {}
         self._lock = threading.Lock()
         self._once: dict[Any, "_Once"] = {}
+
+    def endpoint_for(self, region: str | None) -> str:
+        """The override for a region's endpoints ("" = the public one)."""
+        return self.region_endpoints.get(region or self.region) or self.endpoint_override
 
     @classmethod
     def for_function(cls, context: Any, region: str, endpoint_override: str = "") -> "Clients":
@@ -228,8 +245,8 @@ class Clients:
                     connect_timeout=CONNECT_TIMEOUT_MS,
                     read_timeout=READ_TIMEOUT_MS,
                 )
-                if self.endpoint_override:
-                    url = urlparse(self.endpoint_override)
+                if override := self.endpoint_for(region):
+                    url = urlparse(override)
                     config.endpoint = url.netloc or url.path
                     config.protocol = url.scheme or "https"
                 self._cache[key] = cls(config)
@@ -262,7 +279,7 @@ class Clients:
     # ------------------------------------------------------------ OSS
 
     def oss_endpoint(self, region: str | None = None) -> str:
-        return self.endpoint_override or f"https://oss-{region or self.region}.aliyuncs.com"
+        return self.endpoint_for(region) or f"https://oss-{region or self.region}.aliyuncs.com"
 
     def _oss_auth(self):
         c = self.credentials
@@ -281,7 +298,7 @@ class Clients:
     def sls(self, region: str | None = None):
         from shared.log_client import make_log_client
 
-        endpoint = self.endpoint_override or f"https://{region or self.region}.log.aliyuncs.com"
+        endpoint = self.endpoint_for(region) or f"https://{region or self.region}.log.aliyuncs.com"
         c = self.credentials
         source = os.environ.get("FC_FUNCTION_NAME") or "kms-steward"
         return make_log_client(endpoint, c.access_key_id, c.access_key_secret, c.security_token, source=source)

@@ -18,9 +18,9 @@ flag cannot make it cheaper:
 A rule naming the key is reported whatever region its destination names (a KMS key encrypts in its own
 region, so it should be the key's; the report does not depend on that).
 
-Outside the local cloud every region has its own OSS endpoint; with one ALIBABA_CLOUD_ENDPOINT_OVERRIDE
-every bucket is asked at that one endpoint, and a bucket of another region answers AccessDenied there
-(the scanner is then incomplete, never silently empty).
+Each bucket is asked at its own region's endpoint. An ALIBABA_CLOUD_ENDPOINT_OVERRIDE that names one
+endpoint for every region sends them all there, and a bucket of another region answers AccessDenied
+(the scanner is then incomplete, never silently empty); name each region's endpoint instead.
 """
 from __future__ import annotations
 
