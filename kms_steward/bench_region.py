@@ -14,8 +14,8 @@ from localcloud.clock import iso
 
 ACCOUNT_ID = "1234567890123456"
 REGION = "cn-hangzhou"
-KEY = "5e1c2b3a-0d9f-4c8b-a7e6-bench0000001"
-OTHER_KEYS = ["5e1c2b3a-0d9f-4c8b-a7e6-bench0000002", "5e1c2b3a-0d9f-4c8b-a7e6-bench0000003"]
+KEY = "5e1c2b3a-0d9f-4c8b-a7e6-000000be0001"
+OTHER_KEYS = ["5e1c2b3a-0d9f-4c8b-a7e6-000000be0002", "5e1c2b3a-0d9f-4c8b-a7e6-000000be0003"]
 AK, SECRET = "LTAI5tBenchOperator00001", "bench-local-only-secret"
 APP_CALLERS = (("payments-api", "10.0.1.15", "payments-api/1.4 (Python 3.10)"),
                ("ledger-worker", "10.0.2.20", "ledger-worker/2.0 (Java 17)"),

@@ -1,6 +1,8 @@
-"""The demo: on the built-in demo account, alice schedules the deletion of the payments key, which
-still encrypts two live database disks, their nightly snapshot and the invoices bucket. key-guard,
-wired by s.yaml's EventBridge trigger, audits, cancels, alerts and records; the key ends Enabled.
+"""The demo: on the built-in demo account, payments-api does envelope encryption with the payments
+key, an operator's pre-flight shows what depends on the key, and alice schedules its deletion anyway.
+The key still encrypts two live database disks, their nightly snapshot and the invoices bucket, and
+payments-api uses it. key-guard, wired by s.yaml's EventBridge trigger, audits (resources and usage
+evidence), cancels, alerts and records; the key ends Enabled and payments-api keeps working.
 
 Everything runs over HTTP against the local cloud with the official SDKs; the demo only watches.
 """
@@ -25,10 +27,28 @@ PURPOSE = {
     "kms:DescribeKey": "re-read the key (never trust the event alone)",
     "kms:ListResourceTags": "intended-deletion tag?",
     "kms:ListAliasesByKeyId": "aliases, for the record",
-    "ecs:DescribeDisks": "audit: disks encrypted with the key",
+    "ecs:DescribeDisks": "audit: disks encrypted with the key (server-side KMSKeyId filter)",
     "ecs:DescribeSnapshots": "audit: snapshots encrypted with the key",
-    "oss:ListBuckets": "audit: buckets in the key's region",
-    "oss:GetBucketEncryption": "audit: a bucket's default encryption",
+    "ecs:DescribeImages": "audit: images built from those snapshots",
+    "ecs:DescribeDiskDefaultKMSKeyId": "audit: is it the region's default key for new disks?",
+    "ecs:DescribeDiskEncryptionByDefaultStatus": "audit: is encryption by default on?",
+    "oss:ListBuckets": "audit: every bucket (once, shared by the OSS scanners)",
+    "oss:GetBucketInfo": "audit: a bucket's region and default encryption",
+    "oss:GetBucketReplication": "audit: replication rules that encrypt replicas with the key",
+    "rds:DescribeKmsAssociateResources": "audit: RDS instances using the key (reverse lookup)",
+    "rds:DescribeDBInstanceEncryptionKey": "audit: verify an RDS instance's key",
+    "polardb:DescribeDBClusters": "audit: PolarDB clusters",
+    "polardb:DescribeDBClusterEncryptionKey": "audit: a cluster's TDE / storage keys",
+    "kms:ListSecrets": "audit: secrets",
+    "kms:DescribeSecret": "audit: a secret's encryption key",
+    "nas:DescribeFileSystems": "audit: NAS file systems and their keys",
+    "redis:DescribeInstances": "audit: Redis/Tair instances",
+    "redis:DescribeInstanceTDEStatus": "audit: an instance's TDE",
+    "redis:DescribeEncryptionKey": "audit: an instance's TDE key",
+    "sls:ListProject": "audit: SLS projects",
+    "sls:ListLogStores": "audit: a project's logstores",
+    "sls:GetLogStore": "audit: a logstore's encryption",
+    "actiontrail:LookupEvents": "usage evidence: crypto calls naming the key",
     "kms:CancelKeyDeletion": "ACT: cancel the deletion",
     "kms:EnableKey": "ACT: re-enable the key",
     "cms:PutCustomEvent": "alert (CloudMonitor custom event)",
@@ -73,7 +93,7 @@ class _Narrator:
     def on_call(self, api: str) -> None:
         if self.guard_running:
             with self.lock:
-                self.console.print(f"    [dim]key-guard ->[/] {api:26} [dim]{PURPOSE.get(api, '')}[/]")
+                self.console.print(f"    [dim]key-guard ->[/] {api:32} [dim]{PURPOSE.get(api, '')}[/]")
 
 
 def _show_result(console: Console, result: dict) -> None:
@@ -101,7 +121,38 @@ def _show_result(console: Console, result: dict) -> None:
                   f"{result.get('keyStateAfter')})")
 
 
+def _show_app(console: Console, summary: dict) -> None:
+    calls = ", ".join(f"{api} x{n}" for api, n in summary["kms_calls"].items())
+    console.print(f"    payments-api ({summary['caller']['user_name']}, AK {summary['caller']['access_key_id']}) sealed "
+                  f"{summary['records_written']} payment records under fresh data keys and read "
+                  f"{summary['records_read_back']} back (AES-256-GCM locally; KMS calls: {calls})"
+                  + ("" if summary["round_trip_ok"] else " [red]round trip FAILED[/]"))
+    console.print("    its store holds only encrypted data keys: no resource inventory shows that it needs this key\n")
+
+
+def _show_preflight(console: Console, report) -> None:
+    table = Table(title=f"Pre-flight before deleting {ALIAS}: what would break", title_justify="left")
+    table.add_column("category")
+    table.add_column("dependents (state, how it uses the key)")
+    for category in report.categories:
+        if category.dependents or not category.complete:
+            table.add_row(f"{category.service} ({category.scanner})",
+                          "\n".join(f"{d.resource_id} ({d.state}, {d.usage})" for d in category.dependents)
+                          or f"[red]INCOMPLETE: {category.reason}[/]")
+    for caller in report.usage.dependents:
+        table.add_row("KMS usage (ActionTrail)", f"{caller.resource_id} from {caller.detail.get('source_ip', '?')}: {caller.usage}")
+    console.print(table)
+    considered = ", ".join(c.scanner for c in report.categories if c.complete and not c.dependents)
+    console.print(f"    also looked at, nothing on this key: {considered}")
+    verdict = report.assessments["delete"]
+    console.print(f"    delete: [bold red]{verdict.verdict.upper()}[/]; {report.recommendation}")
+    console.print(f"    (the full checklist: kms-steward preflight --key-id {ALIAS} --account kms_steward/data/demo-account.yaml)\n")
+
+
 def run_demo(*, duplicate_delivery: bool = False, console: Console | None = None) -> int:
+    from kms_steward.envelope_app import run_payments_app
+    from shared.preflight import build_preflight
+
     console = console or Console(highlight=False, width=None if Console().is_terminal else 120)
     cloud = build_cloud(duplicate_delivery=duplicate_delivery)
     narrator = _Narrator(console)
@@ -118,21 +169,28 @@ def run_demo(*, duplicate_delivery: bool = False, console: Console | None = None
         before = client.describe_key(kms.DescribeKeyRequest(key_id=KEY_ID)).body.key_metadata
         console.print(f"key {ALIAS} is [bold]{before.key_state}[/]\n")
 
+        console.print("[bold]1.[/] payments-api does envelope encryption with the key (GenerateDataKey, then Decrypt of the stored data key):")
+        _show_app(console, run_payments_app(cloud, KEY_ID, n_records=2))
+
+        console.print("[bold]2.[/] an operator runs the read-only pre-flight before touching the key:")
+        as_of = cloud.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+        _show_preflight(console, build_preflight(clients, ALIAS, region, as_of=as_of))
+
         cloud.bus.listeners.append(narrator.on_bus)
         cloud.calls.listeners.append(narrator.on_call)
-        console.print("[bold]1.[/] alice, tidying up, schedules the deletion of the payments key (7-day window):")
+        console.print("[bold]3.[/] alice, tidying up, schedules the deletion of the payments key anyway (7-day window):")
         cloud.bus.hold()  # EventBridge delivers a moment later; hold it so the story reads in order
         client.schedule_key_deletion(kms.ScheduleKeyDeletionRequest(key_id=KEY_ID, pending_window_in_days=7))
         pending = client.describe_key(kms.DescribeKeyRequest(key_id=KEY_ID)).body.key_metadata
         console.print(f"    KMS accepted it: key is [bold red]{pending.key_state}[/], to be deleted on {pending.delete_date}\n")
-        console.print("[bold]2.[/] key-guard reacts:")
+        console.print("[bold]4.[/] key-guard reacts:")
         cloud.bus.release()
-        if not cloud.bus.drain(timeout=120):
-            console.print("[red]key-guard did not finish within 120 s[/]")
+        if not cloud.bus.drain(timeout=600):
+            console.print("[red]key-guard did not finish within 600 s[/]")
             return 1
 
         after = client.describe_key(kms.DescribeKeyRequest(key_id=KEY_ID)).body.key_metadata
-        console.print(f"\n[bold]3.[/] key {ALIAS} is [bold green]{after.key_state}[/] again"
+        console.print(f"\n[bold]5.[/] key {ALIAS} is [bold green]{after.key_state}[/] again"
                       + ("" if after.key_state == "Enabled" else " [red](expected Enabled)[/]"))
         for event in cloud.account.cms.events:
             content = json.loads(event.Content)
@@ -142,4 +200,8 @@ def run_demo(*, duplicate_delivery: bool = False, console: Console | None = None
         records = [log for log in cloud.account.sls.logs if log.logstoreName == "key-guard-decisions"]
         console.print(f"    {len(records)} decision record(s) in SLS kms-steward-logs/key-guard-decisions"
                       f"; API calls served by the local cloud: {sum(cloud.calls.snapshot().values())}")
-        return 0 if after.key_state == "Enabled" else 1
+        calls_after = run_payments_app(cloud, KEY_ID, n_records=1)
+        console.print(f"    payments-api still works: {calls_after['records_read_back']} record sealed and opened"
+                      + ("" if calls_after["round_trip_ok"] else " [red](it FAILED)[/]"))
+        ok = after.key_state == "Enabled" and calls_after["round_trip_ok"]
+        return 0 if ok else 1
