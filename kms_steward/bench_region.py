@@ -207,8 +207,10 @@ def minimum_calls(region: BenchRegion) -> dict[str, int]:
         "ecs:DescribeSnapshots": pages(on["snapshots"], 100),
         "ecs:DescribeImages": region.image_snapshots,
         "ecs:DescribeDiskDefaultKMSKeyId": 1,
+        "ecs:DescribeDiskEncryptionByDefaultStatus": 1,  # asked only because the key is the region's default
         "oss:ListBuckets": pages(s.buckets, 1000),
-        "oss:GetBucketInfo": s.buckets,
+        "oss:GetBucketInfo": s.buckets,  # region and default encryption in one call
+        "oss:GetBucketReplication": s.buckets,  # no listing says whether same-region replication is on
         "rds:DescribeKmsAssociateResources": 1,
         "rds:DescribeDBInstanceEncryptionKey": on["rds"],
         "polardb:DescribeDBClusters": pages(s.polardb, 100),

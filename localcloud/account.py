@@ -151,6 +151,22 @@ class CmsCustomMetric(StrictRecord):
     RegionId: Optional[str] = None
 
 
+class SlsUserCmkInfo(StrictRecord):
+    """A logstore's own KMS key (BYOK), as GetLogStore's encrypt_conf.user_cmk_info carries it."""
+
+    cmk_key_id: str
+    arn: str  # the RAM role SLS assumes to use the key
+    region_id: str
+
+
+class SlsEncryptConf(StrictRecord):
+    """GetLogStore's encrypt_conf (JSON keys lower_snake); no user_cmk_info = the SLS service key."""
+
+    enable: bool = True
+    encrypt_type: Literal["default", "sm4"] = "default"
+    user_cmk_info: Optional[SlsUserCmkInfo] = None
+
+
 class SlsLogstore(StrictRecord):
     """GetLogStore fields that matter here, plus the project that holds it."""
 
@@ -159,6 +175,7 @@ class SlsLogstore(StrictRecord):
     ttl: int = 30
     shardCount: int = 2
     RegionId: Optional[str] = None
+    encrypt_conf: Optional[SlsEncryptConf] = None
 
 
 class SlsLog(StrictRecord):

@@ -18,6 +18,7 @@ from typing import Any, Callable, TypeVar
 from urllib.parse import urlparse
 
 import oss2
+from aliyun.log import LogException
 from alibabacloud_actiontrail20200706.client import Client as ActionTrailClient
 from alibabacloud_cms20190101.client import Client as CmsClient
 from alibabacloud_ecs20140526.client import Client as EcsClient
@@ -78,10 +79,14 @@ def error_code(exc: BaseException) -> str:
     code = getattr(exc, "code", None)
     if isinstance(exc, oss2.exceptions.OssError):
         code = exc.code or f"HTTP{exc.status}"
+    elif isinstance(exc, LogException):
+        code = exc.get_error_code()
     return str(code or type(exc).__name__)
 
 
 def error_status(exc: BaseException) -> int | None:
+    if isinstance(exc, LogException):
+        return exc.resp_status
     return getattr(exc, "status_code", None) or getattr(exc, "status", None)
 
 
@@ -111,6 +116,10 @@ def is_transient(exc: BaseException) -> bool:
         return True
     if isinstance(exc, oss2.exceptions.OssError):
         return exc.status >= 500 or isinstance(exc, oss2.exceptions.RequestError)  # RequestError: never reached OSS
+    if isinstance(exc, LogException):
+        # LogRequestError: never reached SLS; 5xx and "... QPS Exceed" (403/503) are SLS's own flow control.
+        return exc.get_error_code() == "LogRequestError" or (exc.resp_status or 0) >= 500 \
+            or "Exceed" in (exc.get_error_code() or "")
     if isinstance(exc, (ClientException, ResponseException)):
         return False
     return isinstance(exc, (ConnectionError, TimeoutError, OSError)) or "Timeout" in type(exc).__name__ \
@@ -119,7 +128,7 @@ def is_transient(exc: BaseException) -> bool:
 
 def describe_error(exc: BaseException) -> str:
     """A one-line reason fit for a record or an alert (the SDK messages carry no secrets)."""
-    message = getattr(exc, "message", None) or str(exc)
+    message = getattr(exc, "message", None) or (exc.get_error_message() if isinstance(exc, LogException) else None) or str(exc)
     return f"{error_code(exc)}: {str(message).splitlines()[0][:200]}"
 
 

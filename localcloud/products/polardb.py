@@ -1,14 +1,66 @@
-"""PolarDB 2017-08-01: (stub, being built)."""
+"""PolarDB 2017-08-01: the cluster listing and the per-cluster encryption reads (dependency-apis.md §5).
+
+- DescribeDBClusters: `Items.DBCluster[]` (no encryption field), PageNumber/PageSize 30/50/100
+  (TotalRecordCount). There is no reverse lookup by key in PolarDB.
+- DescribeDBClusterTDE -> TDEStatus, EncryptionKey, EncryptionKeyStatus, TDERegion, ...
+- DescribeDBClusterEncryptionKey -> EncryptionKeyList[] {EncryptionKey, UsedBy (TDE | DiskEncryption),
+  KeyType, EncryptionKeyStatus, ...}: every key the cluster uses, TDE and storage alike.
+
+A cluster record holds the DescribeDBClusters item's wire names plus, under the name of the API
+that returns them, `TDE` (DescribeDBClusterTDE's fields) and `StorageEncryption` (the storage key,
+as CreateDBCluster's StorageEncryptionKey sets it).
+"""
 from __future__ import annotations
 
+from typing import Any, ClassVar, Literal, Optional
+
+from alibabacloud_polardb20170801 import models as m
 from pydantic import Field
 
-from localcloud.products.base import RpcProduct
-from localcloud.records import StrictRecord
+from localcloud import errors
+from localcloud.products.base import Call, RpcProduct, api, paginate_numbers
+from localcloud.records import Record, StrictRecord
+
+PAGE_SIZES = (30, 50, 100)  # the documented PageSize values
+
+
+class PolardbTde(StrictRecord):
+    TDEStatus: Literal["Enabled", "Disabled"] = "Disabled"
+    EncryptionKey: Optional[str] = None
+
+
+class PolardbStorageEncryption(StrictRecord):
+    StorageEncryptionKey: str
+
+
+class PolardbCluster(Record):
+    sdk_model: ClassVar[Any] = m.DescribeDBClustersResponseBodyItemsDBCluster
+
+    DBClusterId: str
+    RegionId: str
+    DBType: Literal["MySQL", "PostgreSQL", "Oracle"] = "MySQL"
+    DBClusterStatus: str = "Running"
+    TDE: Optional[PolardbTde] = None
+    StorageEncryption: Optional[PolardbStorageEncryption] = None
+    extra_fields: ClassVar[frozenset] = frozenset({"RegionId"})
+
+    def item(self) -> dict:
+        data = self.wire()
+        data.pop("TDE", None)
+        data.pop("StorageEncryption", None)
+        return data
+
+    def key_uses(self) -> list[tuple[str, str]]:
+        uses = []
+        if self.TDE and self.TDE.TDEStatus == "Enabled" and self.TDE.EncryptionKey:
+            uses.append((self.TDE.EncryptionKey, "TDE"))
+        if self.StorageEncryption:
+            uses.append((self.StorageEncryption.StorageEncryptionKey, "DiskEncryption"))
+        return uses
 
 
 class PolardbSection(StrictRecord):
-    clusters: list[dict] = Field(default_factory=list)
+    clusters: list[PolardbCluster] = Field(default_factory=list)
 
 
 class Polardb(RpcProduct):
@@ -16,3 +68,51 @@ class Polardb(RpcProduct):
     service_name = "polardb"
     version = "2017-08-01"
     endpoint_prefix = "polardb"
+
+    def _cluster(self, call: Call) -> PolardbCluster:
+        cluster_id = call.require("DBClusterId")
+        cluster = next((c for c in self.account.polardb.clusters if c.DBClusterId == cluster_id), None)
+        if cluster is None:
+            raise errors.ApiError("InvalidDBClusterId.NotFound", f"The DBClusterId provided does not exist in our records. ({cluster_id})", 404)
+        call.refer("ACS::POLARDB::DBCluster", cluster_id)
+        return cluster
+
+    @api("DescribeDBClusters")
+    def describe_dbclusters(self, call: Call) -> dict:
+        region = call.require("RegionId")
+        if region not in self.account.region_ids:
+            raise errors.ApiError("InvalidRegionId.NotFound", f"The specified region does not exist. ({region})", 404)
+        clusters = [c for c in self.account.polardb.clusters if c.RegionId == region]
+        if ids := call.get("DBClusterIds"):
+            wanted = set(ids.split(","))
+            clusters = [c for c in clusters if c.DBClusterId in wanted]
+        if (status := call.get("DBClusterStatus")) is not None:
+            clusters = [c for c in clusters if c.DBClusterStatus == status]
+        if (size := call.int("PageSize")) is not None and size not in PAGE_SIZES:
+            raise errors.invalid_parameter("PageSize", "Valid values: 30, 50 and 100.")
+        page, total, number, size = paginate_numbers(clusters, call, default_size=30, max_size=100)
+        items = m.DescribeDBClustersResponseBodyItems(
+            dbcluster=[m.DescribeDBClustersResponseBodyItemsDBCluster().from_map(c.item()) for c in page])
+        return m.DescribeDBClustersResponseBody(items=items, page_number=number, page_record_count=len(page),
+                                                total_record_count=total).to_map()
+
+    @api("DescribeDBClusterTDE")
+    def describe_dbcluster_tde(self, call: Call) -> dict:
+        cluster = self._cluster(call)
+        tde = cluster.TDE or PolardbTde()
+        return m.DescribeDBClusterTDEResponseBody(dbcluster_id=cluster.DBClusterId, tdestatus=tde.TDEStatus,
+                                                  encryption_key=tde.EncryptionKey,
+                                                  tderegion=cluster.RegionId if tde.EncryptionKey else None).to_map()
+
+    @api("DescribeDBClusterEncryptionKey")
+    def describe_dbcluster_encryption_key(self, call: Call) -> dict:
+        cluster = self._cluster(call)
+        keys = {k.KeyId: k for k in self.account.kms.keys}
+        listed = []
+        for key_id, used_by in cluster.key_uses():
+            key = keys.get(key_id)
+            listed.append(m.DescribeDBClusterEncryptionKeyResponseBodyEncryptionKeyList(
+                encryption_key=key_id, used_by=used_by, key_type="CMK",
+                encryption_key_status="Enabled" if key is None or key.KeyState == "Enabled" else "Disabled",
+                delete_date=key.DeleteDate if key is not None else None, creator=key.Creator if key is not None else None))
+        return m.DescribeDBClusterEncryptionKeyResponseBody(encryption_key_list=listed).to_map()

@@ -117,11 +117,11 @@ class Sls(Product):
             if handler is None:
                 raise sls_error("InvalidMethod", f"invalid request method : {request.path}", 405)
             project = project_from_host(request.host or "")
-            if not project:
+            if not project and api != "ListProject":  # the one call addressed to the bare endpoint
                 raise sls_error("InvalidHost", f"Host header {request.host} is invalid.", 400)
             self.cloud.faults.apply(PRODUCT, api, region)
             with self.account.lock:
-                if not self.project_exists(project, region):
+                if project and not self.project_exists(project, region):
                     raise project_not_exist(project)
                 return handler(request, project, logstore, region, body, request_id)
         except errors.CannedResponse as canned:
@@ -131,6 +131,8 @@ class Sls(Product):
 
     def route(self, request: Request) -> tuple[str, Optional[str], Optional[Callable]]:
         path, method = request.path, request.method
+        if path == "/" and method == "GET":
+            return "ListProject", None, self.list_project
         if path in ("/logstores", "/logstores/"):
             if method == "GET":
                 return "ListLogStores", None, self.list_logstores
@@ -202,11 +204,26 @@ class Sls(Product):
 
     def get_logstore(self, request, project, logstore, region, body, request_id) -> Response:
         store = self.find_logstore(project, logstore, region)
-        return self.ok(request_id, {
+        payload = {
             "logstoreName": store.logstoreName, "ttl": store.ttl, "shardCount": store.shardCount,
             "enable_tracking": False, "autoSplit": True, "maxSplitShard": 64, "appendMeta": False,
             "telemetryType": "", "mode": "standard", "createTime": 0, "lastModifyTime": 0,
-        })
+        }
+        if store.encrypt_conf is not None:
+            payload["encrypt_conf"] = store.encrypt_conf.wire()
+        return self.ok(request_id, payload)
+
+    def list_project(self, request, project, logstore, region, body, request_id) -> Response:
+        """GET / on the region's endpoint: the region's projects, offset/size paged (size at most 500)."""
+        args = request.args
+        offset = _int_param(args.get("offset"), "offset", 0, lo=0)
+        size = _int_param(args.get("size"), "size", MAX_LIST_SIZE, lo=0, hi=MAX_LIST_SIZE)
+        pattern = args.get("projectName") or ""
+        names = sorted({s.projectName for s in self.logstores() if s.RegionId in (None, region) and pattern in s.projectName})
+        page = names[offset:offset + size]
+        projects = [{"projectName": name, "region": region, "status": "Normal", "description": "",
+                     "createTime": "0", "lastModifyTime": "0"} for name in page]
+        return self.ok(request_id, {"count": len(page), "total": len(names), "projects": projects})
 
     def create_logstore(self, request, project, logstore, region, body, request_id) -> Response:
         try:
