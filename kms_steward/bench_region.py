@@ -163,13 +163,13 @@ class BenchRegion:
 def _rds_encryption(key: str | None, i: int) -> dict:
     if key is None:
         return {}
-    return {"TDEStatus": "Enabled", "EncryptionKey": key} if i % 2 else {"DiskEncryptionKey": key}
+    return {"TDE": {"TDEStatus": "Enabled", "EncryptionKey": key}} if i % 2 else {"DiskEncryption": {"EncryptionKey": key}}
 
 
 def _polardb_encryption(key: str | None, i: int) -> dict:
     if key is None:
         return {}
-    return {"TDEStatus": "Enabled", "EncryptionKey": key} if i % 2 else {"StorageEncryptionKey": key}
+    return {"TDE": {"TDEStatus": "Enabled", "EncryptionKey": key}} if i % 2 else {"StorageEncryption": {"StorageEncryptionKey": key}}
 
 
 def _redis_encryption(key: str | None) -> dict:
@@ -215,6 +215,7 @@ def minimum_calls(region: BenchRegion) -> dict[str, int]:
         "rds:DescribeDBInstanceEncryptionKey": on["rds"],
         "polardb:DescribeDBClusters": pages(s.polardb, 100),
         "polardb:DescribeDBClusterEncryptionKey": s.polardb,
+        "kms:DescribeKey": 1,  # is the key in a KMS instance? (narrows the secrets listing)
         "kms:ListSecrets": pages(s.secrets, 100),
         "kms:DescribeSecret": s.secrets,
         "nas:DescribeFileSystems": pages(s.nas, 100),
