@@ -72,9 +72,8 @@ def bench_audit(scale, as_json, no_growth, no_sequential, latency_ms) -> None:
     from kms_steward.bench import run_bench
     from kms_steward.bench_view import render_bench
 
-    err = click.get_text_stream("stderr")
     result = run_bench(scale, growth=not no_growth, sequential=not no_sequential, latency_ms=latency_ms,
-                       progress=lambda msg: print(f"bench: {msg} ...", file=err, flush=True))
+                       progress=lambda msg: click.echo(f"bench: {msg} ...", err=True))
     if as_json:
         click.echo(json.dumps(result, indent=2))
     else:

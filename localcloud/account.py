@@ -25,7 +25,7 @@ from localcloud.products.oss import OssSection
 from localcloud.products.polardb import PolardbSection
 from localcloud.products.rds import RdsSection
 from localcloud.products.redis import RedisSection
-from localcloud.records import Record, StrictRecord, _iso, _sdk, sdk_wire_names  # noqa: F401
+from localcloud.records import Record, StrictRecord, _iso, _sdk, sdk_wire_names  # noqa: F401 - sdk_wire_names re-exported
 
 
 class AccountError(ValueError):

@@ -64,7 +64,7 @@ def security_token_expired() -> ApiError:
 
 
 def missing_parameter(name: str) -> ApiError:
-    return ApiError(f"MissingParameter", f"The input parameter \"{name}\" that is mandatory for processing this request is not supplied.", 400)
+    return ApiError("MissingParameter", f"The input parameter \"{name}\" that is mandatory for processing this request is not supplied.", 400)
 
 
 def invalid_parameter(name: str, detail: str = "") -> ApiError:

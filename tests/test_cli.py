@@ -48,5 +48,7 @@ def test_demo_ends_with_the_key_enabled():
     assert result.exit_code == 0, result.output
     assert "ScheduleKeyDeletion" in result.output and "KmsKeyDeletionBlocked" in result.output
     assert "d-bp1payments0db01" in result.output and "acme-payments-invoices" in result.output
+    assert "rm-bp1paymentsdb01" in result.output and "payments/db-password" in result.output
+    assert "ram-user:payments-api" in result.output and "payments-api still works" in result.output
     assert "Enabled again" in result.output
-    assert "demo-alice-local-only-secret" not in result.output
+    assert "demo-alice-local-only-secret" not in result.output and "demo-payments-local-only-secret" not in result.output

@@ -7,6 +7,7 @@ import yaml
 from click.testing import CliRunner
 
 from kms_steward.cli import main
+from kms_steward.local import DEMO_ACCOUNT
 from shared.clients import Clients, Credentials
 from shared.preflight import build_preflight
 from tests.conftest import (ALICE_AK, ALICE_SECRET, BASE_ACCOUNT, KEY, OTHER_KEY, REGION, bucket, disk, make_account,
@@ -91,3 +92,18 @@ def test_preflight_makes_no_write_call(start_cloud):
     assert [d.resource_id for d in report.dependents if d.service == "ECS"] == ["d-app1"]
     writes = [e for e in cloud.account.actiontrail.events[before:] if e.get("eventRW") == "Write"]
     assert writes == []
+
+
+def test_preflight_on_the_demo_account_lists_every_dependent_it_holds_the_application_among_them():
+    result = preflight("--key-id", "alias/payments", "--account", str(DEMO_ACCOUNT), "--format", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    found = {(c["scanner"], d["resource_id"]) for c in report["categories"] for d in c["dependents"]}
+    assert found == {("ecs_disks", "d-bp1payments0db01"), ("ecs_disks", "d-bp1payments0db02"),
+                     ("ecs_snapshots", "s-bp1payments0snap1"), ("oss_buckets", "acme-payments-invoices"),
+                     ("rds_instances", "rm-bp1paymentsdb01"), ("kms_secrets", "payments/db-password")}
+    [app] = report["usage"]["dependents"]
+    assert app["resource_id"] == "ram-user:payments-api" and app["state"] == "live"
+    assert "GenerateDataKey" in app["usage"] and "Decrypt" in app["usage"] and app["detail"]["source_ip"] == "10.0.1.15"
+    assert report["audit_complete"] is True and report["assessments"]["delete"]["verdict"] == "blocked"
+    assert "demo-payments-local-only-secret" not in result.output and "demo-alice-local-only-secret" not in result.output

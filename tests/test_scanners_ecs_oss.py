@@ -3,14 +3,10 @@ cloud over HTTP through the official SDKs: contract tests replaying the API docs
 scanner behaviour (what is called, how often, what is reported), and key-guard end to end."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
 from localcloud.account import Region
 from shared.audit.runner import run_audit
-from shared.audit.scanner import AuditTarget
 from shared.audit.scanners import SCANNERS
 from shared.audit.scanners.ecs_default_key import EcsDefaultKeyScanner
 from shared.audit.scanners.ecs_images import EcsImagesScanner
@@ -20,33 +16,18 @@ from shared.audit.scanners.oss_buckets import OssBucketsScanner
 from shared.audit.scanners.oss_replication import OssReplicationScanner
 from shared.clients import Clients, Credentials
 from shared.ratelimit import RateLimiter
-from tests.conftest import (ACCOUNT_ID, ALICE_AK, ALICE_SECRET, KEY, OTHER_KEY, REGION, alerts, bucket, disk, key_state,
-                            make_account, snapshot)
+from tests.conftest import (ACCOUNT_ID, ALICE_AK, ALICE_SECRET, KEY, OTHER_KEY, REGION, alerts, bucket, disk, key_state, make_account,
+                            snapshot)
+from tests.scanner_kit import clients, sample, target
 from tests.test_key_guard import only_record, schedule_deletion
 from tests.test_localcloud_ecs import image
 
-SAMPLES = Path(__file__).parent / "contract" / "samples"
 SHANGHAI = "cn-shanghai"
 
 
-def sample(product: str, api: str) -> dict:
-    return json.loads((SAMPLES / product / f"{api}.json").read_text(encoding="utf-8"))
-
-
-def target(key_id: str = KEY, region: str = REGION) -> AuditTarget:
-    return AuditTarget(key_id=key_id, key_arn=f"acs:kms:{region}:{ACCOUNT_ID}:key/{key_id}", region=region, account_id=ACCOUNT_ID)
-
-
-def clients(cloud, region: str = REGION) -> Clients:
-    # Unpaced: these tests are about what is called, not about the quotas (key-guard paces for real).
+def single_endpoint_clients(cloud, region: str = REGION) -> Clients:
+    """One endpoint override for every region, as a private gateway would be configured."""
     return Clients(Credentials(ALICE_AK, ALICE_SECRET), region, endpoint_override=cloud.endpoint_url(region),
-                   limiter=RateLimiter(lambda api: None))
-
-
-def RegionalClients(cloud, region: str = REGION) -> Clients:  # noqa: N802 - reads as the clients it builds
-    """What DNS does in the cloud: each region's endpoints reach that region's listener (the override
-    names every region's endpoint, as key-guard is given it in the local cloud)."""
-    return Clients(Credentials(ALICE_AK, ALICE_SECRET), region, endpoint_override=cloud.endpoint_override(region),
                    limiter=RateLimiter(lambda api: None))
 
 
@@ -125,7 +106,7 @@ def test_oss_replication_contract_doc_sample_rule_is_found(start_cloud):
     # The sample is oss-example's (Hangzhou) answer; target-bucket has no rules.
     cloud.faults.add("oss:GetBucketReplication", body=doc["response"], region=REGION)
 
-    [dep] = OssReplicationScanner().scan(target("c4d49f85-ee30-426b-a5ed-95e9139d****", beijing), RegionalClients(cloud, beijing))
+    [dep] = OssReplicationScanner().scan(target("c4d49f85-ee30-426b-a5ed-95e9139d****", beijing), clients(cloud, beijing))
 
     assert (dep.service, dep.resource_type, dep.resource_id, dep.region) == ("OSS", "ACS::OSS::Bucket", "target-bucket", beijing)
     assert dep.state == "live"
@@ -202,7 +183,7 @@ def test_oss_scanners_share_the_listing_and_ask_one_info_and_one_replication_per
     account.regions.append(Region(RegionId=SHANGHAI))
     cloud = start_cloud(account)
 
-    report = run_audit(target(), RegionalClients(cloud), scanners=(OssBucketsScanner(), OssReplicationScanner()))
+    report = run_audit(target(), clients(cloud), scanners=(OssBucketsScanner(), OssReplicationScanner()))
 
     buckets_result, replication_result = report.results
     assert {d.resource_id for d in buckets_result.dependents} == {"acme-invoices", "acme-arn"}  # the key's region only
@@ -225,7 +206,7 @@ def test_replicas_encrypted_with_the_key_are_found_in_every_source_region(start_
     account.regions.append(Region(RegionId=SHANGHAI))
     cloud = start_cloud(account)
 
-    found = {d.detail["rule_id"]: d for d in OssReplicationScanner().scan(target(), RegionalClients(cloud))}
+    found = {d.detail["rule_id"]: d for d in OssReplicationScanner().scan(target(), clients(cloud))}
 
     assert set(found) == {"srr-app", "crr-dr"}
     assert (found["srr-app"].resource_id, found["srr-app"].region) == ("hz-replica", REGION)
@@ -239,7 +220,7 @@ def test_a_bucket_of_another_region_behind_one_endpoint_override_makes_replicati
     account.regions.append(Region(RegionId=SHANGHAI))
     cloud = start_cloud(account)
 
-    [result] = run_audit(target(), clients(cloud), scanners=(OssReplicationScanner(),)).results
+    [result] = run_audit(target(), single_endpoint_clients(cloud), scanners=(OssReplicationScanner(),)).results
 
     assert result.complete is False and "AccessDenied" in result.reason  # never silently empty
 

@@ -3,40 +3,18 @@ contract tests replaying the API docs' sample responses, scanner behaviour (pagi
 call counts, failures), and key-guard end to end."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
 from localcloud.account import Region
 from shared.audit.runner import run_audit
-from shared.audit.scanner import AuditTarget
 from shared.audit.scanners.nas_file_systems import NasFileSystemsScanner
 from shared.audit.scanners.redis_instances import RedisInstancesScanner
-from shared.clients import Clients, Credentials
-from shared.ratelimit import RateLimiter
-from tests.conftest import (ACCOUNT_ID, ALICE_AK, ALICE_SECRET, KEY, OTHER_KEY, REGION, alerts, decision_records, key_state,
+from tests.conftest import (ACCOUNT_ID, KEY, OTHER_KEY, REGION, alerts, decision_records, key_state,
                             make_account)
+from tests.scanner_kit import clients, sample, target
 from tests.test_key_guard import only_record, schedule_deletion
 from tests.test_localcloud_nas import file_system
 from tests.test_localcloud_redis import community, instance
-
-SAMPLES = Path(__file__).parent / "contract" / "samples"
-
-
-def sample(product: str, api: str) -> dict:
-    return json.loads((SAMPLES / product / f"{api}.json").read_text(encoding="utf-8"))
-
-
-def target(key_id: str = KEY) -> AuditTarget:
-    return AuditTarget(key_id=key_id, key_arn=f"acs:kms:{REGION}:{ACCOUNT_ID}:key/{key_id}", region=REGION, account_id=ACCOUNT_ID)
-
-
-def clients(cloud) -> Clients:
-    # Unpaced: these tests are about what is called, not about the quotas (key-guard paces for real).
-    return Clients(Credentials(ALICE_AK, ALICE_SECRET), REGION, endpoint_override=cloud.endpoint_url(REGION),
-                   limiter=RateLimiter(lambda api: None))
-
 
 # ---------------------------------------------------------------- contract: the docs' sample responses
 
