@@ -220,3 +220,21 @@ def test_the_doc_sample_response_reads_through_the_sdk_model(start_cloud):
     body = lookup(cloud)
     assert body.events == sample["response"]["Events"] and body.next_token == sample["response"]["NextToken"]
     assert (body.start_time, body.end_time) == ("2020-07-15T14:00:00Z", "2020-07-22T14:00:00Z")
+
+
+def test_bucket_and_logstore_management_calls_are_recorded_but_not_data_events(start_cloud):
+    import oss2
+
+    from shared.log_client import make_log_client
+    from tests.conftest import ALICE_AK, ALICE_SECRET, make_account
+
+    cloud = start_cloud(make_account())
+    before = len(cloud.account.actiontrail.events)
+    bucket = oss2.Bucket(oss2.Auth(ALICE_AK, ALICE_SECRET), cloud.endpoint_url(), "kms-steward-state")
+    bucket.get_bucket_info()
+    bucket.put_object("claims/x", b"{}")  # a data event: not a management event
+    make_log_client(cloud.endpoint_url(), ALICE_AK, ALICE_SECRET).list_project(0, 10)
+    recorded = [(e["serviceName"], e["eventName"], e["eventRW"]) for e in cloud.account.actiontrail.events[before:]]
+    assert recorded == [("Oss", "GetBucketInfo", "Read"), ("Sls", "ListProject", "Read")]
+    assert cloud.account.actiontrail.events[-2]["requestParameters"] == {"BucketName": "kms-steward-state"}
+    assert cloud.account.actiontrail.events[-1]["userIdentity"]["userName"] == "alice"

@@ -90,6 +90,9 @@ class Product:
     """Any emulated product: it serves one account, through the cloud it belongs to."""
 
     code: str = ""  # lower-case product code, as in the account file, call counts and fault specs: "kms"
+    service_name: str = ""  # ActionTrail serviceName: "Kms"
+    version: str = ""  # API version (x-acs-version for RPC products)
+    endpoint_prefix: str = ""  # kms -> kms.cn-hangzhou.aliyuncs.com in eventSource
 
     def __init__(self, cloud: "LocalCloud"):
         self.cloud = cloud
@@ -98,13 +101,21 @@ class Product:
     def account(self):
         return self.cloud.account
 
+    def is_write(self, action: str) -> bool:
+        return action.startswith(("Put", "Delete", "Create", "Update"))
+
+    def record_in_trail(self, request, region: str, request_id: str, action: str, credential, params: dict[str, str],
+                        error: "errors.ApiError | None" = None) -> None:
+        """Record a REST call (OSS, SLS) in ActionTrail as the RPC gateway records every RPC call."""
+        call = Call(cloud=self.cloud, product=self.code, action=action, params=params, region=region,
+                    caller=Caller(credential, self.account.account_id), request_id=request_id,
+                    user_agent=request.headers.get("User-Agent", ""), source_ip=request.remote_addr or "127.0.0.1")
+        self.cloud.trail.record(self, call, error=error)
+
 
 class RpcProduct(Product):
     """An emulated POP RPC product. Subclasses set the identity and mark handlers with @api."""
 
-    service_name: str = ""  # ActionTrail serviceName: "Kms"
-    version: str = ""  # x-acs-version: "2016-01-20"
-    endpoint_prefix: str = ""  # kms -> kms.cn-hangzhou.aliyuncs.com in eventSource
     regional_param: str | None = "RegionId"  # the parameter that names the region, when the API has one
 
     def __init__(self, cloud: "LocalCloud"):
@@ -119,6 +130,25 @@ class RpcProduct(Product):
     def is_write(self, action: str) -> bool:
         fn = self.handlers.get(action)
         return bool(fn and fn.api_write)
+
+    def known_region(self, region: str) -> str:
+        """`region` if the account has it; else the answer ECS, RDS, PolarDB and Redis give an unknown region."""
+        if region not in self.account.region_ids:
+            raise errors.ApiError("InvalidRegionId.NotFound", f"The specified RegionId does not exist. ({region})", 404)
+        return region
+
+    def key_list(self, uses: list[tuple[str, str]]) -> list[dict]:
+        """EncryptionKeyList entries (RDS and PolarDB spell them alike) for (key id, UsedBy) pairs, the
+        key's state, deletion date and creator read from the account's KMS keys."""
+        keys = {k.KeyId: k for k in self.account.kms.keys}
+        entries = []
+        for key_id, used_by in uses:
+            key = keys.get(key_id)
+            entries.append({"EncryptionKey": key_id, "UsedBy": used_by, "KeyType": "CMK",
+                            "EncryptionKeyStatus": "Enabled" if key is None or key.KeyState == "Enabled" else "Disabled",
+                            **({"DeleteDate": key.DeleteDate} if key is not None and key.DeleteDate else {}),
+                            **({"Creator": key.Creator} if key is not None and key.Creator else {})})
+        return entries
 
     def handle(self, call: Call) -> dict:
         fn = self.handlers.get(call.action)

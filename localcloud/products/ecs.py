@@ -124,10 +124,7 @@ class Ecs(RpcProduct):
     endpoint_prefix = "ecs"
 
     def _region(self, call: Call) -> str:
-        region = call.require("RegionId")
-        if region not in self.account.region_ids:
-            raise errors.ApiError("InvalidRegionId.NotFound", f"The specified RegionId does not exist. ({region})", 404)
-        return region
+        return self.known_region(call.require("RegionId"))
 
     @api("DescribeDisks")
     def describe_disks(self, call: Call) -> dict:

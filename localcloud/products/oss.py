@@ -265,6 +265,8 @@ class Oss(Product):
     """The OSS endpoint of every region's listener (the gateway sends it all non-RPC, non-SLS traffic)."""
 
     code = PRODUCT
+    service_name = "Oss"
+    endpoint_prefix = "oss"
 
     # ------------------------------------------------------------ entry point
 
@@ -272,20 +274,31 @@ class Oss(Product):
         request_id = new_request_id()
         route = self.route(request)
         self.cloud.calls.count(PRODUCT, route.api)
+        credential = None
         try:
             body = request.get_data(cache=True)
-            authenticate(request, route.bucket, route.key, self.account, self.cloud.clock.now)
+            credential = authenticate(request, route.bucket, route.key, self.account, self.cloud.clock.now)
             if route.handler is None:
                 raise not_implemented(f"{request.method} {request.full_path.rstrip('?')}")
             if route.bucket and not _BUCKET_NAME.match(route.bucket):
                 raise oss_error("InvalidBucketName", "The specified bucket is not valid.", 400, BucketName=route.bucket)
             self.cloud.faults.apply(PRODUCT, route.api, region)
             with self.account.lock:
-                return route.handler(request, route, region, body, request_id)
+                response = route.handler(request, route, region, body, request_id)
+            self._trail(request, route, region, request_id, credential)
+            return response
         except errors.CannedResponse as canned:
             return canned.response(request_id)
         except errors.ApiError as err:
+            self._trail(request, route, region, request_id, credential, err)
             return self.error_response(err, request, request_id)
+
+    def _trail(self, request, route, region, request_id, credential, error=None) -> None:
+        """Bucket management calls reach ActionTrail; object reads and writes are data events, which
+        ActionTrail records only for a trail configured for them."""
+        if credential is not None and not route.key:
+            self.record_in_trail(request, region, request_id, route.api, credential,
+                                 {"BucketName": route.bucket} if route.bucket else {}, error)
 
     def route(self, request: Request) -> Route:
         bucket, key = split_path(request)
@@ -742,8 +755,8 @@ _V2 = re.compile(r"^OSS2 AccessKeyId:(?P<ak>[^,]+)(?:,AdditionalHeaders:(?P<ah>[
 _V4 = re.compile(r"^OSS4-HMAC-SHA256 Credential=(?P<cred>[^,]+),\s*Signature=(?P<sig>[0-9a-f]+)(?:,\s*AdditionalHeaders=(?P<ah>[^,]*))?$")
 
 
-def authenticate(request: Request, bucket: str, key: str, account, now) -> None:
-    """Verify an oss2 request signature (V1, V2 or V4) and its STS token against the account."""
+def authenticate(request: Request, bucket: str, key: str, account, now):
+    """Verify an oss2 request signature (V1, V2 or V4) and its STS token against the account; the credential."""
     header = request.headers.get("Authorization", "")
     if not header:
         raise access_denied("AccessDenied: Anonymous access is forbidden for this operation.")
@@ -815,6 +828,7 @@ def authenticate(request: Request, bucket: str, key: str, account, now) -> None:
             "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
             403, StringToSign=text, SignatureProvided=provided, OSSAccessKeyId=ak,
         )
+    return credential
 
 
 # ---------------------------------------------------------------- formats

@@ -79,9 +79,7 @@ class Polardb(RpcProduct):
 
     @api("DescribeDBClusters")
     def describe_dbclusters(self, call: Call) -> dict:
-        region = call.require("RegionId")
-        if region not in self.account.region_ids:
-            raise errors.ApiError("InvalidRegionId.NotFound", f"The specified region does not exist. ({region})", 404)
+        region = self.known_region(call.require("RegionId"))
         clusters = [c for c in self.account.polardb.clusters if c.RegionId == region]
         if ids := call.get("DBClusterIds"):
             wanted = set(ids.split(","))
@@ -107,12 +105,6 @@ class Polardb(RpcProduct):
     @api("DescribeDBClusterEncryptionKey")
     def describe_dbcluster_encryption_key(self, call: Call) -> dict:
         cluster = self._cluster(call)
-        keys = {k.KeyId: k for k in self.account.kms.keys}
-        listed = []
-        for key_id, used_by in cluster.key_uses():
-            key = keys.get(key_id)
-            listed.append(m.DescribeDBClusterEncryptionKeyResponseBodyEncryptionKeyList(
-                encryption_key=key_id, used_by=used_by, key_type="CMK",
-                encryption_key_status="Enabled" if key is None or key.KeyState == "Enabled" else "Disabled",
-                delete_date=key.DeleteDate if key is not None else None, creator=key.Creator if key is not None else None))
+        listed = [m.DescribeDBClusterEncryptionKeyResponseBodyEncryptionKeyList().from_map(entry)
+                  for entry in self.key_list(cluster.key_uses())]
         return m.DescribeDBClusterEncryptionKeyResponseBody(encryption_key_list=listed).to_map()

@@ -79,9 +79,7 @@ class Rds(RpcProduct):
     endpoint_prefix = "rds"
 
     def _instances(self, call: Call) -> list[RdsInstance]:
-        region = call.require("RegionId") if call.action == "DescribeDBInstances" else call.region
-        if region not in self.account.region_ids:
-            raise errors.ApiError("InvalidRegionId.NotFound", f"The specified region does not exist. ({region})", 404)
+        region = self.known_region(call.require("RegionId") if call.action == "DescribeDBInstances" else call.region)
         return [i for i in self.account.rds.instances if i.RegionId == region]
 
     def _instance(self, call: Call) -> RdsInstance:
@@ -139,14 +137,8 @@ class Rds(RpcProduct):
     @api("DescribeDBInstanceEncryptionKey")
     def describe_dbinstance_encryption_key(self, call: Call) -> dict:
         instance = self._instance(call)
-        keys = {k.KeyId: k for k in self.account.kms.keys}
-        listed = []
-        for key_id, used_by in instance.key_uses():
-            key = keys.get(key_id)
-            listed.append(m.DescribeDBInstanceEncryptionKeyResponseBodyEncryptionKeyList(
-                encryption_key=key_id, used_by=used_by, key_type="CMK",
-                encryption_key_status="Enabled" if key is None or key.KeyState == "Enabled" else "Disabled",
-                delete_date=key.DeleteDate if key is not None else None, creator=key.Creator if key is not None else None))
+        listed = [m.DescribeDBInstanceEncryptionKeyResponseBodyEncryptionKeyList().from_map(entry)
+                  for entry in self.key_list(instance.key_uses())]
         disk = instance.DiskEncryption
         return m.DescribeDBInstanceEncryptionKeyResponseBody(
             encryption_key=disk.EncryptionKey if disk else None,

@@ -103,9 +103,7 @@ class Redis(RpcProduct):
         # The SDK maps most regions to the central endpoint r-kvstore.aliyuncs.com, which serves every
         # region: without a RegionId the answer spans all of them (UNCONFIRMED).
         if (region := call.get("RegionId")) is not None:
-            if region not in self.account.region_ids:
-                # UNCONFIRMED for R-kvstore: the code ECS and NAS answer for an unknown region.
-                raise errors.ApiError("InvalidRegionId.NotFound", f"The specified RegionId does not exist. ({region})", 404)
+            self.known_region(region)  # UNCONFIRMED for R-kvstore: the code ECS answers for an unknown region
             instances = [i for i in instances if i.RegionId == region]
         if (ids := call.get("InstanceIds")) is not None:
             wanted = {i.strip() for i in ids.split(",") if i.strip()}

@@ -60,6 +60,7 @@ if TYPE_CHECKING:
 PRODUCT = "sls"
 MAX_LINES = 100
 MAX_LIST_SIZE = 500
+DATA_PLANE = frozenset({"PutLogs", "GetLogs"})
 _EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 _V1 = re.compile(r"^LOG (?P<ak>[^:]+):(?P<sig>.+)$")
 _V4 = re.compile(r"^SLS4-HMAC-SHA256 Credential=(?P<ak>[^/,]+)/(?P<date>\d{8})/(?P<region>[^/,]+)/sls/aliyun_v4_request,\s*Signature=(?P<sig>[0-9a-f]+)$")
@@ -104,6 +105,9 @@ def new_request_id() -> str:
 
 class Sls(Product):
     code = PRODUCT
+    service_name = "Sls"
+    endpoint_prefix = "log"
+    version = "2020-12-30"
 
     # ------------------------------------------------------------ entry point
 
@@ -111,9 +115,10 @@ class Sls(Product):
         request_id = new_request_id()
         api, logstore, handler = self.route(request)
         self.cloud.calls.count(PRODUCT, api)
+        credential = None
         try:
             body = request.get_data(cache=True)
-            authenticate(request, body, self.account, self.cloud.clock.now)
+            credential = authenticate(request, body, self.account, self.cloud.clock.now)
             if handler is None:
                 raise sls_error("InvalidMethod", f"invalid request method : {request.path}", 405)
             project = project_from_host(request.host or "")
@@ -123,11 +128,20 @@ class Sls(Product):
             with self.account.lock:
                 if project and not self.project_exists(project, region):
                     raise project_not_exist(project)
-                return handler(request, project, logstore, region, body, request_id)
+                response = handler(request, project, logstore, region, body, request_id)
+            self._trail(request, api, project, logstore, region, request_id, credential)
+            return response
         except errors.CannedResponse as canned:
             return canned.response(request_id)
         except errors.ApiError as err:
+            self._trail(request, api, project_from_host(request.host or ""), logstore, region, request_id, credential, err)
             return self.error_response(err, request_id)
+
+    def _trail(self, request, api, project, logstore, region, request_id, credential, error=None) -> None:
+        """Management calls reach ActionTrail; writing and querying logs are data-plane calls it does not record."""
+        if credential is not None and api not in DATA_PLANE:
+            params = {k: v for k, v in (("ProjectName", project), ("LogstoreName", logstore)) if v}
+            self.record_in_trail(request, region, request_id, api, credential, params, error)
 
     def route(self, request: Request) -> tuple[str, Optional[str], Optional[Callable]]:
         path, method = request.path, request.method
@@ -350,7 +364,8 @@ def project_from_host(host: str) -> str | None:
 # ---------------------------------------------------------------- signatures
 
 
-def authenticate(request: Request, body: bytes, account, now) -> None:
+def authenticate(request: Request, body: bytes, account, now):
+    """Verify a request's V1 or V4 signature and STS token against the account; the credential."""
     header = request.headers.get("Authorization", "")
     m1, m4 = _V1.match(header), _V4.match(header)
     if not (m1 or m4):
@@ -394,6 +409,7 @@ def authenticate(request: Request, body: bytes, account, now) -> None:
         expected = authorization.rsplit("Signature=", 1)[-1]
     if not hmac.compare_digest(expected.encode(), provided.encode()):
         raise sls_error("SignatureNotMatch", f"Signature {provided} not matched.", 401)
+    return credential
 
 
 # ---------------------------------------------------------------- bodies
