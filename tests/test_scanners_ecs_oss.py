@@ -297,3 +297,20 @@ def test_access_denied_makes_the_audit_incomplete_and_the_deletion_is_cancelled(
     assert "access denied" in alert["auditIncomplete"][0]["reason"] and code in alert["auditIncomplete"][0]["reason"]
     record = only_record(cloud)
     assert record["auditComplete"] is False and record["decision"] == "block"
+
+
+def test_disks_and_snapshots_contract_doc_samples_are_found(start_cloud):
+    from shared.audit.scanners.ecs_disks import EcsDisksScanner
+
+    disks, snaps = sample("ecs", "DescribeDisks"), sample("ecs", "DescribeSnapshots")
+    key = disks["response"]["Disks"]["Disk"][0]["KMSKeyId"]
+    cloud = start_cloud(make_account())
+    cloud.faults.respond("ecs:DescribeDisks", disks["response"])
+    cloud.faults.respond("ecs:DescribeSnapshots", snaps["response"])
+
+    [disk_dep] = EcsDisksScanner().scan(target(key), clients(cloud))
+    [snap_dep] = EcsSnapshotsScanner().scan(target(key), clients(cloud))
+
+    assert (disk_dep.resource_id, disk_dep.state) == ("d-bp18um4r4f2fve24****", "live")
+    assert "attached to i-bp67acfmxazb4ph****" in disk_dep.usage
+    assert (snap_dep.resource_id, snap_dep.state, snap_dep.resource_type) == ("s-bp67acfmxazb4p****", "inert", "ACS::ECS::Snapshot")
