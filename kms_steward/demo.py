@@ -185,8 +185,8 @@ def run_demo(*, duplicate_delivery: bool = False, console: Console | None = None
         console.print(f"    KMS accepted it: key is [bold red]{pending.key_state}[/], to be deleted on {pending.delete_date}\n")
         console.print("[bold]4.[/] key-guard reacts:")
         cloud.bus.release()
-        if not cloud.bus.drain(timeout=600):
-            console.print("[red]key-guard did not finish within 600 s[/]")
+        if not cloud.bus.drain(timeout=3600):
+            console.print("[red]key-guard did not finish within an hour[/]")
             return 1
 
         after = client.describe_key(kms.DescribeKeyRequest(key_id=KEY_ID)).body.key_metadata

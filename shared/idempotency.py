@@ -26,7 +26,7 @@ import oss2
 from shared.clients import Clients, TransientError
 
 PREFIX = "kms-steward/key-guard/events/"
-STALE_AFTER = timedelta(seconds=960)  # above s.yaml's 900 s function timeout
+STALE_AFTER = timedelta(seconds=3660)  # above s.yaml's 3600 s function timeout
 
 Outcome = Literal["claimed", "duplicate"]
 

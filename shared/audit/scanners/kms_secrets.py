@@ -47,28 +47,28 @@ class KmsSecretsScanner:
             return clients.call("kms:ListSecrets", client.list_secrets,
                                 kms.ListSecretsRequest(page_number=number, page_size=PAGE_SIZE, filters=filters)).body
 
-        listed = items_by_number(page, lambda b: b.secret_list and b.secret_list.secret, lambda b: b.total_count, PAGE_SIZE)
+        names = items_by_number(page, lambda b: b.secret_list and b.secret_list.secret, lambda b: b.total_count, PAGE_SIZE,
+                                keep=lambda secret: secret.secret_name)
 
-        def describe(secret):
+        def dependent(name: str) -> Dependent | None:
+            """DescribeSecret, reduced at once to the dependent (or nothing): 5,000 bodies are not kept."""
             try:
-                return clients.call("kms:DescribeSecret", client.describe_secret,
-                                    kms.DescribeSecretRequest(secret_name=secret.secret_name)).body
+                body = clients.call("kms:DescribeSecret", client.describe_secret, kms.DescribeSecretRequest(secret_name=name)).body
             except Exception as exc:
                 if error_code(exc) == GONE:
                     return None
                 raise
-
-        found = []
-        for body in fan_out(describe, listed, CONCURRENCY):
-            if body is None or not target.names_key(body.encryption_key_id):
-                continue
+            if not target.names_key(body.encryption_key_id):
+                return None
             pending = bool(body.planned_delete_time)
-            found.append(Dependent(
+            return Dependent(
                 service=self.service, resource_type="ACS::KMS::Secret", resource_id=body.secret_name, region=target.region,
                 state="inert" if pending else "live", name=body.secret_name,
                 usage=f"{body.secret_type or 'Generic'} secret values encrypted with the key"
                       + (f" (scheduled for deletion {body.planned_delete_time})" if pending else ""),
                 detail={k: v for k, v in {"type": body.secret_type, "rotation": body.automatic_rotation,
                                           "arn": body.arn}.items() if v},
-            ))
+            )
+
+        found = [d for d in fan_out(dependent, names, CONCURRENCY) if d is not None]
         return found

@@ -49,23 +49,21 @@ class OssBucketsScanner:
 
     def scan(self, target: AuditTarget, clients: Clients) -> list[Dependent]:
         buckets = [b for b in all_buckets(clients, target.region) if bucket_region(b) == target.region]
-        found = []
-        for bucket, info in zip(buckets, fan_out(lambda b: self._info(b, target, clients), buckets)):
-            rule = info.bucket_encryption_rule if info is not None else None
-            if rule is None or rule.sse_algorithm != "KMS" or not target.names_key(rule.kms_master_keyid):
-                continue
-            found.append(Dependent(
-                service=self.service, resource_type="ACS::OSS::Bucket", resource_id=bucket.name, region=target.region,
-                state="live", usage="bucket default encryption (SSE-KMS)",
-                detail={k: v for k, v in {"storage_class": bucket.storage_class, "data_encryption": rule.kms_data_encryption,
-                                          "cross_region_replication": info.cross_region_replication}.items() if v},
-            ))
-        return found
+        return [d for d in fan_out(lambda b: self._dependent(b, target, clients), buckets) if d is not None]
 
-    @staticmethod
-    def _info(bucket, target: AuditTarget, clients: Clients):
+    def _dependent(self, bucket, target: AuditTarget, clients: Clients) -> Dependent | None:
+        """GetBucketInfo, reduced at once to the dependent (or nothing): thousands of infos are not kept."""
         client = clients.oss_bucket(bucket.name, target.region)
         try:
-            return clients.call("oss:GetBucketInfo", client.get_bucket_info)
+            info = clients.call("oss:GetBucketInfo", client.get_bucket_info)
         except oss2.exceptions.NoSuchBucket:  # deleted since the listing
             return None
+        rule = info.bucket_encryption_rule
+        if rule is None or rule.sse_algorithm != "KMS" or not target.names_key(rule.kms_master_keyid):
+            return None
+        return Dependent(
+            service=self.service, resource_type="ACS::OSS::Bucket", resource_id=bucket.name, region=target.region,
+            state="live", usage="bucket default encryption (SSE-KMS)",
+            detail={k: v for k, v in {"storage_class": bucket.storage_class, "data_encryption": rule.kms_data_encryption,
+                                      "cross_region_replication": info.cross_region_replication}.items() if v},
+        )

@@ -35,26 +35,25 @@ class PolardbClustersScanner:
 
         clusters = items_by_number(page, lambda b: b.items and b.items.dbcluster, lambda b: b.total_record_count, PAGE_SIZE)
 
-        def keys_of(cluster):
+        def used_by(cluster) -> list[str] | None:
+            """The cluster's uses of the key (TDE, DiskEncryption); None when it vanished since the listing."""
             try:
-                return clients.call("polardb:DescribeDBClusterEncryptionKey", client.describe_dbcluster_encryption_key,
+                body = clients.call("polardb:DescribeDBClusterEncryptionKey", client.describe_dbcluster_encryption_key,
                                     polardb.DescribeDBClusterEncryptionKeyRequest(dbcluster_id=cluster.dbcluster_id)).body
             except Exception as exc:
                 if error_code(exc) in GONE:
                     return None
                 raise
+            return sorted({k.used_by for k in body.encryption_key_list or [] if target.names_key(k.encryption_key)})
 
         found = []
-        for cluster, body in zip(clusters, fan_out(keys_of, clusters)):
-            if body is None:
-                continue
-            used_by = sorted({k.used_by for k in body.encryption_key_list or [] if target.names_key(k.encryption_key)})
-            if not used_by:
+        for cluster, uses in zip(clusters, fan_out(used_by, clusters)):
+            if not uses:
                 continue
             found.append(Dependent(
                 service=self.service, resource_type="ACS::POLARDB::DBCluster", resource_id=cluster.dbcluster_id,
                 region=target.region, state="inert" if cluster.dbcluster_status in INERT_STATUSES else "live",
-                name=cluster.dbcluster_description or None, usage=" and ".join(USES.get(u, u) for u in used_by),
+                name=cluster.dbcluster_description or None, usage=" and ".join(USES.get(u, u) for u in uses),
                 detail={k: v for k, v in {"engine": cluster.dbtype, "status": cluster.dbcluster_status}.items() if v},
             ))
         return found
