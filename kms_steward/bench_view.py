@@ -10,7 +10,7 @@ def _ok(flag: bool) -> str:
 
 
 def render_bench(r: dict, console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or Console(width=max(140, Console().width))  # wide enough for the API names and sources
     meets = r["meets_targets"]
     head = Table(title=f"Audit of one key, synthetic region x{r['scale']:g} ({r['latency_ms']} ms per call, published quotas)")
     head.add_column("figure")
