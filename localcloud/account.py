@@ -160,10 +160,14 @@ class SlsUserCmkInfo(StrictRecord):
 
 
 class SlsEncryptConf(StrictRecord):
-    """GetLogStore's encrypt_conf (JSON keys lower_snake); no user_cmk_info = the SLS service key."""
+    """GetLogStore's encrypt_conf (JSON keys lower_snake); no user_cmk_info = the SLS service key.
 
-    enable: bool = True
-    encrypt_type: Literal["default", "sm4"] = "default"
+    The EncryptConf doc lists the algorithms default and sm4; its newer Chinese edition (and
+    UpdateLogStoreEncryption) adds m4 and the sm4_*/aes_* modes."""
+
+    enable: bool
+    encrypt_type: Literal["default", "sm4", "m4", "sm4_ecb", "sm4_cbc", "sm4_gcm", "aes_ecb", "aes_cbc", "aes_cfb", "aes_ofb",
+                          "aes_gcm"] = "default"
     user_cmk_info: Optional[SlsUserCmkInfo] = None
 
 

@@ -1,9 +1,14 @@
 """Secrets Manager (KMS 2016-01-20): ListSecrets and DescribeSecret, the two calls the audit needs.
 
-ListSecrets pages by PageNumber/PageSize (1-100, TotalCount) and takes Filters (a JSON array of
-{"Key", "Values"}; keys ANDed, values ORed) but carries no encryption key: DescribeSecret does
-(`EncryptionKeyId`), one secret at a time (dependency-apis.md §1). A missing secret answers
-Forbidden.ResourceNotFound 404. Secrets live in a region, like keys: the KMS endpoint is regional.
+ListSecrets pages by PageNumber/PageSize (PageSize 1-100, default 10; PageNumber from 1) with
+TotalCount, and takes Filters: a JSON array of at most 10 {"Key", "Values"} pairs (at most 10 values
+each); different keys are ANDed, the values of one key ORed (SDK 3.3.1 docstring). Its items carry
+no encryption key, and no filter names one: DescribeSecret does (`EncryptionKeyId`), one secret at a
+time (dependency-apis.md §1). A missing secret answers Forbidden.ResourceNotFound 404.
+
+Secrets live in a region, like keys: KMS is addressed by its regional endpoint, so the endpoint's
+region is the secret's. A secret whose PlannedDeleteTime the clock has passed is gone, as a key past
+its DeleteDate is.
 """
 from __future__ import annotations
 
@@ -13,13 +18,16 @@ from alibabacloud_kms20160120 import models as m
 from pydantic import field_validator
 
 from localcloud import errors
+from localcloud.clock import parse_time
 from localcloud.products.base import Call, api, paginate_numbers
-from localcloud.records import Record, _iso, _sdk
+from localcloud.records import Record, _iso, sdk_wire_names
 
-# ListSecrets filter keys and the record field each one reads (SDK 3.3.1 docstring); tag filters
-# read the secret's tags.
-_FILTER_FIELDS = {"SecretName": "SecretName", "Description": "Description", "DKMSInstanceId": "DKMSInstanceId",
-                  "SecretType": "SecretType", "Creator": "Creator"}
+_DESCRIBE = m.DescribeSecretResponseBody
+_LIST_ITEM = m.ListSecretsResponseBodySecretListSecret
+MAX_FILTERS = 10  # pairs per Filters, and values per pair (SDK docstring)
+# ListSecrets filter keys that name a field of the secret (TagKey/TagValue read its tags). Matching is
+# exact: whether SecretName/Description match by substring is UNCONFIRMED.
+_FIELD_FILTERS = frozenset({"SecretName", "Description", "DKMSInstanceId", "SecretType", "Creator"})
 
 
 class KmsSecretTag(Record):
@@ -29,78 +37,112 @@ class KmsSecretTag(Record):
 
 
 class KmsSecret(Record):
-    """A secret's metadata as DescribeSecret returns it (never its value), plus RegionId."""
+    """A secret's metadata as DescribeSecret returns it, plus RegionId and the creator ListSecrets filters on.
 
-    sdk_model: ClassVar[Any] = _sdk("alibabacloud_kms20160120.models", "DescribeSecretResponseBody")
+    No value is stored: the audit reads metadata only. GetSecretValue/PutSecretValue will add the
+    versions beside the metadata (as KmsKey keeps `KeyVersions`): an extra `Versions` field in
+    ListSecretVersionIds' item shape (VersionId, CreateTime, VersionStages) plus each version's data.
+    DescribeSecret answers only its own wire fields, so such fields never reach it.
+    """
+
+    sdk_model: ClassVar[Any] = _DESCRIBE
     extra_fields: ClassVar[frozenset] = frozenset({"RegionId", "Creator"})
 
     SecretName: str
     RegionId: str
+    # DescribeSecret's doc spells Generic, Rds, RAMCredentials, ECS; CreateSecret's adds Redis, ListSecrets' PolarDB.
     SecretType: Literal["Generic", "Rds", "RAMCredentials", "ECS", "Redis", "PolarDB"] = "Generic"
     # The key that encrypts the secret's values; without one, Secrets Manager uses its own service key.
     EncryptionKeyId: Optional[str] = None
-    AutomaticRotation: Literal["Enabled", "Disabled", "Invalid"] = "Disabled"
+    # Returned for managed (Rds, RAMCredentials, ECS) secrets; for Generic ones with a rotation policy too (UNCONFIRMED).
+    AutomaticRotation: Optional[Literal["Enabled", "Disabled", "Invalid"]] = None
     PlannedDeleteTime: Optional[str] = None
     CreateTime: Optional[str] = None
     Tags: list[KmsSecretTag] = []
 
     _check_dates = field_validator("PlannedDeleteTime", "CreateTime")(classmethod(lambda cls, v: _iso(v)))
 
+    def matches(self, key: str, values: list) -> bool:
+        """Whether the secret passes one ListSecrets filter."""
+        if key == "TagKey":
+            return any(t.TagKey in values for t in self.Tags)
+        if key == "TagValue":
+            return any(t.TagValue in values for t in self.Tags)
+        value = self.wire().get(key)
+        if key == "SecretType":
+            # The filter doc spells RDS where DescribeSecret answers Rds: compared case-blind (UNCONFIRMED).
+            return value is not None and value.lower() in {str(v).lower() for v in values}
+        return value in values
+
 
 def _secret_not_found(name: str) -> errors.ApiError:
     return errors.ApiError("Forbidden.ResourceNotFound", f"Resource not found. ({name})", 404)
+
+
+def _filters(call: Call) -> list[tuple[str, list]]:
+    raw = call.json("Filters") or []
+    shape = 'Expected at most 10 [{"Key": ..., "Values": [...]}] with at most 10 values each.'
+    if not isinstance(raw, list) or len(raw) > MAX_FILTERS:
+        raise errors.invalid_parameter("Filters", shape)
+    pairs = []
+    for flt in raw:
+        if not isinstance(flt, dict):
+            raise errors.invalid_parameter("Filters", shape)
+        key, values = flt.get("Key"), flt.get("Values")
+        if not isinstance(values, list) or len(values) > MAX_FILTERS:
+            raise errors.invalid_parameter("Filters", shape)
+        if key not in _FIELD_FILTERS and key not in ("TagKey", "TagValue"):
+            raise errors.invalid_parameter("Filters", f"Unsupported filter key {key!r}.")
+        pairs.append((key, values))
+    return pairs
 
 
 class SecretsManager:
     """The Secrets Manager APIs of the KMS product (mixed into localcloud.products.kms.Kms)."""
 
     def _secrets_here(self, call: Call) -> list[KmsSecret]:
+        """The region's secrets, once those whose deletion fell due are gone."""
+        now = call.now
+        self.account.kms.secrets = [s for s in self.account.kms.secrets
+                                    if not (s.PlannedDeleteTime and parse_time(s.PlannedDeleteTime) <= now)]
         return [s for s in self.account.kms.secrets if s.RegionId == call.region]
 
     def _secret_arn(self, secret: KmsSecret) -> str:
         return f"acs:kms:{secret.RegionId}:{self.account.account_id}:secret/{secret.SecretName}"
 
+    def _find_secret(self, call: Call, ref: str) -> KmsSecret:
+        """A secret by name or ARN (acs:kms:<region>:<account>:secret/<name>) in the call's region."""
+        secrets = self._secrets_here(call)
+        found = next((s for s in secrets if ref in (s.SecretName, self._secret_arn(s))), None)
+        if found is None:
+            raise _secret_not_found(ref)
+        return found
+
     @api("ListSecrets")
     def list_secrets(self, call: Call) -> dict:
         secrets = self._secrets_here(call)
-        filters = call.json("Filters") or []
-        if not isinstance(filters, list):
-            raise errors.invalid_parameter("Filters", 'Expected [{"Key": ..., "Values": [...]}].')
-        for flt in filters:
-            key, values = (flt or {}).get("Key"), (flt or {}).get("Values") or []
-            if key in _FILTER_FIELDS:
-                secrets = [s for s in secrets if getattr(s, _FILTER_FIELDS[key], None) in values
-                           or (s.model_extra or {}).get(_FILTER_FIELDS[key]) in values]
-            elif key == "TagKey":
-                secrets = [s for s in secrets if any(t.TagKey in values for t in s.Tags)]
-            elif key == "TagValue":
-                secrets = [s for s in secrets if any(t.TagValue in values for t in s.Tags)]
-            else:
-                raise errors.invalid_parameter("Filters", f"Unsupported filter key {key!r}.")
-        fetch_tags = (call.get("FetchTags") or "false").lower() == "true"
+        for key, values in _filters(call):
+            secrets = [s for s in secrets if s.matches(key, values)]
+        fetch_tags = call.bool("FetchTags", False)
         page, total, number, size = paginate_numbers(secrets, call, default_size=10, max_size=100)
+        listed = sdk_wire_names(_LIST_ITEM) - {"Tags"}
         items = []
         for s in page:
-            item = {k: v for k, v in s.wire().items() if k in ("SecretName", "SecretType", "CreateTime", "UpdateTime",
-                                                               "PlannedDeleteTime", "OwingService")}
+            wire = s.wire()
+            item = {k: v for k, v in wire.items() if k in listed}
             if fetch_tags:
-                item["Tags"] = {"Tag": [t.wire() for t in s.Tags]}
-            items.append(m.ListSecretsResponseBodySecretListSecret().from_map(item))
+                item["Tags"] = {"Tag": wire.get("Tags", [])}
+            items.append(_LIST_ITEM().from_map(item))
         return m.ListSecretsResponseBody(secret_list=m.ListSecretsResponseBodySecretList(secret=items), page_number=number,
                                          page_size=size, total_count=total).to_map()
 
     @api("DescribeSecret")
     def describe_secret(self, call: Call) -> dict:
-        name = call.require("SecretName")
-        secret = next((s for s in self._secrets_here(call) if s.SecretName == name), None)
-        if secret is None:
-            raise _secret_not_found(name)
+        secret = self._find_secret(call, call.require("SecretName"))
         call.refer("ACS::KMS::Secret", secret.SecretName)
-        data = secret.wire()
-        data.pop("RegionId", None)
-        data.pop("Creator", None)
-        tags = data.pop("Tags", [])
+        wire = secret.wire()
+        data = {k: v for k, v in wire.items() if k in sdk_wire_names(_DESCRIBE) - {"Tags"}}
         data.setdefault("Arn", self._secret_arn(secret))
-        if (call.get("FetchTags") or "false").lower() == "true":
-            data["Tags"] = {"Tag": tags}
-        return m.DescribeSecretResponseBody().from_map(data).to_map()
+        if call.bool("FetchTags", False):
+            data["Tags"] = {"Tag": wire.get("Tags", [])}
+        return _DESCRIBE().from_map(data).to_map()

@@ -1,14 +1,16 @@
 """PolarDB 2017-08-01: the cluster listing and the per-cluster encryption reads (dependency-apis.md §5).
 
-- DescribeDBClusters: `Items.DBCluster[]` (no encryption field), PageNumber/PageSize 30/50/100
-  (TotalRecordCount). There is no reverse lookup by key in PolarDB.
+- DescribeDBClusters: `Items.DBCluster[]` (no encryption field); PageNumber/PageSize where PageSize is
+  30, 50 or 100 (default 30), with TotalRecordCount. PolarDB has no reverse lookup by key.
 - DescribeDBClusterTDE -> TDEStatus, EncryptionKey, EncryptionKeyStatus, TDERegion, ...
 - DescribeDBClusterEncryptionKey -> EncryptionKeyList[] {EncryptionKey, UsedBy (TDE | DiskEncryption),
   KeyType, EncryptionKeyStatus, ...}: every key the cluster uses, TDE and storage alike.
 
-A cluster record holds the DescribeDBClusters item's wire names plus, under the name of the API
-that returns them, `TDE` (DescribeDBClusterTDE's fields) and `StorageEncryption` (the storage key,
-as CreateDBCluster's StorageEncryptionKey sets it).
+The account file's cluster record: the DescribeDBClusters item's wire names (DBClusterId, RegionId,
+DBType, DBClusterStatus, DBClusterDescription, LockMode, ...), plus the encryption facts grouped by use:
+  TDE:               {TDEStatus, EncryptionKey}   as DescribeDBClusterTDE names them
+  StorageEncryption: {StorageEncryptionKey}       as CreateDBCluster names the storage key
+Any other field is refused.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from localcloud import errors
 from localcloud.products.base import Call, RpcProduct, api, paginate_numbers
 from localcloud.records import Record, StrictRecord
 
-PAGE_SIZES = (30, 50, 100)  # the documented PageSize values
+PAGE_SIZES = (30, 50, 100)  # the documented PageSize values; 30 is the default
 
 
 class PolardbTde(StrictRecord):
@@ -42,15 +44,16 @@ class PolardbCluster(Record):
     DBClusterStatus: str = "Running"
     TDE: Optional[PolardbTde] = None
     StorageEncryption: Optional[PolardbStorageEncryption] = None
-    extra_fields: ClassVar[frozenset] = frozenset({"RegionId"})
 
     def item(self) -> dict:
+        """The DescribeDBClusters item: the encryption facts are not in the listing."""
         data = self.wire()
         data.pop("TDE", None)
         data.pop("StorageEncryption", None)
         return data
 
     def key_uses(self) -> list[tuple[str, str]]:
+        """(key id, UsedBy) for every key the cluster uses."""
         uses = []
         if self.TDE and self.TDE.TDEStatus == "Enabled" and self.TDE.EncryptionKey:
             uses.append((self.TDE.EncryptionKey, "TDE"))
@@ -63,6 +66,13 @@ class PolardbSection(StrictRecord):
     clusters: list[PolardbCluster] = Field(default_factory=list)
 
 
+def _cluster_not_found() -> errors.ApiError:
+    # The code and message PolarDB's cluster-level APIs document (DeleteDBCluster, CheckConnectionString);
+    # UNCONFIRMED for the encryption reads, whose pages list no error codes. Some PolarDB APIs spell it
+    # InvalidDBClusterId.NotFound; the scanner accepts both.
+    return errors.ApiError("InvalidDBCluster.NotFound", "The DBClusterId provided does not exist in our records.", 404)
+
+
 class Polardb(RpcProduct):
     code = "polardb"
     service_name = "polardb"
@@ -73,7 +83,7 @@ class Polardb(RpcProduct):
         cluster_id = call.require("DBClusterId")
         cluster = next((c for c in self.account.polardb.clusters if c.DBClusterId == cluster_id), None)
         if cluster is None:
-            raise errors.ApiError("InvalidDBClusterId.NotFound", f"The DBClusterId provided does not exist in our records. ({cluster_id})", 404)
+            raise _cluster_not_found()
         call.refer("ACS::POLARDB::DBCluster", cluster_id)
         return cluster
 
@@ -81,14 +91,15 @@ class Polardb(RpcProduct):
     def describe_dbclusters(self, call: Call) -> dict:
         region = self.known_region(call.require("RegionId"))
         clusters = [c for c in self.account.polardb.clusters if c.RegionId == region]
-        if ids := call.get("DBClusterIds"):
+        if ids := call.get("DBClusterIds"):  # several ids, comma-separated
             wanted = set(ids.split(","))
             clusters = [c for c in clusters if c.DBClusterId in wanted]
-        if (status := call.get("DBClusterStatus")) is not None:
-            clusters = [c for c in clusters if c.DBClusterStatus == status]
+        for name in ("DBType", "DBClusterStatus"):
+            if (value := call.get(name)) is not None:
+                clusters = [c for c in clusters if getattr(c, name) == value]
         if (size := call.int("PageSize")) is not None and size not in PAGE_SIZES:
             raise errors.invalid_parameter("PageSize", "Valid values: 30, 50 and 100.")
-        page, total, number, size = paginate_numbers(clusters, call, default_size=30, max_size=100)
+        page, total, number, _ = paginate_numbers(clusters, call, default_size=PAGE_SIZES[0], max_size=PAGE_SIZES[-1])
         items = m.DescribeDBClustersResponseBodyItems(
             dbcluster=[m.DescribeDBClustersResponseBodyItemsDBCluster().from_map(c.item()) for c in page])
         return m.DescribeDBClustersResponseBody(items=items, page_number=number, page_record_count=len(page),
@@ -98,8 +109,10 @@ class Polardb(RpcProduct):
     def describe_dbcluster_tde(self, call: Call) -> dict:
         cluster = self._cluster(call)
         tde = cluster.TDE or PolardbTde()
+        key = self.key_list([(tde.EncryptionKey, "TDE")])[0] if tde.EncryptionKey else {}
         return m.DescribeDBClusterTDEResponseBody(dbcluster_id=cluster.DBClusterId, tdestatus=tde.TDEStatus,
                                                   encryption_key=tde.EncryptionKey,
+                                                  encryption_key_status=key.get("EncryptionKeyStatus"),
                                                   tderegion=cluster.RegionId if tde.EncryptionKey else None).to_map()
 
     @api("DescribeDBClusterEncryptionKey")

@@ -1,18 +1,21 @@
 """RDS 2014-08-15: the instance listing, the reverse lookup by KMS key and the two per-instance
 encryption reads (dependency-apis.md §4).
 
-- DescribeDBInstances: `Items.DBInstance[]` (no encryption field), PageNumber/PageSize (1-100,
-  TotalRecordCount) or NextToken/MaxResults.
-- DescribeKmsAssociateResources: KmsResourceType=key, KmsResourceId, KmsResourceUser (the key
-  owner's UID) -> AssociateStatus and AssociateDBInstances[] {DBInstanceName, Engine, KeyUsedBy
-  (DiskEncryption | TDE), Status}; one entry per use.
+- DescribeDBInstances: `Items.DBInstance[]` (no encryption field); PageNumber/PageSize (1-100, default
+  30, TotalRecordCount) or NextToken/MaxResults (1-100, default 30).
+- DescribeKmsAssociateResources: KmsResourceType=key, KmsResourceId, KmsResourceUser (the key owner's
+  UID) -> AssociateStatus and AssociateDBInstances[] {DBInstanceName, Engine, KeyUsedBy (DiskEncryption |
+  TDE), Status}: one entry per use. Its Status has a vocabulary of its own (LOOKUP_STATUS).
 - DescribeDBInstanceTDE -> TDEStatus, EncryptionKey, TDEMode.
-- DescribeDBInstanceEncryptionKey -> the disk-encryption key (EncryptionKey, EncryptionKeyStatus, ...)
-  and EncryptionKeyList[] with every key the instance uses and what for (UsedBy TDE | DiskEncryption).
+- DescribeDBInstanceEncryptionKey -> the cloud-disk key (EncryptionKey, EncryptionKeyStatus, ...) and
+  EncryptionKeyList[] with every key the instance uses and what for (UsedBy TDE | DiskEncryption).
 
-An instance record holds the DescribeDBInstances item's wire names plus what the two encryption reads
-return, each under the name of the API that returns it: `TDE` (DescribeDBInstanceTDE's fields) and
-`DiskEncryption` (DescribeDBInstanceEncryptionKey's fields for the cloud-disk key).
+The account file's instance record: the DescribeDBInstances item's wire names (DBInstanceId, RegionId,
+Engine, DBInstanceStatus, DBInstanceDescription, ...), plus what the two encryption reads return, each
+grouped under the use it describes:
+  TDE:            {TDEStatus, EncryptionKey, TDEMode}          as DescribeDBInstanceTDE names them
+  DiskEncryption: {EncryptionKey, EncryptionKeyStatus}         as DescribeDBInstanceEncryptionKey names them
+Any other field is refused.
 """
 from __future__ import annotations
 
@@ -24,6 +27,18 @@ from pydantic import Field
 from localcloud import errors
 from localcloud.products.base import Call, RpcProduct, api, paginate_numbers, paginate_token
 from localcloud.records import Record, StrictRecord
+
+PAGE_DEFAULT, PAGE_MAX = 30, 100
+
+# DescribeKmsAssociateResources' Status values, as its doc lists them (CREATING, ACTIVATION, DELETING,
+# RESTARTING, CLASS_CHANGING, INS_MAINTAINING, BACKUP_RECOVERING, NET_MODIFYING), for the
+# DescribeDBInstances status each one describes. UNCONFIRMED: the lookup's spelling of a status with no
+# counterpart in that list (Stopped, TRANSING, ...); it is answered upper-cased ("STOPPED").
+LOOKUP_STATUS = {
+    "Creating": "CREATING", "Running": "ACTIVATION", "Deleting": "DELETING", "Rebooting": "RESTARTING",
+    "DBInstanceClassChanging": "CLASS_CHANGING", "Restoring": "BACKUP_RECOVERING",
+    "DBInstanceNetTypeChanging": "NET_MODIFYING",
+}
 
 
 class RdsTde(StrictRecord):
@@ -39,7 +54,6 @@ class RdsDiskEncryption(StrictRecord):
 
 class RdsInstance(Record):
     sdk_model: ClassVar[Any] = m.DescribeDBInstancesResponseBodyItemsDBInstance
-    extra_fields: ClassVar[frozenset] = frozenset({"RegionId"})
 
     DBInstanceId: str
     RegionId: str
@@ -49,13 +63,14 @@ class RdsInstance(Record):
     DiskEncryption: Optional[RdsDiskEncryption] = None
 
     def item(self) -> dict:
+        """The DescribeDBInstances item: the encryption facts are not in the listing."""
         data = self.wire()
         data.pop("TDE", None)
         data.pop("DiskEncryption", None)
         return data
 
     def key_uses(self) -> list[tuple[str, str]]:
-        """(key id, KeyUsedBy) for every use of a customer key."""
+        """(key id, use) for every key the instance uses, use spelled as KeyUsedBy/UsedBy spell it."""
         uses = []
         if self.TDE and self.TDE.TDEStatus == "Enabled" and self.TDE.EncryptionKey:
             uses.append((self.TDE.EncryptionKey, "TDE"))
@@ -63,13 +78,18 @@ class RdsInstance(Record):
             uses.append((self.DiskEncryption.EncryptionKey, "DiskEncryption"))
         return uses
 
+    def lookup_status(self) -> str:
+        return LOOKUP_STATUS.get(self.DBInstanceStatus, self.DBInstanceStatus.upper())
+
 
 class RdsSection(StrictRecord):
     instances: list[RdsInstance] = Field(default_factory=list)
 
 
-def _instance_not_found(instance_id: str) -> errors.ApiError:
-    return errors.ApiError("InvalidDBInstanceId.NotFound", f"Specified instance does not exist or not support. ({instance_id})", 404)
+def _instance_not_found() -> errors.ApiError:
+    # As the RDS API reference lists it (ModifyDBInstanceSpec's error codes); UNCONFIRMED that the two
+    # encryption reads answer with this same status and message.
+    return errors.ApiError("InvalidDBInstanceId.NotFound", "The DBInstanceId provided does not exist in records.", 400)
 
 
 class Rds(RpcProduct):
@@ -78,34 +98,37 @@ class Rds(RpcProduct):
     version = "2014-08-15"
     endpoint_prefix = "rds"
 
-    def _instances(self, call: Call) -> list[RdsInstance]:
-        region = self.known_region(call.require("RegionId") if call.action == "DescribeDBInstances" else call.region)
+    def _in_region(self, region: str) -> list[RdsInstance]:
+        region = self.known_region(region)
         return [i for i in self.account.rds.instances if i.RegionId == region]
 
     def _instance(self, call: Call) -> RdsInstance:
         instance_id = call.require("DBInstanceId")
         instance = next((i for i in self.account.rds.instances if i.DBInstanceId == instance_id), None)
         if instance is None:
-            raise _instance_not_found(instance_id)
+            raise _instance_not_found()
         call.refer("ACS::RDS::DBInstance", instance_id)
         return instance
 
     @api("DescribeDBInstances")
     def describe_dbinstances(self, call: Call) -> dict:
-        instances = self._instances(call)
-        if ids := call.get("DBInstanceId"):
+        instances = self._in_region(call.require("RegionId"))
+        if ids := call.get("DBInstanceId"):  # several ids, comma-separated
             wanted = set(ids.split(","))
             instances = [i for i in instances if i.DBInstanceId in wanted]
-        for name, attr in (("Engine", "Engine"), ("DBInstanceStatus", "DBInstanceStatus")):
+        for name in ("Engine", "DBInstanceStatus"):
             if (value := call.get(name)) is not None:
-                instances = [i for i in instances if getattr(i, attr) == value]
-        items = lambda page: m.DescribeDBInstancesResponseBodyItems(  # noqa: E731
-            dbinstance=[m.DescribeDBInstancesResponseBodyItemsDBInstance().from_map(i.item()) for i in page])
+                instances = [i for i in instances if getattr(i, name) == value]
+
+        def items(page: list[RdsInstance]):
+            return m.DescribeDBInstancesResponseBodyItems(
+                dbinstance=[m.DescribeDBInstancesResponseBodyItemsDBInstance().from_map(i.item()) for i in page])
+
         if call.get("MaxResults") or call.get("NextToken"):
-            page, token = paginate_token(instances, call, default_size=30, max_size=100)
-            return m.DescribeDBInstancesResponseBody(items=items(page), next_token=token or None,
-                                                     page_record_count=len(page), total_record_count=len(instances)).to_map()
-        page, total, number, size = paginate_numbers(instances, call, default_size=30, max_size=100)
+            page, token = paginate_token(instances, call, default_size=PAGE_DEFAULT, max_size=PAGE_MAX)
+            return m.DescribeDBInstancesResponseBody(items=items(page), next_token=token or None, page_record_count=len(page),
+                                                     total_record_count=len(instances)).to_map()
+        page, total, number, _ = paginate_numbers(instances, call, default_size=PAGE_DEFAULT, max_size=PAGE_MAX)
         return m.DescribeDBInstancesResponseBody(items=items(page), page_number=number, page_record_count=len(page),
                                                  total_record_count=total).to_map()
 
@@ -115,27 +138,28 @@ class Rds(RpcProduct):
             raise errors.invalid_parameter("KmsResourceType", "Only key is supported.")
         key_id = call.require("KmsResourceId")
         owner = call.require("KmsResourceUser")
-        region = call.get("KmsResourceRegionId") or call.region
+        instances = self._in_region(call.get("KmsResourceRegionId") or call.region)
         associated = []
-        if owner == self.account.account_id:  # another account's key cannot be associated here
-            for instance in self._instances(call):
+        if owner == self.account.account_id:  # another account's key is not this account's to associate
+            for instance in instances:
                 for used_key, used_by in instance.key_uses():
-                    if used_key.rsplit("/", 1)[-1] == key_id and instance.RegionId == region:
+                    if used_key.rsplit("/", 1)[-1] == key_id:
                         associated.append(m.DescribeKmsAssociateResourcesResponseBodyAssociateDBInstances(
                             dbinstance_name=instance.DBInstanceId, engine=instance.Engine, key_used_by=used_by,
-                            status=instance.DBInstanceStatus))
+                            status=instance.lookup_status()))
         return m.DescribeKmsAssociateResourcesResponseBody(associate_status=bool(associated),
                                                            associate_dbinstances=associated).to_map()
 
     @api("DescribeDBInstanceTDE")
     def describe_dbinstance_tde(self, call: Call) -> dict:
-        instance = self._instance(call)
-        tde = instance.TDE or RdsTde()
+        tde = self._instance(call).TDE or RdsTde()
         return m.DescribeDBInstanceTDEResponseBody(tdestatus=tde.TDEStatus, encryption_key=tde.EncryptionKey,
                                                    tdemode=tde.TDEMode).to_map()
 
     @api("DescribeDBInstanceEncryptionKey")
     def describe_dbinstance_encryption_key(self, call: Call) -> dict:
+        # UNCONFIRMED: what the real API answers for an instance with TDE but no disk encryption (third-party
+        # code expects NoActiveBYOK for some); here the list names the TDE key, as its UsedBy values allow.
         instance = self._instance(call)
         listed = [m.DescribeDBInstanceEncryptionKeyResponseBodyEncryptionKeyList().from_map(entry)
                   for entry in self.key_list(instance.key_uses())]

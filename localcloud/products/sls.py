@@ -22,9 +22,11 @@ an `x-log-requestid` header, so the SDK raises `LogException` with the productio
 APIs: PutLogs (protobuf LogGroup; lz4 — the SDK's default —, deflate, zstd when installed, or
 uncompressed), GetLogs (v1 `GET /logstores/{ls}?type=log` and the SDK's default v2
 `POST /logstores/{ls}/logs`, whose answer is lz4-compressed as its Accept-Encoding asks),
-ListLogStores, GetLogStore, CreateLogStore. GetLogs evaluates the search part of a query: empty or
-`*`, `key: value` / `key:value` terms (case-insensitive, matching the whole value or one of its
-tokens, `value*` as a prefix), bare full-text terms, `and` / `or` / `not`. Anything else (SQL after
+ListProject (`GET /` with a Host that names no project), ListLogStores (names only), GetLogStore
+(with the logstore's `encrypt_conf`), CreateLogStore; both listings page by offset/size (at most
+500). GetLogs evaluates the search part of a query: empty or `*`, `key: value` / `key:value`
+terms (case-insensitive, matching the whole value or one of its tokens, `value*` as a prefix),
+bare full-text terms, `and` / `or` / `not`. Anything else (SQL after
 `|`, parentheses, ranges) is refused with ParameterInvalid rather than answered wrongly. Every
 logstore is treated as indexed; a field holding JSON text is also queried by its sub-keys
 (`event.eventName: Decrypt`), as a JSON index answers. A trail's `actiontrail_<trail>` logstore
@@ -210,7 +212,7 @@ class Sls(Product):
         args = request.args
         pattern = args.get("logstoreName", "")
         offset = _int_param(args.get("offset"), "offset", 0, lo=0)
-        size = _int_param(args.get("size"), "size", MAX_LIST_SIZE, lo=0, hi=MAX_LIST_SIZE)
+        size = _int_param(args.get("size"), "size", 200, lo=0, hi=MAX_LIST_SIZE)  # the doc's default and maximum
         names = sorted(s.logstoreName for s in self.logstores()
                        if s.projectName == project and s.RegionId in (None, region) and pattern in s.logstoreName)
         page = names[offset:offset + size]
@@ -221,22 +223,23 @@ class Sls(Product):
         payload = {
             "logstoreName": store.logstoreName, "ttl": store.ttl, "shardCount": store.shardCount,
             "enable_tracking": False, "autoSplit": True, "maxSplitShard": 64, "appendMeta": False,
-            "telemetryType": "", "mode": "standard", "createTime": 0, "lastModifyTime": 0,
+            "telemetryType": "None", "mode": "standard", "createTime": 0, "lastModifyTime": 0,
         }
         if store.encrypt_conf is not None:
             payload["encrypt_conf"] = store.encrypt_conf.wire()
         return self.ok(request_id, payload)
 
     def list_project(self, request, project, logstore, region, body, request_id) -> Response:
-        """GET / on the region's endpoint: the region's projects, offset/size paged (size at most 500)."""
+        """GET / on the region's endpoint (the one call whose Host names no project): the region's
+        projects, offset/size paged (size 100 by default, at most 500)."""
         args = request.args
         offset = _int_param(args.get("offset"), "offset", 0, lo=0)
-        size = _int_param(args.get("size"), "size", MAX_LIST_SIZE, lo=0, hi=MAX_LIST_SIZE)
+        size = _int_param(args.get("size"), "size", 100, lo=0, hi=MAX_LIST_SIZE)
         pattern = args.get("projectName") or ""
         names = sorted({s.projectName for s in self.logstores() if s.RegionId in (None, region) and pattern in s.projectName})
         page = names[offset:offset + size]
         projects = [{"projectName": name, "region": region, "status": "Normal", "description": "",
-                     "createTime": "0", "lastModifyTime": "0"} for name in page]
+                     "owner": self.account.account_id, "createTime": "0", "lastModifyTime": "0"} for name in page]
         return self.ok(request_id, {"count": len(page), "total": len(names), "projects": projects})
 
     def create_logstore(self, request, project, logstore, region, body, request_id) -> Response:

@@ -1,10 +1,13 @@
 """Secrets Manager secrets encrypted with the key (DescribeSecret `EncryptionKeyId`).
 
-ListSecrets carries no key and has no filter by encryption key, so every secret of the region is
-described once (dependency-apis.md §1). A key of a KMS instance (KMS 3.0) can only protect secrets of
-that instance: then ListSecrets is filtered server-side by the instance (`DKMSInstanceId`), which
-narrows the describes. KMS admits 40 of these calls a second per account (shared/quotas.py), so this
-scanner sets the pace of the audit in a region with thousands of secrets.
+There is no server-side filter by key: ListSecrets carries no key and its Filters accept none (only
+SecretName, Description, TagKey, TagValue, DKMSInstanceId, SecretType, Creator; SDK 3.3.1), so every
+secret of the region is listed (100 a page, pages concurrently) and described once, concurrently
+(dependency-apis.md §1). The one narrowing the API offers is the KMS instance: a secret and the key
+that encrypts it belong to the same KMS instance (CreateSecret doc), so for a key of a KMS instance
+(KMS 3.0, `DKMSInstanceId`) the listing is filtered server-side to that instance's secrets. KMS admits
+40 secret-metadata calls a second per account (shared/quotas.py), so this scanner sets the pace of the
+audit in a region with thousands of secrets.
 """
 from __future__ import annotations
 
@@ -23,15 +26,11 @@ CONCURRENCY = 16  # enough in flight to use the 40 QPS quota at a few tens of ms
 GONE = "Forbidden.ResourceNotFound"  # deleted between the listing and the describe
 
 
-def key_instance(target: AuditTarget, clients: Clients) -> str | None:
-    """The KMS instance the key lives in (None for a key of the shared KMS); DescribeKey once per run."""
+def key_metadata(target: AuditTarget, clients: Clients):
+    """The key's DescribeKey metadata, fetched once per run whoever asks."""
     client = clients.kms(target.region)
-
-    def fetch():
-        meta = clients.call("kms:DescribeKey", client.describe_key, kms.DescribeKeyRequest(key_id=target.key_id)).body.key_metadata
-        return meta.dkmsinstance_id or None
-
-    return clients.once(("kms:DescribeKey", target.region, target.key_id), fetch)
+    return clients.once(("kms:DescribeKey", target.key_id), lambda: clients.call(
+        "kms:DescribeKey", client.describe_key, kms.DescribeKeyRequest(key_id=target.key_id)).body.key_metadata)
 
 
 class KmsSecretsScanner:
@@ -40,7 +39,7 @@ class KmsSecretsScanner:
 
     def scan(self, target: AuditTarget, clients: Clients) -> list[Dependent]:
         client = clients.kms(target.region)
-        instance = key_instance(target, clients)
+        instance = key_metadata(target, clients).dkmsinstance_id
         filters = json.dumps([{"Key": "DKMSInstanceId", "Values": [instance]}]) if instance else None
 
         def page(number: int):
@@ -51,7 +50,7 @@ class KmsSecretsScanner:
                                 keep=lambda secret: secret.secret_name)
 
         def dependent(name: str) -> Dependent | None:
-            """DescribeSecret, reduced at once to the dependent (or nothing): 5,000 bodies are not kept."""
+            """DescribeSecret, reduced at once to the dependent (or nothing): thousands of bodies are not kept."""
             try:
                 body = clients.call("kms:DescribeSecret", client.describe_secret, kms.DescribeSecretRequest(secret_name=name)).body
             except Exception as exc:
@@ -61,14 +60,16 @@ class KmsSecretsScanner:
             if not target.names_key(body.encryption_key_id):
                 return None
             pending = bool(body.planned_delete_time)
+            kind = body.secret_type or "Generic"
             return Dependent(
-                service=self.service, resource_type="ACS::KMS::Secret", resource_id=body.secret_name, region=target.region,
-                state="inert" if pending else "live", name=body.secret_name,
-                usage=f"{body.secret_type or 'Generic'} secret values encrypted with the key"
-                      + (f" (scheduled for deletion {body.planned_delete_time})" if pending else ""),
-                detail={k: v for k, v in {"type": body.secret_type, "rotation": body.automatic_rotation,
-                                          "arn": body.arn}.items() if v},
+                service=self.service, resource_type="ACS::KMS::Secret", resource_id=name, region=target.region,
+                # Scheduled for deletion: on its way out, its values are data at rest (whether GetSecretValue
+                # still answers meanwhile is UNCONFIRMED).
+                state="inert" if pending else "live", name=name,
+                usage=f"{kind} secret values encrypted with the key"
+                      + (f" (secret scheduled for deletion at {body.planned_delete_time})" if pending else ""),
+                detail={k: v for k, v in {"type": kind, "rotation": body.automatic_rotation, "arn": body.arn,
+                                          "kms_instance": body.dkmsinstance_id}.items() if v},
             )
 
-        found = [d for d in fan_out(dependent, names, CONCURRENCY) if d is not None]
-        return found
+        return [d for d in fan_out(dependent, names, CONCURRENCY) if d is not None]

@@ -1,11 +1,14 @@
 """SLS logstores whose data is encrypted with the key (GetLogStore `encrypt_conf.user_cmk_info`).
 
-Nothing lists logstores by key (dependency-apis.md §7): list the region's projects (ListProject, 500 a
-page), each project's logstores (ListLogStores returns names only, 500 a page), then GetLogStore per
-logstore, concurrently. A logstore encrypted without `user_cmk_info` uses the SLS service key, not
-this one.
+Nothing lists logstores by key (dependency-apis.md §7): list the region's projects (ListProject, 500
+a page, addressed to the bare regional endpoint), each project's logstores (ListLogStores returns
+names only, 500 a page), then GetLogStore per logstore, concurrently. A logstore encrypted without
+`user_cmk_info` uses the SLS service key, not this one. With the customer key invalid, every read
+and write of the logstore fails (SLS data-encryption doc), so a logstore on the key is live.
 """
 from __future__ import annotations
+
+from typing import Callable
 
 from shared.audit.fanout import fan_out
 from shared.audit.model import Dependent
@@ -16,7 +19,8 @@ PAGE_SIZE = 500  # ListProject / ListLogStores maximum
 GONE = ("LogStoreNotExist", "ProjectNotExist")  # deleted between the listing and the read
 
 
-def _paged(fetch, items_of) -> list:
+def _paged(fetch: Callable[[int], object], items_of: Callable[[object], list]) -> list:
+    """Every item of an offset/size listing: `fetch(offset)` makes one call of PAGE_SIZE."""
     items, offset = [], 0
     while True:
         response = fetch(offset)
@@ -49,22 +53,26 @@ class SlsLogstoresScanner:
 
         stores = [s for per_project in fan_out(stores_of, projects) for s in per_project]
 
-        def encryption(store: tuple[str, str]):
+        def dependent(store: tuple[str, str]) -> Dependent | None:
+            project, name = store
             try:
-                return call("sls:GetLogStore", log.get_logstore, *store).get_encrypt_conf() or {}
+                conf = call("sls:GetLogStore", log.get_logstore, project, name).get_encrypt_conf() or {}
             except Exception as exc:
                 if error_code(exc) in GONE:
-                    return {}
+                    return None
                 raise
-
-        found = []
-        for (project, name), conf in zip(stores, fan_out(encryption, stores)):
             cmk = conf.get("user_cmk_info") or {}
-            if not conf.get("enable", False) or not target.names_key(cmk.get("cmk_key_id")):
-                continue
-            found.append(Dependent(
+            if not target.names_key(cmk.get("cmk_key_id")):
+                return None
+            enabled = bool(conf.get("enable"))
+            return Dependent(
                 service=self.service, resource_type="ACS::SLS::Logstore", resource_id=f"{project}/{name}", region=target.region,
-                state="live", usage=f"logstore encryption ({conf.get('encrypt_type') or 'default'}, your own key)",
+                # Encryption switched off keeps its key (only `enable` can change): what was written while
+                # it was on is still under the key (UNCONFIRMED that SLS leaves it encrypted), at rest.
+                state="live" if enabled else "inert", name=name,
+                usage=f"logstore encryption with the key ({conf.get('encrypt_type') or 'default'})"
+                      + ("" if enabled else ", switched off: data written while it was on"),
                 detail={k: v for k, v in {"project": project, "role": cmk.get("arn")}.items() if v},
-            ))
-        return found
+            )
+
+        return [d for d in fan_out(dependent, stores) if d is not None]
