@@ -14,6 +14,7 @@ from typing import Literal, Optional
 from alibabacloud_kms20160120 import models as kms
 from pydantic import BaseModel, Field
 
+from shared.alerts import EVENT_NAMES
 from shared.audit.model import AuditReport, Dependent, ScanResult
 from shared.audit.runner import OnResult, run_audit
 from shared.audit.scanner import AuditTarget
@@ -211,7 +212,7 @@ def _confirmations(key: KeyIdentity, categories: list[Category], usage: Category
     for c in categories:
         if c.dependents:
             ids = ", ".join(d.resource_id for d in c.dependents[:5]) + (" ..." if c.count > 5 else "")
-            out.append(f"Each of the {c.count} {c.service} dependent(s) ({ids}) is decommissioned or re-encrypted under another key.")
+            out.append(f"Each of the {c.count} {_kind(c)} ({ids}) is decommissioned or re-encrypted under another key.")
         if not c.complete:
             out.append(f"{c.service} ({c.scanner}) could not be audited ({c.reason}): I have checked it by other means.")
     if usage.dependents:
@@ -228,13 +229,21 @@ def _confirmations(key: KeyIdentity, categories: list[Category], usage: Category
     return out
 
 
+def _kind(category: Category) -> str:
+    """What a category's dependents are, for a checklist line: "ECS Disk(s)", "ECS Snapshot(s)", ..."""
+    types = {d.resource_type.rsplit("::", 1)[-1] for d in category.dependents}
+    return f"{category.service} {types.pop()}(s)" if len(types) == 1 else f"{category.service} dependent(s)"
+
+
 def _post_checks(key: KeyIdentity, action: Action, window: str) -> list[str]:
+    mutation = "ScheduleKeyDeletion" if action == "delete" else "DisableKey"
+    alert_names = "/".join(name for (event, _), name in EVENT_NAMES.items() if event == mutation)
     checks = [
         f"DescribeKey shows KeyState {'PendingDeletion with the DeleteDate you expect' if action == 'delete' else 'Disabled'}.",
-        "key-guard's decision record for the change (SLS) says what it decided; no KmsKeyDeletionBlocked/KmsKeyDisabledInUse alert.",
+        f"key-guard's decision record for the change (SLS) says what it decided; no {alert_names} alert.",
         f"ActionTrail: no crypto call naming {key.key_id} fails with Rejected.Disabled / Rejected.PendingDeletion in the days after.",
         "Application error rates and database/disk health for every dependent listed above.",
-        "Re-run this pre-flight (or the compliance sweep) daily until the window ends.",
+        "Re-run this pre-flight daily until the window ends.",
     ]
     if action == "delete":
         checks.append("Before the DeleteDate, one last pre-flight: if anything appears, CancelKeyDeletion.")

@@ -42,7 +42,10 @@ def test_json_report_lists_identity_dependents_and_the_checklist(tmp_path):
     assert found["ecs_disks"] == ["d-app1"] and found["ecs_snapshots"] == ["s-app1"] and found["oss_buckets"] == ["acme-invoices"]
     assert report["assessments"]["delete"]["verdict"] == "blocked"
     assert "CancelKeyDeletion" in report["rollback"]["delete"] and "EnableKey" in report["rollback"]["disable"]
-    assert any("d-app1" in c for c in report["confirmations"])
+    assert any("d-app1" in c and "ECS Disk(s)" in c for c in report["confirmations"])
+    assert any("s-app1" in c and "ECS Snapshot(s)" in c for c in report["confirmations"])
+    # The after-checks name the alerts key-guard really raises for this mutation.
+    assert any("KmsKeyDeletionBlocked" in c and "KmsKeyDeletionIntendedWithDependents" in c for c in report["post_checks"])
     assert report["post_checks"] and "7 to 366 days" in report["deletion_window"]
 
 
@@ -54,6 +57,7 @@ def test_markdown_and_table_formats_carry_every_section(tmp_path):
                     "## 5. Deletion window", "## 6. Rollback", "## 7. Confirm before acting", "## 8. After the change"):
         assert heading in md.stdout
     assert "`d-app1`" in md.stdout
+    assert "KmsKeyDisabledWithDependents" in md.stdout and "KmsKeyDeletionBlocked" not in md.stdout
     table = preflight("--key-id", KEY, "--account", path)
     assert table.exit_code == 0 and "d-app1" in table.stdout and "Confirm before acting" in table.stdout
     for out in (md.output, table.output):
@@ -63,10 +67,11 @@ def test_markdown_and_table_formats_carry_every_section(tmp_path):
 def test_a_key_nothing_uses_is_clear_to_disable_first(tmp_path):
     result = preflight("--key-id", OTHER_KEY, "--account", str(account_file(tmp_path)), "--format", "json")
     report = json.loads(result.stdout)
-    if report["audit_complete"] and not report["usage"]["dependents"]:
-        assert report["assessments"]["delete"]["verdict"] == "clear"
-        assert report["assessments"]["disable"]["verdict"] == "clear"
+    assert report["audit_complete"] is True and report["usage"]["dependents"] == []
     assert all(not c["dependents"] for c in report["categories"])
+    assert report["assessments"]["delete"]["verdict"] == "clear"
+    assert report["assessments"]["disable"]["verdict"] == "clear"
+    assert "Disable the key first" in report["recommendation"]
 
 
 def test_an_unreadable_part_makes_the_report_incomplete_and_deletion_blocked(tmp_path):
