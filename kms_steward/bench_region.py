@@ -33,6 +33,8 @@ class Sizes:
     nas: int = 1_000
     logstores: int = 500
     redis: int = 200
+    mongodb: int = 300
+    ack: int = 200  # ACK clusters (CS)
     trail_events: int = 2_000  # ActionTrail events in the window, a few hundred naming the key
 
     @classmethod
@@ -45,8 +47,10 @@ class Sizes:
 
 # What share of each collection is on the audited key: "a few hundred of them" at the default size.
 ON_KEY_SHARE = {"disks": 0.015, "snapshots": 0.01, "secrets": 0.008, "buckets": 0.01, "rds": 0.015, "polardb": 0.02,
-                "nas": 0.02, "logstores": 0.02, "redis": 0.025, "trail_events": 0.15}
+                "nas": 0.02, "logstores": 0.02, "redis": 0.025, "mongodb": 0.02, "ack": 0.02,
+                "trail_events": 0.15}
 IMAGE_SHARE = 0.1  # of the key's snapshots, those an image was built from
+MONGODB_TYPES = ("replicate", "sharding", "serverless")  # DescribeDBInstances lists one type at a time
 
 
 def on_key(sizes: Sizes, name: str) -> int:
@@ -61,6 +65,8 @@ class BenchRegion:
     image_snapshots: int = 0
     projects: int = 0
     redis_tde: int = 0
+    mongodb_types: dict[str, int] = field(default_factory=dict)  # instances per DBInstanceType
+    mongodb_tde_asked: int = 0  # instances asked DescribeDBInstanceTDEInfo (all but single-node ones)
 
     access_key_id: str = AK
     access_key_secret: str = SECRET
@@ -80,7 +86,8 @@ class BenchRegion:
             "ecs_disks": self.on["disks"], "ecs_snapshots": self.on["snapshots"], "ecs_images": self.image_snapshots,
             "ecs_default_key": 1, "oss_buckets": self.on["buckets"], "oss_replication": 0, "rds_instances": self.on["rds"],
             "polardb_clusters": self.on["polardb"], "kms_secrets": self.on["secrets"], "nas_file_systems": self.on["nas"],
-            "redis_instances": self.on["redis"], "sls_logstores": self.on["logstores"],
+            "redis_instances": self.on["redis"], "mongodb_instances": self.on["mongodb"], "sls_logstores": self.on["logstores"],
+            "ack_clusters": self.on["ack"],
             "kms_usage": min(len(APP_CALLERS), self.on["trail_events"]),  # the callers take turns
             "lb_certificates": 0,
         }
@@ -132,6 +139,10 @@ class BenchRegion:
         redis = [{"InstanceId": f"r-bench{i:06d}", "RegionId": REGION, "InstanceStatus": "Normal", "InstanceType": "Tair",
                   "EditionType": "Enterprise", **_redis_encryption(key_for(i, on["redis"]))} for i in range(sizes.redis)]
         redis_tde = sum(1 for r in redis if r["TDEStatus"] == "Enabled")
+        mongodb = [_mongodb_instance(i, key_for(i, on["mongodb"])) for i in range(sizes.mongodb)]
+        mongodb_types = {t: sum(1 for m in mongodb if m["DBInstanceType"] == t) for t in MONGODB_TYPES}
+        mongodb_tde_asked = sum(1 for m in mongodb if m.get("ReplicationFactor") != "1")
+        ack = [_ack_cluster(i, key_for(i, on["ack"])) for i in range(sizes.ack)]
         per_project = 10
         projects = max(1, math.ceil(sizes.logstores / per_project))
         logstores = []
@@ -155,10 +166,13 @@ class BenchRegion:
                     "encryption_defaults": [{"RegionId": REGION, "KMSKeyId": KEY, "Encrypted": True}]},
             "oss": {"buckets": buckets},
             "rds": {"instances": rds}, "polardb": {"clusters": polardb}, "nas": {"file_systems": nas}, "redis": {"instances": redis},
+            "mongodb": {"instances": mongodb},
+            "cs": {"clusters": ack},
             "sls": {"logstores": logstores},
             "actiontrail": {"events": events},
         }
-        return cls(sizes=sizes, account=account, on=on, image_snapshots=image_snaps, projects=projects, redis_tde=redis_tde)
+        return cls(sizes=sizes, account=account, on=on, image_snapshots=image_snaps, projects=projects, redis_tde=redis_tde,
+                   mongodb_types=mongodb_types, mongodb_tde_asked=mongodb_tde_asked)
 
 
 def _rds_encryption(key: str | None, i: int) -> dict:
@@ -175,6 +189,35 @@ def _polardb_encryption(key: str | None, i: int) -> dict:
 
 def _redis_encryption(key: str | None) -> dict:
     return {"TDEStatus": "Enabled", "EncryptionKey": key} if key else {"TDEStatus": "Disabled"}
+
+
+def _mongodb_instance(i: int, key: str | None) -> dict:
+    """Mostly replica sets, every fifth a sharded cluster, a few serverless; some replica-set slots are
+    single-node instances (no TDE there). A key is used for TDE or the cloud disks, alternately."""
+    kind = "sharding" if i % 5 == 1 else "serverless" if i % 25 == 3 else "replicate"
+    single = kind == "replicate" and i % 10 == 7
+    record = {"DBInstanceId": f"dds-bench{i:06d}", "RegionId": REGION, "DBInstanceType": kind, "DBInstanceStatus": "Running",
+              "Engine": "MongoDB", "EngineVersion": "4.4", "LockMode": "Unlock", "StorageType": "cloud_essd1",
+              **({"ReplicationFactor": "1" if single else "3"} if kind == "replicate" else {})}
+    if key and (i % 2 or single):
+        record.update(Encrypted=True, EncryptionKey=key)
+    elif key:
+        record["TDE"] = {"TDEStatus": "enabled", "EncryptionKey": key,
+                         "RoleARN": f"acs:ram::{ACCOUNT_ID}:role/aliyunrdsinstanceencryptiondefaultrole"}
+    return record
+
+
+def _ack_cluster(i: int, key: str | None) -> dict:
+    """ACK Pro clusters (Secrets encrypted with `key` when given), every third one Basic, every tenth a
+    dedicated cluster: those two cannot encrypt Secrets. The listing carries each one's meta_data."""
+    kind = "dedicated" if i % 10 == 9 else "basic" if i % 3 == 2 else "pro"
+    if key:
+        kind = "pro"  # Secret encryption needs ACK Pro
+    caps = {"EncryptionKMSKeyId": key, "DisableEncryption": False} if key and kind == "pro" else {}
+    return {"cluster_id": f"cbench{i:06d}", "region_id": REGION, "name": f"bench-cluster-{i:06d}", "state": "running",
+            "cluster_type": "Kubernetes" if kind == "dedicated" else "ManagedKubernetes",
+            **({"cluster_spec": "ack.pro.small" if kind == "pro" else "ack.standard", "profile": "Default"} if kind != "dedicated" else {}),
+            "current_version": "1.31.1-aliyun.1", "meta_data": json.dumps({"Addons": [{"name": "coredns"}], "Capabilities": caps})}
 
 
 def _trail_events(total: int, on_key_n: int, now: datetime) -> list[dict]:
@@ -223,6 +266,10 @@ def minimum_calls(region: BenchRegion) -> dict[str, int]:
         "redis:DescribeInstances": pages(s.redis, 50),
         "redis:DescribeInstanceTDEStatus": s.redis,
         "redis:DescribeEncryptionKey": region.redis_tde,
+        "mongodb:DescribeDBInstances": sum(pages(region.mongodb_types.get(t, 0), 100) for t in MONGODB_TYPES),
+        "mongodb:DescribeDBInstanceTDEInfo": region.mongodb_tde_asked,  # no listing or lookup carries the key
+        "mongodb:DescribeDBInstanceAttribute": s.mongodb,
+        "cs:DescribeClustersV1": pages(s.ack, 50),  # each item carries meta_data: no DescribeClusterDetail
         "sls:ListProject": pages(region.projects, 500),
         "sls:ListLogStores": region.projects,
         "sls:GetLogStore": s.logstores,

@@ -2,15 +2,19 @@
 
 One call at a time: list every resource of each product (largest page the API allows), then, where
 the listing does not carry the key, describe each resource in turn. Disks, snapshots and NAS file
-systems carry their key in the listing, so the runbook reads it there; a runbook does not know the
-reverse lookups (KMSKeyId filters, DescribeKmsAssociateResources), which is the point of comparing.
+systems carry their key in the listing (ACK clusters in the listing's meta_data), so the runbook reads
+it there; a runbook does not know the reverse lookups (KMSKeyId filters, DescribeKmsAssociateResources),
+which is the point of comparing.
 """
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import oss2
 from alibabacloud_actiontrail20200706 import models as at
+from alibabacloud_cs20151215 import models as cs
+from alibabacloud_dds20151201 import models as dds
 from alibabacloud_ecs20140526 import models as ecs
 from alibabacloud_kms20160120 import models as kms
 from alibabacloud_nas20170626 import models as nas
@@ -128,6 +132,41 @@ def sequential_scan(target: AuditTarget, clients: Clients) -> dict[str, list[str
                         "InstanceType.NotSupport", "TDE.NotEnabled", "Instance.TDE.NotEnabled")
         if enc is not None and enc.encryption_key == key:
             found["redis_instances"].append(inst.instance_id)
+
+    c = clients.mongodb(r)
+    found["mongodb_instances"] = []
+    for kind in ("replicate", "sharding", "serverless"):  # DescribeDBInstances lists one type at a time
+        listed = _pages(lambda p, s: call("mongodb:DescribeDBInstances", c.describe_dbinstances, dds.DescribeDBInstancesRequest(
+                            region_id=r, dbinstance_type=kind, page_number=p, page_size=s)).body,
+                        lambda b: b.dbinstances and b.dbinstances.dbinstance, lambda b: b.total_count, 100)
+        for inst in listed:
+            tde = None if inst.replication_factor == "1" else call(  # single-node instances cannot use TDE
+                "mongodb:DescribeDBInstanceTDEInfo", c.describe_dbinstance_tdeinfo,
+                dds.DescribeDBInstanceTDEInfoRequest(dbinstance_id=inst.dbinstance_id)).body
+            attribute = call("mongodb:DescribeDBInstanceAttribute", c.describe_dbinstance_attribute,
+                             dds.DescribeDBInstanceAttributeRequest(dbinstance_id=inst.dbinstance_id)).body
+            disk_keys = [a.encryption_key for a in (attribute.dbinstances and attribute.dbinstances.dbinstance) or []]
+            if (tde is not None and tde.encryption_key == key) or key in disk_keys:
+                found["mongodb_instances"].append(inst.dbinstance_id)
+
+    c = clients.cs(r)
+    clusters = []
+    page = 1
+    while True:  # DescribeClustersV1 pages with page_info; each item carries meta_data (the Secrets key)
+        body = call("cs:DescribeClustersV1", c.describe_clusters_v1,
+                    cs.DescribeClustersV1Request(region_id=r, page_number=page, page_size=50)).body
+        clusters += body.clusters or []
+        if page * 100 >= ((body.page_info and body.page_info.total_count) or 0):
+            break
+        page += 1
+    found["ack_clusters"] = []
+    for cl in clusters:
+        try:
+            caps = json.loads(cl.meta_data or "{}").get("Capabilities") or {}
+        except ValueError:
+            caps = {}
+        if caps.get("EncryptionKMSKeyId") == key:
+            found["ack_clusters"].append(cl.cluster_id)
 
     log = clients.sls(r)
     found["sls_logstores"] = []

@@ -13,7 +13,7 @@ from localcloud.account import AccountError
 from localcloud.serverless import ServerlessError
 
 
-PRODUCTS_SERVED = "KMS, ECS, RDS, PolarDB, NAS, Redis, ActionTrail, CMS, OSS, SLS"
+PRODUCTS_SERVED = "KMS, ECS, RDS, PolarDB, NAS, Redis, MongoDB, ACK (CS), ActionTrail, CMS, OSS, SLS"
 
 
 def _fail(message: str) -> None:

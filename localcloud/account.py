@@ -17,9 +17,11 @@ import yaml
 from pydantic import ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from localcloud.products.actiontrail import ActionTrailSection
+from localcloud.products.cs import CsSection
 from localcloud.products.ecs import EcsDisk, EcsSection, EcsSnapshot  # noqa: F401 (EcsDisk, EcsSnapshot: re-exported)
 from localcloud.products.kms_crypto import KmsKeyVersion
 from localcloud.products.kms_secrets import KmsSecret
+from localcloud.products.mongodb import MongodbSection
 from localcloud.products.nas import NasSection
 from localcloud.products.oss import OssSection
 from localcloud.products.polardb import PolardbSection
@@ -66,6 +68,8 @@ class Fault(StrictRecord):
     LatencyMs: int = 0
     RetryAfterMs: Optional[int] = None  # throttling: sent as x-acs-retry-after; None = no header, as many APIs answer
     RegionId: Optional[str] = None
+    # Only calls whose parameters include these values meet the fault (e.g. one DBInstanceType of a listing).
+    Params: Optional[dict[str, str]] = None
     Remaining: Optional[int] = None  # answer with the fault this many times, then stop; None = always
     Body: Optional[Any] = None  # answer 200 with this body (dict: JSON; str: as is), e.g. a doc sample
     ContentType: Optional[str] = None
@@ -232,6 +236,8 @@ class Account(StrictRecord):
     polardb: PolardbSection = Field(default_factory=PolardbSection)
     nas: NasSection = Field(default_factory=NasSection)
     redis: RedisSection = Field(default_factory=RedisSection)
+    cs: CsSection = Field(default_factory=CsSection)
+    mongodb: MongodbSection = Field(default_factory=MongodbSection)
     actiontrail: ActionTrailSection = Field(default_factory=ActionTrailSection)
 
     # Guards every read-modify-write of the state: the server answers requests on several threads.
@@ -307,7 +313,7 @@ def write_data(data: dict[str, Any], path: str | Path) -> None:
 
 
 _ID_FIELDS = ("KeyId", "AliasName", "DiskId", "SnapshotId", "ImageId", "FileSystemId", "InstanceId", "Name", "Key", "Id", "logstoreName",
-              "AccessKeyId", "RegionId", "Api")
+              "AccessKeyId", "RegionId", "Api", "cluster_id")
 
 
 def _describe(exc: ValidationError, data: dict, source: str) -> str:

@@ -18,15 +18,18 @@ from localcloud.fc import FunctionRuntime, issue_role_credentials
 from localcloud.gateway import CallCounter, Faults, Gateway, Listener, Network
 from localcloud.products.actiontrail import ActionTrailApi
 from localcloud.products.cms import Cms
+from localcloud.products.cs import Cs
 from localcloud.products.ecs import Ecs
 from localcloud.products.kms import Kms
+from localcloud.products.mongodb import Mongodb
 from localcloud.products.nas import Nas
 from localcloud.products.polardb import Polardb
 from localcloud.products.rds import Rds
 from localcloud.products.redis import Redis
 from localcloud.serverless import ServerlessProject
 
-RPC_PRODUCTS = (Kms, Ecs, Cms, Rds, Polardb, Nas, Redis, ActionTrailApi)
+ROA_PRODUCTS = (Cs,)
+RPC_PRODUCTS = (Kms, Ecs, Cms, Rds, Polardb, Nas, Redis, Mongodb, ActionTrailApi)
 
 
 class LocalCloud:
@@ -46,6 +49,8 @@ class LocalCloud:
         self.network = network or Network()
         self.products = {cls.code: cls(self) for cls in RPC_PRODUCTS}
         self.products_by_version = {p.version: p for p in self.products.values()}
+        self.roa_products = {cls.code: cls(self) for cls in ROA_PRODUCTS}
+        self.roa_products_by_version = {p.version: p for p in self.roa_products.values()}
         self.oss = Oss(self)
         self.sls = Sls(self)
         self.trail = ActionTrail(self)

@@ -2,6 +2,7 @@
 to the protocol it speaks, as the regional endpoints of the real cloud would.
 
 - POP RPC (x-acs-action on `/`): KMS, ECS, CMS, ...; products told apart by x-acs-version.
+- POP ROA (x-acs-action on a product path, e.g. `GET /api/v1/clusters`): CS/ACK; localcloud/roa.py.
 - SLS REST (x-log-apiversion header), OSS REST/XML (everything else).
 
 Every request is counted per product/action, may meet an injected fault, and is answered with the
@@ -20,6 +21,7 @@ from werkzeug.wrappers import Request, Response
 
 from localcloud import errors, pop
 from localcloud.products.base import Call
+from localcloud.roa import RoaGateway
 from shared.ratelimit import QuotaGate
 
 if TYPE_CHECKING:
@@ -53,12 +55,15 @@ class Listener:
 class Gateway:
     def __init__(self, cloud: "LocalCloud"):
         self.cloud = cloud
+        self.roa = RoaGateway(cloud)
 
     def wsgi(self, environ, start_response, region: str):
         request = Request(environ)
         try:
             if request.headers.get("x-acs-action") and request.path == "/":
                 response = self.rpc(request, region)
+            elif self.roa.serves(request):
+                response = self.roa.handle(request, region)
             elif request.headers.get("x-log-apiversion"):
                 response = self.cloud.sls.handle(request, region)
             else:
@@ -88,7 +93,7 @@ class Gateway:
             params = pop.request_params(request, body)
             if product.regional_param and params.get(product.regional_param):
                 region = params[product.regional_param]
-            self.cloud.faults.apply(product.code, action, region)
+            self.cloud.faults.apply(product.code, action, region, params)
             call = Call(cloud=self.cloud, product=product.code, action=action, params=params, region=region, caller=caller,
                         request_id=request_id, user_agent=request.headers.get("User-Agent", ""),
                         source_ip=request.remote_addr or "127.0.0.1")
@@ -184,7 +189,7 @@ class Faults:
         with self.cloud.account.lock:
             self.cloud.account.faults = []
 
-    def apply(self, product: str, action: str, region: str) -> None:
+    def apply(self, product: str, action: str, region: str, params: dict[str, str] | None = None) -> None:
         network = self.cloud.network
         if network.latency_ms:
             time.sleep(network.latency_ms / 1000)
@@ -195,6 +200,7 @@ class Faults:
         with self.cloud.account.lock:
             matching = [f for f in self.cloud.account.faults
                         if f.Api in (f"{product}:{action}", f"{product}:*") and f.RegionId in (None, region)
+                        and all((params or {}).get(k) == v for k, v in (f.Params or {}).items())
                         and (f.Remaining is None or f.Remaining > 0)]
             for fault in matching:
                 if fault.Remaining is not None:

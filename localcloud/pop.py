@@ -48,8 +48,9 @@ class Caller:
         }
 
 
-def authenticate(request: Request, body: bytes, account: Account, now) -> Caller:
-    """Verify the ACS3-HMAC-SHA256 signature of an RPC or ROA request; return the caller."""
+def authenticate(request: Request, body: bytes, account: Account, now, *, pathname: str | None = None) -> Caller:
+    """Verify the ACS3-HMAC-SHA256 signature of an RPC or ROA request; return the caller. `pathname` is
+    the path as sent (an ROA SDK signs its percent-encoded form, `/clusters/c-1%2A`); default: the path."""
     header = request.headers.get("Authorization", "")
     match = _AUTH.match(header)
     if not match:
@@ -73,7 +74,7 @@ def authenticate(request: Request, body: bytes, account: Account, now) -> Caller
     signed = match["sh"].split(";") if match["sh"] else []
     headers = {name: request.headers.get(name, "") for name in signed}
     query = {k: v for k, v in request.args.items()}
-    canonical = SimpleNamespace(method=request.method, pathname=request.path or "/", query=query, headers=headers)
+    canonical = SimpleNamespace(method=request.method, pathname=pathname or request.path or "/", query=query, headers=headers)
     expected = TeaUtils.get_authorization(canonical, match["alg"], payload_hash, match["ak"], credential.AccessKeySecret)
     if not hmac.compare_digest(expected, header):
         raise errors.signature_mismatch(_string_to_sign(canonical, payload_hash, match["alg"]))

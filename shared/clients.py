@@ -21,6 +21,8 @@ import oss2
 from aliyun.log import LogException
 from alibabacloud_actiontrail20200706.client import Client as ActionTrailClient
 from alibabacloud_cms20190101.client import Client as CmsClient
+from alibabacloud_cs20151215.client import Client as CsClient
+from alibabacloud_dds20151201.client import Client as MongodbClient
 from alibabacloud_ecs20140526.client import Client as EcsClient
 from alibabacloud_kms20160120.client import Client as KmsClient
 from alibabacloud_nas20170626.client import Client as NasClient
@@ -281,6 +283,17 @@ class Clients:
 
     def redis(self, region: str | None = None) -> RedisClient:
         return self._pop(RedisClient, region)
+
+    def mongodb(self, region: str | None = None) -> MongodbClient:
+        # ApsaraDB for MongoDB (Dds). The SDK's endpoint map sends cn-hangzhou, cn-shanghai, cn-beijing,
+        # cn-heyuan and cn-wulanchabu to the central mongodb.aliyuncs.com, the other public regions to
+        # mongodb.<region>.aliyuncs.com; the scanner names its region and keeps only that region's items.
+        return self._pop(MongodbClient, region)
+
+    def cs(self, region: str | None = None) -> CsClient:
+        # Container Service for Kubernetes (ACK), an ROA product. The SDK's rule is regional:
+        # cs.<region>.aliyuncs.com (a few internal regions map to cs.aliyuncs.com); an override replaces it.
+        return self._pop(CsClient, region)
 
     def actiontrail(self, region: str | None = None) -> ActionTrailClient:
         return self._pop(ActionTrailClient, region)

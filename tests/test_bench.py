@@ -24,7 +24,7 @@ def test_bench_audit_reports_its_figures_and_finds_what_was_planted():
     assert figures["calls_ratio_to_minimum"] <= 1.1  # counted calls, not time: deterministic
     sequential = figures["sequential"]["found"]
     for scanner in ("ecs_disks", "ecs_snapshots", "rds_instances", "polardb_clusters", "kms_secrets", "nas_file_systems",
-                    "redis_instances", "sls_logstores"):
+                    "redis_instances", "mongodb_instances", "sls_logstores", "ack_clusters"):
         assert sequential[scanner] == figures["expected"][scanner], scanner  # the baseline really looked too
 
 

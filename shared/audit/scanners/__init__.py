@@ -1,4 +1,5 @@
 """The scanner table: every scanner the audit runs, one file each."""
+from shared.audit.scanners.ack_clusters import AckClustersScanner
 from shared.audit.scanners.ecs_default_key import EcsDefaultKeyScanner
 from shared.audit.scanners.ecs_disks import EcsDisksScanner
 from shared.audit.scanners.ecs_images import EcsImagesScanner
@@ -6,6 +7,7 @@ from shared.audit.scanners.ecs_snapshots import EcsSnapshotsScanner
 from shared.audit.scanners.kms_secrets import KmsSecretsScanner
 from shared.audit.scanners.kms_usage import KmsUsageScanner
 from shared.audit.scanners.lb_certificates import LbCertificatesScanner
+from shared.audit.scanners.mongodb_instances import MongodbInstancesScanner
 from shared.audit.scanners.nas_file_systems import NasFileSystemsScanner
 from shared.audit.scanners.oss_buckets import OssBucketsScanner
 from shared.audit.scanners.oss_replication import OssReplicationScanner
@@ -26,6 +28,8 @@ SCANNERS = (
     KmsSecretsScanner(),
     NasFileSystemsScanner(),
     RedisInstancesScanner(),
+    MongodbInstancesScanner(),
+    AckClustersScanner(),
     SlsLogstoresScanner(),
     LbCertificatesScanner(),
     KmsUsageScanner(),
