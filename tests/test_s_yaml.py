@@ -3,7 +3,6 @@ key-guard trigger matches exactly the events it should."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import jsonschema
 import pytest

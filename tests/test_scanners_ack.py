@@ -251,17 +251,6 @@ def test_key_guard_cancels_deletion_of_a_key_an_ack_cluster_encrypts_secrets_wit
     assert record["apiCalls"]["cs:DescribeClustersV1"] == 1 and "cs:DescribeClusterDetail" not in record["apiCalls"]
 
 
-def test_access_denied_on_ack_makes_the_audit_incomplete_and_the_deletion_is_cancelled(start_cloud):
-    cloud = start_cloud(make_account(faults=[{"Api": "cs:DescribeClustersV1", "Code": "Forbidden.RAM"}]))
-    schedule_deletion(cloud)
-
-    assert key_state(cloud) == "Enabled"
-    [alert] = alerts(cloud)
-    assert [p["part"] for p in alert["auditIncomplete"]] == ["ack_clusters"]
-    assert "access denied" in alert["auditIncomplete"][0]["reason"]
-    assert only_record(cloud)["auditComplete"] is False
-
-
 def test_meta_data_in_the_account_file_is_the_json_string_the_api_returns():
     account = make_account(cs={"clusters": [cluster("c-1")]})
     assert json.loads(account.to_data()["cs"]["clusters"][0]["meta_data"])["Capabilities"]["EncryptionKMSKeyId"] == KEY

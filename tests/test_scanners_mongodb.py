@@ -179,14 +179,3 @@ def test_key_guard_cancels_deletion_of_a_key_a_mongodb_instance_depends_on(start
     assert record["decision"] == "block" and record["auditComplete"] is True and record["dependentCount"] == 2
     assert sorted(d.split(" ")[0] for d in record["dependents"]["MongoDB"]) == ["dds-events", "dds-orders"]
     assert record["apiCalls"]["mongodb:DescribeDBInstances"] == 3 and record["apiCalls"]["mongodb:DescribeDBInstanceAttribute"] == 4
-
-
-def test_access_denied_on_mongodb_makes_the_audit_incomplete_and_the_deletion_is_cancelled(start_cloud):
-    cloud = start_cloud(make_account(faults=[{"Api": "mongodb:DescribeDBInstances", "Code": "Forbidden.RAM"}]))
-    schedule_deletion(cloud)
-
-    assert key_state(cloud) == "Enabled"
-    [alert] = alerts(cloud)
-    assert [p["part"] for p in alert["auditIncomplete"]] == ["mongodb_instances"]
-    record = only_record(cloud)
-    assert record["auditComplete"] is False and record["decision"] == "block"

@@ -9,7 +9,7 @@ from localcloud.account import Region
 from shared.audit.runner import run_audit
 from shared.audit.scanners.nas_file_systems import NasFileSystemsScanner
 from shared.audit.scanners.redis_instances import RedisInstancesScanner
-from tests.conftest import (ACCOUNT_ID, KEY, OTHER_KEY, REGION, alerts, decision_records, key_state,
+from tests.conftest import (ACCOUNT_ID, KEY, OTHER_KEY, REGION, alerts, key_state,
                             make_account)
 from tests.scanner_kit import clients, sample, target
 from tests.test_key_guard import only_record, schedule_deletion
@@ -150,19 +150,3 @@ def test_key_guard_lets_a_deletion_through_when_only_other_keys_are_used(start_c
     assert key_state(cloud) == "PendingDeletion" and alerts(cloud) == []
     record = only_record(cloud)
     assert record["decision"] == "allow" and record["dependentCount"] == 0 and record["auditComplete"] is True
-
-
-@pytest.mark.parametrize("api, part", [("nas:DescribeFileSystems", "nas_file_systems"),
-                                       ("redis:DescribeInstances", "redis_instances")])
-def test_access_denied_makes_the_audit_incomplete_and_the_deletion_is_cancelled(start_cloud, api, part):
-    cloud = start_cloud(make_account(faults=[{"Api": api, "Code": "Forbidden.RAM"}]))
-    schedule_deletion(cloud)
-
-    assert key_state(cloud) == "Enabled"
-    [alert] = alerts(cloud)
-    assert alert["Name"] == "KmsKeyDeletionBlocked"
-    assert [p["part"] for p in alert["auditIncomplete"]] == [part]
-    assert "access denied" in alert["auditIncomplete"][0]["reason"] and "Forbidden.RAM" in alert["auditIncomplete"][0]["reason"]
-    record = only_record(cloud)
-    assert record["auditComplete"] is False and record["dependentCount"] == 0 and record["decision"] == "block"
-    assert len(decision_records(cloud)) == 1
