@@ -64,3 +64,39 @@ def _sdk(module: str, name: str):
     return getattr(importlib.import_module(module), name)
 
 
+
+
+# (id of a record list, the fields looked up) -> (the list, its length then, {values: first record}).
+_INDEXES: dict[tuple[int, tuple[str, ...]], tuple[list, int, dict]] = {}
+MAX_INDEXES = 64
+
+
+def find(records: list, **match: Any):
+    """The first record whose fields equal `match` (e.g. find(secrets, RegionId=r, SecretName=n)), or None.
+
+    Per-resource APIs (DescribeSecret, GetBucketInfo, ...) look one record up among tens of thousands
+    in a benchmark region, thousands of times: a scan each time would make the local cloud, not the
+    audit, the bottleneck. The index is rebuilt when the list is replaced or changes length; a hit is
+    re-checked and a miss confirmed by a scan, so an index gone stale never answers wrongly.
+    Callers hold the account lock, as every product call does.
+    """
+    names = tuple(sorted(match))
+    wanted = tuple(match[n] for n in names)
+
+    def values(record) -> tuple:
+        return tuple(getattr(record, n, None) for n in names)
+
+    slot = (id(records), names)
+    entry = _INDEXES.get(slot)
+    if entry is None or entry[0] is not records or entry[1] != len(records):
+        index: dict = {}
+        for record in records:
+            index.setdefault(values(record), record)
+        _INDEXES.pop(slot, None)
+        while len(_INDEXES) >= MAX_INDEXES:  # the oldest first: lists of clouds long stopped
+            _INDEXES.pop(next(iter(_INDEXES)))
+        entry = _INDEXES[slot] = (records, len(records), index)
+    found = entry[2].get(wanted)
+    if found is not None and values(found) == wanted:
+        return found
+    return next((r for r in records if values(r) == wanted), None)

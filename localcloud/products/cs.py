@@ -32,7 +32,7 @@ from alibabacloud_cs20151215 import models as m
 from pydantic import Field, model_validator
 
 from localcloud import errors
-from localcloud.records import Record, StrictRecord
+from localcloud.records import Record, StrictRecord, find
 from localcloud.roa import RoaCall, RoaProduct, roa_api
 
 # DescribeClusterDetail / DescribeClustersV1 `state` (SDK 7.2.3 model docs; `updating_failed` and
@@ -143,7 +143,7 @@ class Cs(RoaProduct):
     @roa_api("DescribeClusterDetail", "GET", "/clusters/{ClusterId}")
     def describe_cluster_detail(self, call: RoaCall) -> dict:
         cluster_id = call.require("ClusterId")
-        found = next((c for c in self.account.cs.clusters if c.cluster_id == cluster_id), None)
+        found = find(self.account.cs.clusters, cluster_id=cluster_id)
         if found is None:
             raise cluster_not_found(cluster_id)
         call.refer("ACS::ACK::Cluster", cluster_id)

@@ -20,7 +20,7 @@ from pydantic import field_validator
 from localcloud import errors
 from localcloud.clock import parse_time
 from localcloud.products.base import Call, api, paginate_numbers
-from localcloud.records import Record, _iso, sdk_wire_names
+from localcloud.records import Record, _iso, find, sdk_wire_names
 
 _DESCRIBE = m.DescribeSecretResponseBody
 _LIST_ITEM = m.ListSecretsResponseBodySecretListSecret
@@ -75,6 +75,10 @@ class KmsSecret(Record):
         return value in values
 
 
+def _due(secret: KmsSecret, now) -> bool:
+    return bool(secret.PlannedDeleteTime) and parse_time(secret.PlannedDeleteTime) <= now
+
+
 def _secret_not_found(name: str) -> errors.ApiError:
     return errors.ApiError("Forbidden.ResourceNotFound", f"Resource not found. ({name})", 404)
 
@@ -101,10 +105,10 @@ class SecretsManager:
     """The Secrets Manager APIs of the KMS product (mixed into localcloud.products.kms.Kms)."""
 
     def _secrets_here(self, call: Call) -> list[KmsSecret]:
-        """The region's secrets, once those whose deletion fell due are gone."""
+        """The region's secrets, once those whose deletion fell due are gone (as a key past its DeleteDate)."""
         now = call.now
-        self.account.kms.secrets = [s for s in self.account.kms.secrets
-                                    if not (s.PlannedDeleteTime and parse_time(s.PlannedDeleteTime) <= now)]
+        if any(_due(s, now) for s in self.account.kms.secrets):
+            self.account.kms.secrets = [s for s in self.account.kms.secrets if not _due(s, now)]
         return [s for s in self.account.kms.secrets if s.RegionId == call.region]
 
     def _secret_arn(self, secret: KmsSecret) -> str:
@@ -112,9 +116,12 @@ class SecretsManager:
 
     def _find_secret(self, call: Call, ref: str) -> KmsSecret:
         """A secret by name or ARN (acs:kms:<region>:<account>:secret/<name>) in the call's region."""
-        secrets = self._secrets_here(call)
-        found = next((s for s in secrets if ref in (s.SecretName, self._secret_arn(s))), None)
-        if found is None:
+        name = ref.split(":secret/", 1)[1] if ref.startswith("acs:kms:") and ":secret/" in ref else ref
+        found = find(self.account.kms.secrets, RegionId=call.region, SecretName=name)
+        if found is not None and _due(found, call.now):
+            self.account.kms.secrets = [s for s in self.account.kms.secrets if s is not found]
+            found = None
+        if found is None or (name != ref and ref != self._secret_arn(found)):
             raise _secret_not_found(ref)
         return found
 

@@ -27,7 +27,7 @@ from pydantic import Field, model_validator
 
 from localcloud import errors
 from localcloud.products.base import Call, RpcProduct, api, paginate_numbers
-from localcloud.records import Record, StrictRecord, sdk_wire_names
+from localcloud.records import Record, StrictRecord, find, sdk_wire_names
 
 INSTANCE_TYPES = ("replicate", "sharding", "serverless")
 PAGE_SIZES = (30, 50, 100)
@@ -122,7 +122,7 @@ class Mongodb(RpcProduct):
     def _instance(self, call: Call) -> MongodbInstance:
         # Instance ids are global: the per-instance reads carry no RegionId.
         instance_id = call.require("DBInstanceId")
-        found = next((i for i in self.account.mongodb.instances if i.DBInstanceId == instance_id), None)
+        found = find(self.account.mongodb.instances, DBInstanceId=instance_id)
         if found is None:
             raise _instance_not_found()
         call.refer("ACS::MongoDB::DBInstance", instance_id)

@@ -60,7 +60,7 @@ from werkzeug.wrappers import Request, Response
 from localcloud import errors
 from localcloud.clock import iso, parse_time
 from localcloud.products.base import Product
-from localcloud.records import StrictRecord
+from localcloud.records import StrictRecord, find
 
 if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
@@ -347,7 +347,7 @@ class Oss(Product):
     # ------------------------------------------------------------ helpers
 
     def find_bucket(self, name: str, region: str) -> OssBucket:
-        bucket = next((b for b in self.account.oss.buckets if b.Name == name), None)
+        bucket = find(self.account.oss.buckets, Name=name)
         if bucket is None:
             raise no_such_bucket(name)
         if bucket.Region != region:
@@ -474,7 +474,7 @@ class Oss(Product):
         return self.ok(request_id, to_xml(root))
 
     def get_bucket_location(self, request, route, region, body, request_id) -> Response:
-        b = next((b for b in self.account.oss.buckets if b.Name == route.bucket), None)
+        b = find(self.account.oss.buckets, Name=route.bucket)
         if b is None:
             raise no_such_bucket(route.bucket)
         root = ET.Element("LocationConstraint")

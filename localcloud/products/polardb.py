@@ -21,7 +21,7 @@ from pydantic import Field
 
 from localcloud import errors
 from localcloud.products.base import Call, RpcProduct, api, paginate_numbers
-from localcloud.records import Record, StrictRecord
+from localcloud.records import Record, StrictRecord, find
 
 PAGE_SIZES = (30, 50, 100)  # the documented PageSize values; 30 is the default
 
@@ -81,7 +81,7 @@ class Polardb(RpcProduct):
 
     def _cluster(self, call: Call) -> PolardbCluster:
         cluster_id = call.require("DBClusterId")
-        cluster = next((c for c in self.account.polardb.clusters if c.DBClusterId == cluster_id), None)
+        cluster = find(self.account.polardb.clusters, DBClusterId=cluster_id)
         if cluster is None:
             raise _cluster_not_found()
         call.refer("ACS::POLARDB::DBCluster", cluster_id)

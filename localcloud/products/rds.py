@@ -26,7 +26,7 @@ from pydantic import Field
 
 from localcloud import errors
 from localcloud.products.base import Call, RpcProduct, api, paginate_numbers, paginate_token
-from localcloud.records import Record, StrictRecord
+from localcloud.records import Record, StrictRecord, find
 
 PAGE_DEFAULT, PAGE_MAX = 30, 100
 
@@ -104,7 +104,7 @@ class Rds(RpcProduct):
 
     def _instance(self, call: Call) -> RdsInstance:
         instance_id = call.require("DBInstanceId")
-        instance = next((i for i in self.account.rds.instances if i.DBInstanceId == instance_id), None)
+        instance = find(self.account.rds.instances, DBInstanceId=instance_id)
         if instance is None:
             raise _instance_not_found()
         call.refer("ACS::RDS::DBInstance", instance_id)

@@ -22,7 +22,7 @@ from pydantic import Field, model_validator
 
 from localcloud import errors
 from localcloud.products.base import Call, RpcProduct, api, paginate_numbers
-from localcloud.records import Record, StrictRecord
+from localcloud.records import Record, StrictRecord, find
 
 DEFAULT_ENCRYPTION_NAME = "AES-CTR-256"  # ModifyInstanceTDE's documented default
 INSTANCE_STATUSES = ("Normal", "Creating", "Changing", "Inactive", "Flushing", "Released", "Transforming", "Unavailable",
@@ -92,7 +92,7 @@ class Redis(RpcProduct):
     def _instance(self, call: Call) -> RedisInstance:
         # Instance ids are global: the SDK sends these calls to the central endpoint without a RegionId.
         instance_id = call.require("InstanceId")
-        found = next((i for i in self.account.redis.instances if i.InstanceId == instance_id), None)
+        found = find(self.account.redis.instances, InstanceId=instance_id)
         if found is None:
             raise _instance_not_found()
         return found
