@@ -1,0 +1,38 @@
+"""The per-resource fan-out every scanner uses: ordered results, and a failure stops the rest."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from shared.audit.fanout import fan_out
+
+
+def test_results_come_back_in_item_order_with_bounded_concurrency():
+    running, peak, lock = [0], [0], threading.Lock()
+
+    def slow_square(n: int) -> int:
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        threading.Event().wait(0.001)
+        with lock:
+            running[0] -= 1
+        return n * n
+
+    assert fan_out(slow_square, range(500), concurrency=8) == [n * n for n in range(500)]
+    assert 1 < peak[0] <= 8
+
+
+def test_the_first_failure_is_raised_and_the_remaining_items_are_not_called():
+    called = []
+
+    def describe(n: int) -> int:
+        called.append(n)
+        if n == 3:
+            raise PermissionError("Forbidden.RAM")
+        return n
+
+    with pytest.raises(PermissionError):
+        fan_out(describe, range(10_000), concurrency=4)
+    assert len(called) < 100  # the workers stop at the failure instead of describing all 10,000
