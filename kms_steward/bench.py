@@ -133,7 +133,8 @@ def run_bench(scale: float = 1.0, *, growth: bool = True, sequential: bool = Tru
             run = bench_size(scale * factor, sequential=seq, latency_ms=latency_ms)
             out["growth"].append({k: run[k] for k in ("scale", "wall_s", "api_calls", "minimum_calls", "calls_ratio_to_minimum",
                                                        "quota_lower_bound_s", "ratio_to_quota_bound", "peak_rss_mb", "complete")
-                                  } | ({"sequential_wall_s": run["sequential"]["wall_s"],
+                                  } | {"found_everything": run["found"] == run["expected"]}
+                                  | ({"sequential_wall_s": run["sequential"]["wall_s"],
                                         "speedup_vs_sequential": run["speedup_vs_sequential"]} if seq else {}))
     out["meets_targets"] = {
         "ratio_to_quota_bound": out["ratio_to_quota_bound"] is not None and out["ratio_to_quota_bound"] <= 1.3,

@@ -50,12 +50,14 @@ def render_bench(r: dict, console: Console | None = None) -> None:
 
     if r.get("growth"):
         growth = Table(title="Growth")
-        for col in ("scale", "wall (s)", "bound (s)", "ratio", "calls", "minimum", "peak RSS (MB)", "sequential (s)", "speed-up"):
+        for col in ("scale", "wall (s)", "bound (s)", "ratio", "calls", "minimum", "peak RSS (MB)", "found = planted", "sequential (s)",
+                    "speed-up"):
             growth.add_column(col, justify="right")
         rows = [r] + r["growth"]
         for g in sorted(rows, key=lambda g: g["scale"]):
             growth.add_row(f"x{g['scale']:g}", f"{g['wall_s']:.2f}", f"{g['quota_lower_bound_s']:.2f}", f"{g['ratio_to_quota_bound']}",
                            str(g["api_calls"]), str(g["minimum_calls"]), f"{g['peak_rss_mb']}",
+                           "yes" if g.get("found_everything", g.get("found") == g.get("expected")) else "NO",
                            str(g.get("sequential_wall_s", (g.get("sequential") or {}).get("wall_s", "-"))),
                            f"{g['speedup_vs_sequential']}x" if "speedup_vs_sequential" in g else "-")
         console.print(growth)
