@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from alibabacloud_tea_openapi.exceptions import ClientException
 from alibabacloud_kms20160120 import models as kms
 from alibabacloud_kms20160120.client import Client as KmsClient
 from alibabacloud_tea_openapi.utils_models import Config
@@ -155,3 +156,16 @@ def _maybe_json(value: str):
 
 def alerts(cloud: LocalCloud) -> list[dict]:
     return [{"Name": e.Name, **json.loads(e.Content)} for e in cloud.account.cms.events]
+
+
+def error_of(call) -> ClientException:
+    """What the official SDK raises for `call()`, which must fail with a 4xx answer."""
+    with pytest.raises(ClientException) as raised:
+        call()
+    return raised.value
+
+
+def refused(call) -> tuple[str, int]:
+    """The error code and HTTP status `call()` is refused with."""
+    err = error_of(call)
+    return err.code, err.status_code

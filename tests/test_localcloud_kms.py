@@ -4,17 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from alibabacloud_kms20160120 import models as kms
-from alibabacloud_tea_openapi.exceptions import ClientException
 
-from tests.conftest import ALICE_AK, KEY, OTHER_KEY, alice_kms, key_state, make_account
+from tests.conftest import error_of, ALICE_AK, KEY, OTHER_KEY, alice_kms, key_state, make_account
 
-
-def error_of(call) -> ClientException:
-    with pytest.raises(ClientException) as raised:
-        call()
-    return raised.value
 
 
 def test_state_machine_and_refusals(start_cloud):

@@ -16,7 +16,7 @@ from alibabacloud_tea_openapi.exceptions import ClientException
 from kms_steward.envelope_app import APP_NAME, APP_USER_AGENT, PaymentsApp, RecordStore, app_client, open_, run_payments_app, seal
 from localcloud.account import Account
 from localcloud.products.kms_crypto import SEED_ENV
-from tests.conftest import ACCOUNT_ID, KEY, OTHER_KEY, REGION, alice_kms, make_account, sdk_config
+from tests.conftest import error_of, ACCOUNT_ID, KEY, OTHER_KEY, REGION, alice_kms, make_account, sdk_config
 from tests.test_usage_evidence import scan
 
 NOW = "2030-01-01T00:00:00Z"
@@ -24,11 +24,6 @@ SECRET = b"card 4111-1111-1111-1111 exp 12/31"
 SECRET_B64 = base64.b64encode(SECRET).decode()
 ARN = f"acs:kms:{REGION}:{ACCOUNT_ID}:key/{KEY}"
 
-
-def error_of(call) -> ClientException:
-    with pytest.raises(ClientException) as raised:
-        call()
-    return raised.value
 
 
 def encrypt(client, key_id: str = KEY, plaintext: str = SECRET_B64, context: dict | None = None):

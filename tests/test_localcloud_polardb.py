@@ -6,10 +6,9 @@ from __future__ import annotations
 import pytest
 from alibabacloud_polardb20170801 import models as polardb
 from alibabacloud_polardb20170801.client import Client as PolardbClient
-from alibabacloud_tea_openapi.exceptions import ClientException
 
 from localcloud.account import AccountError
-from tests.conftest import KEY, OTHER_KEY, REGION, make_account, sdk_config
+from tests.conftest import refused, KEY, OTHER_KEY, REGION, make_account, sdk_config
 
 
 def cluster(cluster_id: str, *, tde: str | None = None, storage: str | None = None, status: str = "Running",
@@ -26,11 +25,6 @@ def cluster(cluster_id: str, *, tde: str | None = None, storage: str | None = No
 def client_for(start_cloud, *clusters) -> PolardbClient:
     return PolardbClient(sdk_config(start_cloud(make_account(polardb={"clusters": list(clusters)}))))
 
-
-def refused(call) -> tuple[str, int]:
-    with pytest.raises(ClientException) as err:
-        call()
-    return err.value.code, err.value.status_code
 
 
 def test_describe_dbclusters_pages_only_by_the_documented_sizes(start_cloud):

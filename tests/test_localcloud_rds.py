@@ -6,10 +6,9 @@ from __future__ import annotations
 import pytest
 from alibabacloud_rds20140815 import models as rds
 from alibabacloud_rds20140815.client import Client as RdsClient
-from alibabacloud_tea_openapi.exceptions import ClientException
 
 from localcloud.account import AccountError
-from tests.conftest import ACCOUNT_ID, KEY, OTHER_KEY, REGION, make_account, sdk_config
+from tests.conftest import refused, ACCOUNT_ID, KEY, OTHER_KEY, REGION, make_account, sdk_config
 
 
 def rds_instance(instance_id: str, *, tde: str | None = None, disk: str | None = None, status: str = "Running",
@@ -31,11 +30,6 @@ def lookup(client: RdsClient, key: str = KEY, owner: str = ACCOUNT_ID, **extra):
     return client.describe_kms_associate_resources(rds.DescribeKmsAssociateResourcesRequest(
         region_id=REGION, kms_resource_type="key", kms_resource_id=key, kms_resource_user=owner, **extra)).body
 
-
-def refused(call) -> tuple[str, int]:
-    with pytest.raises(ClientException) as err:
-        call()
-    return err.value.code, err.value.status_code
 
 
 def test_describe_dbinstances_pages_by_number_and_by_token_up_to_a_hundred(start_cloud):

@@ -8,10 +8,9 @@ import json
 import pytest
 from alibabacloud_kms20160120 import models as kms
 from alibabacloud_kms20160120.client import Client as KmsClient
-from alibabacloud_tea_openapi.exceptions import ClientException
 
 from localcloud.account import Region
-from tests.conftest import ACCOUNT_ID, KEY, OTHER_KEY, REGION, alice_kms, make_account, sdk_config
+from tests.conftest import error_of, ACCOUNT_ID, KEY, OTHER_KEY, REGION, alice_kms, make_account, sdk_config
 
 
 def secret(name: str, key: str | None = KEY, region: str = REGION, **extra) -> dict:
@@ -25,11 +24,6 @@ def listed(client: KmsClient, filters: list | None = None, **kwargs) -> list[str
     request = kms.ListSecretsRequest(page_size=100, filters=json.dumps(filters) if filters is not None else None, **kwargs)
     return [s.secret_name for s in client.list_secrets(request).body.secret_list.secret]
 
-
-def error_of(fn) -> ClientException:
-    with pytest.raises(ClientException) as err:
-        fn()
-    return err.value
 
 
 def test_list_pages_by_number_and_refuses_out_of_range_sizes(start_cloud):
