@@ -86,7 +86,7 @@ def render_markdown(p: Preflight) -> str:
 def render_table(p: Preflight, console: Console) -> None:
     key = Table.grid(padding=(0, 2))
     key.add_column(style="bold")
-    key.add_column()
+    key.add_column(overflow="fold")  # an ARN is copied from here: never cut short
     for name, value in _key_rows(p):
         key.add_row(name, value)
     console.print(Panel(key, title=f"Pre-flight: {p.action} key", border_style="cyan"))
