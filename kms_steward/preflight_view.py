@@ -67,6 +67,8 @@ def render_markdown(p: Preflight) -> str:
     out += ["", f"## 3. Usage evidence (last {p.usage_window_days} days)", "", f"Status: {_status(p.usage)}."]
     if p.usage.note:
         out.append(f"{p.usage.note}")
+    if p.usage_evidence_read:
+        out.append(p.usage_evidence_read)
     if p.usage.dependents:
         out += ["", "| " + " | ".join(USAGE_HEADERS) + " |", "|" + "---|" * len(USAGE_HEADERS)]
         out += ["| " + " | ".join(row) + " |" for row in _usage_rows(p.usage)]
@@ -110,6 +112,8 @@ def render_table(p: Preflight, console: Console) -> None:
     console.print(usage)
     if p.usage.note:
         console.print(f"[dim]{p.usage.note}[/dim]")
+    if p.usage_evidence_read:
+        console.print(f"[dim]{p.usage_evidence_read}[/dim]")
 
     verdicts = Group(*[Text.assemble((f"{a.action}: {a.verdict.upper()}  ", VERDICT_STYLE[a.verdict]), a.summary,
                                      f" Reversible: {a.reversible}.") for a in p.assessments.values()],

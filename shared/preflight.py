@@ -97,6 +97,18 @@ class Preflight(BaseModel):
         return [d for c in self.categories for d in c.dependents] + list(self.usage.dependents)
 
     @property
+    def usage_evidence_read(self) -> Optional[str]:
+        """Which sources the usage evidence read, and whether a busy key's evidence was cut to its newest events."""
+        sources = sorted({d.detail["evidence"] for d in self.usage.dependents if d.detail.get("evidence")})
+        if not sources:
+            return None
+        text = "Evidence read: " + "; ".join(sources) + "."
+        if any("newest" in s for s in sources):
+            text += (" The key is busy: a caller seen only before those events is not listed (the key counts as used "
+                     "either way); the trail's logstore, queried in SLS, lists every caller.")
+        return text
+
+    @property
     def incomplete(self) -> list[Category]:
         return [c for c in [*self.categories, self.usage] if not c.complete]
 

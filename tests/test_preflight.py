@@ -112,3 +112,22 @@ def test_preflight_on_the_demo_account_lists_every_dependent_it_holds_the_applic
     assert "GenerateDataKey" in app["usage"] and "Decrypt" in app["usage"] and app["detail"]["source_ip"] == "10.0.1.15"
     assert report["audit_complete"] is True and report["assessments"]["delete"]["verdict"] == "blocked"
     assert "demo-payments-local-only-secret" not in result.output and "demo-alice-local-only-secret" not in result.output
+
+
+def test_a_busy_key_says_its_evidence_was_cut_to_the_newest_events(start_cloud):
+    from datetime import datetime, timedelta, timezone
+
+    from shared.audit.scanners.kms_usage import MAX_EVENTS
+    from tests.test_localcloud_actiontrail import crypto_event
+
+    now = datetime.now(timezone.utc)
+    busy = [crypto_event("Decrypt", when=now - timedelta(minutes=i), user="payments-api") for i in range(MAX_EVENTS + 50)]
+    early = [crypto_event("GenerateDataKey", when=now - timedelta(days=20), user="monthly-report")]
+    cloud = start_cloud(make_account(actiontrail={"events": busy + early}))
+    clients = Clients(Credentials(ALICE_AK, ALICE_SECRET), REGION, endpoint_override=cloud.endpoint_url(REGION))
+
+    report = build_preflight(clients, KEY, REGION)
+
+    assert [d.resource_id for d in report.usage.dependents] == ["ram-user:payments-api"]  # the early caller is past the cut
+    assert report.assessments["delete"].verdict == "blocked"
+    assert f"newest {MAX_EVENTS} events" in report.usage_evidence_read and "not listed" in report.usage_evidence_read
