@@ -5,7 +5,7 @@ PYTHON ?= $(shell for p in python3.10 $$(ls -d $$HOME/.pyenv/versions/3.10*/bin/
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test setup clean
+.PHONY: demo test setup clean mutation
 
 demo: $(STAMP)
 	$(VENV)/bin/kms-steward demo
@@ -21,6 +21,21 @@ $(STAMP): pyproject.toml requirements.txt
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+# Mutation testing of the decision path ([tool.mutmut] in pyproject.toml, MUTATION.md): mutmut in .venv,
+# then the kill rate per module and the survivors. CPU heavy: niced, MUTATION_JOBS workers (default 2).
+# MUTANTS narrows the run to mutant names (globs), e.g. make mutation MUTANTS='shared.policy.*'.
+MUTATION_STAMP := $(VENV)/.mutation-installed
+MUTATION_JOBS ?= 2
+MUTANTS ?=
+
+mutation: $(MUTATION_STAMP)
+	nice -n 10 $(VENV)/bin/mutmut run --max-children $(MUTATION_JOBS) $(MUTANTS)
+	$(VENV)/bin/python scripts/mutation_report.py
+
+$(MUTATION_STAMP): $(STAMP) pyproject.toml
+	$(VENV)/bin/python -m pip install --quiet -e '.[test,mutation]'
+	touch $(MUTATION_STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -73,6 +73,15 @@ class Fault(StrictRecord):
     Remaining: Optional[int] = None  # answer with the fault this many times, then stop; None = always
     Body: Optional[Any] = None  # answer 200 with this body (dict: JSON; str: as is), e.g. a doc sample
     ContentType: Optional[str] = None
+    # Paging faults, for the listings paged in localcloud/products/base.py (PageNumber/PageSize and
+    # NextToken/MaxResults): the answer is what a service that silently clamps its page size gives.
+    # PageSizeCap: at most this many items a page whatever was asked; the later pages are cut at the
+    # capped size too, as a clamping server computes its offsets. The answer reports the capped PageSize
+    # (what clamping services report), or the size asked when ReportRequestedPageSize is set.
+    # OmitTotal: a PageNumber listing is answered without its total count.
+    PageSizeCap: Optional[int] = Field(default=None, ge=1)
+    ReportRequestedPageSize: bool = False
+    OmitTotal: bool = False
 
     @field_validator("Api")
     @classmethod

@@ -6,6 +6,46 @@ variables (FC_FUNCTION_NAME, FC_REGION, FC_ACCOUNT_ID, ALIBABA_CLOUD_* credentia
 `request_id`, `credentials` (temporary STS credentials of the function's role), `function`,
 `region` and `account_id`. Asynchronous invocations are retried on an unhandled error up to
 `asyncInvokeConfig.maxAsyncRetryAttempts`, as FC does; a returned value counts as success.
+
+Asynchronous invocations, as FC 3.0 runs them (sources: "Asynchronous invocations" / retry policy,
+https://help.aliyun.com/zh/functioncompute/retry-policy; "Result callback",
+https://help.aliyun.com/zh/functioncompute/user-guide/result-callback; DestinationConfig,
+https://alibabacloud.com/help/en/functioncompute/api-fc-2023-03-30-struct-destinationconfig; PutAsyncInvokeConfigInput,
+https://www.alibabacloud.com/help/en/functioncompute/api-fc-2023-03-30-struct-putasyncinvokeconfiginput):
+
+- Every attempt is its own execution with its own request id (`context.request_id`): nothing in FC
+  promises the same id across retries. `Invocation.first_request_id` (the first attempt's id, the one the
+  asynchronous invocation is known by) and `Invocation.attempt` tie the attempts together. Retries here
+  happen at once, without FC's backoff.
+- An event older than `maxAsyncEventAgeInSeconds` (counted from `queued_at`, on `cloud.clock`) is not
+  (re)tried; it goes to the onFailure destination. Default 86400 s (PutAsyncInvokeConfigInput).
+- When every attempt failed (or the event got too old), FC sends a record to
+  `asyncInvokeConfig.destinationConfig.onFailure.destination`; after a success, to `onSuccess`. The record
+  is the result-callback doc's "event content" (MNS, FC and RocketMQ destinations get the same):
+      {"timestamp": 1660120276975,
+       "requestContext": {"requestId": ..., "functionArn": "acs:fc:{regionid}:{accountid}:functions/{name}",
+                          "condition": ..., "approximateInvokeCount": 3},
+       "requestPayload": "...", "responseContext": {"statusCode": 200, "functionError": "..."},
+       "responsePayload": "..."}
+  timestamp is epoch milliseconds (the sample's magnitude). A destination ARN
+  `acs:fc:<region>:<account>:functions/<name>` (the fc3 ARN the doc sample and the alicloud_fcv3_async_invoke_config
+  example use) naming a function of this project (by functionName) is invoked with that record as its
+  event, asynchronously (with its own retries and destinations) before `invoke` returns. Every record sent
+  is kept in `FunctionRuntime.destinations_sent`, so a destination that is not a function of this project
+  (MNS, EventBridge, RocketMQ, another account's function) is recorded, not dropped.
+  UNCONFIRMED: the condition values (the doc calls it the invocation error code and shows
+  FunctionResourceExhausted; an unhandled exception is reported as UnhandledInvocationError, FC's error
+  type, an event past its age as EventAgeExceeded, as AWS Lambda names it, a success as ""); functionError
+  (the error message here) and responsePayload (the JSON text of the function's result, or of its error
+  body {"errorMessage", "errorType", "stackTrace"}); requestPayload as the event's text; requestId as the
+  first attempt's id.
+- Time triggers (`fire_timer`) invoke with the FC 3.0 timer event, "formats of event for different
+  triggers" (https://www.alibabacloud.com/help/en/fc/formats-of-event-for-different-triggers):
+  {"triggerTime": "2023-12-26T07:49:00Z", "triggerName": "timer-trigger", "payload": "awesome-fc"}, payload
+  being the trigger's configured string, triggerTime the local clock. They invoke asynchronously (the FC 2.0
+  "event triggering" page, https://help.aliyun.com/zh/functioncompute/fc-2-0/user-guide/event-triggering, lists
+  time triggers among the triggers that run asynchronous tasks; UNCONFIRMED for FC 3.0 in the time-trigger
+  doc itself). Firing follows no schedule here: a test or the operator calls `fire_timer`.
 """
 from __future__ import annotations
 
@@ -13,19 +53,20 @@ import importlib.util
 import json
 import logging
 import os
+import re
 import secrets
 import sys
 import threading
 import traceback
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from localcloud.account import Credential
 from localcloud.clock import iso
-from localcloud.serverless import FunctionSpec
+from localcloud.serverless import FunctionSpec, ServerlessError
 
 if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
@@ -36,17 +77,31 @@ log = logging.getLogger("localcloud.fc")
 # keeps each function's environment its own.
 _ENV_LOCK = threading.RLock()
 
+# An fc3 function ARN, as destinationConfig names one (result-callback doc sample; alicloud_fcv3_async_invoke_config).
+FUNCTION_ARN = re.compile(r"acs:fc:([a-z0-9-]*):(\d*):functions/([A-Za-z0-9_-]+)")
+# requestContext.condition values (UNCONFIRMED, see the module docstring).
+CONDITION_UNHANDLED = "UnhandledInvocationError"
+CONDITION_EVENT_AGE = "EventAgeExceeded"
+CONDITION_SUCCESS = ""
+# Destinations invoking destinations (a function whose onFailure is itself, or a cycle) stop this deep;
+# FC itself does not guard against such a loop, but a local run must end.
+MAX_DESTINATION_DEPTH = 5
+
 
 @dataclass
 class Invocation:
+    """One attempt. The attempts of one asynchronous invocation share `first_request_id`."""
+
     function: str
-    request_id: str
-    attempt: int
+    request_id: str  # this attempt's own request id (context.request_id)
+    attempt: int  # 1, 2, ...; 0 for an asynchronous event that got too old before its first attempt (never run)
     invocation_type: str  # Sync | Async
     event: bytes
     result: Any = None
     error: dict | None = None  # {"errorMessage", "errorType", "stackTrace"} as FC reports UnhandledInvocationError
-    source: str = ""  # e.g. eventbridge:<trigger name>
+    source: str = ""  # e.g. eventbridge:<trigger name>, timer:<trigger name>, destination:onFailure:<resource>
+    first_request_id: str = ""  # the first attempt's request id (equal to request_id on attempt 1)
+    queued_at: datetime | None = None  # when FC accepted the asynchronous event (its age counts from here)
 
     @property
     def ok(self) -> bool:
@@ -54,27 +109,146 @@ class Invocation:
 
 
 @dataclass
+class DestinationRecord:
+    """One record FC sent to an asynchronous invocation's destination."""
+
+    kind: str  # onFailure | onSuccess
+    destination: str  # the ARN asyncInvokeConfig.destinationConfig names
+    payload: dict  # the record sent (result-callback doc "event content")
+    source_function: str  # the s.yaml resource whose invocation ended
+    request_id: str  # the asynchronous invocation's first request id
+    function: str | None = None  # the s.yaml resource the destination names, if it is a function of this project
+    invocation: Invocation | None = None  # the destination function's last attempt, if it was invoked
+    note: str = ""  # why a project function was not invoked (destination chain too deep)
+
+
+@dataclass
 class FunctionRuntime:
     cloud: "LocalCloud"
     invocations: list[Invocation] = field(default_factory=list)
+    destinations_sent: list[DestinationRecord] = field(default_factory=list)
     _modules: dict[str, Any] = field(default_factory=dict)
 
     def invoke(self, resource: str, event: bytes, *, region: str | None = None, invocation_type: str = "Sync",
-               source: str = "") -> Invocation:
-        """Invoke once; Async retries an unhandled error as FC does. Returns the last attempt."""
-        spec = self.cloud.project.function(resource)
-        attempts = 1 + (spec.max_async_retries if invocation_type == "Async" else 0)
-        request_id = str(uuid.uuid4())
+               source: str = "", queued_at: datetime | None = None) -> Invocation:
+        """Invoke `resource` (s.yaml resource or functionName). Sync runs once. Async retries an unhandled error
+        up to maxAsyncRetryAttempts, each attempt with its own request id, skips attempts once the event is
+        older than maxAsyncEventAgeInSeconds (from `queued_at`, default now), then sends the outcome to the
+        onFailure / onSuccess destination. Returns the last attempt (attempt 0 if none ran)."""
+        return self._invoke(resource, event, region=region, invocation_type=invocation_type, source=source,
+                            queued_at=queued_at, depth=0)
+
+    def fire_timer(self, resource: str, trigger_name: str | None = None, *, region: str | None = None) -> Invocation:
+        """Fire a time trigger of `resource` now (by `cloud.clock`), as FC does when its cron expression is due:
+        an asynchronous invocation with the timer event. `trigger_name` may be left out when the function has
+        one timer trigger. A disabled trigger (enable: false) is refused: FC would not fire it."""
+        spec = self._project().function(resource)
+        timer = spec.timer_trigger(trigger_name)
+        if not timer.enable:
+            raise ServerlessError(f"timer trigger {timer.name!r} of {spec.resource} is disabled (enable: false); FC would not fire it")
+        event = {"triggerTime": iso(self.cloud.clock.now()), "triggerName": timer.name, "payload": timer.payload}
+        return self.invoke(spec.resource, json.dumps(event).encode(), region=region, invocation_type="Async",
+                           source=f"timer:{timer.name}")
+
+    def _project(self):
+        if self.cloud.project is None:
+            raise ServerlessError("this local cloud was started without an s.yaml project: it has no functions")
+        return self.cloud.project
+
+    def _invoke(self, resource: str, event: bytes, *, region: str | None, invocation_type: str, source: str,
+                queued_at: datetime | None, depth: int) -> Invocation:
+        spec = self._project().function(resource)
+        region = region or self.cloud.default_region
+        is_async = invocation_type == "Async"
+        attempts = 1 + (spec.max_async_retries if is_async else 0)
+        queued = (queued_at or self.cloud.clock.now()) if is_async else None
+        max_age = timedelta(seconds=spec.max_async_event_age)
+        first_request_id = ""
         inv = None
+        ran = 0
+        condition = CONDITION_SUCCESS
         for attempt in range(1, attempts + 1):
-            inv = self._run(spec, event, region or self.cloud.default_region, request_id, attempt, invocation_type, source)
+            if is_async and self.cloud.clock.now() - queued > max_age:
+                condition = CONDITION_EVENT_AGE
+                log.warning("function %s: event older than maxAsyncEventAgeInSeconds (%ds) after %d attempt(s); not retried",
+                            spec.resource, spec.max_async_event_age, ran)
+                break
+            request_id = str(uuid.uuid4())
+            first_request_id = first_request_id or request_id
+            inv = self._run(spec, event, region, request_id, attempt, invocation_type, source, first_request_id, queued)
+            ran = attempt
             if inv.ok:
                 break
+        else:
+            condition = CONDITION_UNHANDLED  # every attempt raised: retries exhausted
+        if inv is None:  # too old before its first attempt: never run, not in `invocations`
+            first_request_id = str(uuid.uuid4())
+            inv = Invocation(spec.resource, first_request_id, 0, invocation_type, event, source=source,
+                             error={"errorMessage": f"the event is older than maxAsyncEventAgeInSeconds ({spec.max_async_event_age}s)",
+                                    "errorType": CONDITION_EVENT_AGE, "stackTrace": []},
+                             first_request_id=first_request_id, queued_at=queued)
+        if is_async:
+            kind = "onSuccess" if inv.ok else "onFailure"
+            destination = spec.destination(kind)
+            if destination:
+                payload = self._destination_payload(spec, region, inv, condition, ran)
+                self._send(spec, kind, destination, payload, region, depth)
         return inv
 
+    def _destination_payload(self, spec: FunctionSpec, region: str, inv: Invocation, condition: str, ran: int) -> dict:
+        """The result-callback record (see the module docstring for its source and what is UNCONFIRMED)."""
+        if inv.ok:
+            function_error, response = "", json.dumps(inv.result)
+        elif ran:
+            function_error, response = inv.error["errorMessage"], json.dumps(inv.error)
+        else:
+            function_error, response = "", ""
+        return {
+            "timestamp": int(self.cloud.clock.now().timestamp() * 1000),
+            "requestContext": {
+                "requestId": inv.first_request_id,
+                "functionArn": f"acs:fc:{region}:{self.cloud.account.account_id}:functions/{spec.function_name}",
+                "condition": condition,
+                "approximateInvokeCount": ran,
+            },
+            "requestPayload": inv.event.decode("utf-8", "replace"),
+            "responseContext": {"statusCode": 200, "functionError": function_error},
+            "responsePayload": response,
+        }
+
+    def _send(self, spec: FunctionSpec, kind: str, destination: str, payload: dict, region: str, depth: int) -> None:
+        record = DestinationRecord(kind, destination, payload, spec.resource, payload["requestContext"]["requestId"])
+        target, target_region = self._destination_function(destination, region)
+        self.destinations_sent.append(record)
+        if target is None:
+            log.info("function %s: %s record for destination %s kept in destinations_sent (not a function of this project)",
+                     spec.resource, kind, destination)
+            return
+        record.function = target.resource
+        if depth + 1 > MAX_DESTINATION_DEPTH:
+            record.note = f"not invoked: destinations chained more than {MAX_DESTINATION_DEPTH} deep"
+            log.warning("function %s: %s", spec.resource, record.note)
+            return
+        record.invocation = self._invoke(target.resource, json.dumps(payload).encode(), region=target_region, invocation_type="Async",
+                                         source=f"destination:{kind}:{spec.resource}", queued_at=None, depth=depth + 1)
+
+    def _destination_function(self, destination: str, region: str) -> tuple[FunctionSpec | None, str]:
+        """The project function an fc3 function ARN names (same account, the function's region), or None."""
+        match = FUNCTION_ARN.fullmatch(destination)
+        if match is None:
+            return None, region
+        arn_region, account, name = match.groups()
+        spec = self._project().function_named(name)
+        if spec is None or account not in ("", self.cloud.account.account_id):
+            return None, region
+        if arn_region and arn_region != (spec.region or self.cloud.default_region):
+            return None, region
+        return spec, arn_region or region
+
     def _run(self, spec: FunctionSpec, event: bytes, region: str, request_id: str, attempt: int, invocation_type: str,
-             source: str) -> Invocation:
-        inv = Invocation(spec.resource, request_id, attempt, invocation_type, event, source=source)
+             source: str, first_request_id: str = "", queued_at: datetime | None = None) -> Invocation:
+        inv = Invocation(spec.resource, request_id, attempt, invocation_type, event, source=source,
+                         first_request_id=first_request_id or request_id, queued_at=queued_at)
         creds = self.cloud.assume_role(spec.role, session=spec.function_name)
         context = SimpleNamespace(
             request_id=request_id,

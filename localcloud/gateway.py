@@ -93,10 +93,10 @@ class Gateway:
             params = pop.request_params(request, body)
             if product.regional_param and params.get(product.regional_param):
                 region = params[product.regional_param]
-            self.cloud.faults.apply(product.code, action, region, params)
+            met = self.cloud.faults.apply(product.code, action, region, params)
             call = Call(cloud=self.cloud, product=product.code, action=action, params=params, region=region, caller=caller,
                         request_id=request_id, user_agent=request.headers.get("User-Agent", ""),
-                        source_ip=request.remote_addr or "127.0.0.1")
+                        source_ip=request.remote_addr or "127.0.0.1", faults=met)
             with self.cloud.account.lock:
                 result = product.handle(call)
         except errors.CannedResponse as canned:
@@ -189,7 +189,9 @@ class Faults:
         with self.cloud.account.lock:
             self.cloud.account.faults = []
 
-    def apply(self, product: str, action: str, region: str, params: dict[str, str] | None = None) -> None:
+    def apply(self, product: str, action: str, region: str, params: dict[str, str] | None = None) -> list:
+        """Meet the faults injected for this call: sleep, refuse or answer as they say. Returns the faults
+        met, for those the handler acts on (the paging faults shape the answer, see Call.faults)."""
         network = self.cloud.network
         if network.latency_ms:
             time.sleep(network.latency_ms / 1000)
@@ -214,6 +216,7 @@ class Faults:
         for fault in matching:
             if fault.Body is not None:
                 raise errors.CannedResponse(fault.Body, fault.ContentType)
+        return matching
 
     @staticmethod
     def _error(fault, api: str) -> errors.ApiError:

@@ -3,6 +3,7 @@ it uses (`${env('X', 'default')}`, `${vars.x}`, `${config('AccountID')}`, `${thi
 exposes each fc3 resource with its triggers, so the local cloud is wired from the same file."""
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -21,6 +22,25 @@ class Trigger:
     name: str
     type: str
     config: dict[str, Any]
+
+
+@dataclass
+class TimerTrigger:
+    """A time trigger's triggerConfig (TimerTriggerConfig: cronExpression, enable, payload;
+    https://alibabacloud.com/help/en/functioncompute/api-fc-2023-03-30-struct-timertriggerconfig). `payload` is the
+    string FC passes on unchanged in the event's "payload" (Trigger Message); absent means "" (UNCONFIRMED)."""
+
+    name: str
+    cron_expression: str
+    enable: bool
+    payload: str
+    qualifier: str = "LATEST"
+
+
+# FC's default when asyncInvokeConfig sets no maxAsyncEventAgeInSeconds: 86400 s ("Default value: 86400",
+# PutAsyncInvokeConfigInput, https://www.alibabacloud.com/help/en/functioncompute/api-fc-2023-03-30-struct-putasyncinvokeconfiginput).
+DEFAULT_MAX_ASYNC_EVENT_AGE = 86400
+DESTINATION_KINDS = ("onFailure", "onSuccess")
 
 
 @dataclass
@@ -56,12 +76,63 @@ class FunctionSpec:
         return int(self.props.get("timeout", 3))
 
     @property
+    def region(self) -> str | None:
+        return self.props.get("region")
+
+    @property
+    def async_invoke_config(self) -> dict[str, Any]:
+        return self.props.get("asyncInvokeConfig") or {}
+
+    @property
     def max_async_retries(self) -> int:
-        return int((self.props.get("asyncInvokeConfig") or {}).get("maxAsyncRetryAttempts", 3))
+        return int(self.async_invoke_config.get("maxAsyncRetryAttempts", 3))
+
+    @property
+    def max_async_event_age(self) -> int:
+        """Seconds an asynchronous event may wait before FC stops (re)trying it (maxAsyncEventAgeInSeconds)."""
+        return int(self.async_invoke_config.get("maxAsyncEventAgeInSeconds", DEFAULT_MAX_ASYNC_EVENT_AGE))
+
+    def destination(self, kind: str) -> str | None:
+        """asyncInvokeConfig.destinationConfig.<kind>.destination (fc3 schema IDestinationConfig), kind onFailure or onSuccess."""
+        if kind not in DESTINATION_KINDS:
+            raise ValueError(f"destination kind must be one of {DESTINATION_KINDS}, not {kind!r}")
+        config = (self.async_invoke_config.get("destinationConfig") or {}).get(kind) or {}
+        return config.get("destination") or None
 
     @property
     def triggers(self) -> list[Trigger]:
         return [Trigger(t["triggerName"], t["triggerType"], t.get("triggerConfig") or {}) for t in self.props.get("triggers") or []]
+
+    @property
+    def timer_triggers(self) -> list[TimerTrigger]:
+        timers = []
+        for raw in self.props.get("triggers") or []:
+            if raw.get("triggerType") != "timer":
+                continue
+            config = raw.get("triggerConfig") or {}
+            if "cronExpression" not in config:
+                raise ServerlessError(f"timer trigger {raw.get('triggerName')!r} of {self.resource} has no cronExpression "
+                                      "(fc3 schema ITimerTriggerConfig requires cronExpression and enable)")
+            payload = config.get("payload", "")
+            timers.append(TimerTrigger(name=raw["triggerName"], cron_expression=str(config["cronExpression"]),
+                                       enable=bool(config.get("enable", True)),
+                                       # the schema types payload as a string; a YAML mapping is sent as its JSON text
+                                       payload=payload if isinstance(payload, str) else json.dumps(payload),
+                                       qualifier=raw.get("qualifier") or "LATEST"))
+        return timers
+
+    def timer_trigger(self, name: str | None = None) -> TimerTrigger:
+        timers = self.timer_triggers
+        if name is None:
+            if len(timers) != 1:
+                raise ServerlessError(f"{self.resource} has {len(timers)} timer triggers ({', '.join(t.name for t in timers) or 'none'}); "
+                                      "name the one to fire")
+            return timers[0]
+        timer = next((t for t in timers if t.name == name), None)
+        if timer is None:
+            raise ServerlessError(f"{self.resource} has no timer trigger named {name!r} "
+                                  f"(timer triggers: {', '.join(t.name for t in timers) or 'none'})")
+        return timer
 
     def eventbridge_patterns(self) -> list[tuple[Trigger, str]]:
         return [(t, t.config["eventRuleFilterPattern"]) for t in self.triggers
@@ -90,6 +161,10 @@ class ServerlessProject:
             if res.get("component") == "fc3":
                 project.functions[name] = FunctionSpec(resource=name, props=res.get("props") or {}, base_dir=path.parent)
         return project
+
+    def function_named(self, function_name: str) -> FunctionSpec | None:
+        """The fc3 resource whose props.functionName is `function_name` (what an FC ARN names), or None."""
+        return next((f for f in self.functions.values() if f.function_name == function_name), None)
 
     def function(self, resource: str) -> FunctionSpec:
         spec = self.functions.get(resource)
@@ -124,7 +199,8 @@ class _Resolver:
             whole = _VAR.fullmatch(node.strip())
             if whole:  # a lone ${...} keeps the type of what it names (a map for ${vars.env})
                 return self.resolve(self.expr(whole[1].strip(), this), this)
-            return _VAR.sub(lambda m: str(self.expr(m[1].strip(), this)), node)
+            # an embedded ${...} is resolved through as well: ${vars.region} inside an ARN names ${env('REGION', ...)}
+            return _VAR.sub(lambda m: str(self.resolve(self.expr(m[1].strip(), this), this)), node)
         return node
 
     def expr(self, text: str, this: dict | None) -> Any:

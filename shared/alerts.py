@@ -21,8 +21,12 @@ EVENT_NAMES = {
     ("ScheduleKeyDeletion", "allow"): "KmsKeyDeletionIntendedWithDependents",
     ("DisableKey", "block"): "KmsKeyReenabled",
     ("DisableKey", "alert"): "KmsKeyDisabledWithDependents",
+    ("DisableKey", "allow"): "KmsKeyDisabledWithDependents",
+    ("DeleteKeyMaterial", "alert"): "KmsKeyMaterialDeleted",
+    ("SetDeletionProtection", "alert"): "KmsKeyDeletionProtectionRemoved",
 }
-GUARD_FAILED = "KmsKeyGuardFailed"  # the guard could not decide; what it did fail-safe is in the content
+# The guard could not do what it decided, or could not decide: the content names the key, the step and why.
+GUARD_FAILED = "KmsKeyGuardFailed"
 
 
 class AlertFailed(RuntimeError):
@@ -31,7 +35,7 @@ class AlertFailed(RuntimeError):
 
 def alert_content(*, event_name: str, key_id: str, region: str, account_id: str, caller: str, event_id: str,
                   verdict: str, severity: str, action: str, action_detail: str, audit: AuditReport | None,
-                  reasons: list[str]) -> dict:
+                  reasons: list[str], step: str | None = None, key_ref: str | None = None) -> dict:
     dependents = {}
     if audit is not None:
         for service, deps in audit.by_service().items():
@@ -50,13 +54,16 @@ def alert_content(*, event_name: str, key_id: str, region: str, account_id: str,
         "dependents": dependents,
         "auditIncomplete": [{"part": r.scanner, "reason": r.reason} for r in (audit.incomplete if audit else [])],
         "reasons": reasons[:5],
+        **({"step": step} if step else {}),
+        **({"keyRef": key_ref} if key_ref and key_ref != key_id else {}),
     }
 
 
 def raise_alert(clients: Clients, region: str, name: str, content: dict, group_id: str) -> None:
     info = cms.PutCustomEventRequestEventInfo(event_name=name, content=json.dumps(content, separators=(",", ":")),
                                               group_id=group_id)
+    # A write: retried only while it provably did not run, so a lost answer never sends a second alert.
     body = clients.call("cms:PutCustomEvent", clients.cms(region).put_custom_event,
-                        cms.PutCustomEventRequest(event_info=[info])).body
+                        cms.PutCustomEventRequest(event_info=[info]), write=True).body
     if str(body.code) != "200":  # Code is a string; anything else is a refusal the SDK did not raise
         raise AlertFailed(f"PutCustomEvent answered {body.code}: {body.message}")

@@ -11,7 +11,9 @@ transient (throttling, 5xx, connection failures) honouring the server's retry-af
 """
 from __future__ import annotations
 
+import copy
 import os
+import re
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
@@ -52,6 +54,10 @@ class CredentialsMissing(RuntimeError):
 class TransientError(RuntimeError):
     """A failure worth retrying later (FC retries an invocation that raises it). Its message is
     already safe to log: it never carries an SDK exception's text, which can hold a signed string."""
+
+
+class Cancelled(RuntimeError):
+    """The run this client serves was called off (its audit passed its deadline): no more calls."""
 
 
 @dataclass(frozen=True)
@@ -99,22 +105,43 @@ def is_throttled(exc: BaseException) -> bool:
         or code == "Rejected.Throttling" or error_status(exc) == 429
 
 
+def is_not_found(exc: BaseException) -> bool:
+    """The resource is not there (KMS answers a missing key with 404 Forbidden.KeyNotFound)."""
+    return error_status(exc) == 404 or error_code(exc).endswith(("NotFound", "NotExist", "NotExists"))
+
+
 def is_access_denied(exc: BaseException) -> bool:
+    if is_not_found(exc):  # Forbidden.KeyNotFound is a missing key, not a missing permission
+        return False
     code = error_code(exc)
-    return error_status(exc) == 403 or code.startswith(("Forbidden", "NoPermission", "AccessDenied")) or code == "Unauthorized"
+    return error_status(exc) in (401, 403) or code.startswith(("Forbidden", "NoPermission", "AccessDenied")) \
+        or code == "Unauthorized"
+
+
+def never_sent(exc: BaseException) -> bool:
+    """The request cannot have been executed: throttled (refused before running) or never delivered
+    (no connection). Only such a failure makes retrying a write safe; after a read timeout or a 5xx
+    the write may have happened, and a blind retry sends a second alert or misreads the state."""
+    if is_throttled(exc):
+        return True
+    inner = getattr(exc, "inner_exception", exc)
+    names = {cls.__name__ for cls in type(inner).__mro__}
+    if "ReadTimeout" in names:
+        return False
+    text = str(inner)
+    return bool(names & {"ConnectTimeout", "NewConnectionError", "ConnectionRefusedError"}) \
+        or "Connection refused" in text or "NewConnectionError" in text or "Failed to establish a new connection" in text
 
 
 def is_transient(exc: BaseException) -> bool:
     """Worth another try: throttling, server-side failures, and failures to reach the server."""
     if isinstance(exc, TransientError):
         return True
+    if isinstance(exc, Cancelled):
+        return False
     if is_throttled(exc):
         return True
     if isinstance(exc, ServerException):
-        return True
-    if isinstance(exc, UnretryableException):
-        # The Tea SDKs raise this only when no error answer came back (an answer is re-raised as
-        # Client/ServerException): connection refused or reset, a timeout, an unreadable body.
         return True
     if isinstance(exc, oss2.exceptions.OssError):
         return exc.status >= 500 or isinstance(exc, oss2.exceptions.RequestError)  # RequestError: never reached OSS
@@ -122,10 +149,31 @@ def is_transient(exc: BaseException) -> bool:
         # LogRequestError: never reached SLS; 5xx and "... QPS Exceed" (403/503) are SLS's own flow control.
         return exc.get_error_code() == "LogRequestError" or (exc.resp_status or 0) >= 500 \
             or "Exceed" in (exc.get_error_code() or "")
+    status = error_status(exc)
+    if isinstance(status, int) and 400 <= status < 500:
+        # An answer refusing the request itself (400, 404, 414 URI too long...) refuses it again next time.
+        return False
+    if isinstance(exc, UnretryableException):
+        # The Tea SDKs raise this when no readable error answer came back (a JSON error answer is
+        # re-raised as Client/ServerException): connection refused or reset, a timeout, or a body that is
+        # not JSON. An HTML error page from a front end (414 URI too long, 413) says its status only in
+        # its text; a 4xx there refuses the request itself, while a 502/503 page stays transient.
+        page_status = _html_error_status(str(getattr(exc, "inner_exception", "") or ""))
+        return page_status is None or page_status >= 500
     if isinstance(exc, (ClientException, ResponseException)):
         return False
     return isinstance(exc, (ConnectionError, TimeoutError, OSError)) or "Timeout" in type(exc).__name__ \
         or "Connection" in type(exc).__name__
+
+
+_HTML_STATUS = re.compile(r"Error code: (\d{3})|<title>\s*(\d{3})\b")
+
+
+def _html_error_status(text: str) -> int | None:
+    """The HTTP status an HTML error page states (Python's http.server: "Error code: 414"; nginx and
+    Tengine: "<title>414 Request-URI Too Large</title>"), or None."""
+    match = _HTML_STATUS.search(text)
+    return int(match.group(1) or match.group(2)) if match else None
 
 
 def describe_error(exc: BaseException) -> str:
@@ -210,6 +258,26 @@ class Clients:
         self._cache: dict[tuple, Any] = {}
         self._lock = threading.Lock()
         self._once: dict[Any, "_Once"] = {}
+        self._cancelled = threading.Event()
+
+    def scoped(self) -> "Clients":
+        """The same clients (call counts, pacing, SDK clients, run-once memo) under an off switch of
+        their own: a part of the run that is called off stops calling while the rest goes on."""
+        child = copy.copy(self)
+        child._cancelled = threading.Event()
+        return child
+
+    def cancel(self) -> None:
+        """No call starts from now on (one under way finishes); retries waiting are woken and stop."""
+        self._cancelled.set()
+
+    def _check_live(self, api: str) -> None:
+        if self._cancelled.is_set():
+            raise Cancelled(f"{api} not called: this part of the run was called off")
+
+    def _sleep(self, seconds: float) -> None:
+        if self._cancelled.wait(seconds):
+            raise Cancelled("called off while waiting to retry")
 
     def endpoint_for(self, region: str | None) -> str:
         """The override for a region's endpoints ("" = the public one)."""
@@ -221,15 +289,19 @@ class Clients:
 
     # ------------------------------------------------------------ calling
 
-    def call(self, api: str, fn: Callable[..., T], *args, **kwargs) -> T:
-        """Call `fn` (an SDK method) as API `api` ("ecs:DescribeDisks"), counting and retrying."""
+    def call(self, api: str, fn: Callable[..., T], *args, write: bool = False, **kwargs) -> T:
+        """Call `fn` (an SDK method) as API `api` ("ecs:DescribeDisks"), counting and retrying what is
+        transient. A write (`write=True`) is retried only when it cannot have run (throttled, never
+        delivered): after a lost answer the caller must find out what happened, not do it twice."""
         def attempt():
+            self._check_live(api)
             self.limiter.acquire(api)
+            self._check_live(api)
             self.calls.add(api)
             return fn(*args, **kwargs)
 
-        retrying = Retrying(stop=stop_after_attempt(MAX_ATTEMPTS), wait=_wait_for_server,
-                            retry=retry_if_exception(is_transient), reraise=True)
+        retrying = Retrying(stop=stop_after_attempt(MAX_ATTEMPTS), wait=_wait_for_server, sleep=self._sleep,
+                            retry=retry_if_exception(never_sent if write else is_transient), reraise=True)
         return retrying(attempt)
 
     def once(self, key: Any, fetch: Callable[[], T]) -> T:

@@ -10,11 +10,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
+from shared.events import is_region_id
+
 DELETION_MODES = ("enforce", "alert")
 DISABLE_MODES = ("alert", "enforce")
 # ActionTrail's event history (LookupEvents) keeps 90 days: a longer usage window would look at days
 # no source can show, and a report would read them as "no usage".
 MAX_USAGE_WINDOW_DAYS = 90
+# OSS bucket naming (OSS "Bucket naming conventions"): 3-63 characters, lower-case letters, digits and
+# hyphens, starting and ending with a letter or digit. The SDK refuses any other name before sending.
+_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,8 @@ class GuardConfig:
     records_logstore: str = "key-guard-decisions"
     state_bucket: str = ""
     region: str = ""
+    # Regions whose keys the daily safety net re-decides (GUARD_REGIONS); empty: the function's own.
+    regions: tuple[str, ...] = ()
     endpoint_override: str = ""
     # Usage evidence: how many days of crypto calls naming the key count as live use, and the trail's
     # SLS logstore (actiontrail_<trail>) read besides LookupEvents when both are set.
@@ -81,8 +88,23 @@ class GuardConfig:
             problems.append("TRAIL_SLS_PROJECT and TRAIL_SLS_LOGSTORE must be set together; "
                             "usage evidence comes from ActionTrail LookupEvents only")
             trail_project = trail_logstore = ""
-        if not env.get("STATE_BUCKET", "").strip():
+        state_bucket = env.get("STATE_BUCKET", "").strip()
+        if not state_bucket:
             problems.append("STATE_BUCKET is not set: a duplicate delivery cannot be recognised and may alert twice")
+        elif not _BUCKET_NAME.fullmatch(state_bucket):
+            # Guarding without duplicate protection beats not guarding at all.
+            problems.append(f"STATE_BUCKET={state_bucket[:70]!r} is not a valid OSS bucket name; acting without duplicate "
+                            "protection (a duplicate delivery may alert twice)")
+            state_bucket = ""
+        regions: list[str] = []
+        for raw_region in env.get("GUARD_REGIONS", "").split(","):
+            raw_region = raw_region.strip()
+            if not raw_region:
+                continue
+            if not is_region_id(raw_region):
+                problems.append(f"GUARD_REGIONS names {raw_region[:40]!r}, which is not a region id; left out")
+            elif raw_region not in regions:
+                regions.append(raw_region)
         return cls(
             deletion_mode=choice("GUARD_DELETION_MODE", DELETION_MODES),
             disable_mode=choice("GUARD_DISABLE_MODE", DISABLE_MODES),
@@ -91,8 +113,9 @@ class GuardConfig:
             alert_group_id=env.get("ALERT_GROUP_ID", "0").strip() or "0",
             records_project=env.get("RECORDS_PROJECT", "").strip(),
             records_logstore=env.get("RECORDS_LOGSTORE", "key-guard-decisions").strip(),
-            state_bucket=env.get("STATE_BUCKET", "").strip(),
+            state_bucket=state_bucket,
             region=(env.get("FC_REGION") or env.get("ALIBABA_CLOUD_REGION_ID") or "").strip(),
+            regions=tuple(regions),
             endpoint_override=env.get("ALIBABA_CLOUD_ENDPOINT_OVERRIDE", "").strip(),
             usage_window_days=usage_window_days,
             trail_project=trail_project,

@@ -10,6 +10,11 @@
 Parsing is lenient where the documented samples disagree (number vs string, "" vs missing), and strict about the
 envelope fields we depend on (id, type, data). Every parse failure is an ``EventParseError`` whose message is short
 and does not echo more than a small snippet of the payload.
+
+Identifiers the guard sends to APIs (KeyId, the key ARN, the region) are not checked at parse time, so that one bad
+event does not sink a whole batch: ``CloudEvent.problems()`` names each impossible one (an empty list means none),
+and ``ActionTrailRecord.key_id`` / ``CloudEvent.region`` only ever return a usable value. Text fields never hold an
+unpaired surrogate (replaced by U+FFFD), so whatever is recorded can be encoded.
 """
 
 import json
@@ -24,7 +29,9 @@ __all__ = [
     "EventParseError",
     "TimerEvent",
     "UserIdentity",
+    "clip",
     "event_dedupe_key",
+    "is_region_id",
     "mask_access_key_id",
     "parse_fc_event",
     "parse_timer_event",
@@ -43,6 +50,21 @@ def _number_to_str(value: Any) -> Any:
     # Accept JSON numbers wherever text is expected. bool is not converted, so pydantic still rejects it.
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
+    return _valid_unicode(value)
+
+
+# An unpaired UTF-16 surrogate: JSON may escape one ("\ud800") and json.loads keeps it, but it is not Unicode
+# text: it cannot be encoded to UTF-8, so a record holding it cannot be written to SLS and an id holding it
+# cannot be hashed into a claim. json.loads has already joined every valid pair into one character.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _valid_unicode(value: Any) -> Any:
+    """Text with each unpaired surrogate replaced by U+FFFD (the replacement character), as a UTF-8 decoder
+    would show it. Replaced, not refused: a producer writing UTF-16 strings (Java, for one) can emit one in a
+    display field such as userAgent, and such an event must still be guarded."""
+    if isinstance(value, str) and _LONE_SURROGATE.search(value):
+        return _LONE_SURROGATE.sub("\ufffd", value)
     return value
 
 
@@ -109,20 +131,50 @@ class ActionTrailRecord(BaseModel):
 
     @property
     def key_id(self) -> Optional[str]:
-        """KMS key id the call targeted, or None.
+        """KMS key the call targeted, as the API takes it (bare key id or alias), or None.
 
         Most KMS mutations pass ``KeyId``. SetDeletionProtection passes ``ProtectedResourceArn``
-        (``acs:kms:<region>:<account>:key/<keyId>``) instead (ref §1c).
+        (``acs:kms:<region>:<account>:key/<keyId>``) instead (ref §1c). A key ARN is normalised to the bare id.
+
+        None also when the value is not an identifier KMS could have accepted (see ``problems()``): such a value
+        must never be sent to an API, where e.g. a 100,000-character id makes every call fail with HTTP 414.
         """
         raw = self.requestParameters.get("KeyId")
         if isinstance(raw, str) and raw.strip():
-            raw = raw.strip()
-            # The key may be given as an ARN, so normalise it to the bare id.
-            return _key_id_from_arn(raw) or raw
+            return _usable_key_ref(raw.strip())
         arn = self.requestParameters.get("ProtectedResourceArn")
         if isinstance(arn, str):
-            return _key_id_from_arn(arn.strip())
+            match = _KMS_KEY_ARN.fullmatch(arn.strip())
+            return match.group("key_id") if match else None
         return None
+
+    def problems(self) -> list[str]:
+        """Identifiers in this record that no real KMS call can carry, each naming its field; [] when none.
+
+        Checked: ``acsRegion``, ``requestParameters.KeyId`` and a KMS key ARN in
+        ``requestParameters.ProtectedResourceArn``. ActionTrail records what KMS accepted, so a successful call
+        with an impossible identifier is a forged or corrupted record: reject it before any API call. A missing
+        KeyId is not a problem here (many KMS calls have none); the caller decides whether it needs one.
+        Messages are short and show at most a clipped snippet of the value.
+        """
+        problems = []
+        region_problem = _region_problem("acsRegion", self.acsRegion)
+        if region_problem:
+            problems.append(region_problem)
+        params = self.requestParameters
+        raw = params.get("KeyId")
+        if raw is not None and not isinstance(raw, str):
+            problems.append(f"requestParameters.KeyId is not text (got {_json_type(raw)})")
+        elif isinstance(raw, str) and raw.strip() and _usable_key_ref(raw.strip()) is None:
+            problems.append(f"requestParameters.KeyId {_show(raw)} is not a KMS key id, alias or key ARN")
+        arn = params.get("ProtectedResourceArn")
+        if arn is not None and not isinstance(arn, str):
+            problems.append(f"requestParameters.ProtectedResourceArn is not text (got {_json_type(arn)})")
+        elif isinstance(arn, str) and _LOOKS_LIKE_KMS_KEY_ARN.match(arn.strip()) \
+                and not _KMS_KEY_ARN.fullmatch(arn.strip()):
+            problems.append(f"requestParameters.ProtectedResourceArn {_show(arn)} is not a KMS key ARN "
+                            "(acs:kms:<region>:<account id>:key/<key id>)")
+        return problems
 
     @property
     def caller(self) -> str:
@@ -182,7 +234,8 @@ class CloudEvent(BaseModel):
     id: Annotated[str, BeforeValidator(_number_to_str), Field(min_length=1)]
     source: _Text = None  # probably "acs.kms", which is UNCONFIRMED (ref §0.1), so do not filter on it
     specversion: _Text = None
-    type: Annotated[str, Field(min_length=1)]  # "kms:ActionTrail:ApiCall" / "...:ConsoleOperation" (ref §1c)
+    # "kms:ActionTrail:ApiCall" / "...:ConsoleOperation" (ref §1c)
+    type: Annotated[str, BeforeValidator(_valid_unicode), Field(min_length=1)]
     subject: _Text = None
     time: _Text = None  # text, not datetime: "…179PRC" and "…42Z" both occur (ref §1a)
     datacontenttype: _Text = None
@@ -193,6 +246,20 @@ class CloudEvent(BaseModel):
     aliyunregionid: _Text = None
     aliyunpublishaddr: _Text = None
     data: ActionTrailRecord
+
+    @property
+    def region(self) -> Optional[str]:
+        """The region the event happened in: ``data.acsRegion``, else the envelope's ``aliyunregionid``; only a
+        value shaped like a region id, else None (then use the function's own region)."""
+        for value in (self.data.acsRegion, self.aliyunregionid):
+            if value and _region_problem("", value) is None:
+                return value
+        return None
+
+    def problems(self) -> list[str]:
+        """``data.problems()`` plus the envelope's ``aliyunregionid`` (see ``ActionTrailRecord.problems``)."""
+        envelope = _region_problem("aliyunregionid", self.aliyunregionid)
+        return ([envelope] if envelope else []) + self.data.problems()
 
 
 class TimerEvent(BaseModel):
@@ -259,16 +326,72 @@ def parse_timer_event(event: RawEvent) -> TimerEvent:
 
 # --- internals ---------------------------------------------------------------------------------------------
 
-# Matches the region/account part loosely. The resource part must be key/<id>.
-_KMS_KEY_ARN = re.compile(r"acs:kms:[^:]*:[^:]*:key/(?P<key_id>[^/:\s]+)")
+# --- identifiers KMS accepts ---
+#
+# "DescribeKey" (KMS API reference, https://www.alibabacloud.com/help/doc-detail/28952.htm): KeyId is "the ID, alias,
+# or Alibaba Cloud Resource Name (ARN) of the key"; "the key ARN is in the acs:kms:${region}:${account}:key/${keyid}
+# format"; example ids key-hzz630494463ejqjx**** and, in "ScheduleKeyDeletion"
+# (https://www.alibabacloud.com/help/en/kms/key-management-service/developer-reference/api-kms-2016-01-20-schedulekeydeletion),
+# 7906979c-8e06-46a2-be2d-68e3ccbc**** (a UUID). A key id is therefore ASCII letters, digits and hyphens; the bound
+# of 128 characters is generous (UUIDs have 36, key-… ids about 24) so that no real id, of a format not seen yet,
+# is rejected. Underscores are also let through for the same reason.
+_KEY_ID = r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}"
+# "Create an alias" (https://www.alibabacloud.com/help/en/key-management-service/latest/create-an-alias): "An alias
+# must contain the alias/ prefix. An alias name excluding the prefix must be 1 to 255 characters in length and can
+# contain letters, digits, underscores (_), hyphens (-), and forward slashes (/)."
+_ALIAS = r"alias/[A-Za-z0-9_/-]{1,255}"
+# Region ids as "Regions and zones" lists them (https://www.alibabacloud.com/help/doc-detail/140601.htm):
+# cn-hangzhou, ap-southeast-1, cn-shanghai-finance-1, ...: lowercase words and digits joined by hyphens.
+_REGION = r"[a-z]{2,}(?:-[a-z0-9]+){1,6}"
+_MAX_REGION_CHARS = 64
+# Account ids (uids) are digits (16 in practice).
+_ACCOUNT = r"[0-9]{1,32}"
+
+_KMS_KEY_ARN = re.compile(rf"acs:kms:(?P<region>{_REGION}):(?P<account>{_ACCOUNT}):key/(?P<key_id>{_KEY_ID})")
+# The RAM resource form of an alias (acs:kms:<region>:<uid>:alias/<name>), as the "Create an alias" page's policy uses.
+_KMS_ALIAS_ARN = re.compile(rf"acs:kms:{_REGION}:{_ACCOUNT}:{_ALIAS}")
+_KEY_REF = re.compile(rf"{_KEY_ID}|{_ALIAS}")
+_REGION_ID = re.compile(_REGION)
+# Something that claims to be a KMS key ARN (then it must be a valid one); any other ARN names another resource.
+_LOOKS_LIKE_KMS_KEY_ARN = re.compile(r"acs:kms:[^:]*:[^:]*:key/")
 
 # Alibaba Cloud AccessKey ids (LTAI… long-term, STS.… temporary). Masked in error snippets.
 _ACCESS_KEY_ID = re.compile(r"\b(LTAI|STS\.)[A-Za-z0-9]{4,}")
 
 
-def _key_id_from_arn(arn: str) -> Optional[str]:
-    match = _KMS_KEY_ARN.fullmatch(arn)
+def _usable_key_ref(value: str) -> Optional[str]:
+    """A KeyId value as the API takes it: a key ARN becomes its bare id; an id, alias or alias ARN stays; anything
+    else (too long, other characters, another resource) is None."""
+    if _KEY_REF.fullmatch(value) or _KMS_ALIAS_ARN.fullmatch(value):
+        return value
+    match = _KMS_KEY_ARN.fullmatch(value)
     return match.group("key_id") if match else None
+
+
+def is_region_id(value: Optional[str]) -> bool:
+    """Whether `value` is shaped like an Alibaba Cloud region id (cn-hangzhou, ap-southeast-1)."""
+    return bool(value) and len(value) <= _MAX_REGION_CHARS and _REGION_ID.fullmatch(value) is not None
+
+
+def clip(value: object, limit: int = 40) -> str:
+    """A value quoted in a reason: clipped, AccessKey ids masked (a huge field never fills a record)."""
+    return _show(str(value), limit)
+
+
+def _region_problem(field: str, value: Optional[str]) -> Optional[str]:
+    """Why a present region value is impossible, or None (also None when absent or empty)."""
+    if not value or is_region_id(value):
+        return None
+    return f"{field} {_show(value)} is not an Alibaba Cloud region id (such as cn-hangzhou)"
+
+
+def _show(value: str, limit: int = 40) -> str:
+    """A value for a message: its repr clipped to `limit` characters (AccessKey ids masked), with its length when
+    clipped, so that a 100,000-character value does not end up in a record or an alert."""
+    masked = _ACCESS_KEY_ID.sub(lambda m: m.group(1) + "****", value)
+    if len(masked) <= limit:
+        return repr(masked)
+    return f"{masked[:limit]!r}… ({len(value)} characters)"
 
 
 def _clip(text: str, limit: int = _MAX_MESSAGE_CHARS) -> str:
@@ -311,6 +434,12 @@ def _loads(text: str, what: str) -> Any:
         ) from None
     except RecursionError:
         raise EventParseError(f"{what} JSON is nested too deeply") from None
+    except ValueError:
+        # Not a JSONDecodeError (caught above): Python refuses to convert an integer of more than
+        # sys.get_int_max_str_digits() digits (4300 by default) and json.loads lets that ValueError through.
+        # See "Integer string conversion length limitation",
+        # https://docs.python.org/3/library/stdtypes.html#int-max-str-digits
+        raise EventParseError(f"{what} JSON holds a number too long to read") from None
 
 
 def _validate_cloud_event(item: Any, label: str) -> CloudEvent:

@@ -1,10 +1,15 @@
-"""key-guard: from an ActionTrail event about a KMS key to a recorded decision.
+"""key-guard: from a KMS key mutation to a recorded decision.
 
-    event -> validate -> claim (idempotency) -> re-read key -> audit -> decide -> act -> alert -> record
+    mutation -> validate -> claim (idempotency) -> re-read key -> audit -> decide -> act -> alert -> record
 
-Only genuinely transient failures raise (FC then retries the invocation); everything else —
-malformed input, another account's event, an unknown key — is answered with a clear rejection in
-the result and the record, so a bad event never turns into a retry storm.
+A mutation comes from an ActionTrail event (EventBridge), from the daily safety net (every key still
+pending deletion, re-decided as if its event had just arrived), or from FC's failure destination
+(an event whose invocation failed every retry: decided one last time, never raised again).
+
+Every mutation ends in one of: the deletion is cancelled; FC retries the invocation (only while
+nothing was done); or a person is told, by an alert named for what happened. Only genuinely
+transient failures raise; malformed input, another account's event, an unknown key get a clear
+rejection in the result and the record, so a bad event never turns into a retry storm.
 """
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import os
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Callable
 
 from alibabacloud_kms20160120 import models as kms
@@ -21,33 +27,78 @@ from shared.audit.model import AuditReport
 from shared.audit.runner import run_audit
 from shared.audit.scanner import AuditTarget
 from shared.audit.scanners.kms_usage import KmsUsageScanner
-
-USAGE_SCANNER = KmsUsageScanner.name
 from shared.clients import Clients, TransientError, describe_error, is_transient
 from shared.config import GuardConfig
-from shared.events import ActionTrailRecord, CloudEvent, EventParseError, event_dedupe_key, parse_fc_event
-from shared.idempotency import EventClaims
-from shared.keys import ActionResult, KeyNotFound, cancel_deletion, enable_key, read_key
-from shared.policy import Decision, decide_deletion, decide_disable
+from shared.events import (ActionTrailRecord, CloudEvent, EventParseError, TimerEvent, clip, event_dedupe_key,
+                           is_region_id, parse_fc_event, parse_timer_event)
+from shared.idempotency import ClaimBusy, EventClaims
+from shared.keys import ActionResult, KeyNotFound, cancel_deletion, enable_key, list_pending_deletion, read_key
+from shared.policy import (Decision, KeyView, decide_deletion, decide_disable, decide_material_deleted,
+                           decide_protection_removed, decide_rotation_off)
 
-DECIDERS = {"ScheduleKeyDeletion": decide_deletion, "DisableKey": decide_disable}
+USAGE_SCANNER = KmsUsageScanner.name
+SAFETY_NET_SOURCE = "kms-steward.safety-net"
 ACTIONS = {"cancel_deletion": cancel_deletion, "enable_key": enable_key}
-KEY_STATE_AFTER_EVENT = {"ScheduleKeyDeletion": "PendingDeletion", "DisableKey": "Disabled"}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How key-guard treats one KMS API: when the key still shows the change (so an audit is worth
+    making), how to decide, and which calls do not concern it (protection turned on, not off)."""
+
+    decide: Callable[[KeyView, AuditReport | None, GuardConfig], Decision]
+    audit_when: Callable[[KeyView], bool]
+    ignore: Callable[[ActionTrailRecord], str | None] = lambda data: None
+
+
+def _turned_on(param: str, what: str) -> Callable[[ActionTrailRecord], str | None]:
+    # Only an explicit "true" is ignored: a value the guard cannot read is decided from the key's state.
+    return lambda data: f"{what} turned on: nothing to guard" if data.param_bool(param) is True else None
+
+
+RULES: dict[str, Rule] = {
+    "ScheduleKeyDeletion": Rule(decide_deletion, lambda key: key.state == "PendingDeletion"),
+    "DisableKey": Rule(decide_disable, lambda key: key.state == "Disabled"),
+    "DeleteKeyMaterial": Rule(decide_material_deleted, lambda key: key.state == "PendingImport"),
+    "SetDeletionProtection": Rule(decide_protection_removed,
+                                  lambda key: key.deletion_protection != "Enabled" and key.state != "PendingDeletion",
+                                  _turned_on("EnableDeletionProtection", "deletion protection")),
+    "UpdateRotationPolicy": Rule(decide_rotation_off, lambda key: False,
+                                 _turned_on("EnableAutomaticRotation", "automatic rotation")),
+}
 
 
 class Rejected(Exception):
-    """The event cannot be acted on; the message says why (and is safe to record)."""
+    """The mutation cannot be acted on; the message says why (and is safe to record)."""
+
+
+@dataclass
+class Mutation:
+    """One thing to decide, whichever way it arrived."""
+
+    event_id: str
+    dedupe_key: str
+    event_name: str
+    key_ref: str | None  # as the event names it: key id, ARN or alias
+    region: str
+    data: ActionTrailRecord
+    account: str | None = None
+    source: str | None = None
+    event_type: str | None = None
+    caller: str = ""
+    as_of: str | None = None  # the instant the usage window ends (the event's time; None: now)
+    problems: list[str] = field(default_factory=list)  # impossible identifiers in the event, each naming its field
 
 
 @dataclass
 class Outcome:
-    status: str  # acted | decided | no_action | ignored | rejected | duplicate | error
+    status: str  # acted | already_done | decided | recorded | no_action | ignored | rejected | duplicate | error
     record: dict[str, Any] = field(default_factory=dict)
 
     def result(self) -> dict[str, Any]:
-        keep = ("status", "eventId", "eventName", "keyId", "region", "caller", "decision", "mode", "action", "actionResult",
-                "alert", "dependentCount", "dependents", "auditComplete", "auditIncomplete", "reason", "keyStateBefore",
-                "keyStateAfter")
+        keep = ("status", "eventId", "eventName", "keyId", "keyRef", "region", "caller", "decision", "mode", "action",
+                "actionResult", "alert", "alertError", "dependentCount", "dependents", "auditComplete", "auditIncomplete",
+                "reason", "keyStateBefore", "keyStateAfter", "step")
         return {k: self.record[k] for k in keep if self.record.get(k) is not None}
 
 
@@ -65,81 +116,174 @@ class KeyGuard:
     def __init__(self, config: GuardConfig, *, account_id: str, clients_for: Callable[[str], Clients]):
         self.config = config
         self.account_id = account_id
-        self.clients_for = clients_for  # region -> Clients (one per event, so API calls are counted per event)
+        self.clients_for = clients_for  # region -> Clients (one per mutation, so API calls are counted per decision)
 
-    # ------------------------------------------------------------ entry point
+    # ------------------------------------------------------------ entry points
 
     def handle(self, raw_event: Any, invocation_id: str = "") -> dict[str, Any]:
+        """An EventBridge delivery (one CloudEvent or a list), or the safety net's timer event."""
         invocation_id = invocation_id or str(uuid.uuid4())
         try:
             events = parse_fc_event(raw_event)
         except EventParseError as exc:
-            outcome = Outcome("rejected", {"status": "rejected", "reason": f"malformed event: {exc}"})
-            self._record(outcome.record, None, self.config.region)
-            return {"results": [outcome.result()]}
+            try:
+                return self.safety_net(parse_timer_event(raw_event), invocation_id)
+            except EventParseError:
+                return {"results": [self.reject_payload(f"malformed event: {exc}")]}
         if not events:
-            outcome = Outcome("rejected", {"status": "rejected", "reason": "malformed event: the payload holds no event"})
-            self._record(outcome.record, None, self.config.region)
-            return {"results": [outcome.result()]}
-        return {"results": [self.handle_one(ev, invocation_id).result() for ev in events]}
+            return {"results": [self.reject_payload("malformed event: the payload holds no event")]}
+        return {"results": [self._process(self._from_event(ev), invocation_id).result() for ev in events]}
 
-    def handle_one(self, ev: CloudEvent, invocation_id: str) -> Outcome:
-        started = time.monotonic()
+    def handle_failed_invocation(self, original: Any, failure: str, invocation_id: str = "") -> dict[str, Any]:
+        """FC's failure destination: an invocation failed every retry (or aged out). Each event in it is
+        decided one last time; what still fails is cancelled fail-safe and alerted, never raised."""
+        invocation_id = invocation_id or str(uuid.uuid4())
+        try:
+            events = parse_fc_event(original)
+        except EventParseError as exc:
+            try:
+                timer = parse_timer_event(original)
+            except EventParseError:
+                return {"results": [self.reject_payload(f"failed invocation with a malformed event ({failure}): {exc}")]}
+            return {"results": [self._safety_net_failed(timer, failure).result()]}
+        return {"results": [self._process(self._from_event(ev), invocation_id, last_chance=failure).result()
+                            for ev in events]}
+
+    def safety_net(self, timer: TimerEvent, invocation_id: str = "") -> dict[str, Any]:
+        """Re-decide every key in PendingDeletion in each configured region, exactly as its event would
+        have been: a missed, lost or failed event is caught within a day, well inside the 7-day minimum
+        window. A key whose decision hit a transient failure makes the run raise at the end, so FC
+        retries it; the keys already decided are then duplicates of themselves and are not redone."""
+        invocation_id = invocation_id or str(uuid.uuid4())
+        day = (timer.triggerTime or "")[:10] or datetime.utcnow().strftime("%Y-%m-%d")
+        results: list[dict] = []
+        retry_later: list[str] = []
+        for region in self.config.regions or (self.config.region,):
+            try:
+                key_ids = list_pending_deletion(self.clients_for(region), region)
+            except Exception as exc:
+                if is_transient(exc):
+                    retry_later.append(f"{region}: listing keys ({describe_error(exc)})")
+                else:
+                    results.append(self._safety_net_blind(region, day, exc).result())
+                continue
+            for key_id in key_ids:
+                mutation = self._from_safety_net(key_id, region, day, timer)
+                try:
+                    results.append(self._process(mutation, invocation_id).result())
+                except TransientError as exc:
+                    retry_later.append(f"{key_id} ({exc})")
+        summary = {"status": "safety_net", "eventName": "SafetyNet", "eventId": f"{SAFETY_NET_SOURCE}/{timer.triggerTime}",
+                   "trigger": timer.triggerName, "regions": list(self.config.regions or (self.config.region,)),
+                   "keysPendingDeletion": len(results), "decisions": [
+                       {k: r.get(k) for k in ("keyId", "region", "status", "decision")} for r in results],
+                   "retryLater": retry_later or None, "invocation": invocation_id}
+        self._record(summary, None, self.config.region)
+        if retry_later:
+            raise TransientError(f"safety net: {len(retry_later)} part(s) to retry: " + "; ".join(retry_later)[:500])
+        return {"safetyNet": {k: v for k, v in summary.items() if v is not None}, "results": results}
+
+    # ------------------------------------------------------------ building mutations
+
+    def _from_event(self, ev: CloudEvent) -> Mutation:
         data: ActionTrailRecord = ev.data
-        region = data.acsRegion or ev.aliyunregionid or self.config.region
+        return Mutation(event_id=ev.id, dedupe_key=event_dedupe_key(ev), event_name=data.eventName or "", key_ref=data.key_id,
+                        region=ev.region or self.config.region, data=data,
+                        account=ev.aliyunaccountid or (data.userIdentity.accountId if data.userIdentity else None),
+                        source=ev.source, event_type=ev.type, caller=data.caller, as_of=data.eventTime, problems=ev.problems())
+
+    def _from_safety_net(self, key_id: str, region: str, day: str, timer: TimerEvent) -> Mutation:
+        data = ActionTrailRecord.model_validate({"eventName": "ScheduleKeyDeletion", "serviceName": "Kms", "acsRegion": region,
+                                                 "requestParameters": {"KeyId": key_id}})
+        # One decision per key per day: a retried or doubled timer delivery finds it already made.
+        return Mutation(event_id=f"{SAFETY_NET_SOURCE}/{day}/{region}/{key_id}",
+                        dedupe_key=f"{SAFETY_NET_SOURCE}/{day}/{region}/{key_id}", event_name="ScheduleKeyDeletion",
+                        key_ref=key_id, region=region, data=data, account=self.account_id, source=SAFETY_NET_SOURCE,
+                        event_type=f"timer:{timer.triggerName}",
+                        caller="unknown: found pending deletion by the daily safety net (see ActionTrail for who scheduled it)")
+
+    # ------------------------------------------------------------ one mutation
+
+    def _process(self, m: Mutation, invocation_id: str, *, last_chance: str | None = None) -> Outcome:
+        started = time.monotonic()
+        data = m.data
         record: dict[str, Any] = {
-            "status": "", "eventId": ev.id, "eventSource": ev.source, "eventType": ev.type, "eventName": data.eventName,
-            "eventTime": data.eventTime, "keyId": data.key_id, "region": region, "account": ev.aliyunaccountid,
-            "caller": data.caller, "sourceIp": data.sourceIpAddress, "userAgent": data.userAgent,
-            "invocation": invocation_id, "configProblems": list(self.config.problems) or None,
+            "status": "", "eventId": m.event_id, "eventSource": m.source, "eventType": m.event_type, "eventName": m.event_name,
+            "eventTime": data.eventTime, "keyId": m.key_ref, "region": m.region, "account": m.account, "caller": m.caller,
+            "sourceIp": data.sourceIpAddress, "userAgent": data.userAgent, "invocation": invocation_id,
+            "configProblems": list(self.config.problems) or None,
+            "failedInvocation": last_chance,
         }
         try:
-            self._validate(ev, data, region)
+            self._validate(m)
             if data.failed:
-                return self._finish(Outcome("ignored", {**record, "status": "ignored",
-                                    "reason": f"the call failed ({data.errorCode}): nothing changed"}), None, started, region)
-            if data.eventName not in DECIDERS:
-                return self._finish(Outcome("ignored", {**record, "status": "ignored",
-                                    "reason": f"{data.eventName} is not a mutation key-guard acts on"}), None, started, region)
-            if not data.key_id:
-                raise Rejected(f"{data.eventName} event has no KeyId in requestParameters")
+                raise _Ignored(f"the call failed ({clip(data.errorCode)}): nothing changed")
+            rule = RULES.get(m.event_name)
+            if rule is None:
+                raise _Ignored(f"{clip(m.event_name)} is not a mutation key-guard acts on")
+            if (why := rule.ignore(data)) is not None:
+                raise _Ignored(why)
+            if not m.key_ref:
+                raise Rejected(f"{m.event_name} event has no KeyId (nor a ProtectedResourceArn naming a key)")
+        except _Ignored as exc:
+            return self._finish(Outcome("ignored", {**record, "status": "ignored", "reason": str(exc)}), None, started)
         except Rejected as exc:
-            return self._finish(Outcome("rejected", {**record, "status": "rejected", "reason": str(exc)}), None, started, region)
+            return self._finish(Outcome("rejected", {**record, "status": "rejected", "reason": str(exc)}), None, started)
 
-        clients = self.clients_for(region)
-        dedupe = event_dedupe_key(ev)
-        claims = self._claim(dedupe, invocation_id, clients, region, record)
-        if isinstance(claims, Outcome):  # a duplicate: already handled
-            return self._finish(claims, clients, started, region)
+        clients = self.clients_for(m.region)
+        record["step"] = "claim"
         try:
-            outcome = self._decide_and_act(data, record, clients, region)
+            claims = self._claim(m, invocation_id, clients, record)
+        except TransientError as exc:
+            if not last_chance:
+                raise
+            return self._finish(self._cannot_decide(m, record, clients, exc, claim_busy=isinstance(exc, ClaimBusy)),
+                                clients, started)
+        if isinstance(claims, Outcome):  # a duplicate: already handled
+            return self._finish(claims, clients, started)
+        try:
+            outcome = self._decide_and_act(m, rule, record, clients)
         except Rejected as exc:
             outcome = Outcome("rejected", {**record, "status": "rejected", "reason": str(exc)})
         except Exception as exc:
-            if is_transient(exc):
-                # Nothing was done yet (actions and alerts do not raise): let FC retry the invocation.
-                self._settle(claims, lambda c: c.release(dedupe), record)
-                raise TransientError(f"retry later: {describe_error(exc)}") from None
-            outcome = self._fail_safe(data, record, clients, region, exc)
-        self._settle(claims, lambda c: c.complete(dedupe, {"decision": outcome.record.get("decision"),
-                                                            "action": outcome.record.get("action")}), outcome.record)
-        return self._finish(outcome, clients, started, region)
+            if is_transient(exc) and not last_chance:
+                # Nothing was done yet (actions settle what they did, alerts never raise): FC retries.
+                self._settle(claims, lambda c: c.release(m.dedupe_key), record)
+                raise TransientError(f"retry later ({record.get('step')}): {describe_error(exc)}") from None
+            outcome = self._cannot_decide(m, record, clients, exc)
+        self._settle(claims, lambda c: c.complete(m.dedupe_key, {"decision": outcome.record.get("decision"),
+                                                                  "action": outcome.record.get("action")}), outcome.record)
+        return self._finish(outcome, clients, started)
 
-    def _claim(self, dedupe: str, invocation_id: str, clients: Clients, region: str, record: dict):
-        """The event's claim store, an Outcome for a duplicate, or None when there is no usable store."""
+    def _validate(self, m: Mutation) -> None:
+        if m.source != SAFETY_NET_SOURCE and not (m.source or "").startswith("acs."):
+            raise Rejected(f"event source {clip(m.source)} is not an Alibaba Cloud service (acs.*)")
+        if m.problems:  # an identifier no KMS key or region can have: every call would be refused, or answer 414
+            raise Rejected("; ".join(m.problems))
+        if self.account_id and m.account and m.account != self.account_id:
+            raise Rejected(f"event is for account {clip(m.account)}, this guard serves {self.account_id}")
+        if m.data.serviceName and m.data.serviceName != "Kms":
+            raise Rejected(f"event is from service {clip(m.data.serviceName)}, not Kms")
+        # Any region: a key is decided in its own region with that region's endpoint, whichever region
+        # the function runs in (dropping the event would protect nothing).
+        if not is_region_id(m.region):
+            raise Rejected(f"event names region {clip(m.region)}, which is not an Alibaba Cloud region id")
+
+    def _claim(self, m: Mutation, invocation_id: str, clients: Clients, record: dict):
+        """The mutation's claim store, an Outcome for a duplicate, or None when there is no usable store."""
         if not self.config.state_bucket:
             return None
-        claims = EventClaims(clients, self.config.state_bucket, region)
         try:
-            outcome, existing = claims.claim(dedupe, invocation_id)
+            claims = EventClaims(clients, self.config.state_bucket, self._home(m))
+            outcome, existing = claims.claim(m.dedupe_key, invocation_id)
         except Exception as exc:
             if is_transient(exc):  # includes ClaimBusy: another invocation is on it right now
-                raise TransientError(f"retry later: {describe_error(exc)}") from None
+                raise exc if isinstance(exc, ClaimBusy) else TransientError(f"retry later (claim): {describe_error(exc)}") from None
             # A claim store we cannot use must not stop the guard: act, and say duplicates are unguarded.
             record["idempotencyProblem"] = f"claim store unusable ({describe_error(exc)}): acting without duplicate protection"
             return None
         if outcome == "duplicate":
-            return Outcome("duplicate", {**record, "status": "duplicate",
+            return Outcome("duplicate", {**record, "status": "duplicate", "step": None,
                                          "reason": f"event already handled by invocation {existing.get('invocation')}"})
         return claims
 
@@ -152,49 +296,48 @@ class KeyGuard:
         except Exception as exc:  # the decision stands; a duplicate may later be handled again
             record["idempotencyProblem"] = f"claim not settled: {describe_error(exc)}"
 
-    # ------------------------------------------------------------ steps
-
-    def _validate(self, ev: CloudEvent, data: ActionTrailRecord, region: str) -> None:
-        if not (ev.source or "").startswith("acs."):
-            raise Rejected(f"event source {ev.source!r} is not an Alibaba Cloud service (acs.*)")
-        account = ev.aliyunaccountid or (data.userIdentity.accountId if data.userIdentity else None)
-        if self.account_id and account and account != self.account_id:
-            raise Rejected(f"event is for account {account}, this guard serves {self.account_id}")
-        if data.serviceName and data.serviceName != "Kms":
-            raise Rejected(f"event is from service {data.serviceName}, not Kms")
-        # The default event bus is regional: a function only receives its own region's events, so
-        # another region's event would be read against the wrong key and dependents.
-        if self.config.region and region != self.config.region:
-            raise Rejected(f"event is for region {region}, this guard serves {self.config.region}")
-
-    def _decide_and_act(self, data: ActionTrailRecord, record: dict, clients: Clients, region: str) -> Outcome:
+    def _decide_and_act(self, m: Mutation, rule: Rule, record: dict, clients: Clients) -> Outcome:
+        record["step"] = "read key"
         try:
-            key = read_key(clients, data.key_id, region)
+            key = read_key(clients, m.key_ref, m.region)
         except KeyNotFound as exc:
             raise Rejected(f"unknown key: {exc}") from None
-        record.update(keyStateBefore=key.state, keyArn=key.arn, aliases=key.aliases or None,
-                      deletionProtection=key.deletion_protection)
+        # From here on the key is named by its id: an alias may be moved to another key meanwhile.
+        record.update(keyId=key.key_id, keyRef=m.key_ref if m.key_ref != key.key_id else None, keyStateBefore=key.state,
+                      keyArn=key.arn, aliases=key.aliases or None, deletionProtection=key.deletion_protection)
         audit: AuditReport | None = None
-        if key.state == KEY_STATE_AFTER_EVENT[data.eventName]:
-            target = AuditTarget(key_id=key.key_id, key_arn=key.arn, region=region, account_id=self.account_id,
+        if rule.audit_when(key):
+            record["step"] = "audit"
+            target = AuditTarget(key_id=key.key_id, key_arn=key.arn, region=m.region, account_id=self.account_id,
                                  usage_window_days=self.config.usage_window_days,
                                  trail_project=self.config.trail_project or None,
-                                 trail_logstore=self.config.trail_logstore or None, as_of=data.eventTime)
+                                 trail_logstore=self.config.trail_logstore or None, as_of=m.as_of)
             audit = run_audit(target, clients)
             record.update(self._audit_fields(audit))
-        decision: Decision = DECIDERS[data.eventName](key, audit, self.config)
+        record["step"] = "decide"
+        decision = rule.decide(key, audit, self.config)
         record.update(decision=decision.verdict, mode=decision.mode, reasons=decision.reasons, allowListed=decision.allow_listed,
                       action=decision.action)
 
-        result = ActionResult(action="none", done=False, detail="no action", state_after=key.state)
+        result = ActionResult(action="none", outcome="none", detail="no action", state_after=key.state)
         if decision.action != "none":
-            result = ACTIONS[decision.action](clients, key.key_id, region)
+            record["step"] = decision.action
+            result = ACTIONS[decision.action](clients, key.key_id, m.region)
         record.update(actionResult=result.detail, actionDone=result.done, keyStateAfter=result.state_after)
 
+        if result.outcome == "failed":  # refused for good: the key is as it was, and a person must know
+            record["step"] = decision.action
+            return self._guard_failed(m, record, clients, key.key_id, audit, decision.action, result.detail, decision.reasons)
+        record["step"] = None
+        if result.outcome == "already":  # someone (a person, an earlier delivery) got there first
+            return Outcome("already_done", {**record, "status": "already_done", "reason": result.detail})
         if decision.alert:
-            self._alert(data, record, decision, audit, clients, region, result)
-        status = "acted" if result.done else ("no_action" if decision.verdict == "no_action" else "decided")
-        return Outcome(status, {**record, "status": status})
+            name = alerts.EVENT_NAMES.get((m.event_name, decision.verdict), alerts.GUARD_FAILED)
+            content = self._content(m, record, key.key_id, decision.verdict, decision.severity, decision.action, result.detail,
+                                    audit, decision.reasons)
+            self._send_alert(clients, m, name, content, decision.severity, record)
+        status = {"no_action": "no_action", "record": "recorded"}.get(decision.verdict, "acted" if result.done else "decided")
+        return Outcome(status, {**record, "status": status, "reason": record.get("reason") or "; ".join(decision.reasons[:2])})
 
     @staticmethod
     def _audit_fields(audit: AuditReport) -> dict:
@@ -207,54 +350,99 @@ class KeyGuard:
             "usageEvidence": usage_evidence(audit),
         }
 
-    def _alert(self, data, record, decision: Decision, audit, clients: Clients, region: str, result: ActionResult) -> None:
-        name = alerts.EVENT_NAMES.get((data.eventName, decision.verdict), "KmsKeyGuardAlert")
-        content = alerts.alert_content(
-            event_name=data.eventName, key_id=data.key_id, region=region, account_id=self.account_id, caller=data.caller,
-            event_id=record["eventId"], verdict=decision.verdict, severity=decision.severity, action=decision.action,
-            action_detail=result.detail, audit=audit, reasons=decision.reasons,
-        )
-        self._send_alert(clients, region, name, content, decision.severity, record)
+    # ------------------------------------------------------------ when the guard cannot do its job
 
-    def _send_alert(self, clients: Clients, region: str, name: str, content: dict, severity: str, record: dict) -> None:
-        """Raise the alert; a failure (already retried) is recorded, never raised: the action it
-        reports has happened, and a retry of the invocation would find nothing left to report."""
-        try:
-            alerts.raise_alert(clients, region, name, content, self.config.alert_group_id)
-            record.update(alert=name, alertSeverity=severity)
-        except Exception as exc:
-            record.update(alert=None, alertError=describe_error(exc))
-
-    def _fail_safe(self, data: ActionTrailRecord, record: dict, clients: Clients, region: str, exc: Exception) -> Outcome:
-        """An unexpected, non-transient failure: a scheduled deletion is still cancelled (cancel is
-        safe, and a Rejected answer is harmless), without re-reading the key, since the read may be
-        what failed; and someone is always told."""
-        record = {**record, "status": "error", "reason": f"guard failed: {describe_error(exc)}"}
-        result = "none"
-        if data.eventName == "ScheduleKeyDeletion" and self.config.deletion_mode == "enforce":
+    def _cannot_decide(self, m: Mutation, record: dict, clients: Clients, exc: Exception, *, claim_busy: bool = False) -> Outcome:
+        """The guard failed (or, from the failure destination, failed for the last time). A scheduled
+        deletion is cancelled anyway in enforce mode (cancel is safe; a refusal is harmless), without
+        re-reading the key, since the read may be what failed; and someone is always told."""
+        step = record.get("step") or "decide"
+        reason = f"guard failed at {step}: {describe_error(exc)}"
+        if m.event_name == "ScheduleKeyDeletion" and self.config.deletion_mode == "enforce" and not claim_busy:
+            key_id = record.get("keyId") or m.key_ref
             try:
-                clients.call("kms:CancelKeyDeletion", clients.kms(region).cancel_key_deletion,
-                             kms.CancelKeyDeletionRequest(key_id=data.key_id))
-                result = "fail-safe: deletion cancelled"
+                clients.call("kms:CancelKeyDeletion", clients.kms(m.region).cancel_key_deletion,
+                             kms.CancelKeyDeletionRequest(key_id=key_id), write=True)
+                detail = "fail-safe: deletion cancelled"
             except Exception as cancel_exc:
-                result = f"fail-safe cancel not done: {describe_error(cancel_exc)}"
+                detail = f"fail-safe cancel not done: {describe_error(cancel_exc)}"
             record.update(decision="block", action="cancel_deletion")
-        record["actionResult"] = result
-        content = alerts.alert_content(
-            event_name=data.eventName, key_id=data.key_id, region=region, account_id=self.account_id, caller=data.caller,
-            event_id=record["eventId"], verdict="error", severity="CRITICAL", action=record.get("action", "none"),
-            action_detail=result, audit=None, reasons=[record["reason"]],
-        )
-        self._send_alert(clients, region, alerts.GUARD_FAILED, content, "CRITICAL", record)
+        elif claim_busy:
+            detail = ("not decided: another invocation still holds this event; the daily safety net re-decides the key "
+                      "while it is pending deletion")
+        else:
+            detail = "nothing done"
+        record["actionResult"] = detail
+        return self._guard_failed(m, record, clients, record.get("keyId") or m.key_ref or "", None, record.get("action") or "none",
+                                  detail, [reason], reason=reason)
+
+    def _guard_failed(self, m: Mutation, record: dict, clients: Clients, key_id: str, audit: AuditReport | None, action: str,
+                      detail: str, reasons: list[str], *, reason: str | None = None) -> Outcome:
+        record = {**record, "status": "error", "reason": reason or detail}
+        if record.get("failedInvocation"):
+            reasons = reasons + [f"the invocation failed every retry: {record['failedInvocation']}"]
+        content = self._content(m, record, key_id, "error", "CRITICAL", action, detail, audit, reasons)
+        self._send_alert(clients, m, alerts.GUARD_FAILED, content, "CRITICAL", record)
         return Outcome("error", record)
 
-    # ------------------------------------------------------------ recording
+    def _safety_net_blind(self, region: str, day: str, exc: Exception) -> Outcome:
+        """The safety net could not list a region's keys (denied, unknown region): say so, loudly."""
+        m = Mutation(event_id=f"{SAFETY_NET_SOURCE}/{day}/{region}", dedupe_key="", event_name="SafetyNet", key_ref=None,
+                     region=region, data=ActionTrailRecord.model_validate({"eventName": "SafetyNet"}), source=SAFETY_NET_SOURCE,
+                     caller="daily safety net")
+        record = {"eventId": m.event_id, "eventName": "SafetyNet", "region": region, "step": "list keys pending deletion"}
+        clients = self.clients_for(region)
+        outcome = self._guard_failed(m, record, clients, "", None, "none", "keys pending deletion not re-decided in this region",
+                                     [f"safety net could not list keys: {describe_error(exc)}"],
+                                     reason=f"safety net could not list keys in {region}: {describe_error(exc)}")
+        return self._finish(outcome, clients, time.monotonic())
 
-    def _finish(self, outcome: Outcome, clients: Clients | None, started: float, region: str) -> Outcome:
+    def _safety_net_failed(self, timer: TimerEvent, failure: str) -> Outcome:
+        region = self.config.region
+        m = Mutation(event_id=f"{SAFETY_NET_SOURCE}/{timer.triggerTime}", dedupe_key="", event_name="SafetyNet", key_ref=None,
+                     region=region, data=ActionTrailRecord.model_validate({"eventName": "SafetyNet"}), source=SAFETY_NET_SOURCE,
+                     caller="daily safety net")
+        record = {"eventId": m.event_id, "eventName": "SafetyNet", "region": region, "step": "safety net run",
+                  "failedInvocation": failure}
+        clients = self.clients_for(region)
+        outcome = self._guard_failed(m, record, clients, "", None, "none", "the next daily run re-decides every key pending deletion",
+                                     [f"the safety net run of {timer.triggerTime} failed every retry"],
+                                     reason=f"safety net run of {timer.triggerTime} failed: {failure}")
+        return self._finish(outcome, clients, time.monotonic())
+
+    # ------------------------------------------------------------ alerting and recording
+
+    def _home(self, m: Mutation) -> str:
+        """Where the guard's own things live (claims, alerts, records): the function's region."""
+        return self.config.region or m.region
+
+    def _content(self, m: Mutation, record: dict, key_id: str, verdict: str, severity: str, action: str, detail: str,
+                 audit: AuditReport | None, reasons: list[str]) -> dict:
+        return alerts.alert_content(
+            event_name=m.event_name, key_id=key_id, region=m.region, account_id=self.account_id, caller=m.caller,
+            event_id=m.event_id, verdict=verdict, severity=severity, action=action, action_detail=detail, audit=audit,
+            reasons=reasons, step=record.get("step") if verdict == "error" else None, key_ref=m.key_ref,
+        )
+
+    def _send_alert(self, clients: Clients, m: Mutation, name: str, content: dict, severity: str, record: dict) -> None:
+        """Raise the alert; a failure is recorded, never raised: the action it reports has happened,
+        and a retry of the invocation would find nothing left to report."""
+        try:
+            alerts.raise_alert(clients, self._home(m), name, content, self.config.alert_group_id)
+            record.update(alert=name, alertSeverity=severity)
+        except Exception as exc:
+            record.update(alert=None, alertError=f"{name} not raised: {describe_error(exc)}")
+
+    def reject_payload(self, reason: str) -> dict:
+        outcome = Outcome("rejected", {"status": "rejected", "reason": reason})
+        self._record(outcome.record, None, self.config.region)
+        return outcome.result()
+
+    def _finish(self, outcome: Outcome, clients: Clients | None, started: float) -> Outcome:
         outcome.record["durationMs"] = int((time.monotonic() - started) * 1000)
         if clients is not None:
             outcome.record["apiCalls"] = dict(sorted(clients.calls.counts.items()))
-        self._record(outcome.record, clients, region)
+        self._record(outcome.record, clients, self.config.region or outcome.record.get("region") or "")
         return outcome
 
     def _record(self, record: dict, clients: Clients | None, region: str) -> None:
@@ -269,6 +457,10 @@ class KeyGuard:
             return self.clients_for(region) if region else None
         except Exception:
             return None
+
+
+class _Ignored(Exception):
+    """Not a mutation key-guard acts on; recorded as ignored."""
 
 
 def account_id_from(context: Any) -> str:

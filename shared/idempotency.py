@@ -5,11 +5,14 @@ claim is an OSS object written with `x-oss-forbid-overwrite: true`: OSS creates 
 answers FileAlreadyExists, so exactly one invocation wins. The winner marks it done when finished.
 
 A claim found in progress is:
-- ours (same invocation id: FC keeps the request id across its retries, and our own PUT may have
-  been retried after a lost answer): taken over, the earlier attempt died or never saw its answer;
+- ours (same invocation id: our own PUT was retried after a lost answer): taken over;
 - stale (older than STALE_AFTER, longer than the function may run): taken over, its holder died;
 - anyone else's: ClaimBusy, a transient error, so FC retries later, when the holder has finished
-  (the retry then sees "done") or has gone stale.
+  (the retry then sees "done") or has gone stale. Nothing guarantees that FC's retry of an attempt
+  carries the same request id, so an attempt that died holding its claim (killed, timed out) is not
+  recognised by its retry: the retries end busy, the failure destination says so (KmsKeyGuardFailed),
+  and the daily safety net re-decides the key. An attempt that fails transiently releases its claim
+  before raising, so its retry starts afresh.
 Two deliveries finding the same stale claim at the same instant could both take it over; OSS offers
 no compare-and-swap on PutObject, and the window (a claim older than STALE_AFTER, raced within
 milliseconds) is accepted.
@@ -75,6 +78,8 @@ class EventClaims:
         self.clients.call("oss:DeleteObject", self.bucket.delete_object, self.object_key(dedupe_key))
 
     def _put(self, key: str, body: dict, *, forbid_overwrite: bool) -> None:
+        # Retried like a read on purpose: a claim whose answer was lost meets its own object on the retry
+        # (409), which claim() recognises as ours by the invocation id; completing twice writes the same.
         headers = {"x-oss-forbid-overwrite": "true"} if forbid_overwrite else None
         data = json.dumps(body, separators=(",", ":"))
         self.clients.call("oss:PutObject", self.bucket.put_object, key, data, headers=headers)

@@ -5,13 +5,17 @@ guard acts, and a refused transition is reported as such rather than raised.
 """
 from __future__ import annotations
 
+from typing import Literal
+
 from alibabacloud_kms20160120 import models as kms
 from pydantic import BaseModel
 
-from shared.clients import Clients, describe_error, error_code
+from shared.audit.paging import items_by_number
+from shared.clients import Clients, TransientError, describe_error, error_code, is_transient, never_sent
 from shared.policy import KeyView
 
 KEY_NOT_FOUND = "Forbidden.KeyNotFound"
+NOT_FOUND_CODES = (KEY_NOT_FOUND, "Forbidden.AliasNotFound")
 
 
 class KeyNotFound(LookupError):
@@ -23,62 +27,130 @@ def read_key(clients: Clients, key_id: str, region: str, *, with_details: bool =
     try:
         meta = clients.call("kms:DescribeKey", client.describe_key, kms.DescribeKeyRequest(key_id=key_id)).body.key_metadata
     except Exception as exc:
-        if error_code(exc) == KEY_NOT_FOUND:
+        if error_code(exc) in NOT_FOUND_CODES:
             raise KeyNotFound(f"key {key_id} not found in {region}") from None
         raise
     view = KeyView(key_id=meta.key_id, arn=meta.arn or "", state=meta.key_state, delete_date=meta.delete_date,
                    deletion_protection=meta.deletion_protection or "Disabled", creator=meta.creator,
-                   description=meta.description)
+                   description=meta.description, origin=meta.origin or "Aliyun_KMS",
+                   automatic_rotation=meta.automatic_rotation)
     if with_details:
-        tags = clients.call("kms:ListResourceTags", client.list_resource_tags, kms.ListResourceTagsRequest(key_id=key_id)).body
+        tags = clients.call("kms:ListResourceTags", client.list_resource_tags, kms.ListResourceTagsRequest(key_id=view.key_id)).body
         view.tags = {t.tag_key: t.tag_value or "" for t in (tags.tags.tag if tags.tags else None) or []}
-        page = 1
-        while True:
-            body = clients.call("kms:ListAliasesByKeyId", client.list_aliases_by_key_id,
-                                kms.ListAliasesByKeyIdRequest(key_id=key_id, page_number=page, page_size=100)).body
-            view.aliases += [a.alias_name for a in (body.aliases.alias if body.aliases else None) or []]
-            if page * 100 >= (body.total_count or 0):
-                break
-            page += 1
+        view.aliases = list_aliases(clients, view.key_id, region)
     return view
+
+
+def list_aliases(clients: Clients, key_id: str, region: str) -> list[str]:
+    """Every alias of the key (ListAliasesByKeyId, 100 a page, its maximum), paged until the pages prove
+    the listing whole: a capped page size or a missing total cannot end it early."""
+    client = clients.kms(region)
+
+    def fetch(page: int):
+        return clients.call("kms:ListAliasesByKeyId", client.list_aliases_by_key_id,
+                            kms.ListAliasesByKeyIdRequest(key_id=key_id, page_number=page, page_size=100)).body
+
+    return items_by_number(fetch, lambda body: body.aliases.alias if body.aliases else None, lambda body: body.total_count, 100,
+                           keep=lambda alias: alias.alias_name, key=lambda name: name, size_of=lambda body: body.page_size,
+                           api="ListAliasesByKeyId", noun="aliases")
 
 
 class ActionResult(BaseModel):
     action: str
-    done: bool
+    # done: the key is in the state the action asked for, because of it; already: someone (or the key's own
+    # course) changed it first, nothing left to do; failed: refused for good (denied, invalid), the key is as it was.
+    outcome: Literal["done", "already", "failed", "none"]
     detail: str
     state_after: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.outcome == "done"
+
+
+WRITE_ATTEMPTS = 3  # rounds of write, then re-read; each write is itself retried while it provably did not run
 
 
 def cancel_deletion(clients: Clients, key_id: str, region: str) -> ActionResult:
     """CancelKeyDeletion if the key is still pending deletion (cancel is reversible: always safe)."""
-    return _transition(clients, key_id, region, "cancel_deletion", required="PendingDeletion",
+    return _transition(clients, key_id, region, "cancel_deletion", required="PendingDeletion", target="Enabled",
                        api="kms:CancelKeyDeletion", call=lambda c: c.cancel_key_deletion(kms.CancelKeyDeletionRequest(key_id=key_id)))
 
 
 def enable_key(clients: Clients, key_id: str, region: str) -> ActionResult:
-    return _transition(clients, key_id, region, "enable_key", required="Disabled",
+    return _transition(clients, key_id, region, "enable_key", required="Disabled", target="Enabled",
                        api="kms:EnableKey", call=lambda c: c.enable_key(kms.EnableKeyRequest(key_id=key_id)))
 
 
-def _transition(clients: Clients, key_id: str, region: str, action: str, *, required: str, api: str, call) -> ActionResult:
+def _transition(clients: Clients, key_id: str, region: str, action: str, *, required: str, target: str, api: str,
+                call) -> ActionResult:
+    """Move the key from `required` to `target`. Only the key's state says what a failed write did: an
+    answer lost after the write ran (a read timeout, a 5xx) must count as done, a refusal because
+    someone changed the key first as already done, and only a refusal of the request itself (denied,
+    invalid) as failed. A write that did not go through after every attempt raises TransientError:
+    nothing was done, so the invocation may be retried."""
     try:
         before = read_key(clients, key_id, region, with_details=False)
     except KeyNotFound as exc:
-        return ActionResult(action=action, done=False, detail=str(exc))
+        return ActionResult(action=action, outcome="already", detail=f"not needed: {exc}")
     if before.state != required:
-        return ActionResult(action=action, done=False, detail=f"not needed: key is {before.state}", state_after=before.state)
+        return ActionResult(action=action, outcome="already", detail=f"not needed: key is {before.state} now",
+                            state_after=before.state)
     client = clients.kms(region)
+    failure: Exception | None = None
+    for _ in range(WRITE_ATTEMPTS):
+        try:
+            clients.call(api, call, client, write=True)
+        except Exception as exc:
+            failure = exc
+        else:
+            state_after = _state_now(clients, key_id, region)
+            return ActionResult(action=action, outcome="done", detail=f"{before.state} -> {state_after}", state_after=state_after)
+        try:
+            now = read_key(clients, key_id, region, with_details=False)
+        except KeyNotFound as exc:
+            return ActionResult(action=action, outcome="already", detail=f"not done: {exc} ({describe_error(failure)})")
+        if now.state != required:
+            answer_lost = is_transient(failure) and not never_sent(failure)
+            if answer_lost and now.state == target:
+                return ActionResult(action=action, outcome="done", state_after=now.state,
+                                    detail=f"{before.state} -> {now.state} (the answer to {api} was lost; the key's state confirms it)")
+            return ActionResult(action=action, outcome="already", state_after=now.state,
+                                detail=f"not done: the key became {now.state} meanwhile ({describe_error(failure)})")
+        if not is_transient(failure):
+            return ActionResult(action=action, outcome="failed", state_after=now.state,
+                                detail=f"{api} failed: {describe_error(failure)}")
+        if never_sent(failure):  # throttled or unreachable through every retry: the invocation's retry may fare better
+            break
+    raise TransientError(f"{api} did not go through in {WRITE_ATTEMPTS} attempts: {describe_error(failure)}")
+
+
+def _state_now(clients: Clients, key_id: str, region: str) -> str:
+    """The key's state after an action that is done: a failed confirmation must not undo the decision."""
     try:
-        clients.call(api, call, client)
+        return read_key(clients, key_id, region, with_details=False).state
     except Exception as exc:
-        if error_code(exc).startswith("Rejected"):
-            # Someone changed the key between our read and our write; report what it is now.
-            after = read_key(clients, key_id, region, with_details=False)
-            return ActionResult(action=action, done=False, detail=f"refused: {describe_error(exc)}", state_after=after.state)
-        raise
-    try:
-        state_after = read_key(clients, key_id, region, with_details=False).state
-    except Exception as exc:  # the action is done; a failed confirmation must not undo the decision
-        state_after = f"unknown (re-read failed: {describe_error(exc)})"
-    return ActionResult(action=action, done=True, detail=f"{before.state} -> {state_after}", state_after=state_after)
+        return f"unknown (re-read failed: {describe_error(exc)})"
+
+
+PENDING_DELETION_FILTER = '[{"Key":"KeyState","Values":["PendingDeletion"]}]'
+
+
+def list_pending_deletion(clients: Clients, region: str) -> list[str]:
+    """Ids of the region's keys in PendingDeletion (ListKeys with a KeyState filter, 100 a page, its
+    maximum). Paged until a page comes back short, whatever the total says, so a capped page size
+    or a total that moved cannot end the listing early."""
+    client = clients.kms(region)
+    found: dict[str, None] = {}
+    page = 1
+    while True:
+        body = clients.call("kms:ListKeys", client.list_keys,
+                            kms.ListKeysRequest(filters=PENDING_DELETION_FILTER, page_number=page, page_size=100)).body
+        items = (body.keys.key if body.keys else None) or []
+        found.update((k.key_id, None) for k in items if k.key_id)
+        size = body.page_size or 100
+        if not items or (len(items) < size and len(found) >= (body.total_count or 0)):
+            return list(found)
+        page += 1
+        if page > 10_000:  # a server answering the same page forever must not hold the run
+            raise TransientError("ListKeys paged past 10,000 pages")

@@ -34,10 +34,12 @@ class KeyView(BaseModel):
     description: Optional[str] = None
     aliases: list[str] = Field(default_factory=list)
     tags: dict[str, str] = Field(default_factory=dict)
+    origin: str = "Aliyun_KMS"  # EXTERNAL: imported key material, which DeleteKeyMaterial removes at once
+    automatic_rotation: Optional[str] = None  # Enabled | Disabled | Suspending
 
 
 class Decision(BaseModel):
-    verdict: Literal["block", "allow", "alert", "no_action"]
+    verdict: Literal["block", "allow", "alert", "record", "no_action"]
     action: Action = "none"
     alert: bool = False
     severity: Severity = "INFO"
@@ -82,6 +84,42 @@ def decide_deletion(key: KeyView, audit: AuditReport | None, config: GuardConfig
     if mode == "enforce":
         return Decision(verdict="block", action="cancel_deletion", alert=True, severity="CRITICAL", mode=mode, reasons=reasons)
     return Decision(verdict="alert", alert=True, severity="CRITICAL", mode=mode, reasons=reasons + ["mode alert: deletion left scheduled"])
+
+
+def decide_material_deleted(key: KeyView, audit: AuditReport | None, config: GuardConfig) -> Decision:
+    """DeleteKeyMaterial takes effect at once (no pending window): nothing can be cancelled, so the
+    guard tells whoever can re-import the same material how much depends on it."""
+    mode = config.deletion_mode
+    if key.state != "PendingImport":
+        return Decision(verdict="no_action", mode=mode, reasons=[f"key is {key.state} now: its material is in place"])
+    assert audit is not None
+    if not audit.may_have_dependents:
+        return Decision(verdict="allow", mode=mode, reasons=["audit complete: no dependents found"])
+    return Decision(verdict="alert", alert=True, severity="CRITICAL", mode=mode, reasons=_risk(audit) + [
+        "the key material is deleted: every dependent is unreadable until the SAME material is imported again "
+        "(GetParametersForImport, then ImportKeyMaterial with the backed-up material)"])
+
+
+def decide_protection_removed(key: KeyView, audit: AuditReport | None, config: GuardConfig) -> Decision:
+    """Turning deletion protection off is often the step before a deletion: alert when data depends on the key."""
+    mode = config.deletion_mode
+    if key.deletion_protection == "Enabled":
+        return Decision(verdict="no_action", mode=mode, reasons=["deletion protection is on again"])
+    if key.state == "PendingDeletion":
+        return Decision(verdict="no_action", mode=mode, reasons=["key is PendingDeletion: its ScheduleKeyDeletion event decides it"])
+    assert audit is not None
+    if not audit.may_have_dependents:
+        return Decision(verdict="allow", mode=mode, reasons=["audit complete: no dependents found"])
+    return Decision(verdict="alert", alert=True, severity="WARN", mode=mode,
+                    reasons=_risk(audit) + ["deletion protection removed from a key that data depends on"])
+
+
+def decide_rotation_off(key: KeyView, audit: AuditReport | None, config: GuardConfig) -> Decision:
+    """Automatic rotation turned off: recorded for the compliance sweep, no alert of its own."""
+    if key.automatic_rotation == "Enabled":
+        return Decision(verdict="no_action", mode="record", reasons=["automatic rotation is on again"])
+    return Decision(verdict="record", mode="record",
+                    reasons=[f"automatic rotation turned off (now {key.automatic_rotation or 'unknown'}): recorded for the rotation sweep"])
 
 
 def decide_disable(key: KeyView, audit: AuditReport | None, config: GuardConfig) -> Decision:

@@ -21,6 +21,7 @@ from shared.audit.scanner import AuditTarget
 from shared.audit.scanners import SCANNERS
 from shared.audit.scanners.kms_usage import KmsUsageScanner
 from shared.clients import Clients
+from shared.keys import list_aliases
 
 USAGE_SCANNER = KmsUsageScanner.name
 MIN_WINDOW_DAYS, MAX_WINDOW_DAYS = 7, 366  # ScheduleKeyDeletion PendingWindowInDays (dependency-apis.md §1)
@@ -117,14 +118,7 @@ def describe_key(clients: Clients, key_ref: str, region: str) -> KeyIdentity:
     """DescribeKey (an id, alias or ARN) and the key's aliases."""
     client = clients.kms(region)
     meta = clients.call("kms:DescribeKey", client.describe_key, kms.DescribeKeyRequest(key_id=key_ref)).body.key_metadata
-    aliases, page = [], 1
-    while True:
-        body = clients.call("kms:ListAliasesByKeyId", client.list_aliases_by_key_id,
-                            kms.ListAliasesByKeyIdRequest(key_id=meta.key_id, page_number=page, page_size=100)).body
-        aliases += [a.alias_name for a in (body.aliases.alias if body.aliases else None) or []]
-        if page * 100 >= (body.total_count or 0):
-            break
-        page += 1
+    aliases = list_aliases(clients, meta.key_id, region)
     arn = meta.arn or f"acs:kms:{region}:{meta.creator or ''}:key/{meta.key_id}"
     return KeyIdentity(
         key_id=meta.key_id, arn=arn, aliases=aliases, region=region, account_id=arn.split(":")[3] or (meta.creator or ""),

@@ -34,7 +34,9 @@ def write_record(record: dict[str, Any], *, clients: Clients | None, project: st
 
             item = LogItem(timestamp=int(time.time()), contents=_flatten(record))
             client = clients.sls(region)
-            clients.call("sls:PutLogs", client.put_logs, PutLogsRequest(project, logstore, TOPIC, "", [item]))
+            # A write: a lost answer is not retried blindly (that would record the decision twice); the
+            # record then also goes to stdout below, so it is kept whatever happened at SLS.
+            clients.call("sls:PutLogs", client.put_logs, PutLogsRequest(project, logstore, TOPIC, "", [item]), write=True)
             return "sls"
         except Exception as exc:
             record = {**record, "recordWriteError": describe_error(exc)}

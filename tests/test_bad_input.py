@@ -31,9 +31,9 @@ def event_with(**changes) -> bytes:
     (b'[1, 2]', "malformed event"),
     (event_with(data__requestParameters={"PendingWindowInDays": "7"}), "no KeyId"),
     (event_with(data__requestParameters={"KeyId": "ffffffff-0000-4000-8000-000000000000"}), "unknown key"),
-    (event_with(aliyunaccountid="9999999999999999"), "account 9999999999999999"),
+    (event_with(aliyunaccountid="9999999999999999"), "for account '9999999999999999'"),
     (event_with(source="evil.kms"), "not an Alibaba Cloud service"),
-    (event_with(data__acsRegion="cn-shanghai"), "region cn-shanghai"),
+    (event_with(data__acsRegion="cn-hangzhou/../x"), "not an Alibaba Cloud region id"),
     (b"[]", "holds no event"),
 ])
 def test_bad_input_is_rejected_and_recorded(start_cloud, payload, reason):
@@ -50,7 +50,7 @@ def test_bad_input_is_rejected_and_recorded(start_cloud, payload, reason):
 
 def test_an_event_for_another_action_is_recorded_and_ignored(start_cloud):
     cloud = start_cloud(make_account())
-    invocation = cloud.fc.invoke("key-guard", event_with(data__eventName="UpdateRotationPolicy"))
+    invocation = cloud.fc.invoke("key-guard", event_with(data__eventName="TagResource"))
     [result] = invocation.result["results"]
     assert result["status"] == "ignored"
     assert decision_records(cloud)[0]["status"] == "ignored"
@@ -77,3 +77,56 @@ def test_the_sample_events_run_through_the_handler(start_cloud, name, status, de
     assert inv.ok, inv.error
     [result] = inv.result["results"]
     assert (result["status"], result["decision"]) == (status, decision)
+
+
+KEY_ID_100K = "a" * 100_000
+
+
+def test_a_huge_key_id_is_rejected_before_any_call(start_cloud):
+    """A 100,000-character KeyId makes every API call carrying it answer HTTP 414 (URI too long), which the SDK
+    raises as an UnretryableException, taken for a transient failure: FC would retry the event forever."""
+    cloud = start_cloud(make_account())
+    invocation = cloud.fc.invoke("key-guard", event_with(data__requestParameters={"KeyId": KEY_ID_100K}))
+
+    assert invocation.ok, invocation.error
+    [result] = invocation.result["results"]
+    assert result["status"] == "rejected" and "KeyId" in result["reason"] and len(result["reason"]) < 1_000
+    [record] = decision_records(cloud)
+    assert record["status"] == "rejected" and KEY_ID_100K not in json.dumps(record)
+    assert not any(api.startswith(("kms:", "oss:")) for api in cloud.calls.snapshot())
+    assert not any(api.startswith("kms:") for api in record.get("apiCalls") or {})
+
+
+@pytest.mark.parametrize("payload", [
+    b"1" * 5_000,  # more digits than int() converts: json.loads raises a bare ValueError
+    (ROOT / "events" / "schedule_key_deletion.json").read_bytes().replace(b'"eventVersion": 1',
+                                                                          b'"eventVersion": ' + b"7" * 5_000),
+])
+def test_a_number_too_long_to_read_is_a_malformed_event(start_cloud, payload):
+    cloud = start_cloud(make_account())
+    invocation = cloud.fc.invoke("key-guard", payload)
+    assert invocation.ok, invocation.error
+    [result] = invocation.result["results"]
+    assert result["status"] == "rejected" and "malformed event" in result["reason"]
+    assert decision_records(cloud)[0]["status"] == "rejected"
+
+
+# Needs guard.py to reject on CloudEvent.problems() (shared/events.py), whose messages name the field.
+@pytest.mark.parametrize("changes, field", [
+    ({"data__requestParameters": {"KeyId": KEY_ID_100K}}, "requestParameters.KeyId"),
+    ({"data__requestParameters": {"KeyId": f"acs:kms:cn-hangzhou:1234567890123456:key/{'b' * 5_000}"}},
+     "requestParameters.KeyId"),
+    ({"data__requestParameters": {"KeyId": "not a key id"}}, "requestParameters.KeyId"),
+    ({"data__requestParameters": {"KeyId": 12345}}, "requestParameters.KeyId"),
+    ({"data__acsRegion": "r" * 100_000}, "acsRegion"),
+    ({"data__acsRegion": None, "aliyunregionid": "cn-hangzhou\r\nX-Injected: 1"}, "aliyunregionid"),
+])
+def test_an_impossible_identifier_is_rejected_naming_its_field(start_cloud, changes, field):
+    cloud = start_cloud(make_account())
+    invocation = cloud.fc.invoke("key-guard", event_with(**changes))
+    assert invocation.ok, invocation.error
+    [result] = invocation.result["results"]
+    assert result["status"] == "rejected" and field in result["reason"], result
+    assert len(result["reason"]) < 1_000
+    assert decision_records(cloud)[0]["status"] == "rejected"
+    assert not any(api.startswith(("kms:", "oss:")) for api in cloud.calls.snapshot())

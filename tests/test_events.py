@@ -409,3 +409,164 @@ def test_timer_event_missing_fields():
 def test_timer_event_not_object():
     with pytest.raises(EventParseError, match="timer event must be a JSON object, got array"):
         parse_timer_event(b"[]")
+
+
+# --- identifiers KMS could have accepted ---------------------------------------------------------------------
+# KeyId: "the ID, alias, or ARN of the key" (DescribeKey, https://www.alibabacloud.com/help/doc-detail/28952.htm);
+# aliases: alias/ + 1-255 letters, digits, _ - / ("Create an alias",
+# https://www.alibabacloud.com/help/en/key-management-service/latest/create-an-alias).
+
+
+@pytest.mark.parametrize(
+    ("key_ref", "expected"),
+    [
+        (KEY_ID, KEY_ID),
+        ("key-hzz630494463ejqjx1a2b", "key-hzz630494463ejqjx1a2b"),
+        (f"  {KEY_ID}  ", KEY_ID),
+        ("alias/payments", "alias/payments"),
+        ("alias/team_a/payments-2", "alias/team_a/payments-2"),
+        ("alias/" + "a" * 255, "alias/" + "a" * 255),
+        (f"acs:kms:cn-hangzhou:{ACCOUNT}:key/key-hzz630494463ejqjx1a2b", "key-hzz630494463ejqjx1a2b"),
+        (f"acs:kms:cn-shanghai-finance-1:{ACCOUNT}:key/{KEY_ID}", KEY_ID),
+        (f"acs:kms:cn-hangzhou:{ACCOUNT}:alias/payments", f"acs:kms:cn-hangzhou:{ACCOUNT}:alias/payments"),
+        ("k" * 128, "k" * 128),  # longer than any real id, still accepted: the bound is generous
+    ],
+)
+def test_real_key_references_are_usable(key_ref, expected):
+    rec = record(requestParameters={"KeyId": key_ref}, acsRegion="cn-hangzhou")
+    assert rec.key_id == expected
+    assert rec.problems() == []
+
+
+@pytest.mark.parametrize(
+    "key_ref",
+    [
+        "a" * 100_000,  # every API call would answer HTTP 414 (URI too long)
+        "k" * 129,
+        "not a key",
+        "0b2f3e4a-5c6d-4e7f-8a9b-0c1d2e3f4a5b\x00",
+        "key-\u00e9",
+        "alias/",
+        "alias/" + "a" * 256,
+        "alias/with space",
+        "../../etc/passwd",
+        f"acs:kms:cn-hangzhou:{ACCOUNT}:key/",
+        f"acs:kms:cn-hangzhou:{ACCOUNT}:key/{'b' * 5000}",
+        f"acs:kms:CN-HANGZHOU:{ACCOUNT}:key/{KEY_ID}",
+        f"acs:kms:cn-hangzhou:not-an-account:key/{KEY_ID}",
+        f"acs:kms:cn-hangzhou:{ACCOUNT}:secret/my-secret",
+        f"acs:ecs:cn-hangzhou:{ACCOUNT}:key/{KEY_ID}",
+    ],
+)
+def test_impossible_key_id_is_never_usable_and_is_named(key_ref):
+    rec = record(requestParameters={"KeyId": key_ref})
+    assert rec.key_id is None
+    [problem] = rec.problems()
+    assert problem.startswith("requestParameters.KeyId ") and "is not a KMS key id, alias or key ARN" in problem
+    assert len(problem) <= 200  # the value is shown clipped, never whole
+
+
+@pytest.mark.parametrize(("value", "type_word"), [(12345, "number"), (1.5, "number"), (True, "boolean"), (["k"], "array"),
+                                                 ({"id": KEY_ID}, "object")])
+def test_key_id_of_another_type_is_named(value, type_word):
+    rec = record(requestParameters={"KeyId": value})
+    assert rec.key_id is None
+    assert rec.problems() == [f"requestParameters.KeyId is not text (got {type_word})"]
+
+
+def test_huge_key_id_problem_is_short_and_says_how_long():
+    [problem] = record(requestParameters={"KeyId": "a" * 100_000}).problems()
+    assert "100000 characters" in problem and len(problem) < 200
+
+
+def test_problem_masks_access_key_ids_in_the_value():
+    [problem] = record(requestParameters={"KeyId": FAKE_LONG_TERM_AK + " x"}).problems()
+    assert FAKE_LONG_TERM_AK not in problem and "LTAI****" in problem
+
+
+def test_missing_or_empty_key_id_is_not_a_problem():
+    assert record(requestParameters={}).problems() == []
+    assert record(requestParameters={"KeyId": ""}).problems() == []
+    assert record(requestParameters={"KeyId": None}).problems() == []
+
+
+@pytest.mark.parametrize(
+    ("arn", "problem"),
+    [
+        (f"acs:kms:cn-hangzhou:{ACCOUNT}:key/{KEY_ID}", None),
+        (f"acs:kms:cn-hangzhou:{ACCOUNT}:secret/my-secret", None),  # another resource: not a key, not impossible
+        ("acs:kms:cn-hangzhou:" + "9" * 100_000 + f":key/{KEY_ID}", "requestParameters.ProtectedResourceArn "),
+        (f"acs:kms:cn-hangzhou:{ACCOUNT}:key/", "requestParameters.ProtectedResourceArn "),
+        (f"acs:kms:cn-hangzhou:{ACCOUNT}:key/{'x' * 200}", "requestParameters.ProtectedResourceArn "),
+        (42, "requestParameters.ProtectedResourceArn is not text (got number)"),
+    ],
+)
+def test_protected_resource_arn_problems(arn, problem):
+    problems = record(eventName="SetDeletionProtection", requestParameters={"ProtectedResourceArn": arn}).problems()
+    if problem is None:
+        assert problems == []
+    else:
+        [found] = problems
+        assert found.startswith(problem) and len(found) <= 200
+
+
+@pytest.mark.parametrize("region", ["cn-hangzhou", "ap-southeast-1", "cn-shanghai-finance-1", "eu-central-1", "me-east-1"])
+def test_real_regions_are_fine(region):
+    raw = load_dict("schedule_key_deletion.json")
+    raw["data"]["acsRegion"] = raw["aliyunregionid"] = region
+    [ev] = parse_fc_event(raw)
+    assert ev.problems() == [] and ev.region == region
+
+
+@pytest.mark.parametrize("region", ["r" * 100_000, "CN-HANGZHOU", "cn-hangzhou\r\nX-Injected: 1", "cn_hangzhou", "hangzhou",
+                                    "cn-", "5", "cn-hangzhou/../x", "cn-" + "a" * 70])
+def test_impossible_acs_region_is_named(region):
+    raw = load_dict("schedule_key_deletion.json")
+    raw["data"]["acsRegion"] = region
+    [ev] = parse_fc_event(raw)
+    [problem] = ev.problems()
+    assert problem.startswith("acsRegion ") and "is not an Alibaba Cloud region id" in problem and len(problem) <= 200
+    assert ev.region == "cn-hangzhou"  # only a region-shaped value is offered: here the envelope's
+
+
+def test_impossible_envelope_region_is_named():
+    raw = load_dict("schedule_key_deletion.json")
+    del raw["data"]["acsRegion"]
+    raw["aliyunregionid"] = "x" * 5000
+    [ev] = parse_fc_event(raw)
+    [problem] = ev.problems()
+    assert problem.startswith("aliyunregionid ")
+    assert ev.region is None  # no usable region: the caller uses its own
+
+
+def test_sample_events_have_no_problems():
+    for name in ("schedule_key_deletion.json", "disable_key.json", "schedule_key_deletion_console.json"):
+        [ev] = parse_fc_event(load_raw(name))
+        assert ev.problems() == [] and ev.region == "cn-hangzhou"
+
+
+# --- hostile JSON ------------------------------------------------------------------------------------------
+
+
+def test_number_too_long_for_int_is_a_parse_error():
+    # json.loads raises a plain ValueError (not JSONDecodeError) past sys.get_int_max_str_digits() digits.
+    with pytest.raises(EventParseError, match="number too long"):
+        parse_fc_event(b"1" * 5000)
+    payload = load_raw("schedule_key_deletion.json").replace(b'"eventVersion": 1', b'"eventVersion": ' + b"7" * 5000)
+    with pytest.raises(EventParseError, match="number too long"):
+        parse_fc_event(payload)
+
+
+def test_unpaired_surrogates_in_text_are_replaced():
+    raw = load_raw("schedule_key_deletion.json").replace(b'"alice"', b'"al\\ud800ice"').replace(
+        b'"id": "7d3c1e52', b'"id": "\\udfff7d3c1e52')
+    [ev] = parse_fc_event(raw)
+    assert ev.data.userIdentity.userName == "al\ufffdice"
+    assert ev.id.startswith("\ufffd7d3c1e52")
+    ev.id.encode("utf-8")  # now encodable: it can be hashed into a claim and written to SLS
+    assert ev.data.caller.encode("utf-8")
+
+
+def test_valid_surrogate_pair_is_kept():
+    [ev] = parse_fc_event(load_raw("schedule_key_deletion.json").replace(b'"alice"', b'"alice\\ud83d\\udd11"'))
+    assert ev.data.userIdentity.userName == "alice\U0001f511"

@@ -47,7 +47,9 @@ def test_rds_contract_doc_sample_verification_confirms_the_tde_use(start_cloud):
 def test_polardb_contract_doc_samples_cluster_is_found(start_cloud):
     listing, keys = sample("polardb", "DescribeDBClusters"), sample("polardb", "DescribeDBClusterEncryptionKey")
     cloud = start_cloud(make_account())
-    cloud.faults.respond("polardb:DescribeDBClusters", listing["response"])
+    # One page of the sample's 16: replayed as the whole listing, its total is what it holds.
+    page = listing["response"]
+    cloud.faults.respond("polardb:DescribeDBClusters", {**page, "TotalRecordCount": len(page["Items"]["DBCluster"])})
     cloud.faults.respond("polardb:DescribeDBClusterEncryptionKey", keys["response"])
     c = clients(cloud)
 

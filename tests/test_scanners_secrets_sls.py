@@ -40,7 +40,10 @@ def test_secrets_contract_doc_samples_secret_is_found(start_cloud):
     # scanner's DescribeKey of it is answered with the SDK model, naming no KMS instance.
     cloud.faults.respond("kms:DescribeKey", kms.DescribeKeyResponseBody(
         key_metadata=kms.DescribeKeyResponseBodyKeyMetadata(key_id=key_id, key_state="Enabled")).to_map())
-    cloud.faults.respond("kms:ListSecrets", listing["response"])
+    # The sample is one page cut from a listing of 55: replayed as a whole listing, its total is what it holds
+    # (a page that says more exist could never prove the listing whole, and would be incomplete).
+    page = listing["response"]
+    cloud.faults.respond("kms:ListSecrets", {**page, "TotalCount": len(page["SecretList"]["Secret"])})
     cloud.faults.respond("kms:DescribeSecret", described["response"])
     c = clients(cloud)
 
@@ -51,7 +54,7 @@ def test_secrets_contract_doc_samples_secret_is_found(start_cloud):
     assert (dep.resource_type, dep.state, dep.service) == ("ACS::KMS::Secret", "live", "Secrets Manager")
     assert dep.usage == "Rds secret values encrypted with the key"
     assert dep.detail == {"type": "Rds", "rotation": "Enabled", "arn": described["response"]["Arn"]}
-    # TotalCount 55 fits one page of 100; one describe per listed secret
+    # one page, one describe per listed secret
     assert c.calls.counts == {"kms:DescribeKey": 1, "kms:ListSecrets": 1, "kms:DescribeSecret": 2}
 
 

@@ -1,4 +1,5 @@
-"""key-guard: FC3 handler for the EventBridge trigger on KMS ActionTrail events (see s.yaml).
+"""key-guard: FC3 handler for the EventBridge trigger on KMS ActionTrail events and for the daily
+safety-net timer (see s.yaml).
 
 Thin by design: build the configuration and clients, hand the raw event to shared.guard.
 """
@@ -17,12 +18,15 @@ from shared.config import GuardConfig  # noqa: E402
 from shared.guard import KeyGuard, account_id_from  # noqa: E402
 
 
-def handler(event, context):
+def build_guard(context) -> KeyGuard:
     config = GuardConfig.from_env()
     credentials = Credentials.resolve(context)
-    guard = KeyGuard(
+    return KeyGuard(
         config,
         account_id=account_id_from(context),
         clients_for=lambda region: Clients(credentials, region, endpoint_override=config.endpoint_override),
     )
-    return guard.handle(event, invocation_id=getattr(context, "request_id", ""))
+
+
+def handler(event, context):
+    return build_guard(context).handle(event, invocation_id=getattr(context, "request_id", ""))

@@ -12,11 +12,18 @@ zh version, help.aliyun.com/zh/actiontrail/support/how-to-set-the-lookupattribut
 - StartTime/EndTime are `YYYY-MM-DDThh:mm:ssZ` (UTC); StartTime defaults to 7 days ago, EndTime to now.
   Errors: InvalidParameterStartTime, InvalidParameterEndTime, and InvalidParameterCombination
   ("The end time must be later than the start time."), all HTTP 400.
+  StartTime and EndTime are to be set both or neither (the reference's zh-TW edition,
+  https://www.alibabacloud.com/help/tc/actiontrail/developer-reference/api-actiontrail-2020-07-06-lookupevents);
+  what the service answers to one alone is UNCONFIRMED, so it is not refused here.
 - The event history keeps 90 days ("By default, ActionTrail retains events for the past 90 days",
   https://help.aliyun.com/en/actiontrail/product-overview/limits): older events are not returned. Whether an earlier StartTime is
-  refused or clamped is UNCONFIRMED; it is clamped here. (The 2017-12-04 API also capped the span at
-  30 days; the 2020-07-06 reference no longer says so, so no span limit is applied.)
-- MaxResults: 1 to 50. The default is UNCONFIRMED (20 is the documented example value, used here).
+  refused or clamped is UNCONFIRMED; it is clamped here. One query may span the whole 90 days ("API
+  overview", https://www.alibabacloud.com/help/en/actiontrail/developer-reference/api-overview: 90 days
+  for 2020-07-06, 30 for 2017-12-04), so no span limit is applied.
+- Not emulated, and kinder than the service: an operation can be queried about 10 minutes after it was
+  performed (limits, zh edition "使用限制", https://help.aliyun.com/document_detail/28830.htm, stated for
+  the console); here a recorded event is answered at once.
+- MaxResults: 1 to 50 (zh-TW reference: 1~50). The default is UNCONFIRMED (20 is the documented example value, used here).
   An out-of-range value answers InvalidQueryParameter ("The specified query parameter is invalid.").
 - Direction: BACKWARD (default, newest first) or FORWARD (oldest first).
 - NextToken: opaque, "the request parameters must be the same as those of the last request"; it is
@@ -31,7 +38,12 @@ zh version, help.aliyun.com/zh/actiontrail/support/how-to-set-the-lookupattribut
   be a documented pair: ServiceName with EventName, User, PrincipalId, RoleName, ResourceName,
   EventRW, SensitiveAction or EventType; ResourceName with ResourceType, EventName, User, RoleName or
   ServiceName; EventType with EventName. An unknown key or another pair answers InvalidQueryParameter
-  (what the service answers for them is UNCONFIRMED).
+  (what the service answers for them is UNCONFIRMED): refusing is the stricter reading, so a caller
+  relying on an undocumented pair (ResourceName with EventRW, say) fails here rather than passing.
+- Read/write type: 2020-07-06 has no EventRW request parameter (the 2017-12-04 LookupEvents had one,
+  https://www.alibabacloud.com/help/doc-detail/28849.htm, example value Write); EventRW is only a
+  LookupAttribute key. Events are filtered on it only when asked, Read and Write alike otherwise
+  (UNCONFIRMED that the service applies no implicit read/write filter; none is documented).
 
 Trail delivery to SLS (CreateTrail reference and SLS "ActionTrail events",
 https://www.alibabacloud.com/help/en/sls/actiontrail-events-usage-notes/,

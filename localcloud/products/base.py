@@ -27,6 +27,9 @@ class Call:
     source_ip: str = "127.0.0.1"
     # Resources the call touched, for ActionTrail's referencedResources.
     referenced: dict[str, list[str]] = field(default_factory=dict)
+    # The injected faults (localcloud.account.Fault) the call met at the gateway; the handler acts on
+    # those that shape an answer rather than refuse it (the paging faults, read by paginate_*).
+    faults: list = field(default_factory=list)
 
     def get(self, name: str, default: str | None = None) -> str | None:
         value = self.params.get(name)
@@ -157,17 +160,22 @@ class RpcProduct(Product):
         return fn(call)
 
 
-def paginate_numbers(items: list, call: Call, *, default_size: int = 10, max_size: int = 100) -> tuple[list, int, int, int]:
-    """PageNumber/PageSize paging as KMS, RDS and PolarDB do it: (page items, total, number, size)."""
-    size = call.int("PageSize", default_size, lo=1, hi=max_size)
+def paginate_numbers(items: list, call: Call, *, default_size: int = 10, max_size: int = 100) -> tuple[list, int | None, int, int]:
+    """PageNumber/PageSize paging as KMS, RDS and PolarDB do it: (page items, total, number, size).
+    Under a paging fault the page is cut at the capped size, `size` is what the answer reports and
+    `total` is None when the fault omits it."""
+    asked = call.int("PageSize", default_size, lo=1, hi=max_size)
     number = call.int("PageNumber", 1, lo=1)
+    size = served_page_size(call, asked)
     start = (number - 1) * size
-    return items[start:start + size], len(items), number, size
+    total = None if any(f.OmitTotal for f in call.faults) else len(items)
+    return items[start:start + size], total, number, reported_page_size(call, asked, size)
 
 
 def paginate_token(items: list, call: Call, *, default_size: int, max_size: int, min_size: int = 1) -> tuple[list, str]:
-    """NextToken/MaxResults paging (ECS): the token is an opaque cursor; a bad one is refused."""
-    size = call.int("MaxResults", default_size, lo=min_size, hi=max_size)
+    """NextToken/MaxResults paging (ECS): the token is an opaque cursor; a bad one is refused. A page
+    size cap (paging fault) cuts the page, and the token then points just past what was answered."""
+    size = served_page_size(call, call.int("MaxResults", default_size, lo=min_size, hi=max_size))
     token = call.get("NextToken")
     start = 0
     if token is not None:
@@ -180,3 +188,15 @@ def paginate_token(items: list, call: Call, *, default_size: int, max_size: int,
     page = items[start:start + size]
     nxt = start + size
     return page, (format(nxt, "x") if nxt < len(items) else "")
+
+
+def served_page_size(call: Call, asked: int) -> int:
+    """The page size the call is served with: what was asked, or less under a PageSizeCap fault."""
+    return min([asked, *(f.PageSizeCap for f in call.faults if f.PageSizeCap)])
+
+
+def reported_page_size(call: Call, asked: int, served: int) -> int:
+    """The PageSize the answer reports: the served one (a clamping service reports what it used), or
+    the one asked when a capping fault says the service echoes the request."""
+    echoes = any(f.ReportRequestedPageSize for f in call.faults if f.PageSizeCap)
+    return asked if echoes else served

@@ -1,11 +1,23 @@
 """KMS 2016-01-20: keys, aliases, tags, deletion protection and the key state machine.
 
-State transitions and their refusals follow the key-state x API matrix (doc 44211, see
-../shared/reference/dependency-apis.md §1); every refusal there is HTTP 409. A pending deletion
+State transitions and their refusals follow the key-state x API matrix (doc 44211, AlibabaCloudDocs/kms
+`cn.zh-CN/API参考/用户主密钥的状态对API调用的影响.md`); every refusal there is HTTP 409. A pending deletion
 completes when the clock passes DeleteDate: the key is gone and KeyNotFound from then on.
+
+Keys with imported material (Origin EXTERNAL) start in PendingImport; GetParametersForImport,
+ImportKeyMaterial and DeleteKeyMaterial live with the cryptography (localcloud/products/kms_crypto.py).
+
+SetDeletionProtection (https://www.alibabacloud.com/help/en/kms/key-management-service/developer-reference/api-kms-2016-01-20-setdeletionprotection;
+AlibabaCloudDocs/kms `cn.zh-CN/API参考/密钥/SetDeletionProtection.md`) names the key by ProtectedResourceArn, "the ARN
+of the CMK" (`acs:kms:<region>:<account>:key/<key id>`, as DescribeKey's Arn); the current doc also lists an
+optional KeyId (a key id), which is accepted when no ARN is given. A bare key id or an alias in
+ProtectedResourceArn is refused with InvalidParameter (400; UNCONFIRMED code), an ARN of another account or
+region with Forbidden.KeyNotFound (UNCONFIRMED). The doc says the key must not be PendingDeletion; the refusal
+answered is Rejected.PendingDeletion, 409 (UNCONFIRMED code: the state matrix has no row for it).
 """
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import timedelta
 
@@ -19,6 +31,8 @@ from localcloud.products.kms_crypto import KmsCrypto
 from localcloud.products.kms_secrets import SecretsManager
 
 STATE_REFUSED = "Rejected.StateModifiedFailed"
+KEY_ARN = re.compile(r"acs:kms:([a-z0-9-]+):(\d+):key/([A-Za-z0-9-]+)")
+ORIGINS = ("Aliyun_KMS", "EXTERNAL")  # CreateKey's Origin values (KeyMetadata Origin: Aliyun_KMS / EXTERNAL)
 
 
 def key_not_found(key: str) -> errors.ApiError:
@@ -65,6 +79,7 @@ class Kms(KmsCrypto, SecretsManager, RpcProduct):
         key = next((k for k in self.account.kms.keys if k.KeyId == key_id and k.RegionId == call.region), None)
         if key is None:
             raise key_not_found(ref)
+        self.expire_material(key)
         self.rotate_due(key)
         call.refer("ACS::KMS::Key", key.KeyId)
         return key
@@ -165,8 +180,9 @@ class Kms(KmsCrypto, SecretsManager, RpcProduct):
         key = self.find(call, call.require("KeyId"))
         if key.KeyState != "PendingDeletion":
             raise _refuse(STATE_REFUSED, key)
-        # A cancelled key comes back Enabled (the KMS console and docs: "the key returns to the Enabled state").
-        key.KeyState = "Enabled"
+        # A cancelled key comes back Enabled (the KMS console and docs: "the key returns to the Enabled state");
+        # an EXTERNAL key whose material was deleted comes back PendingImport (UNCONFIRMED, as AWS KMS does).
+        key.KeyState = "Enabled" if self.has_material(key) else "PendingImport"
         key.DeleteDate = None
         return m.CancelKeyDeletionResponseBody().to_map()
 
@@ -188,7 +204,16 @@ class Kms(KmsCrypto, SecretsManager, RpcProduct):
 
     @api("SetDeletionProtection", write=True)
     def set_deletion_protection(self, call: Call) -> dict:
-        ref = call.get("ProtectedResourceArn") or call.get("KeyId")
+        arn = call.get("ProtectedResourceArn")
+        ref = call.get("KeyId")
+        if arn is not None:
+            match = KEY_ARN.fullmatch(arn)
+            if match is None:
+                raise errors.invalid_parameter("ProtectedResourceArn", "It must be the key's ARN, acs:kms:<region>:<account>:key/<key id> "
+                                                                       "(DescribeKey's Arn), not a key id or an alias.")
+            if (match[1], match[2]) != (call.region, self.account.account_id):
+                raise key_not_found(arn)
+            ref = match[3]
         if ref is None:
             raise errors.missing_parameter("ProtectedResourceArn")
         enable = call.bool("EnableDeletionProtection")
@@ -203,12 +228,19 @@ class Kms(KmsCrypto, SecretsManager, RpcProduct):
 
     @api("CreateKey", write=True)
     def create_key(self, call: Call) -> dict:
+        origin = call.get("Origin", "Aliyun_KMS")
+        if origin not in ORIGINS:
+            raise errors.invalid_parameter("Origin", f"It must be one of {', '.join(ORIGINS)}.")
+        # An EXTERNAL key is made without material and waits in PendingImport (doc 44211; import guide,
+        # https://www.alibabacloud.com/help/en/kms/key-management-service/support/import-key-material).
         key = KmsKey(
-            KeyId=str(uuid.uuid4()), RegionId=call.region, KeyState="Enabled", CreationDate=iso(call.now),
-            Creator=self.account.account_id, Description=call.get("Description", ""), KeySpec=call.get("KeySpec", "Aliyun_AES_256"),
-            KeyUsage=call.get("KeyUsage", "ENCRYPT/DECRYPT"), Origin=call.get("Origin", "Aliyun_KMS"),
+            KeyId=str(uuid.uuid4()), RegionId=call.region, KeyState="PendingImport" if origin == "EXTERNAL" else "Enabled",
+            CreationDate=iso(call.now), Creator=self.account.account_id, Description=call.get("Description", ""),
+            KeySpec=call.get("KeySpec", "Aliyun_AES_256"), KeyUsage=call.get("KeyUsage", "ENCRYPT/DECRYPT"), Origin=origin,
             ProtectionLevel=call.get("ProtectionLevel", "SOFTWARE"), AutomaticRotation="Disabled",
         )
+        if origin == "EXTERNAL":
+            self._materials[key.KeyId] = None
         self.account.kms.keys.append(key)
         call.refer("ACS::KMS::Key", key.KeyId)
         return m.CreateKeyResponseBody(key_metadata=m.CreateKeyResponseBodyKeyMetadata().from_map(self.metadata(key))).to_map()

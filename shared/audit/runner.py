@@ -1,7 +1,9 @@
 """Runs every registered scanner concurrently and turns failures into incomplete results.
 
 One deadline bounds the whole audit, well inside the function's timeout: a scanner still running
-then is reported incomplete ("timeout") and left behind, never waited for.
+then is reported incomplete ("timeout") and called off. Its calls stop (the audit's clients refuse
+every call from then on), so it does not spend the account's quota into the next invocation of a
+warm instance, nor push the next audit into throttling.
 """
 from __future__ import annotations
 
@@ -64,9 +66,10 @@ def run_audit(target: AuditTarget, clients: Clients, scanners: tuple[Scanner, ..
               deadline_s: float = AUDIT_DEADLINE_S, on_result: OnResult | None = None) -> AuditReport:
     """Every scanner, concurrently; `on_result` is told of each result as it lands (progress displays)."""
     report = AuditReport(key_id=target.key_id, region=target.region)
+    audit_clients = clients.scoped()
     pool = ThreadPoolExecutor(max_workers=max(1, len(scanners)), thread_name_prefix="scanner")
     try:
-        futures = {pool.submit(_run_one, s, target, clients, on_result): s for s in scanners}
+        futures = {pool.submit(_run_one, s, target, audit_clients, on_result): s for s in scanners}
         wait(futures, timeout=deadline_s)
         for future, scanner in futures.items():  # in table order, so records read the same every time
             if future.done():
@@ -76,5 +79,6 @@ def run_audit(target: AuditTarget, clients: Clients, scanners: tuple[Scanner, ..
                                                  reason=f"timeout: not finished within the audit deadline of {deadline_s:g} s",
                                                  duration_ms=int(deadline_s * 1000)))
     finally:
+        audit_clients.cancel()  # a scanner past the deadline makes no further call
         pool.shutdown(wait=False, cancel_futures=True)
     return report

@@ -24,7 +24,7 @@ class EcsDisksScanner:
             request = ecs.DescribeDisksRequest(region_id=target.region, kmskey_id=target.key_id, max_results=PAGE_SIZE, next_token=token)
             return clients.call("ecs:DescribeDisks", client.describe_disks, request).body
 
-        for disk in items_by_token(fetch, lambda body: body.disks and body.disks.disk):
+        for disk in items_by_token(fetch, lambda body: body.disks and body.disks.disk, api="DescribeDisks"):
             if disk.kmskey_id != target.key_id:  # the filter is the API's; check it anyway
                 continue
             attached = disk.status in ("In_use", "Attaching")

@@ -41,7 +41,9 @@ class EcsImagesScanner:
                                                     status="ALL", page_number=number, page_size=PAGE_SIZE)
                 return clients.call("ecs:DescribeImages", client.describe_images, request).body
 
-            return items_by_number(fetch, lambda body: body.images and body.images.image, lambda body: body.total_count, PAGE_SIZE)
+            return items_by_number(fetch, lambda body: body.images and body.images.image, lambda body: body.total_count, PAGE_SIZE,
+                                   size_of=lambda body: body.page_size, key=lambda image: image.image_id,
+                                   api=f"DescribeImages (snapshot {snapshot_id})", noun="images")
 
         images: dict[str, ecs.DescribeImagesResponseBodyImagesImage] = {}
         from_snapshots: dict[str, set[str]] = {}

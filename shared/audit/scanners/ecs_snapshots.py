@@ -24,7 +24,7 @@ def snapshots_on_key(target: AuditTarget, clients: Clients) -> list[ecs.Describe
         return clients.call("ecs:DescribeSnapshots", client.describe_snapshots, request).body
 
     def fetch():
-        listed = items_by_token(fetch_page, lambda body: body.snapshots and body.snapshots.snapshot)
+        listed = items_by_token(fetch_page, lambda body: body.snapshots and body.snapshots.snapshot, api="DescribeSnapshots")
         return [s for s in listed if s.kmskey_id == target.key_id]  # the filter is the API's; check it anyway
 
     return clients.once(("ecs:DescribeSnapshots", target.region, target.key_id), fetch)

@@ -47,7 +47,8 @@ class KmsSecretsScanner:
                                 kms.ListSecretsRequest(page_number=number, page_size=PAGE_SIZE, filters=filters)).body
 
         names = items_by_number(page, lambda b: b.secret_list and b.secret_list.secret, lambda b: b.total_count, PAGE_SIZE,
-                                keep=lambda secret: secret.secret_name)
+                                keep=lambda secret: secret.secret_name, size_of=lambda b: b.page_size, key=lambda name: name,
+                                api="ListSecrets", noun="secrets")
 
         def dependent(name: str) -> Dependent | None:
             """DescribeSecret, reduced at once to the dependent (or nothing): thousands of bodies are not kept."""

@@ -3,29 +3,83 @@
 keep the key's data keys in their own stores, where no resource inventory sees them, so a key used in
 the window has live dependents even when every other scanner finds none.
 
+Why a busy key's crypto calls are asked for by name: a key read often (DescribeKey, ListResourceTags...
+by monitoring) has thousands of events that are not uses. Reading the key's events and keeping the
+crypto calls afterwards let those reads fill any cap and hide an application that decrypted days
+earlier, so the audit said "no usage" of a key in use. So each source is read in two ways:
+- a quiet key: all of its KMS events in the window fit in a few pages (QUIET_PAGES), read with one
+  query, every event examined: one call instead of thirteen;
+- a busy key (more pages than that): that answer is set aside and each crypto API is asked for by
+  name, so no read is ever fetched and the cap counts crypto calls only.
+Either way the whole window is searched; the scan stops short only by raising (an error, or the
+audit's deadline calling its clients off), which the runner reports as incomplete, never "no usage".
+
 Sources, merged and de-duplicated by eventId:
-- ActionTrail LookupEvents in the key's region, filtered server-side on ResourceName = key id AND
-  ServiceName = Kms (two conditions, the API's maximum, and a documented pair), 50 events a page
-  (its maximum MaxResults), newest first, in spans of at most 30 days. ActionTrail keeps 90 days of
-  events, so LookupEvents is never asked further back (the config caps the window there too).
-- The trail's SLS logstore (actiontrail_<trail>) when target.trail_project/trail_logstore are set:
-  GetLogs over the window with a query on the key id. The trail must deliver Read events (EventRW
-  Read or All): crypto calls are read-type events (UNCONFIRMED), which a Write-only trail, the
-  default, never delivers.
-Each event is checked client-side: a crypto API of KMS naming the key in referencedResources or
+- ActionTrail LookupEvents (2020-07-06) in the key's region, over the whole window, newest first, 50
+  a page: ResourceName = key id AND ServiceName = Kms (quiet), or one query per crypto API with
+  ResourceName = key id AND EventName = the API (busy).
+- The trail's SLS logstore (actiontrail_<trail>) when target.trail_project/trail_logstore are set,
+  newest first: `"<key id>" and event.serviceName: Kms` (quiet), or one GetLogs query per crypto API,
+  `event.eventName: <API> and event.serviceName: Kms and "<key id>"` (busy). The trail must deliver Read events (EventRW Read or All): crypto calls are read-type
+  events (UNCONFIRMED), which a Write-only trail, the default, never delivers.
+Each event is checked client-side too: a crypto API of KMS naming the key in referencedResources or
 requestParameters.KeyId. The guard itself makes no crypto calls, so none of its own calls count.
 
-UNCONFIRMED: that ActionTrail lists the key id of a crypto call (Decrypt names no key in its request)
-in referencedResources, which is what ResourceName matches; that the trail logstore's default index
-answers a full-text term (the key id) beside `event.serviceName`.
+The streams (one per API and source, each newest first) are merged by eventTime; the newest
+MAX_EVENTS crypto calls per source are kept (any one already makes the key live) and each dependent's
+`evidence` says "newest N events" when more were there.
 
-A very busy key is not read to the last call: the newest MAX_EVENTS events per source are examined
-(any one already makes the key live); each dependent says so when the cut applied.
+Facts relied on, and where they are published:
+- LookupEvents 2020-07-06 reference ("ActionTrail:LookupEvents",
+  https://www.alibabacloud.com/help/en/actiontrail/developer-reference/api-actiontrail-2020-07-06-lookupevents;
+  its zh-TW edition, https://www.alibabacloud.com/help/tc/actiontrail/developer-reference/api-actiontrail-2020-07-06-lookupevents,
+  spells the values out): request parameters NextToken, MaxResults (1 to 50), StartTime/EndTime (UTC
+  `YYYY-MM-DDThh:mm:ssZ`, set both or neither; default the last 7 days), Direction (BACKWARD, newest
+  first, is the default; it is passed anyway, since the merge depends on it) and LookupAttribute (one
+  or two conditions). It has no EventRW request parameter.
+- "How do I configure the LookupAttribute parameter when I call the LookupEvents operation to query
+  events?" (https://www.alibabacloud.com/help/en/actiontrail/support/how-to-set-the-lookupattribute-parameter;
+  the pairs are listed in its zh edition, https://help.aliyun.com/zh/actiontrail/support/how-to-set-the-lookupattribute-parameter):
+  keys ServiceName, EventName, User, EventId, ResourceType, ResourceName, EventRW, EventAccessKeyId,
+  SensitiveAction, SourceIpAddress, EventType, RoleName; one or two conditions, exact and
+  case-sensitive, ANDed; beyond two only the first two count. Accepted pairs: ServiceName with
+  EventName, User, PrincipalId, RoleName, ResourceName, EventRW, SensitiveAction or EventType;
+  ResourceName with ResourceType, EventName, User, RoleName or ServiceName; EventType with EventName.
+  ResourceName + ServiceName and ResourceName + EventName, used here, are two of them. (The API overview and the SDK's model comment
+  speak of a single condition; the FAQ and the reference, both newer, allow two.) ResourceName +
+  EventRW is not a pair, and no pair holds a key id and a read/write type together.
+- Read/write type. The 2017-12-04 LookupEvents had an EventRW request parameter (reference,
+  https://www.alibabacloud.com/help/doc-detail/28849.htm, example value Write; its default, Write,
+  would keep every read-type Decrypt out: the default is UNCONFIRMED from the excerpt read). 2020-07-06
+  has no such parameter, and EventRW is only an optional condition, which cannot be combined with the
+  key id (see the pairs). So the query names the event instead: an EventName condition asks for that
+  crypto API's calls themselves, whatever their read/write type. UNCONFIRMED: that the service applies
+  no implicit read/write filter over an EventName condition (none is documented for 2020-07-06).
+- "API overview" (https://www.alibabacloud.com/help/en/actiontrail/developer-reference/api-overview):
+  the 2020-07-06 event query covers the last 90 days with a query range of up to 90 days (the
+  2017-12-04 one: 30 days), so the window is asked in one range, not in 30-day spans.
+- ActionTrail limits ("使用限制", https://help.aliyun.com/document_detail/28830.htm; English,
+  https://help.aliyun.com/en/actiontrail/product-overview/limits): events of the last 90 days can be
+  queried; an operation can be queried about 10 minutes after it was performed (stated for the
+  console; UNCONFIRMED for the API), so a crypto call in the last ~10 minutes before the window ends
+  may not be seen yet; LookupEvents answers at most 2 queries a second (shared/quotas.py paces it).
+- SLS "Search syntax and functions" (https://www.alibabacloud.com/help/en/sls/user-guide/query-syntax):
+  up to 30 conditions in a search statement. A query per API holds three conditions joined by `and`
+  only, so it depends neither on that limit nor on the precedence of `and` over `or` (published for
+  SQL/SPL in "Logical operators", https://www.alibabacloud.com/help/en/sls/logical-operators).
+
+UNCONFIRMED: that ActionTrail lists the key id of a crypto call (Decrypt names no key in its request)
+in referencedResources, which is what ResourceName matches (the trail logstore's full-text query on the
+key id also finds a call naming the key only in its request); that the trail logstore's default index
+answers a full-text term (the key id) beside `event.serviceName` and `event.eventName`.
 """
 from __future__ import annotations
 
+import heapq
 import json
 from datetime import datetime, timedelta, timezone
+from operator import itemgetter
+from typing import Iterable, Iterator
 
 from alibabacloud_actiontrail20200706 import models as at
 from aliyun.log import GetLogsRequest
@@ -34,16 +88,27 @@ from shared.audit.model import Dependent
 from shared.audit.scanner import AuditTarget
 from shared.clients import Clients
 from shared.events import ActionTrailRecord
-from shared.usage import (CallerUsage, EvidenceUnreadable, aggregate_callers, event_time, is_crypto_use, parse_event, parse_utc,
-                          trail_project_location)
+from shared.usage import (CRYPTO_APIS, CallerUsage, EvidenceUnreadable, aggregate_callers, event_time, is_crypto_use,
+                          parse_event, parse_utc, trail_project_location)
 
 PAGE_SIZE = 50  # LookupEvents' maximum MaxResults
 SLS_LINES = 100  # GetLogs' maximum lines per call
-MAX_EVENTS = 1000  # per source: the newest ones, enough to name the callers that matter
-# The 2017-12-04 LookupEvents capped one query at 30 days; whether 2020-07-06 still does is UNCONFIRMED,
-# so a longer window is asked for in spans of at most 30 days.
-MAX_SPAN = timedelta(days=30)
+# Per source, crypto calls naming the key (never reads): the newest ones, enough to name the callers
+# that matter. Only a key with more crypto calls than this in the window is cut, and says so.
+MAX_EVENTS = 1000
 HISTORY = timedelta(days=90)  # ActionTrail's event history: LookupEvents has nothing older to answer
+# The event names asked for, one query each (sorted, so the calls read the same every run).
+CRYPTO_EVENT_NAMES: tuple[str, ...] = tuple(sorted(CRYPTO_APIS))
+_UNDATED = datetime.min.replace(tzinfo=timezone.utc)  # an event without a readable time sorts last
+# A key whose KMS events in the window fit in this many pages is read with one query; a busier one is
+# asked for its crypto calls by name (13 queries). 200 events either way: a key used or managed a few
+# times a day over a 30-day window is quiet.
+QUIET_PAGES = 4  # of LookupEvents' 50
+QUIET_SLS_PAGES = 2  # of GetLogs' 100
+
+
+class _Busy(Exception):
+    """More of the key's events than QUIET pages hold: ask for its crypto calls by name instead."""
 
 
 def _now() -> datetime:
@@ -60,12 +125,41 @@ def _iso(dt: datetime) -> str:
     return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _newest_crypto_calls(streams: Iterable[Iterator[dict]], target: AuditTarget, start: datetime,
+                         end: datetime) -> tuple[list[dict], bool]:
+    """The newest MAX_EVENTS crypto calls naming the key in the window, from `streams` (each newest
+    first), and whether more were there. Streams are read lazily: a page is fetched only when the
+    merge needs its events, so a cut stops fetching. Anything else a stream holds is skipped and not
+    counted; an unreadable event raises."""
+    def crypto_only(stream: Iterator[dict]) -> Iterator[tuple[datetime, dict, ActionTrailRecord]]:
+        for raw in stream:
+            event = parse_event(raw)
+            if not is_crypto_use(event, target.names_key):
+                continue
+            when = event_time(event)
+            if when is not None and not start <= when <= end:
+                continue
+            yield when or _UNDATED, raw, event
+
+    kept: list[dict] = []
+    seen: set[str] = set()
+    for _, raw, event in heapq.merge(*map(crypto_only, streams), key=itemgetter(0), reverse=True):
+        ident = event.eventId or json.dumps(raw, sort_keys=True)
+        if ident in seen:  # the same call seen twice (a source answering it again) counts once
+            continue
+        if len(kept) == MAX_EVENTS:
+            return kept, True
+        seen.add(ident)
+        kept.append(raw)
+    return kept, False
+
+
 class KmsUsageScanner:
     name = "kms_usage"
     service = "KMS usage"
     note = ("usage evidence from ActionTrail: crypto calls naming the key within the usage window, per caller. "
             "Callers in other accounts show up only here, never in any resource inventory; usage older than the "
-            "window, or never recorded by ActionTrail, is not seen.")
+            "window, never recorded by ActionTrail, or made in the last ~10 minutes (not yet queryable), is not seen.")
 
     def scan(self, target: AuditTarget, clients: Clients) -> list[Dependent]:
         end = _window_end(target.as_of)
@@ -93,38 +187,65 @@ class KmsUsageScanner:
 
     def _lookup_events(self, target: AuditTarget, clients: Clients, start: datetime, end: datetime) -> tuple[list, bool]:
         client = clients.actiontrail(target.region)
-        conditions = [at.LookupEventsRequestLookupAttribute(key="ResourceName", value=target.key_id),
-                      at.LookupEventsRequestLookupAttribute(key="ServiceName", value="Kms")]
-        found: list = []
-        start = max(start, end - HISTORY)
-        span_end = end
-        while span_end > start:  # newest span first, so a cut keeps the newest events
-            span_start = max(start, span_end - MAX_SPAN)
-            token, seen_tokens = None, set()
-            while True:
-                request = at.LookupEventsRequest(lookup_attribute=conditions, start_time=_iso(span_start),
-                                                 end_time=_iso(span_end), max_results=str(PAGE_SIZE), next_token=token)
-                body = clients.call("actiontrail:LookupEvents", client.lookup_events, request).body
-                found += body.events or []
-                token = body.next_token
-                if len(found) >= MAX_EVENTS and (token or span_start > start):
-                    return found, True
-                if not token:
-                    break
-                if token in seen_tokens:  # a server answering the same page forever must not hang the audit
-                    raise EvidenceUnreadable("LookupEvents returned the same NextToken twice")
-                seen_tokens.add(token)
-            span_end = span_start
-        return found, False
+        asked_from = max(start, end - HISTORY)
+        if asked_from >= end:  # an empty window: nothing to ask (LookupEvents refuses an end not after the start)
+            return [], False
+        # ResourceName + ServiceName, then ResourceName + EventName: documented pairs (module docstring);
+        # the EventName condition keeps every read of a busy key out of the answer, whatever its volume.
+        def by(key: str, value: str) -> list:
+            return [at.LookupEventsRequestLookupAttribute(key="ResourceName", value=target.key_id),
+                    at.LookupEventsRequestLookupAttribute(key=key, value=value)]
+
+        try:
+            quiet = list(self._lookup_stream(clients, client, by("ServiceName", "Kms"), asked_from, end, max_pages=QUIET_PAGES))
+        except _Busy:
+            streams = [self._lookup_stream(clients, client, by("EventName", name), asked_from, end) for name in CRYPTO_EVENT_NAMES]
+            return _newest_crypto_calls(streams, target, start, end)
+        return _newest_crypto_calls([iter(quiet)], target, start, end)
+
+    @staticmethod
+    def _lookup_stream(clients: Clients, client, conditions: list, start: datetime, end: datetime,
+                       max_pages: int | None = None) -> Iterator[dict]:
+        """The events matching `conditions`, newest first, page by page as they are needed; _Busy when
+        more than `max_pages` pages hold them."""
+        token, seen_tokens, pages = None, set(), 0
+        while True:
+            request = at.LookupEventsRequest(lookup_attribute=conditions, start_time=_iso(start), end_time=_iso(end),
+                                             direction="BACKWARD", max_results=str(PAGE_SIZE), next_token=token)
+            body = clients.call("actiontrail:LookupEvents", client.lookup_events, request).body
+            pages += 1
+            yield from body.events or []
+            token = body.next_token
+            if not token:
+                return
+            if max_pages is not None and pages >= max_pages:
+                raise _Busy()
+            if token in seen_tokens:  # a server answering the same page forever must not hang the audit
+                raise EvidenceUnreadable("LookupEvents returned the same NextToken twice")
+            seen_tokens.add(token)
 
     def _trail_events(self, target: AuditTarget, clients: Clients, start: datetime, end: datetime) -> tuple[list, bool]:
         region, project = trail_project_location(target.trail_project, target.region)
         client = clients.sls(region)
-        query = f'"{target.key_id}" and event.serviceName: Kms'
-        found: list = []
-        offset = 0
+        def stream(query: str, max_pages: int | None = None) -> Iterator[dict]:
+            return self._trail_stream(clients, client, project, target.trail_logstore, query, start, end, max_pages)
+
+        try:
+            quiet = list(stream(f'"{target.key_id}" and event.serviceName: Kms', QUIET_SLS_PAGES))
+        except _Busy:
+            streams = [stream(f'event.eventName: {name} and event.serviceName: Kms and "{target.key_id}"')
+                       for name in CRYPTO_EVENT_NAMES]
+            return _newest_crypto_calls(streams, target, start, end)
+        return _newest_crypto_calls([iter(quiet)], target, start, end)
+
+    @staticmethod
+    def _trail_stream(clients: Clients, client, project: str, logstore: str, query: str, start: datetime,
+                      end: datetime, max_pages: int | None = None) -> Iterator[dict]:
+        """The events of the trail's logs matching `query`, newest first, page by page as they are needed;
+        _Busy when more than `max_pages` pages hold them."""
+        offset, pages = 0, 0
         while True:
-            request = GetLogsRequest(project, target.trail_logstore, int(start.timestamp()), int(end.timestamp()) + 1,
+            request = GetLogsRequest(project, logstore, int(start.timestamp()), int(end.timestamp()) + 1,
                                      query=query, line=SLS_LINES, offset=offset, reverse=True)
             response = clients.call("sls:GetLogs", client.get_logs, request)
             if not response.is_completed():
@@ -135,14 +256,16 @@ class KmsUsageScanner:
                 if text is None:
                     continue
                 try:
-                    found.append(json.loads(text))
+                    event = json.loads(text)
                 except ValueError:
                     raise EvidenceUnreadable("a trail log's event field is not JSON") from None
+                yield event
             offset += len(logs)
+            pages += 1
             if len(logs) < SLS_LINES:
-                return found, False
-            if offset >= MAX_EVENTS:
-                return found, True
+                return
+            if max_pages is not None and pages >= max_pages:
+                raise _Busy()
 
     # ------------------------------------------------------------ reporting
 

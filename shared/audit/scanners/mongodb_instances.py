@@ -82,7 +82,8 @@ class MongodbInstancesScanner:
 
             try:
                 return items_by_number(page, lambda b: b.dbinstances and b.dbinstances.dbinstance, lambda b: b.total_count,
-                                       PAGE_SIZE, keep=_kept)
+                                       PAGE_SIZE, keep=_kept, size_of=lambda b: b.page_size, key=lambda i: i.id,
+                                       api=f"DescribeDBInstances ({kind})", noun="instances")
             except Exception as exc:
                 if kind == OPTIONAL_TYPE and error_code(exc).startswith(REFUSED_VALUE):
                     return []

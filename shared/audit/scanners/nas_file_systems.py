@@ -33,8 +33,9 @@ class NasFileSystemsScanner:
             return clients.call("nas:DescribeFileSystems", client.describe_file_systems, request).body
 
         systems = items_by_number(fetch, lambda body: body.file_systems and body.file_systems.file_system,
-                                  lambda body: body.total_count, PAGE_SIZE)
-        found: dict[str, Dependent] = {}  # by id: a file system created mid-listing may shift onto two pages
+                                  lambda body: body.total_count, PAGE_SIZE, size_of=lambda body: body.page_size,
+                                  key=lambda fs: fs.file_system_id, api="DescribeFileSystems", noun="file systems")
+        found: dict[str, Dependent] = {}
         for fs in systems:
             if fs.encrypt_type not in USAGE or not target.names_key(fs.kmskey_id):
                 continue

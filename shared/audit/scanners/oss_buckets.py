@@ -16,6 +16,7 @@ import oss2
 
 from shared.audit.fanout import fan_out
 from shared.audit.model import Dependent
+from shared.audit.paging import IncompleteListing, items_by_token
 from shared.audit.scanner import AuditTarget
 from shared.clients import Clients
 
@@ -26,15 +27,22 @@ def all_buckets(clients: Clients, region: str) -> list[oss2.models.SimplifiedBuc
     """Every bucket of the account (ListBuckets answers all regions from any endpoint), once per run."""
     def fetch():
         service = clients.oss_service(region)
-        buckets, marker = [], ""
-        while True:
-            result = clients.call("oss:ListBuckets", service.list_buckets, marker=marker, max_keys=LIST_PAGE)
-            buckets += result.buckets
-            if not result.is_truncated:
-                return buckets
-            marker = result.next_marker
+
+        def page(marker: str | None):
+            return clients.call("oss:ListBuckets", service.list_buckets, marker=marker or "", max_keys=LIST_PAGE)
+
+        return list(items_by_token(page, lambda result: result.buckets, next_marker, api="ListBuckets"))
 
     return clients.once(("oss:ListBuckets",), fetch)
+
+
+def next_marker(result) -> str | None:
+    """Where the next page starts; None at the end. A truncated page without a marker cannot be followed."""
+    if not result.is_truncated:
+        return None
+    if not result.next_marker:
+        raise IncompleteListing("ListBuckets answered a truncated page without a NextMarker: the remaining buckets cannot be listed")
+    return result.next_marker
 
 
 def bucket_region(bucket: oss2.models.SimplifiedBucketInfo) -> str:

@@ -48,9 +48,12 @@ class PolardbClustersScanner:
             request = polardb.DescribeDBClustersRequest(region_id=target.region, page_number=number, page_size=PAGE_SIZE)
             return clients.call("polardb:DescribeDBClusters", client.describe_dbclusters, request).body
 
+        # The answer reports no page size (PageRecordCount is the number of items on the page): the
+        # helper learns it from the items when the service pages by fewer than asked.
         clusters = items_by_number(page, lambda b: b.items and b.items.dbcluster, lambda b: b.total_record_count, PAGE_SIZE,
                                    keep=lambda c: Cluster(c.dbcluster_id, c.dbcluster_description, c.dbcluster_status, c.dbtype,
-                                                          c.lock_mode))
+                                                          c.lock_mode),
+                                   key=lambda c: c.id, api="DescribeDBClusters", noun="clusters")
 
         def dependent(cluster: Cluster) -> Dependent | None:
             """The cluster as a dependent of the key, or None: it does not use the key, or it is gone."""

@@ -39,7 +39,8 @@ class RedisInstancesScanner:
             return clients.call("redis:DescribeInstances", client.describe_instances, request).body
 
         listed = items_by_number(fetch, lambda body: body.instances and body.instances.kvstore_instance,
-                                 lambda body: body.total_count, PAGE_SIZE)
+                                 lambda body: body.total_count, PAGE_SIZE, size_of=lambda body: body.page_size,
+                                 key=lambda i: i.instance_id, api="DescribeInstances", noun="instances")
         # Most regions share the central endpoint: keep the region's own instances, each once.
         instances = list({i.instance_id: i for i in listed if i.region_id in (None, target.region)}.values())
 

@@ -5,30 +5,19 @@ a page, addressed to the bare regional endpoint), each project's logstores (List
 names only, 500 a page), then GetLogStore per logstore, concurrently. A logstore encrypted without
 `user_cmk_info` uses the SLS service key, not this one. With the customer key invalid, every read
 and write of the logstore fails (SLS data-encryption doc), so a logstore on the key is live.
+Both listings page by offset: the next offset is where the names received end, so a page shorter than
+asked means more pages, not the end (shared/audit/paging.py).
 """
 from __future__ import annotations
 
-from typing import Callable
-
 from shared.audit.fanout import fan_out
 from shared.audit.model import Dependent
+from shared.audit.paging import items_by_offset
 from shared.audit.scanner import AuditTarget
 from shared.clients import Clients, error_code
 
 PAGE_SIZE = 500  # ListProject / ListLogStores maximum
 GONE = ("LogStoreNotExist", "ProjectNotExist")  # deleted between the listing and the read
-
-
-def _paged(fetch: Callable[[int], object], items_of: Callable[[object], list]) -> list:
-    """Every item of an offset/size listing: `fetch(offset)` makes one call of PAGE_SIZE."""
-    items, offset = [], 0
-    while True:
-        response = fetch(offset)
-        page = items_of(response) or []
-        items += page
-        offset += len(page)
-        if len(page) < PAGE_SIZE or offset >= (response.get_total() or 0):
-            return items
 
 
 class SlsLogstoresScanner:
@@ -38,13 +27,16 @@ class SlsLogstoresScanner:
     def scan(self, target: AuditTarget, clients: Clients) -> list[Dependent]:
         log = clients.sls(target.region)
         call = clients.call
-        projects = [p["projectName"] for p in _paged(lambda off: call("sls:ListProject", log.list_project, off, PAGE_SIZE),
-                                                     lambda r: r.get_projects())]
+        projects = [p["projectName"] for p in items_by_offset(
+            lambda off: call("sls:ListProject", log.list_project, off, PAGE_SIZE), lambda r: r.get_projects(),
+            lambda r: r.get_total(), key=lambda p: p["projectName"], api="ListProject", noun="projects")]
 
         def stores_of(project: str) -> list[tuple[str, str]]:
             try:
-                names = _paged(lambda off: call("sls:ListLogStores", log.list_logstore, project, None, off, PAGE_SIZE),
-                               lambda r: r.get_logstores())
+                names = items_by_offset(
+                    lambda off: call("sls:ListLogStores", log.list_logstore, project, None, off, PAGE_SIZE),
+                    lambda r: r.get_logstores(), lambda r: r.get_total(), key=lambda name: name,
+                    api=f"ListLogStores ({project})", noun="logstores")
             except Exception as exc:
                 if error_code(exc) in GONE:
                     return []

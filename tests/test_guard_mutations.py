@@ -1,0 +1,65 @@
+"""key-guard beyond deletion: the other mutations that hurt. DeleteKeyMaterial takes effect at once, so
+the guard can only raise the blast radius and say how to re-import; turning deletion protection off is
+often the step before a deletion; turning automatic rotation off is recorded for the sweeps. Each runs
+end to end: a person calls KMS with the official SDK, EventBridge delivers the ActionTrail event."""
+from __future__ import annotations
+
+from alibabacloud_kms20160120 import models as kms
+
+from tests.conftest import KEY, alerts, alice_kms, decision_records, disk, make_account
+from tests.test_key_guard import only_record
+
+
+def arn(cloud, key_id=KEY) -> str:
+    return alice_kms(cloud).describe_key(kms.DescribeKeyRequest(key_id=key_id)).body.key_metadata.arn
+
+
+def set_protection(cloud, enabled: bool) -> None:
+    alice_kms(cloud).set_deletion_protection(kms.SetDeletionProtectionRequest(
+        protected_resource_arn=arn(cloud), enable_deletion_protection=enabled,
+        deletion_protection_description="guarded" if enabled else None))
+    assert cloud.bus.drain(timeout=60)
+
+
+def test_turning_protection_off_a_key_with_dependents_alerts(start_cloud):
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], protection="Enabled"))
+    set_protection(cloud, False)
+
+    [alert] = alerts(cloud)
+    assert alert["Name"] == "KmsKeyDeletionProtectionRemoved" and alert["severity"] == "WARN"
+    assert alert["keyId"] == KEY and alert["dependents"]["ECS"]["ids"] == ["d-app1"]
+    record = only_record(cloud, "SetDeletionProtection")
+    assert record["status"] == "decided" and record["decision"] == "alert" and record["keyId"] == KEY
+
+
+def test_turning_protection_off_a_key_nothing_uses_is_recorded_without_alert(start_cloud):
+    cloud = start_cloud(make_account(protection="Enabled"))
+    set_protection(cloud, False)
+
+    assert alerts(cloud) == []
+    assert only_record(cloud, "SetDeletionProtection")["decision"] == "allow"
+
+
+def test_turning_protection_on_is_ignored_without_a_call(start_cloud):
+    cloud = start_cloud(make_account(disks=[disk("d-app1")]))
+    set_protection(cloud, True)
+
+    record = only_record(cloud, "SetDeletionProtection")
+    assert record["status"] == "ignored" and "turned on" in record["reason"]
+    assert alerts(cloud) == [] and cloud.calls.get("ecs:DescribeDisks") == 0
+
+
+def test_turning_automatic_rotation_off_is_recorded_for_the_sweeps(start_cloud):
+    cloud = start_cloud(make_account(disks=[disk("d-app1")]))
+    kms_client = alice_kms(cloud)
+    kms_client.update_rotation_policy(kms.UpdateRotationPolicyRequest(key_id=KEY, enable_automatic_rotation=True,
+                                                                      rotation_interval="365d"))
+    kms_client.update_rotation_policy(kms.UpdateRotationPolicyRequest(key_id=KEY, enable_automatic_rotation=False))
+    assert cloud.bus.drain(timeout=60)
+
+    records = [r for r in decision_records(cloud)
+               if r.get("eventName") == "UpdateRotationPolicy"]
+    assert sorted(r["status"] for r in records) == ["ignored", "recorded"]
+    [off] = [r for r in records if r["status"] == "recorded"]
+    assert "rotation" in off["reason"] and off["keyId"] == KEY
+    assert alerts(cloud) == [] and cloud.calls.get("ecs:DescribeDisks") == 0  # no audit for a record
