@@ -82,6 +82,9 @@ class Fault(StrictRecord):
     PageSizeCap: Optional[int] = Field(default=None, ge=1)
     ReportRequestedPageSize: bool = False
     OmitTotal: bool = False
+    # The call runs, then its answer is lost: the caller gets the fault's error (say 503 ServiceUnavailable)
+    # although the write happened, as when a front end fails after the backend has done the work.
+    AnswerLost: bool = False
 
     @field_validator("Api")
     @classmethod

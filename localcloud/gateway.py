@@ -99,6 +99,10 @@ class Gateway:
                         source_ip=request.remote_addr or "127.0.0.1", faults=met)
             with self.cloud.account.lock:
                 result = product.handle(call)
+            lost = next((f for f in met if f.AnswerLost and f.Code), None)
+            if lost is not None:  # done, but the caller never learns it
+                self.cloud.trail.record(product, call)
+                return self._json_error(Faults._error(lost, f"{product.code}:{action}"), request_id, request.host)
         except errors.CannedResponse as canned:
             return canned.response(request_id)
         except errors.ApiError as err:
@@ -211,7 +215,7 @@ class Faults:
             if fault.LatencyMs:
                 time.sleep(fault.LatencyMs / 1000)
         for fault in matching:
-            if fault.Code:
+            if fault.Code and not fault.AnswerLost:
                 raise self._error(fault, f"{product}:{action}")
         for fault in matching:
             if fault.Body is not None:

@@ -43,7 +43,12 @@ from shared.ratelimit import RateLimiter
 T = TypeVar("T")
 
 CONNECT_TIMEOUT_MS = 5_000
-READ_TIMEOUT_MS = 15_000
+READ_TIMEOUT_MS = 15_000  # KMS_STEWARD_READ_TIMEOUT_MS overrides it (a slow private gateway; the fault benchmark)
+
+
+def read_timeout_ms() -> int:
+    raw = os.environ.get("KMS_STEWARD_READ_TIMEOUT_MS", "").strip()
+    return int(raw) if raw.isdigit() and 100 <= int(raw) <= 600_000 else READ_TIMEOUT_MS
 MAX_ATTEMPTS = 4
 
 
@@ -122,7 +127,9 @@ def never_sent(exc: BaseException) -> bool:
     """The request cannot have been executed: throttled (refused before running) or never delivered
     (no connection). Only such a failure makes retrying a write safe; after a read timeout or a 5xx
     the write may have happened, and a blind retry sends a second alert or misreads the state."""
-    if is_throttled(exc):
+    code = error_code(exc)
+    if isinstance(exc, ThrottlingException) or code.startswith("Throttling") or code == "Rejected.Throttling" \
+            or error_status(exc) == 429:  # flow control refused it before it ran (not ServiceUnavailable: that may follow the work)
         return True
     inner = getattr(exc, "inner_exception", exc)
     names = {cls.__name__ for cls in type(inner).__mro__}
@@ -259,6 +266,7 @@ class Clients:
         self._lock = threading.Lock()
         self._once: dict[Any, "_Once"] = {}
         self._cancelled = threading.Event()
+        self.read_timeout_ms = read_timeout_ms()
 
     def scoped(self) -> "Clients":
         """The same clients (call counts, pacing, SDK clients, run-once memo) under an off switch of
@@ -326,7 +334,7 @@ class Clients:
                     security_token=self.credentials.security_token,
                     region_id=region,
                     connect_timeout=CONNECT_TIMEOUT_MS,
-                    read_timeout=READ_TIMEOUT_MS,
+                    read_timeout=self.read_timeout_ms,
                 )
                 if override := self.endpoint_for(region):
                     url = urlparse(override)
@@ -382,10 +390,11 @@ class Clients:
         return oss2.Auth(c.access_key_id, c.access_key_secret)
 
     def oss_service(self, region: str | None = None) -> oss2.Service:
-        return oss2.Service(self._oss_auth(), self.oss_endpoint(region), connect_timeout=CONNECT_TIMEOUT_MS / 1000)
+        return oss2.Service(self._oss_auth(), self.oss_endpoint(region), connect_timeout=self.read_timeout_ms / 1000)
 
     def oss_bucket(self, name: str, region: str | None = None) -> oss2.Bucket:
-        return oss2.Bucket(self._oss_auth(), self.oss_endpoint(region), name, connect_timeout=CONNECT_TIMEOUT_MS / 1000)
+        # oss2's one timeout bounds the connection and each read alike.
+        return oss2.Bucket(self._oss_auth(), self.oss_endpoint(region), name, connect_timeout=self.read_timeout_ms / 1000)
 
     # ------------------------------------------------------------ SLS
 
@@ -395,4 +404,6 @@ class Clients:
         endpoint = self.endpoint_for(region) or f"https://{region or self.region}.log.aliyuncs.com"
         c = self.credentials
         source = os.environ.get("FC_FUNCTION_NAME") or "kms-steward"
-        return make_log_client(endpoint, c.access_key_id, c.access_key_secret, c.security_token, source=source)
+        client = make_log_client(endpoint, c.access_key_id, c.access_key_secret, c.security_token, source=source)
+        client.timeout = self.read_timeout_ms / 1000
+        return client

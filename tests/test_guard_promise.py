@@ -263,3 +263,30 @@ def test_an_oversized_request_answered_414_is_not_taken_for_a_transient_failure(
         assert "414" in str(exc) and not is_transient(exc)
     else:
         raise AssertionError("a 100,000-character KeyId was accepted")
+
+
+# ---------------------------------------------------------------- 7. writes whose answer was lost
+
+
+LOST = {"Code": "ServiceUnavailable", "Status": 503, "AnswerLost": True, "Remaining": 1}
+
+
+def test_a_cancel_whose_answer_was_lost_is_confirmed_from_the_key_not_repeated(start_cloud):
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], faults=[{"Api": "kms:CancelKeyDeletion", **LOST}]))
+    schedule_deletion(cloud)
+
+    assert key_state(cloud) == "Enabled"
+    assert cloud.calls.get("kms:CancelKeyDeletion") == 1  # never sent again
+    assert [a["Name"] for a in alerts(cloud)] == ["KmsKeyDeletionBlocked"]
+    record = only_record(cloud)
+    assert record["status"] == "acted" and record["actionDone"] is True and "answer" in record["actionResult"]
+
+
+def test_an_alert_whose_answer_was_lost_is_not_sent_twice(start_cloud):
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], faults=[{"Api": "cms:PutCustomEvent", **LOST}]))
+    schedule_deletion(cloud)
+
+    assert key_state(cloud) == "Enabled"
+    assert cloud.calls.get("cms:PutCustomEvent") == 1 and len(alerts(cloud)) == 1
+    record = only_record(cloud)
+    assert record["status"] == "acted" and "ServiceUnavailable" in record["alertError"]
