@@ -63,3 +63,33 @@ def test_turning_automatic_rotation_off_is_recorded_for_the_sweeps(start_cloud):
     [off] = [r for r in records if r["status"] == "recorded"]
     assert "rotation" in off["reason"] and off["keyId"] == KEY
     assert alerts(cloud) == [] and cloud.calls.get("ecs:DescribeDisks") == 0  # no audit for a record
+
+
+def external_key_account(**kwargs):
+    account = make_account(**kwargs)
+    key = next(k for k in account.kms.keys if k.KeyId == KEY)
+    key.Origin = "EXTERNAL"  # imported key material (BYOK), which DeleteKeyMaterial removes at once
+    return account
+
+
+def test_deleting_imported_key_material_raises_the_blast_radius_and_how_to_reimport(start_cloud):
+    cloud = start_cloud(external_key_account(disks=[disk("d-app1")]))
+    alice_kms(cloud).delete_key_material(kms.DeleteKeyMaterialRequest(key_id=KEY))
+    assert cloud.bus.drain(timeout=60)
+
+    [alert] = alerts(cloud)
+    assert alert["Name"] == "KmsKeyMaterialDeleted" and alert["severity"] == "CRITICAL"
+    assert alert["dependents"]["ECS"]["ids"] == ["d-app1"]
+    assert any("ImportKeyMaterial" in reason and "SAME material" in reason for reason in alert["reasons"])
+    record = only_record(cloud, "DeleteKeyMaterial")
+    assert record["status"] == "decided" and record["keyStateBefore"] == "PendingImport"
+    assert cloud.calls.get("kms:CancelKeyDeletion") == 0 and cloud.calls.get("kms:EnableKey") == 0  # nothing to undo
+
+
+def test_deleting_material_nothing_uses_is_recorded_without_alert(start_cloud):
+    cloud = start_cloud(external_key_account())
+    alice_kms(cloud).delete_key_material(kms.DeleteKeyMaterialRequest(key_id=KEY))
+    assert cloud.bus.drain(timeout=60)
+
+    assert alerts(cloud) == []
+    assert only_record(cloud, "DeleteKeyMaterial")["decision"] == "allow"

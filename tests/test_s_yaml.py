@@ -61,5 +61,25 @@ def test_unknown_function_is_a_clear_error():
 
 def test_sample_events_are_matched_by_the_trigger():
     [(_, pattern)] = PROJECT.function("key-guard").eventbridge_patterns()
-    for path in sorted((ROOT / "events").glob("*.json")):
+    cloud_events = [p for p in sorted((ROOT / "events").glob("*.json")) if "type" in json.loads(p.read_text())]
+    assert len(cloud_events) >= 3
+    for path in cloud_events:
         assert matches(parse_pattern(pattern), json.loads(path.read_text())), path.name
+
+
+def test_the_timer_sample_names_key_guard_safety_net_trigger():
+    from shared.events import parse_timer_event
+
+    timer = parse_timer_event((ROOT / "events" / "safety_net_timer.json").read_bytes())
+    [trigger] = [t for t in PROJECT.function("key-guard").timer_triggers if t.name == timer.triggerName]
+    assert trigger.enable and trigger.payload == timer.payload
+
+
+def test_key_guard_failures_is_key_guard_failure_destination_and_reads_the_sample():
+    from shared.events import parse_fc_event
+    from shared.failed_invocations import parse_destination_payload
+
+    destination = PROJECT.function("key-guard").destination("onFailure")
+    assert destination.endswith(":functions/" + PROJECT.function("key-guard-failures").function_name)
+    original, failure = parse_destination_payload((ROOT / "events" / "key_guard_failure_destination.json").read_bytes())
+    assert parse_fc_event(original)[0].data.eventName == "ScheduleKeyDeletion" and "Throttling" in failure
