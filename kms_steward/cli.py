@@ -1,4 +1,4 @@
-"""The operator CLI: `demo`, `preflight`, `bench audit`, `local up`, `local invoke`."""
+"""The operator CLI: `demo`, `preflight`, `bench audit`, `bench faults`, `local up`, `local invoke`."""
 from __future__ import annotations
 
 import json
@@ -78,6 +78,29 @@ def bench_audit(scale, as_json, no_growth, no_sequential, latency_ms) -> None:
         click.echo(json.dumps(result, indent=2))
     else:
         render_bench(result)
+
+
+@bench.command("faults")
+@click.option("--json", "as_json", is_flag=True, help="Print the cells and the counts as one JSON object.")
+@click.option("--api", "apis", multiple=True, metavar="PATTERN", help="Only these APIs (product:Action, * allowed); repeatable.")
+@click.option("--fault", "kinds", multiple=True, type=click.Choice(["throttled", "server_error", "timeout", "denied", "malformed",
+                                                                    "page_cap"]), help="Only these fault kinds; repeatable.")
+@click.option("--workers", type=click.IntRange(1, 16), default=6, show_default=True, help="Worker processes running cells.")
+def bench_faults(as_json, apis, kinds, workers) -> None:
+    """key-guard's promise under every fault (throttled, 5xx, timeout, denied, malformed, page cap) of
+    every API it calls: a key with a dependent must end cancelled or with KmsKeyGuardFailed."""
+    from kms_steward.bench_faults import render_faults, run_matrix
+
+    try:
+        result = run_matrix(api_patterns=apis, kinds=kinds, workers=workers,
+                            progress=lambda msg: click.echo(f"bench: {msg}", err=True))
+    except ValueError as exc:
+        _fail(str(exc))
+    if as_json:
+        click.echo(json.dumps({k: result[k] for k in ("cells", "wrongly_allowed", "misnamed_alerts")}, indent=2))
+    else:
+        render_faults(result, "kms-steward " + " ".join(sys.argv[1:]))
+    sys.exit(0 if result["wrongly_allowed"] == 0 and result["misnamed_alerts"] == 0 else 1)
 
 
 @main.group()

@@ -8,13 +8,15 @@ the field, never silently ignored (a typo like `KmsKeyId` would otherwise hide a
 from __future__ import annotations
 
 import json
+import os
 import re
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Optional
 
 import yaml
-from pydantic import ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from localcloud.products.actiontrail import ActionTrailSection
 from localcloud.products.cs import CsSection
@@ -32,6 +34,11 @@ from localcloud.records import Record, StrictRecord, _iso, _sdk, sdk_wire_names 
 
 class AccountError(ValueError):
     """The account file could not be loaded; the message names the record and the field."""
+
+
+# libyaml's loader where PyYAML was built with it: the pure-Python one needs minutes and gigabytes for a
+# 50 MB account file (a benchmark region), the C one seconds. Both build the same plain data.
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 # ---------------------------------------------------------------- identity
@@ -63,6 +70,8 @@ class Fault(StrictRecord):
 
     Api: str
     Code: Optional[str] = None  # error code to answer with, e.g. Forbidden.RAM, Throttling.User
+    # Or what happens, answered as the API's product really answers it (localcloud/fault_kinds.py).
+    Kind: Optional[Literal["throttled", "denied", "server_error", "timeout", "malformed"]] = None
     Message: Optional[str] = None
     Status: Optional[int] = None
     LatencyMs: int = 0
@@ -129,6 +138,11 @@ class KmsKey(Record):
     def _pending_has_date(self):
         if self.KeyState == "PendingDeletion" and not self.DeleteDate:
             raise ValueError("KeyState PendingDeletion needs a DeleteDate")
+        # Only a pending deletion has a date (DescribeKey drops it otherwise): an Enabled key with one
+        # would read as safe here while the file's author meant a deletion to come.
+        if self.DeleteDate and self.KeyState != "PendingDeletion":
+            raise ValueError(f"field DeleteDate: only a key in KeyState PendingDeletion has one (this key is {self.KeyState}); "
+                             "set KeyState: PendingDeletion or remove the DeleteDate")
         return self
 
 
@@ -257,6 +271,14 @@ class Account(StrictRecord):
 
     _check_as_of = field_validator("as_of")(classmethod(lambda cls, v: _iso(v)))
 
+    @field_validator("regions")
+    @classmethod
+    def _some_region(cls, v):
+        # Every endpoint, default and audit is per region: an account without one cannot be served.
+        if not v:
+            raise ValueError("at least one region is needed (such as `- RegionId: cn-hangzhou`)")
+        return v
+
     @field_validator("account_id", mode="before")
     @classmethod
     def _uid(cls, v):
@@ -292,11 +314,20 @@ class Account(StrictRecord):
     def load(cls, path: str | Path) -> "Account":
         path = Path(path)
         try:
-            text = path.read_text(encoding="utf-8")
+            raw = path.read_bytes()
         except OSError as exc:
             raise AccountError(f"{path}: cannot read the account file ({exc.strerror})") from None
         try:
-            data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+            text = raw.decode("utf-8-sig")  # -sig: the byte-order mark some editors write is not content
+        except UnicodeDecodeError as exc:
+            # Where, not what: the bytes around it may be a secret.
+            line = raw.count(b"\n", 0, exc.start) + 1
+            column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+            raise AccountError(f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at line {line}, column {column}); "
+                               "save the account file as UTF-8") from None
+        del raw
+        try:
+            data = json.loads(text) if path.suffix.lower() == ".json" else yaml.load(text, Loader=YAML_LOADER)
         except json.JSONDecodeError as exc:
             raise AccountError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}") from None
         except yaml.YAMLError as exc:
@@ -304,7 +335,61 @@ class Account(StrictRecord):
             mark = getattr(exc, "problem_mark", None)
             where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
             raise AccountError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', None) or 'syntax error'}") from None
-        return cls.from_data(data, source=str(path))
+        account = cls.from_data(data, source=str(path))
+        problems = account.file_problems()
+        if problems:
+            more = f"; and {len(problems) - MAX_PROBLEMS} more" if len(problems) > MAX_PROBLEMS else ""
+            raise AccountError(f"{path}: " + "; ".join(problems[:MAX_PROBLEMS]) + more)
+        return account
+
+    def file_problems(self) -> list[str]:
+        """What an account file says that cannot be true of an account, each naming the record and the field:
+        a resource listed twice, a record in a region the file does not declare (nothing would ever serve or
+        audit it: it would drop out of every audit without a word).
+
+        Checked for files (`load`), not for accounts built in code: a test may well build a bucket in a
+        region it never serves, to show that the audit of another region leaves it out."""
+        problems: list[str] = []
+        for path, fields in _UNIQUE.items():
+            first: dict[tuple, str] = {}
+            for i, record in enumerate(self._records(path)):
+                ident = tuple(getattr(record, f, None) for f in fields)
+                where = f"{'.'.join(path)}[{i}]"
+                if ident in first:
+                    scope = f" in {ident[0]}" if len(fields) > 1 and fields[0] == "RegionId" else ""
+                    problems.append(f"{where}{_label(record)} field {fields[-1]}: {ident[-1]} is listed twice{scope} "
+                                    f"(first at {first[ident]})")
+                else:
+                    first[ident] = where
+        declared = set(self.region_ids)
+        for path, records in self._record_lists():
+            for i, record in enumerate(records):
+                for field, region in _regions_of(record):
+                    if region not in declared:
+                        problems.append(f"{'.'.join(path)}[{i}]{_label(record)} field {field}: region {region} is not "
+                                        f"declared in `regions` ({', '.join(self.region_ids)}); nothing there is served or "
+                                        "audited: add it to `regions`")
+        return problems
+
+    def _records(self, path: tuple[str, ...]) -> list:
+        node: Any = self
+        for part in path:
+            node = getattr(node, part)
+        return node
+
+    def _record_lists(self):
+        """(path, list) of every list of records in the account, `regions` aside (they are the declaration)."""
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if name == "regions":
+                continue
+            if isinstance(value, list):
+                yield (name,), value
+            elif isinstance(value, BaseModel):
+                for sub in type(value).model_fields:
+                    items = getattr(value, sub)
+                    if isinstance(items, list):
+                        yield (name, sub), items
 
     def to_data(self) -> dict[str, Any]:
         with self.lock:
@@ -316,16 +401,94 @@ class Account(StrictRecord):
 
 
 def write_data(data: dict[str, Any], path: str | Path) -> None:
-    """Write account data in the account-file format its suffix names (.json, else YAML)."""
+    """Write account data in the account-file format its suffix names (.json, else YAML).
+
+    The data holds the account's credentials: the file is readable by its owner only (0600), and written
+    whole or not at all (a temporary file beside it, then renamed), so an interrupted write never leaves
+    half a state file, nor a moment where the credentials are readable by others."""
     path = Path(path)
-    if path.suffix == ".json":
-        path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    if path.suffix.lower() == ".json":
+        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     else:
-        path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # mkstemp: mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
-_ID_FIELDS = ("KeyId", "AliasName", "DiskId", "SnapshotId", "ImageId", "FileSystemId", "InstanceId", "Name", "Key", "Id", "logstoreName",
-              "AccessKeyId", "RegionId", "Api", "cluster_id")
+def check_writable(path: str | Path) -> None:
+    """Raise OSError (with strerror) unless `write_data` could write `path`: its directory exists and takes a
+    new file, and the path is not a directory. Checked before a run whose state would otherwise be lost."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(21, "is a directory")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(2, f"directory {path.parent} does not exist")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    os.unlink(tmp)
+
+
+# What identifies a record in each list of an account file: two records with the same values are one
+# resource listed twice, and which of them the local cloud answers with would be an accident.
+_UNIQUE: dict[tuple[str, ...], tuple[str, ...]] = {
+    ("credentials",): ("AccessKeyId",),
+    ("regions",): ("RegionId",),
+    ("kms", "keys"): ("KeyId",),
+    ("kms", "aliases"): ("RegionId", "AliasName"),
+    ("kms", "secrets"): ("RegionId", "SecretName"),
+    ("ecs", "disks"): ("DiskId",),
+    ("ecs", "snapshots"): ("SnapshotId",),
+    ("ecs", "images"): ("ImageId",),
+    ("ecs", "encryption_defaults"): ("RegionId",),
+    ("oss", "buckets"): ("Name",),
+    ("oss", "objects"): ("Bucket", "Key"),
+    ("rds", "instances"): ("DBInstanceId",),
+    ("polardb", "clusters"): ("DBClusterId",),
+    ("nas", "file_systems"): ("FileSystemId",),
+    ("redis", "instances"): ("InstanceId",),
+    ("mongodb", "instances"): ("DBInstanceId",),
+    ("cs", "clusters"): ("cluster_id",),
+    ("sls", "logstores"): ("projectName", "logstoreName"),
+    ("cms", "events"): ("Id",),
+    ("actiontrail", "trails"): ("Name",),
+}
+MAX_PROBLEMS = 20
+
+
+def _regions_of(record: Any) -> list[tuple[str, str]]:
+    """(field, region) of each region a record says it is in."""
+    if not isinstance(record, BaseModel):
+        return []
+    out = []
+    for field in ("RegionId", "region_id", "HomeRegion", "Region"):
+        value = getattr(record, field, None)
+        if isinstance(value, str) and value:
+            out.append((field, value))
+    location = getattr(record, "Location", None)  # an OSS bucket: oss-cn-hangzhou
+    if isinstance(location, str) and location.startswith("oss-"):
+        out.append(("Location", location.removeprefix("oss-")))
+    return out
+
+
+def _label(record: Any) -> str:
+    """" (KeyId 0b2f...)": the record's own id, as error messages name it."""
+    for field in _ID_FIELDS:
+        value = getattr(record, field, None)
+        if value not in (None, ""):
+            return f" ({field} {value})"
+    return ""
+
+
+# The field naming a record, in this order: a record's own id before the ids it refers to (an alias's
+# AliasName before its KeyId, a disk's DiskId before its InstanceId), and RegionId only when nothing else does.
+_ID_FIELDS = ("AliasName", "KeyId", "SecretName", "DiskId", "SnapshotId", "ImageId", "FileSystemId", "DBInstanceId", "DBClusterId",
+              "InstanceId", "cluster_id", "Id", "ID", "Name", "Key", "logstoreName", "AccessKeyId", "Api", "TagKey", "RegionId")
 
 
 def _describe(exc: ValidationError, data: dict, source: str) -> str:
@@ -357,6 +520,6 @@ def _describe(exc: ValidationError, data: dict, source: str) -> str:
         where = ".".join(record_path) or "top level"
         msg = err["msg"].removeprefix("Value error, ")
         name = f" ({record_name})" if record_name else ""
-        fld = f" field {field}:" if field else ":"
+        fld = f" field {field}:" if field else ("" if msg.startswith("field ") else ":")
         lines.append(f"{where}{name}{fld} {msg}")
     return f"{source}: " + "; ".join(lines)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Callable
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from localcloud import errors, pop
+from localcloud import errors, fault_kinds, pop
 from localcloud.products.base import Call
 from localcloud.roa import RoaGateway
 from shared.ratelimit import QuotaGate
@@ -170,20 +170,22 @@ class Network:
 
 
 class Faults:
-    """Injected faults: latency and errors per API (`ecs:DescribeDisks`, `ecs:*`), optionally per region."""
+    """Injected faults: latency and errors per API (`ecs:DescribeDisks`, `ecs:*`), optionally per region.
+    A fault may name a kind (`throttled`, `denied`, `server_error`, `timeout`, `malformed`) instead of a
+    code: it is answered as the API's product really answers (localcloud/fault_kinds.py)."""
 
     def __init__(self, cloud: "LocalCloud"):
         self.cloud = cloud
 
     def add(self, api: str, code: str | None = None, *, message: str | None = None, status: int | None = None,
             latency_ms: int = 0, region: str | None = None, remaining: int | None = None, retry_after_ms: int | None = None,
-            body=None, content_type: str | None = None) -> None:
+            body=None, content_type: str | None = None, kind: str | None = None, page_size_cap: int | None = None) -> None:
         from localcloud.account import Fault
 
         with self.cloud.account.lock:
             self.cloud.account.faults.append(Fault(Api=api, Code=code, Message=message, Status=status, LatencyMs=latency_ms,
                                                    RegionId=region, Remaining=remaining, RetryAfterMs=retry_after_ms,
-                                                   Body=body, ContentType=content_type))
+                                                   Body=body, ContentType=content_type, Kind=kind, PageSizeCap=page_size_cap))
 
     def respond(self, api: str, body, *, content_type: str | None = None, remaining: int | None = None) -> None:
         """Answer `api` with a fixed body (a doc sample), instead of the emulated state."""
@@ -212,15 +214,35 @@ class Faults:
                 if fault.Remaining is not None:
                     fault.Remaining -= 1
         for fault in matching:
-            if fault.LatencyMs:
-                time.sleep(fault.LatencyMs / 1000)
+            if fault.LatencyMs or fault.Kind == "timeout":
+                time.sleep((fault_kinds.latency_ms(fault.LatencyMs) if fault.Kind == "timeout" else fault.LatencyMs) / 1000)
         for fault in matching:
             if fault.Code and not fault.AnswerLost:
                 raise self._error(fault, f"{product}:{action}")
+            if fault.Kind in fault_kinds.ERROR_KINDS:
+                raise fault_kinds.error(product, fault.Kind, action)
+            if fault.Kind == "malformed":
+                raise fault_kinds.malformed(product, action)
         for fault in matching:
             if fault.Body is not None:
                 raise errors.CannedResponse(fault.Body, fault.ContentType)
         return matching
+
+    @staticmethod
+    def cap_page_param(request, met: list, param: str, default: int):
+        """For the REST listings (OSS, SLS) that page by a size parameter of their own: under a PageSizeCap
+        fault, the request reaches the handler with `param` capped, so it is served as a service that
+        silently clamps its page size serves it (the answer reports the size used)."""
+        caps = [f.PageSizeCap for f in met if f.PageSizeCap]
+        if not caps:
+            return
+        from werkzeug.datastructures import ImmutableMultiDict
+
+        try:
+            asked = int(request.args.get(param) or default)
+        except ValueError:
+            return  # the handler refuses it as it would without the fault
+        request.args = ImmutableMultiDict({**request.args.to_dict(), param: str(min([asked, *caps]))})
 
     @staticmethod
     def _error(fault, api: str) -> errors.ApiError:

@@ -22,6 +22,42 @@ def sdk_wire_names(model_cls: type) -> frozenset[str]:
     return frozenset(re.findall(r"result\['(\w+)'\]", inspect.getsource(model_cls.to_map)))
 
 
+@lru_cache(maxsize=None)
+def sdk_wire_types(model_cls: type) -> dict[str, str]:
+    """The type each wire name has in a Tea SDK model, as its __init__ annotates it ('int', 'str', 'bool',
+    'List[str]', 'main_models.X', ...): to_map() pairs the wire name with the attribute."""
+    pairs = re.findall(r"result\['(\w+)'\] = self\.(\w+)", inspect.getsource(model_cls.to_map))
+    annotations = getattr(model_cls.__init__, "__annotations__", {})
+    return {wire: str(annotations[attr]) for wire, attr in pairs if attr in annotations}
+
+
+def _shape_problem(value: Any, sdk_type: str) -> Optional[str]:
+    """Why `value` cannot be what the API returns for a field of this SDK type, or None. Only the shape is
+    checked (a number where a number is returned, a mapping where an object is): a field that is not typed
+    by the record itself would otherwise take anything, and `Size: huge` would load."""
+    if value is None:
+        return None
+    if sdk_type == "int":
+        ok, wanted = isinstance(value, int) and not isinstance(value, bool), "an integer"
+    elif sdk_type == "float":
+        ok, wanted = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
+    elif sdk_type == "bool":
+        ok, wanted = isinstance(value, bool), "true or false"
+    elif sdk_type == "str":
+        # An unquoted number in YAML is a number: the API would answer it as text, so it is taken.
+        ok, wanted = isinstance(value, (str, int, float)) and not isinstance(value, bool), "text"
+    elif sdk_type.startswith("List["):
+        ok, wanted = isinstance(value, list), "a list"
+    elif sdk_type.startswith("Dict[") or "models." in sdk_type:
+        ok, wanted = isinstance(value, dict), "a mapping (an object in the API's answer)"
+    else:
+        return None
+    if ok:
+        return None
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "…"
+    return f"must be {wanted}, as the API returns it, not {shown}"
+
+
 class Record(BaseModel):
     """A record that may carry any wire field of its SDK item model, and nothing else."""
 
@@ -38,6 +74,12 @@ class Record(BaseModel):
         unknown = sorted(set(self.model_extra or {}) - allowed)
         if unknown:
             raise ValueError(f"unknown field(s) {', '.join(unknown)}")
+        if self.sdk_model is not None and self.model_extra:
+            types = sdk_wire_types(self.sdk_model)
+            for name, value in self.model_extra.items():
+                problem = _shape_problem(value, types.get(name, ""))
+                if problem:
+                    raise ValueError(f"field {name}: {problem}")
         return self
 
     def wire(self) -> dict[str, Any]:

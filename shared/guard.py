@@ -27,7 +27,7 @@ from shared.audit.model import AuditReport
 from shared.audit.runner import run_audit
 from shared.audit.scanner import AuditTarget
 from shared.audit.scanners.kms_usage import KmsUsageScanner
-from shared.clients import Clients, TransientError, describe_error, is_transient
+from shared.clients import Clients, TransientError, describe_error, error_code, is_transient
 from shared.config import GuardConfig
 from shared.events import (ActionTrailRecord, CloudEvent, EventParseError, TimerEvent, clip, event_dedupe_key,
                            is_region_id, parse_fc_event, parse_timer_event)
@@ -355,23 +355,29 @@ class KeyGuard:
     def _cannot_decide(self, m: Mutation, record: dict, clients: Clients, exc: Exception, *, claim_busy: bool = False) -> Outcome:
         """The guard failed (or, from the failure destination, failed for the last time). A scheduled
         deletion is cancelled anyway in enforce mode (cancel is safe; a refusal is harmless), without
-        re-reading the key, since the read may be what failed; and someone is always told."""
+        re-reading the key first, since the read may be what failed, and even when another invocation
+        seems to hold the event (its claim may be one that could not be released); and someone is always
+        told, unless the cancel is refused because the key is not pending deletion at all: then nothing
+        is at risk (a duplicate delivery meeting a broken claim store after the first had cancelled)."""
         step = record.get("step") or "decide"
         reason = f"guard failed at {step}: {describe_error(exc)}"
-        if m.event_name == "ScheduleKeyDeletion" and self.config.deletion_mode == "enforce" and not claim_busy:
+        if claim_busy:
+            reason += " (another invocation holds the event, or a failed attempt could not release its claim)"
+        if m.event_name == "ScheduleKeyDeletion" and self.config.deletion_mode == "enforce":
             key_id = record.get("keyId") or m.key_ref
             try:
                 clients.call("kms:CancelKeyDeletion", clients.kms(m.region).cancel_key_deletion,
                              kms.CancelKeyDeletionRequest(key_id=key_id), write=True)
                 detail = "fail-safe: deletion cancelled"
             except Exception as cancel_exc:
+                state = _state_if_refused(clients, key_id, m.region, cancel_exc)
+                if state not in (None, "PendingDeletion"):
+                    return Outcome("already_done", {**record, "status": "already_done", "step": None, "keyStateAfter": state,
+                                                    "reason": f"{reason}; the key is {state}, not pending deletion: nothing at risk"})
                 detail = f"fail-safe cancel not done: {describe_error(cancel_exc)}"
             record.update(decision="block", action="cancel_deletion")
-        elif claim_busy:
-            detail = ("not decided: another invocation still holds this event; the daily safety net re-decides the key "
-                      "while it is pending deletion")
         else:
-            detail = "nothing done"
+            detail = "nothing done" + ("; the daily safety net re-decides keys pending deletion" if claim_busy else "")
         record["actionResult"] = detail
         return self._guard_failed(m, record, clients, record.get("keyId") or m.key_ref or "", None, record.get("action") or "none",
                                   detail, [reason], reason=reason)
@@ -448,6 +454,9 @@ class KeyGuard:
     def _record(self, record: dict, clients: Clients | None, region: str) -> None:
         from shared.records import write_record
 
+        # One id per record: the SLS SDK resends a PutLogs whose answer it did not get (up to 10 times),
+        # so a copy of a record can land twice; the id tells copies from decisions.
+        record.setdefault("recordId", str(uuid.uuid4()))
         record["recordedTo"] = write_record(
             {k: v for k, v in record.items() if v is not None}, clients=clients or self._record_clients(region),
             project=self.config.records_project, logstore=self.config.records_logstore, region=region)
@@ -457,6 +466,16 @@ class KeyGuard:
             return self.clients_for(region) if region else None
         except Exception:
             return None
+
+
+def _state_if_refused(clients: Clients, key_id: str, region: str, exc: Exception) -> str | None:
+    """The key's state when a cancel was refused for the key's state (not throttled, not denied), else None."""
+    if not error_code(exc).startswith("Rejected.") or is_transient(exc):
+        return None
+    try:
+        return read_key(clients, key_id, region, with_details=False).state
+    except Exception:
+        return None
 
 
 class _Ignored(Exception):

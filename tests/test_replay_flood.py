@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from alibabacloud_kms20160120 import models as kms
 
-from tests.conftest import REGION, KEY, alerts, alice_kms, decision_records, disk, key_state, make_account
+from tests.conftest import ACCOUNT_ID, KEY, REGION, alerts, alice_kms, decision_records, disk, key_state, make_account
 
 ROOT = Path(__file__).resolve().parents[1]
 INSTANCE_SCRIPT = ROOT / "tests" / "support_handler_process.py"
@@ -31,7 +31,10 @@ INSTANCES = 6
 MAX_ROUNDS = 5  # FC's first attempt plus retries (s.yaml: maxAsyncRetryAttempts 3); the loop must end
 RUN_TIMEOUT_S = 300
 FLOOD_KEYS = 1000
-FLOOD_DRAIN_TIMEOUT_S = 600
+# The local EventBridge delivers one event at a time and the local FC runs the handler in the test
+# process: ~30 HTTP round trips to the local cloud per decision, client and server sharing one GIL,
+# about 0.3 s of CPU per decision here, so 1,000 decisions take 5 to 8 minutes on two shared cores.
+FLOOD_DRAIN_TIMEOUT_S = 1800
 
 
 # ---------------------------------------------------------------- helpers
@@ -117,6 +120,7 @@ def keys_in_state(cloud, state: str) -> set[str]:
 # ---------------------------------------------------------------- 1. one event, many instances at once
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the instances are forked (tests/support_handler_process.py)")
 def test_one_event_delivered_to_concurrent_instances_acts_once_and_alerts_once(start_cloud, tmp_path, record_property):
     cloud = start_cloud(make_account(disks=[disk("d-app1")]))
     spec = cloud.project.function("key-guard")
@@ -210,7 +214,7 @@ def test_a_flood_of_deletions_is_all_decided_and_recorded(start_cloud, record_pr
     guarded = keys[0::2]  # an encrypted disk depends on each: cancelled
     free = keys[1::2]  # nothing depends on them: allowed
     cloud = start_cloud(make_account(
-        kms={"keys": [{"KeyId": k, "RegionId": REGION, "KeyState": "Enabled", "Origin": "Aliyun_KMS", "Creator": "1234567890123456"}
+        kms={"keys": [{"KeyId": k, "RegionId": REGION, "KeyState": "Enabled", "Origin": "Aliyun_KMS", "Creator": ACCOUNT_ID}
                       for k in keys]},
         disks=[disk(f"d-flood-{n:04d}", key=k) for n, k in enumerate(guarded)]))
 
@@ -227,13 +231,14 @@ def test_a_flood_of_deletions_is_all_decided_and_recorded(start_cloud, record_pr
     cloud.bus.release()
     drained = cloud.bus.drain(timeout=FLOOD_DRAIN_TIMEOUT_S)
     drain_s = time.monotonic() - released
-    assert drained, f"the flood was not drained within {FLOOD_DRAIN_TIMEOUT_S}s"
+    records = [r for r in decision_records(cloud) if r.get("eventName") == "ScheduleKeyDeletion"]
+    report_flood_figures(records, schedule_s, drain_s, record_property)
+    assert drained, f"the flood was not drained within {FLOOD_DRAIN_TIMEOUT_S}s ({len(records)} decisions recorded)"
 
     invocations = [inv for inv in cloud.fc.invocations if inv.function == "key-guard"]
     errors = [inv.error for inv in invocations if not inv.ok]
     assert errors == [], errors[:3]
     assert len(invocations) == FLOOD_KEYS
-    records = [r for r in decision_records(cloud) if r.get("eventName") == "ScheduleKeyDeletion"]
     assert len(records) == FLOOD_KEYS and len({r["eventId"] for r in records}) == FLOOD_KEYS
     by_key = {r["keyId"]: r for r in records}
     assert Counter(by_key[k]["status"] for k in guarded) == {"acted": len(guarded)}
@@ -242,24 +247,32 @@ def test_a_flood_of_deletions_is_all_decided_and_recorded(start_cloud, record_pr
     assert all(by_key[k]["decision"] == "allow" and by_key[k]["auditComplete"] is True for k in free)
     assert cloud.calls.get("kms:CancelKeyDeletion") == len(guarded)
     assert Counter(a["Name"] for a in alerts(cloud)) == {"KmsKeyDeletionBlocked": len(guarded)}
-    assert keys_in_state(cloud, "Enabled") >= set(guarded) and not keys_in_state(cloud, "Enabled") & set(free)
+    enabled = keys_in_state(cloud, "Enabled")
+    assert set(guarded) <= enabled and not enabled & set(free)
     assert keys_in_state(cloud, "PendingDeletion") == set(free)
 
-    slowest = max(records, key=lambda r: r["durationMs"])
-    durations = sorted(r["durationMs"] for r in records)
-    throughput = FLOOD_KEYS / drain_s
+
+def report_flood_figures(records: list[dict], schedule_s: float, drain_s: float, record_property) -> None:
+    """The slowest decision (its record's durationMs) and the throughput over the drain, printed
+    (pytest -s) and attached to the test report; reported before any assertion, so a failing flood
+    still says how far it got."""
+    durations = sorted(r["durationMs"] for r in records) or [0]
+    slowest = max(records, key=lambda r: r["durationMs"], default={})
+    throughput = len(records) / drain_s if drain_s > 0 else 0.0
     figures = {
         "flood_events": FLOOD_KEYS,
+        "flood_decisions_recorded": len(records),
         "flood_schedule_s": round(schedule_s, 2),
         "flood_drain_s": round(drain_s, 2),
-        "flood_decisions_per_s": round(throughput, 1),
-        "flood_slowest_decision_ms": slowest["durationMs"],
-        "flood_slowest_decision_key": slowest["keyId"],
+        "flood_decisions_per_s": round(throughput, 2),
+        "flood_slowest_decision_ms": slowest.get("durationMs"),
+        "flood_slowest_decision_key": slowest.get("keyId"),
         "flood_median_decision_ms": durations[len(durations) // 2],
-        "flood_p99_decision_ms": durations[int(len(durations) * 0.99) - 1],
+        "flood_p99_decision_ms": durations[max(0, int(len(durations) * 0.99) - 1)],
     }
     for name, value in figures.items():
         record_property(name, value)
-    print(f"\nflood: {FLOOD_KEYS} ScheduleKeyDeletion events scheduled in {schedule_s:.1f}s, drained in {drain_s:.1f}s "
-          f"({throughput:.1f} decisions/s); slowest decision {slowest['durationMs']} ms ({slowest['status']}, key "
-          f"{slowest['keyId']}), median {figures['flood_median_decision_ms']} ms, p99 {figures['flood_p99_decision_ms']} ms")
+    print(f"\nflood: {FLOOD_KEYS} ScheduleKeyDeletion events scheduled in {schedule_s:.1f}s; {len(records)} decided in "
+          f"{drain_s:.1f}s ({throughput:.2f} decisions/s); slowest decision {figures['flood_slowest_decision_ms']} ms "
+          f"({slowest.get('status')}, key {slowest.get('keyId')}), median {figures['flood_median_decision_ms']} ms, "
+          f"p99 {figures['flood_p99_decision_ms']} ms")

@@ -282,7 +282,9 @@ class Oss(Product):
                 raise not_implemented(f"{request.method} {request.full_path.rstrip('?')}")
             if route.bucket and not _BUCKET_NAME.match(route.bucket):
                 raise oss_error("InvalidBucketName", "The specified bucket is not valid.", 400, BucketName=route.bucket)
-            self.cloud.faults.apply(PRODUCT, route.api, region)
+            met = self.cloud.faults.apply(PRODUCT, route.api, region)
+            if route.api in ("ListBuckets", "ListObjects", "ListObjectsV2"):  # a PageSizeCap fault caps max-keys
+                self.cloud.faults.cap_page_param(request, met, "max-keys", DEFAULT_MAX_KEYS)
             with self.account.lock:
                 response = route.handler(request, route, region, body, request_id)
             self._trail(request, route, region, request_id, credential)
