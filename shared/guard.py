@@ -252,7 +252,8 @@ class KeyGuard:
                 raise TransientError(f"retry later ({record.get('step')}): {describe_error(exc)}") from None
             outcome = self._cannot_decide(m, record, clients, exc)
         self._settle(claims, lambda c: c.complete(m.dedupe_key, {"decision": outcome.record.get("decision"),
-                                                                  "action": outcome.record.get("action")}), outcome.record)
+                                                                  "action": outcome.record.get("action"),
+                                                                  "invocation": invocation_id}), outcome.record)
         return self._finish(outcome, clients, started)
 
     def _validate(self, m: Mutation) -> None:
@@ -311,7 +312,9 @@ class KeyGuard:
             target = AuditTarget(key_id=key.key_id, key_arn=key.arn, region=m.region, account_id=self.account_id,
                                  usage_window_days=self.config.usage_window_days,
                                  trail_project=self.config.trail_project or None,
-                                 trail_logstore=self.config.trail_logstore or None, as_of=m.as_of)
+                                 trail_logstore=self.config.trail_logstore or None, as_of=m.as_of,
+                                 kms_instance_log_project=self.config.kms_instance_log_project or None,
+                                 kms_instance_log_logstore=self.config.kms_instance_log_logstore or None)
             audit = run_audit(target, clients)
             record.update(self._audit_fields(audit))
         record["step"] = "decide"
