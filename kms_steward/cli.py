@@ -9,8 +9,7 @@ from pathlib import Path
 
 import click
 
-from localcloud.account import AccountError
-from localcloud.serverless import ServerlessError
+from kms_steward.options import INSTANT, KEY_REF, StateOut
 
 
 PRODUCTS_SERVED = "KMS, ECS, RDS, PolarDB, NAS, Redis, MongoDB, ACK (CS), ActionTrail, CMS, OSS, SLS"
@@ -22,6 +21,7 @@ def _fail(message: str) -> None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="kms-steward", prog_name="kms-steward")
 def main() -> None:
     """kms-steward: no data lost to a deleted KMS key."""
 
@@ -36,8 +36,8 @@ def demo(duplicate_delivery: bool) -> None:
 
 
 @main.command()
-@click.option("--key-id", required=True, help="The key: id, alias (alias/...) or ARN.")
-@click.option("--region", help="The key's region (default: ALIBABA_CLOUD_REGION_ID, or the account file's first region).")
+@click.option("--key-id", required=True, type=KEY_REF, help="The key: id, alias (alias/...) or ARN (its region is the ARN's).")
+@click.option("--region", help="The key's region (default: the ARN's, else ALIBABA_CLOUD_REGION_ID, else the account file's first region).")
 @click.option("--action", type=click.Choice(["delete", "disable"]), default="delete", show_default=True, help="The change planned.")
 @click.option("--format", "fmt", type=click.Choice(["table", "md", "json"]), default="table", show_default=True)
 @click.option("--account", "account_file", type=click.Path(exists=True, dir_okay=False),
@@ -45,13 +45,31 @@ def demo(duplicate_delivery: bool) -> None:
 @click.option("--window-days", type=click.IntRange(1, 90), default=30, show_default=True, help="Usage evidence window.")
 @click.option("--trail-project", help="SLS project of the ActionTrail trail (adds its logstore to the usage evidence).")
 @click.option("--trail-logstore", help="SLS logstore of the ActionTrail trail.")
-@click.option("--now", help="With --account: the local clock's time (ISO 8601).")
-def preflight(key_id, region, action, fmt, account_file, window_days, trail_project, trail_logstore, now) -> None:
-    """Read-only pre-flight report before disabling or deleting a KMS key: what would break."""
-    from kms_steward.preflight_run import run_preflight
+@click.option("--now", type=INSTANT, help="With --account: the local clock's time (ISO 8601).")
+@click.option("--fail-on", "fail_on", multiple=True, default=("any",), show_default=True, metavar="OUTCOME[,OUTCOME]",
+              help="The outcomes that exit non-zero: risky, blocked, incomplete, any (all three) or none; "
+                   "repeatable. The others exit 0.")
+def preflight(key_id, region, action, fmt, account_file, window_days, trail_project, trail_logstore, now, fail_on) -> None:
+    """Read-only pre-flight report before disabling or deleting a KMS key: what would break.
 
+    The outcome of the planned --action is also the exit status, so that a script or pipeline can stop on it:
+
+    \b
+      0  clear       nothing found that the action would break
+      3  risky       disabling would break something live (--action disable)
+      4  blocked     deleting would destroy data or break a caller (--action delete)
+      5  incomplete  nothing found, but part of the audit could not run: treat it as blocked
+      2  no report   bad option, key not readable, bad account file, no credentials
+
+    --fail-on narrows which outcomes exit with their code (e.g. --fail-on blocked,incomplete lets risky pass
+    with 0; --fail-on none always exits 0 once the report is printed).
+    """
+    from kms_steward.preflight_run import fail_on_outcomes, run_preflight
+
+    outcomes = fail_on_outcomes(fail_on)
     sys.exit(run_preflight(key_id=key_id, region=region, action=action, fmt=fmt, account_file=account_file,
-                           window_days=window_days, trail_project=trail_project, trail_logstore=trail_logstore, now=now))
+                           window_days=window_days, trail_project=trail_project, trail_logstore=trail_logstore, now=now,
+                           fail_on=outcomes))
 
 
 @main.group()
@@ -110,23 +128,40 @@ def local() -> None:
 
 @local.command("up")
 @click.option("--account", "account_file", type=click.Path(exists=True, dir_okay=False), help="Account file (default: the demo account).")
-@click.option("--project", type=click.Path(exists=True, dir_okay=False), help="s.yaml wiring the functions.")
-@click.option("--now", help="Freeze the local clock at this ISO 8601 instant.")
+@click.option("--project", type=click.Path(exists=True, dir_okay=False), help="s.yaml wiring the functions (default: ./s.yaml, else the project's).")
+@click.option("--now", type=INSTANT, help="Freeze the local clock at this ISO 8601 instant (default: the account file's as_of, else wall time).")
 @click.option("--duplicate-delivery", is_flag=True, help="Deliver every EventBridge event twice.")
-@click.option("--state-out", type=click.Path(dir_okay=False), help="Write the account state here on exit.")
-@click.option("--latency-ms", type=click.IntRange(0, 10_000), default=0, help="Answer every call after this latency.")
+@click.option("--state-out", type=StateOut(), help="Write the account state here on exit (checked writable at start; mode 0600).")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="Serve the first region on this port, the next regions on the ports after it (0: free ports).")
+@click.option("--latency-ms", type=click.IntRange(0, 10_000), default=0, show_default=True, help="Answer every call after this latency.")
 @click.option("--enforce-quotas", is_flag=True, help="Enforce Alibaba's published per-API QPS quotas (Throttling.User).")
-def local_up(account_file, project, now, duplicate_delivery, state_out, latency_ms, enforce_quotas) -> None:
-    """Serve the local cloud until interrupted; print endpoints and credentials."""
+@click.option("--quiet", "-q", is_flag=True, help="No live log of the events delivered to the functions and what they did.")
+def local_up(account_file, project, now, duplicate_delivery, state_out, port, latency_ms, enforce_quotas, quiet) -> None:
+    """Serve the local cloud until interrupted; print endpoints and credentials, then a live log of every
+    event delivered to a function of s.yaml and what it decided and did."""
     from kms_steward.local import build_cloud
+    from kms_steward.local_log import LiveLog
+    from localcloud.account import AccountError
     from localcloud.gateway import Network
+    from localcloud.serverless import ServerlessError
 
     try:
         cloud = build_cloud(account_file, project=project, now=now, duplicate_delivery=duplicate_delivery)
     except (AccountError, ServerlessError, ValueError) as exc:
         _fail(str(exc))
     cloud.network = Network.published(latency_ms) if enforce_quotas else Network(latency_ms)
-    cloud.start()
+    # Ctrl-C and SIGTERM end the session the same way, the state written after. Handled from here on (a Ctrl-C
+    # right after the banner must not abort), and not left to KeyboardInterrupt, which may hit any line and
+    # which a shell's background job ignores.
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        cloud.start(port=port)
+    except OSError as exc:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        _fail(f"--port {port}: cannot serve on 127.0.0.1 from port {port} ({exc.strerror or exc})")
     sys.stdout.reconfigure(line_buffering=True)  # the endpoint lines must reach a pipe at once
     cred = next((c for c in cloud.account.credentials if not c.SecurityToken), None)
     click.echo(f"local cloud for account {cloud.account.account_id} is up")
@@ -143,29 +178,39 @@ def local_up(account_file, project, now, duplicate_delivery, state_out, latency_
                "--access-key-id $ALIBABA_CLOUD_ACCESS_KEY_ID --access-key-secret $ALIBABA_CLOUD_ACCESS_KEY_SECRET"
                "   (--insecure: plain HTTP)")
     functions = ", ".join(cloud.project.functions) if cloud.project else "none"
-    click.echo(f"functions wired from s.yaml: {functions}\nCtrl-C to stop.")
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    click.echo(f"functions wired from s.yaml: {functions}")
+    click.echo(f"local clock: {cloud.clock.now().strftime('%Y-%m-%dT%H:%M:%SZ')}"
+               + (" (frozen)" if (now or cloud.account.as_of) else " (wall time)"))
+    if not quiet:
+        LiveLog(cloud, click.echo).attach()
+        click.echo("live log below: each event delivered to a function, and what the function did (--quiet hides it)")
+    click.echo("Ctrl-C to stop.")
     try:
-        stop.wait()
-    except KeyboardInterrupt:
-        pass
+        while not stop.wait(0.5):  # a plain wait() would not return to let the signal handler run
+            pass
     finally:
         cloud.stop()
-        if state_out:
+    if state_out:
+        try:
             cloud.dump_state(state_out)
+        except OSError as exc:
+            _fail(f"cannot write the state to {state_out} ({exc.strerror or exc})")
+        click.echo(f"account state written to {state_out}")
 
 
 @local.command("invoke")
 @click.argument("function")
 @click.option("--event", "event_file", required=True, type=click.Path(exists=True, dir_okay=False), help="Event payload file, sent as bytes.")
 @click.option("--account", "account_file", type=click.Path(exists=True, dir_okay=False), help="Account file (default: the demo account).")
-@click.option("--project", type=click.Path(exists=True, dir_okay=False), help="s.yaml wiring the functions.")
-@click.option("--state-out", type=click.Path(dir_okay=False), help="Write the account state here afterwards.")
-@click.option("--now", help="Set the local clock to this ISO 8601 instant.")
+@click.option("--project", type=click.Path(exists=True, dir_okay=False), help="s.yaml wiring the functions (default: ./s.yaml, else the project's).")
+@click.option("--state-out", type=StateOut(), help="Write the account state here afterwards (checked writable first; mode 0600).")
+@click.option("--now", type=INSTANT, help="Set the local clock to this ISO 8601 instant (default: the account file's as_of, else wall time).")
 def local_invoke(function, event_file, account_file, project, state_out, now) -> None:
-    """Run FUNCTION (its s.yaml resource name, e.g. key-guard) once against a local cloud."""
+    """Run FUNCTION (its s.yaml resource name, e.g. key-guard) once against a local cloud; print its JSON result."""
     from kms_steward.local import build_cloud
+    from kms_steward.local_log import deletion_note
+    from localcloud.account import AccountError
+    from localcloud.serverless import ServerlessError
 
     try:
         cloud = build_cloud(account_file, project=project, now=now)
@@ -177,9 +222,17 @@ def local_invoke(function, event_file, account_file, project, state_out, now) ->
         invocation = cloud.fc.invoke(function, payload)
         cloud.bus.drain()
     if state_out:
-        cloud.dump_state(state_out)
+        try:
+            cloud.dump_state(state_out)
+        except OSError as exc:
+            _fail(f"cannot write the state to {state_out} ({exc.strerror or exc})")
     if invocation.ok:
         click.echo(json.dumps(invocation.result, indent=2, ensure_ascii=False))
+        results = invocation.result.get("results") if isinstance(invocation.result, dict) else None
+        for result in results if isinstance(results, list) else []:
+            note = deletion_note(cloud, result)
+            if note:  # on stderr: stdout stays the function's own result, for scripts
+                click.echo(f"note: key {result.get('keyId') or result.get('keyRef')}: {note}", err=True)
         return
     click.echo(json.dumps({"errorType": invocation.error["errorType"], "errorMessage": invocation.error["errorMessage"]}, indent=2))
     sys.exit(1)

@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from localcloud.account import Account, Credential, write_data
@@ -29,6 +30,14 @@ from localcloud.products.redis import Redis
 from localcloud.serverless import ServerlessProject
 
 ROA_PRODUCTS = (Cs,)
+
+
+def _check_port(port: int) -> None:
+    """OSError unless 127.0.0.1:port can be listened on. Asked first because werkzeug's server, on a port in
+    use, prints its own advice and exits the process instead of raising."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: a TIME_WAIT port is free
+        probe.bind(("127.0.0.1", port))
 RPC_PRODUCTS = (Kms, Ecs, Cms, Rds, Polardb, Nas, Redis, Mongodb, ActionTrailApi)
 
 
@@ -61,11 +70,21 @@ class LocalCloud:
 
     # ------------------------------------------------------------ lifecycle
 
-    def start(self) -> "LocalCloud":
-        for region in self.account.region_ids:
-            listener = Listener(self.gateway, region)
-            listener.start()
-            self.listeners[region] = listener
+    def start(self, port: int = 0) -> "LocalCloud":
+        """Serve every region on 127.0.0.1: on free ports, or from `port` on (the first region on `port`, the
+        next on port+1, ...). A port that cannot be bound raises OSError, nothing left listening."""
+        try:
+            for i, region in enumerate(self.account.region_ids):
+                if port:
+                    _check_port(port + i)
+                listener = Listener(self.gateway, region, port + i if port else 0)
+                listener.start()
+                self.listeners[region] = listener
+        except OSError:
+            for listener in self.listeners.values():
+                listener.stop()
+            self.listeners.clear()
+            raise
         self.bus.start()
         return self
 

@@ -1,5 +1,5 @@
 """Fault *kinds*: a fault that names what happens (`throttled`, `denied`, `server_error`, `timeout`,
-`malformed`) instead of an error code, answered as the product named by the API really answers it.
+`malformed`, `silent_denial`) instead of an error code, answered as the product named by the API really answers it.
 
     cloud.faults.add("sls:PutLogs", kind="throttled")     # 403 WriteQuotaExceed, SLS's JSON error body
     cloud.faults.add("oss:ListBuckets", kind="denied")    # 403 AccessDenied, OSS's XML error body
@@ -17,6 +17,23 @@
 - `malformed`: a 200 answer whose body is cut short (JSON or XML that does not parse), sent by the front
   end before the product ran: nothing was done. A client that does not read the body of that answer
   (oss2's PutObject/DeleteObject, the SLS SDK's PutLogs) takes it for a success.
+- `silent_denial`: the answer a service gives a caller it does not let look, when it denies silently: 200
+  with an empty listing (no items, total 0, no next token), built from the SDK's own response model of
+  the API (`<Action>ResponseBody`), as a real answer is. Until ECS changed the authentication of its query
+  APIs, a RAM user or role without the permission got exactly this from DescribeInstances and
+  DescribeDisks: "Before the upgrade, the operation returns an empty resource list with HttpCode:200
+  (OK). After the upgrade, the operation returns an error response with HttpCode:403 (Forbidden)"
+  ("Announcement of changes to the authentication mechanism for Alibaba Cloud ECS query API operations",
+  https://www.alibabacloud.com/help/en/ecs/announcement-of-changes-to-the-authentication-mechanism-for-alibaba-cloud-ecs-query-type-apis;
+  effective 2025-12-20, DescribeInstances and DescribeDisks only; the announcement's "before" sample is
+  `{"Instances": {"Instance": []}, "NextToken": "", "PageNumber": 1, "PageSize": 10, "TotalCount": 0}`).
+  Whether DescribeSnapshots, DescribeImages or DescribeDiskDefaultKMSKeyId still deny that way is not
+  published (UNCONFIRMED). A call with `DryRun=true` that meets the fault is answered with the product's
+  loud denial (`denied` above): "You can include DryRun in your request to check whether the empty list
+  is caused by lack of permissions" (DescribeInstances, https://www.alibabacloud.com/help/doc-detail/25506.html);
+  the SDK 7.11.8 request models say the same check ("the authorization of the RAM user") for the DryRun
+  of DescribeDisks, DescribeSnapshots and DescribeImages (UNCONFIRMED that their dry run is loud while
+  the real call is silent). POP products only (RPC and ROA): OSS and SLS answer no silent listing here.
 
 Sources (the titles of the public pages; UNCONFIRMED where no page settled it, and then the common POP
 code every RPC product answers with the gateway's own wording is used):
@@ -56,12 +73,13 @@ code every RPC product answers with the gateway's own wording is used):
 """
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 from localcloud import errors
 
-KINDS = ("throttled", "denied", "server_error", "timeout", "malformed")
+KINDS = ("throttled", "denied", "server_error", "timeout", "malformed", "silent_denial")
 ERROR_KINDS = ("throttled", "denied", "server_error")
 TIMEOUT_LATENCY_MS = 1500
 
@@ -147,6 +165,75 @@ def malformed(product: str, action: str) -> errors.CannedResponse:
                                  "application/json;charset=utf-8")
 
 
+# The SDK models module of each POP product, by the product code of fault specs (`ecs:DescribeDisks`).
+SDK_MODELS = {
+    "ecs": "alibabacloud_ecs20140526.models", "kms": "alibabacloud_kms20160120.models", "rds": "alibabacloud_rds20140815.models",
+    "polardb": "alibabacloud_polardb20170801.models", "nas": "alibabacloud_nas20170626.models",
+    "redis": "alibabacloud_r_kvstore20150101.models", "mongodb": "alibabacloud_dds20151201.models",
+    "actiontrail": "alibabacloud_actiontrail20200706.models", "cms": "alibabacloud_cms20190101.models",
+    "cs": "alibabacloud_cs20151215.models",
+}
+# Integer fields of a listing answer that count what it holds: 0 in an empty one.
+_COUNT_FIELDS = ("total_count", "total_record_count", "total", "page_record_count", "count", "total_items")
+
+
+def supports_silent_denial(product: str) -> bool:
+    return product in SDK_MODELS
+
+
+def silent_denial(product: str, action: str, params: dict[str, str]) -> errors.CannedResponse:
+    """200 with the empty listing a silently denying service answers (see the module docstring), built
+    from the SDK's `<action>ResponseBody`: every list empty, its totals 0, no next token, the page asked
+    (PageNumber, PageSize or MaxResults; page 1 of 10 when none was, as the announcement's sample)."""
+    if product not in SDK_MODELS:
+        raise ValueError(f"silent_denial is modelled for the POP products ({', '.join(sorted(SDK_MODELS))}), not {product!r}")
+    module = importlib.import_module(SDK_MODELS[product])
+    body_cls = getattr(module, f"{action}ResponseBody", None)
+    if body_cls is None:
+        raise ValueError(f"{product}:{action} has no response model in {SDK_MODELS[product]}")
+    return errors.CannedResponse(_empty(module, body_cls, params).to_map(), "application/json;charset=utf-8")
+
+
+def _param_int(params: dict[str, str], *names: str, default: int) -> int:
+    for name in names:
+        try:
+            return int(params[name])
+        except (KeyError, TypeError, ValueError):
+            continue
+    return default
+
+
+def _annotations(cls) -> dict[str, str]:
+    return {k: str(v) for k, v in getattr(cls.__init__, "__annotations__", {}).items() if k != "return"}
+
+
+def _is_listing_part(cls) -> bool:
+    """A nested model that belongs to an empty listing: a list wrapper (`Disks` holding only `Disk: []`)
+    or a page description (ACK's `page_info` with its total)."""
+    fields = _annotations(cls)
+    return bool(fields) and (all(t.startswith("List[") for t in fields.values()) or any(f in fields for f in _COUNT_FIELDS))
+
+
+def _empty(module, cls, params: dict[str, str], depth: int = 0) -> Any:
+    obj = cls()
+    for attr, typ in _annotations(cls).items():
+        if typ.startswith("List["):
+            setattr(obj, attr, [])
+        elif "models." in typ and depth < 2:
+            nested = getattr(module, typ.rsplit(".", 1)[-1], None)
+            if nested is not None and _is_listing_part(nested):
+                setattr(obj, attr, _empty(module, nested, params, depth + 1))
+        elif attr in _COUNT_FIELDS:
+            setattr(obj, attr, 0)
+        elif attr == "page_number":
+            setattr(obj, attr, _param_int(params, "PageNumber", "page_number", default=1))
+        elif attr == "page_size":
+            setattr(obj, attr, _param_int(params, "PageSize", "page_size", "MaxResults", default=10))
+        elif attr == "next_token":
+            setattr(obj, attr, "")
+    return obj
+
+
 def latency_ms(fault_latency: int) -> int:
     """How late a `timeout` fault answers: the fault's own LatencyMs, or TIMEOUT_LATENCY_MS."""
     return fault_latency or TIMEOUT_LATENCY_MS
@@ -158,6 +245,8 @@ def describe(product: str, kind: str, action: str) -> Optional[str]:
         return f"answered after {TIMEOUT_LATENCY_MS} ms"
     if kind == "malformed":
         return "200 with a truncated body"
+    if kind == "silent_denial":
+        return "200 with an empty listing"
     if kind not in ERROR_KINDS:
         return None
     a = answer(product, kind, action)

@@ -56,11 +56,13 @@ class Gateway:
     def __init__(self, cloud: "LocalCloud"):
         self.cloud = cloud
         self.roa = RoaGateway(cloud)
+        # SignatureNonces of RPC signature v1 requests (classic SDKs, aliyun CLI): a reuse is refused.
+        self.rpc_nonces = pop.NonceBook()
 
     def wsgi(self, environ, start_response, region: str):
         request = Request(environ)
         try:
-            if request.headers.get("x-acs-action") and request.path == "/":
+            if request.path == "/" and (request.headers.get("x-acs-action") or _rpc_v1_query(request)):
                 response = self.rpc(request, region)
             elif self.roa.serves(request):
                 response = self.roa.handle(request, region)
@@ -78,8 +80,10 @@ class Gateway:
 
     def rpc(self, request: Request, region: str) -> Response:
         request_id = pop.new_request_id()
-        action = request.headers["x-acs-action"]
-        version = request.headers.get("x-acs-version", "")
+        # The SDKs name the action in x-acs-action/x-acs-version; a request built as the RPC request structure
+        # documents it names them in the Action and Version parameters only.
+        action = request.headers.get("x-acs-action") or request.args.get("Action", "")
+        version = request.headers.get("x-acs-version") or request.args.get("Version", "")
         body = request.get_data()
         product = self.cloud.products_by_version.get(version)
         product_code = product.code if product else f"version:{version}"
@@ -89,7 +93,7 @@ class Gateway:
                                     request_id, request.host)
         call = None
         try:
-            caller = pop.authenticate(request, body, self.cloud.account, self.cloud.clock.now)
+            caller = pop.authenticate(request, body, self.cloud.account, self.cloud.clock.now, rpc_nonces=self.rpc_nonces)
             params = pop.request_params(request, body)
             if product.regional_param and params.get(product.regional_param):
                 region = params[product.regional_param]
@@ -121,6 +125,12 @@ class Gateway:
             headers["x-acs-retry-after"] = str(err.retry_after)
         return Response(json.dumps(pop.error_body(err, request_id, host)), status=err.status,
                         content_type="application/json;charset=utf-8", headers=headers)
+
+
+def _rpc_v1_query(request: Request) -> bool:
+    """An RPC call built as the docs' request structure shows it (`/?Action=...&Version=...&Signature=...`,
+    "Request structure" / "Signature mechanism" for RPC APIs) without the SDKs' x-acs-* headers."""
+    return bool(request.args.get("Action") and request.args.get("Version") and request.args.get("Signature"))
 
 
 class CallCounter:
@@ -171,8 +181,8 @@ class Network:
 
 class Faults:
     """Injected faults: latency and errors per API (`ecs:DescribeDisks`, `ecs:*`), optionally per region.
-    A fault may name a kind (`throttled`, `denied`, `server_error`, `timeout`, `malformed`) instead of a
-    code: it is answered as the API's product really answers (localcloud/fault_kinds.py)."""
+    A fault may name a kind (`throttled`, `denied`, `server_error`, `timeout`, `malformed`, `silent_denial`)
+    instead of a code: it is answered as the API's product really answers (localcloud/fault_kinds.py)."""
 
     def __init__(self, cloud: "LocalCloud"):
         self.cloud = cloud
@@ -182,6 +192,8 @@ class Faults:
             body=None, content_type: str | None = None, kind: str | None = None, page_size_cap: int | None = None) -> None:
         from localcloud.account import Fault
 
+        if kind == "silent_denial" and not fault_kinds.supports_silent_denial(api.split(":", 1)[0]):
+            raise ValueError(f"{api}: silent_denial is modelled for the POP products only ({', '.join(sorted(fault_kinds.SDK_MODELS))})")
         with self.cloud.account.lock:
             self.cloud.account.faults.append(Fault(Api=api, Code=code, Message=message, Status=status, LatencyMs=latency_ms,
                                                    RegionId=region, Remaining=remaining, RetryAfterMs=retry_after_ms,
@@ -223,6 +235,12 @@ class Faults:
                 raise fault_kinds.error(product, fault.Kind, action)
             if fault.Kind == "malformed":
                 raise fault_kinds.malformed(product, action)
+            if fault.Kind == "silent_denial":
+                # A dry run asks for exactly the permission check the silent answer hides: it is refused
+                # loudly (fault_kinds, "silent_denial"); the call itself gets 200 and an empty listing.
+                if str((params or {}).get("DryRun", "")).lower() == "true":
+                    raise fault_kinds.error(product, "denied", action)
+                raise fault_kinds.silent_denial(product, action, params or {})
         for fault in matching:
             if fault.Body is not None:
                 raise errors.CannedResponse(fault.Body, fault.ContentType)

@@ -45,6 +45,11 @@ class GuardConfig:
     usage_window_days: int = 30
     trail_project: str = ""
     trail_logstore: str = ""
+    # The SLS project (name or ARN) and logstore the KMS instances' logs are delivered to. Crypto calls through
+    # a KMS instance's dedicated gateway are audited there, not in ActionTrail (shared/audit/scanners/kms_usage.py);
+    # unset, the usage of a key in a KMS instance cannot be seen whole and its audit is incomplete.
+    kms_instance_log_project: str = ""
+    kms_instance_log_logstore: str = ""
     problems: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod
@@ -88,6 +93,7 @@ class GuardConfig:
             problems.append("TRAIL_SLS_PROJECT and TRAIL_SLS_LOGSTORE must be set together; "
                             "usage evidence comes from ActionTrail LookupEvents only")
             trail_project = trail_logstore = ""
+        instance_log_project, instance_log_logstore = kms_instance_log(env, problems)
         state_bucket = env.get("STATE_BUCKET", "").strip()
         if not state_bucket:
             problems.append("STATE_BUCKET is not set: a duplicate delivery cannot be recognised and may alert twice")
@@ -120,5 +126,22 @@ class GuardConfig:
             usage_window_days=usage_window_days,
             trail_project=trail_project,
             trail_logstore=trail_logstore,
+            kms_instance_log_project=instance_log_project,
+            kms_instance_log_logstore=instance_log_logstore,
             problems=tuple(problems),
         )
+
+
+def kms_instance_log(env: Mapping[str, str] | None = None, problems: list[str] | None = None) -> tuple[str, str]:
+    """(project, logstore) of KMS_INSTANCE_LOG_PROJECT / KMS_INSTANCE_LOG_LOGSTORE, both or neither. One without
+    the other is reported and dropped: the usage of KMS instance keys is then not visible (their audit is
+    incomplete, which blocks deletions), never half-read."""
+    env = os.environ if env is None else env
+    project = env.get("KMS_INSTANCE_LOG_PROJECT", "").strip()
+    logstore = env.get("KMS_INSTANCE_LOG_LOGSTORE", "").strip()
+    if bool(project) != bool(logstore):
+        if problems is not None:
+            problems.append("KMS_INSTANCE_LOG_PROJECT and KMS_INSTANCE_LOG_LOGSTORE must be set together; the use of keys "
+                            "in a KMS instance through its dedicated gateway is not visible")
+        return "", ""
+    return project, logstore

@@ -158,6 +158,7 @@ class KeyGuard:
         day = (timer.triggerTime or "")[:10] or datetime.utcnow().strftime("%Y-%m-%d")
         results: list[dict] = []
         retry_later: list[str] = []
+        pending = 0
         for region in self.config.regions or (self.config.region,):
             try:
                 key_ids = list_pending_deletion(self.clients_for(region), region)
@@ -167,6 +168,7 @@ class KeyGuard:
                 else:
                     results.append(self._safety_net_blind(region, day, exc).result())
                 continue
+            pending += len(key_ids)
             for key_id in key_ids:
                 mutation = self._from_safety_net(key_id, region, day, timer)
                 try:
@@ -175,7 +177,7 @@ class KeyGuard:
                     retry_later.append(f"{key_id} ({exc})")
         summary = {"status": "safety_net", "eventName": "SafetyNet", "eventId": f"{SAFETY_NET_SOURCE}/{timer.triggerTime}",
                    "trigger": timer.triggerName, "regions": list(self.config.regions or (self.config.region,)),
-                   "keysPendingDeletion": len(results), "decisions": [
+                   "keysPendingDeletion": pending, "decisions": [
                        {k: r.get(k) for k in ("keyId", "region", "status", "decision")} for r in results],
                    "retryLater": retry_later or None, "invocation": invocation_id}
         self._record(summary, None, self.config.region)
@@ -314,7 +316,7 @@ class KeyGuard:
                                  trail_project=self.config.trail_project or None,
                                  trail_logstore=self.config.trail_logstore or None, as_of=m.as_of,
                                  kms_instance_log_project=self.config.kms_instance_log_project or None,
-                                 kms_instance_log_logstore=self.config.kms_instance_log_logstore or None)
+                                 kms_instance_log_logstore=self.config.kms_instance_log_logstore or None, kms_instance_id=key.kms_instance)
             audit = run_audit(target, clients)
             record.update(self._audit_fields(audit))
         record["step"] = "decide"

@@ -33,7 +33,7 @@ def read_key(clients: Clients, key_id: str, region: str, *, with_details: bool =
     view = KeyView(key_id=meta.key_id, arn=meta.arn or "", state=meta.key_state, delete_date=meta.delete_date,
                    deletion_protection=meta.deletion_protection or "Disabled", creator=meta.creator,
                    description=meta.description, origin=meta.origin or "Aliyun_KMS",
-                   automatic_rotation=meta.automatic_rotation)
+                   automatic_rotation=meta.automatic_rotation, kms_instance=meta.dkmsinstance_id or "")
     if with_details:
         tags = clients.call("kms:ListResourceTags", client.list_resource_tags, kms.ListResourceTagsRequest(key_id=view.key_id)).body
         view.tags = {t.tag_key: t.tag_value or "" for t in (tags.tags.tag if tags.tags else None) or []}

@@ -36,6 +36,7 @@ class KeyView(BaseModel):
     tags: dict[str, str] = Field(default_factory=dict)
     origin: str = "Aliyun_KMS"  # EXTERNAL: imported key material, which DeleteKeyMaterial removes at once
     automatic_rotation: Optional[str] = None  # Enabled | Disabled | Suspending
+    kms_instance: str = ""  # the KMS instance the key lives in (DKMSInstanceId), "" for none
 
 
 class Decision(BaseModel):

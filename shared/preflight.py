@@ -28,6 +28,10 @@ MIN_WINDOW_DAYS, MAX_WINDOW_DAYS = 7, 366  # ScheduleKeyDeletion PendingWindowIn
 RECOMMENDED_WINDOW_DAYS = 30
 
 Action = Literal["delete", "disable"]
+# What the pre-flight says of the planned action, for a person and for a script (`kms-steward preflight` exits
+# with a code per outcome): nothing found (clear); disabling would break something live (risky); deleting
+# would destroy data or break a caller (blocked); nothing found, but part of the audit could not run (incomplete).
+Outcome = Literal["clear", "risky", "blocked", "incomplete"]
 
 
 class KeyIdentity(BaseModel):
@@ -85,8 +89,13 @@ class Preflight(BaseModel):
     usage: Category
     usage_window_days: int
     assessments: dict[str, Assessment]
+    # The verdict on the planned action, as one word (see Outcome).
+    outcome: Outcome
     recommendation: str
-    deletion_window: str
+    # Section 5 of the report: what a deletion's pending window means (action delete), or what a disabled
+    # key means for its users (action disable); the other one is None.
+    deletion_window: Optional[str] = None
+    while_disabled: Optional[str] = None
     rollback: dict[str, str]
     confirmations: list[str]
     post_checks: list[str]
@@ -133,14 +142,31 @@ def describe_key(clients: Clients, key_ref: str, region: str) -> KeyIdentity:
     )
 
 
+class KeyInAnotherAccount(ValueError):
+    """The key named by an ARN belongs to another account than the ARN says: reporting it would report another key."""
+
+
+def _instance_log_from_env() -> dict:
+    """The KMS instances' log (KMS_INSTANCE_LOG_PROJECT/LOGSTORE, as key-guard reads them), for the audit target."""
+    from shared.config import kms_instance_log
+
+    project, logstore = kms_instance_log()
+    return {"kms_instance_log_project": project or None, "kms_instance_log_logstore": logstore or None}
+
+
 def build_preflight(clients: Clients, key_ref: str, region: str, *, action: Action = "delete", usage_window_days: int = 30,
                     trail_project: str | None = None, trail_logstore: str | None = None, as_of: str | None = None,
-                    on_result: OnResult | None = None, scanners=SCANNERS) -> Preflight:
+                    on_result: OnResult | None = None, scanners=SCANNERS, expected_account: str | None = None) -> Preflight:
+    """The report for `key_ref` in `region`. With `expected_account` (the account an ARN names), a key of another
+    account raises KeyInAnotherAccount before any audit call."""
     started = time.monotonic()
     key = describe_key(clients, key_ref, region)
+    if expected_account and key.account_id != expected_account:
+        raise KeyInAnotherAccount(f"{key_ref} names account {expected_account}, but the key these credentials read is "
+                                  f"{key.arn} (account {key.account_id})")
     target = AuditTarget(key_id=key.key_id, key_arn=key.arn, region=region, account_id=key.account_id,
                          usage_window_days=usage_window_days, trail_project=trail_project, trail_logstore=trail_logstore,
-                         as_of=as_of)
+                         as_of=as_of, kms_instance_id=key.kms_instance or "", **_instance_log_from_env())
     audit = run_audit(target, clients, scanners=scanners, on_result=on_result)
     return assemble(key, audit, action=action, usage_window_days=usage_window_days, api_calls=clients.calls.counts,
                     duration_ms=int((time.monotonic() - started) * 1000))
@@ -181,22 +207,25 @@ def assemble(key: KeyIdentity, audit: AuditReport, *, action: Action, usage_wind
         disable = Assessment(action="disable", verdict="clear", reversible="yes: EnableKey restores it at once",
                              summary="Nothing live depends on the key; disabling it is the safe way to find a user the audit "
                                      "cannot see (their next Decrypt fails with Rejected.Disabled).")
-    if delete.verdict == "blocked":
-        recommendation = ("Do not delete. Move every dependent to another key (re-encrypt disks via snapshot copy, rotate "
-                          "TDE/storage keys, re-encrypt secrets and data keys), re-run this pre-flight until it is clear, "
-                          "then disable the key for a usage window before deleting.")
-    else:
-        recommendation = (f"Disable the key first and keep it disabled for at least {RECOMMENDED_WINDOW_DAYS} days; if nothing "
-                          f"breaks, schedule the deletion with a {RECOMMENDED_WINDOW_DAYS}-day window.")
-    if key.deletion_protection == "Enabled":
-        recommendation += " Deletion protection is on: ScheduleKeyDeletion is refused until it is turned off."
+    found_verdict = {"delete": "blocked" if resources or callers else "clear",
+                     "disable": "risky" if live or callers else "clear"}[action]
+    outcome = found_verdict if found_verdict != "clear" else ("incomplete" if incomplete else "clear")
+    recommendation = _recommendation(key, action, delete if action == "delete" else disable, live, callers, gaps)
 
-    if key.state == "PendingDeletion":
+    deletion_window = while_disabled = None
+    if action == "delete" and key.state == "PendingDeletion":
         deletion_window = f"the key is already pending deletion: it is destroyed at {key.delete_date}; CancelKeyDeletion before then"
-    else:
+    elif action == "delete":
         deletion_window = (f"ScheduleKeyDeletion takes a window of {MIN_WINDOW_DAYS} to {MAX_WINDOW_DAYS} days "
                            f"(PendingWindowInDays); use at least {RECOMMENDED_WINDOW_DAYS}. During it every crypto call "
                            "fails (Rejected.PendingDeletion) and the deletion can be cancelled.")
+    elif key.state == "PendingDeletion":
+        while_disabled = (f"the key is pending deletion (destroyed at {key.delete_date}): DisableKey is refused in that state "
+                          "and would not stop the deletion; CancelKeyDeletion first.")
+    else:
+        while_disabled = ("DisableKey takes effect at once and has no end date: every Encrypt, Decrypt and GenerateDataKey "
+                          "naming the key fails with Rejected.Disabled until EnableKey. No key material and no data is "
+                          "destroyed; EnableKey restores the key at any time.")
     rollback = {
         "delete": (f"aliyun kms CancelKeyDeletion --KeyId {key.key_id} --region {key.region} (before the window ends; the key "
                    "returns to Enabled). After the window there is no rollback: the key material is gone."),
@@ -207,10 +236,31 @@ def assemble(key: KeyIdentity, audit: AuditReport, *, action: Action, usage_wind
     return Preflight(
         generated_at=datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"), action=action,
         key=key, audit_complete=not incomplete, categories=categories, usage=usage, usage_window_days=usage_window_days,
-        assessments={"delete": delete, "disable": disable}, recommendation=recommendation, deletion_window=deletion_window,
-        rollback=rollback, confirmations=confirmations, post_checks=post_checks, api_calls=dict(sorted(api_calls.items())),
+        assessments={"delete": delete, "disable": disable}, outcome=outcome, recommendation=recommendation,
+        deletion_window=deletion_window, while_disabled=while_disabled, rollback=rollback, confirmations=confirmations, post_checks=post_checks, api_calls=dict(sorted(api_calls.items())),
         duration_ms=duration_ms,
     )
+
+
+def _recommendation(key: KeyIdentity, action: Action, verdict: Assessment, live: list, callers: list, gaps: str) -> str:
+    """What to do about the planned action (only that one: a disable is not advised against as a deletion)."""
+    if action == "delete" and verdict.verdict == "blocked":
+        text = ("Do not delete. Move every dependent to another key (re-encrypt disks via snapshot copy, rotate "
+                "TDE/storage keys, re-encrypt secrets and data keys), re-run this pre-flight until it is clear, "
+                "then disable the key for a usage window before deleting.")
+    elif action == "delete":
+        text = (f"Disable the key first and keep it disabled for at least {RECOMMENDED_WINDOW_DAYS} days; if nothing "
+                f"breaks, schedule the deletion with a {RECOMMENDED_WINDOW_DAYS}-day window.")
+    elif verdict.verdict == "risky":
+        text = (f"Do not disable yet: {len(live)} live resource(s) and {len(callers)} caller(s) would fail their next "
+                f"encrypt/decrypt{gaps}. Move them to another key first, or disable in a maintenance window with the "
+                "rollback (EnableKey) ready.")
+    else:
+        text = (f"Disabling is the safe way to retire the key: nothing live depends on it. Keep it disabled for at least "
+                f"{RECOMMENDED_WINDOW_DAYS} days and watch for a failed Decrypt (Rejected.Disabled) before any deletion.")
+    if action == "delete" and key.deletion_protection == "Enabled":
+        text += " Deletion protection is on: ScheduleKeyDeletion is refused until it is turned off."
+    return text
 
 
 def _confirmations(key: KeyIdentity, categories: list[Category], usage: Category, action: Action, window: str) -> list[str]:
@@ -225,8 +275,11 @@ def _confirmations(key: KeyIdentity, categories: list[Category], usage: Category
         out.append(f"Each of the {len(usage.dependents)} caller(s) that used the key in the last {window} no longer needs it "
                    "(their stored data keys are re-wrapped under another key).")
     out.append("Users of the key in other accounts (they appear only in the usage evidence) have been asked.")
-    out.append(f"The change is approved and announced; the rollback ({'CancelKeyDeletion' if action == 'delete' else 'EnableKey'}) "
-               "has an owner for the whole window.")
+    if action == "delete":
+        out.append("The change is approved and announced; the rollback (CancelKeyDeletion) has an owner for the whole window.")
+    else:
+        out.append("The change is approved and announced; the rollback (EnableKey) has an owner for as long as the key stays "
+                   "disabled.")
     if action == "delete":
         out.append(f"The key has been disabled for at least {window} with no failed Decrypt naming it.")
         if key.deletion_protection == "Enabled":
@@ -243,14 +296,21 @@ def _kind(category: Category) -> str:
 
 def _post_checks(key: KeyIdentity, action: Action, window: str) -> list[str]:
     mutation = "ScheduleKeyDeletion" if action == "delete" else "DisableKey"
-    alert_names = "/".join(name for (event, _), name in EVENT_NAMES.items() if event == mutation)
-    checks = [
-        f"DescribeKey shows KeyState {'PendingDeletion with the DeleteDate you expect' if action == 'delete' else 'Disabled'}.",
-        f"key-guard's decision record for the change (SLS) says what it decided; no {alert_names} alert.",
-        f"ActionTrail: no crypto call naming {key.key_id} fails with Rejected.Disabled / Rejected.PendingDeletion in the days after.",
-        "Application error rates and database/disk health for every dependent listed above.",
-        "Re-run this pre-flight daily until the window ends.",
-    ]
+    alert_names = "/".join(dict.fromkeys(name for (event, _), name in EVENT_NAMES.items() if event == mutation))
     if action == "delete":
-        checks.append("Before the DeleteDate, one last pre-flight: if anything appears, CancelKeyDeletion.")
-    return checks
+        return [
+            "DescribeKey shows KeyState PendingDeletion with the DeleteDate you expect.",
+            f"key-guard's decision record for the change (SLS) says what it decided; no {alert_names} alert.",
+            f"ActionTrail: no crypto call naming {key.key_id} fails with Rejected.PendingDeletion in the days after.",
+            "Application error rates and database/disk health for every dependent listed above.",
+            "Re-run this pre-flight daily until the window ends.",
+            "Before the DeleteDate, one last pre-flight: if anything appears, CancelKeyDeletion.",
+        ]
+    return [
+        "DescribeKey shows KeyState Disabled.",
+        f"key-guard's decision record for the change (SLS) says what it decided; no {alert_names} alert.",
+        f"ActionTrail: no crypto call naming {key.key_id} fails with Rejected.Disabled in the days after.",
+        "Application error rates and database/disk health for every dependent listed above.",
+        f"Keep the key disabled for at least {window} with no failed Decrypt naming it before planning its deletion "
+        "(run this pre-flight with --action delete then).",
+    ]

@@ -1,5 +1,6 @@
 """Usage evidence: who used a KMS key for cryptography, read from ActionTrail records (LookupEvents
-answers, or the `event` of a trail's SLS logs), one entry per distinct caller.
+answers, or the `event` of a trail's SLS logs) and from the access log of KMS instances (their dedicated
+gateway's calls, which ActionTrail never sees), one entry per distinct caller.
 
 Applications doing envelope encryption keep encrypted data keys in their own stores, where no
 resource inventory sees them; their Decrypt / GenerateDataKey calls are the only trace they leave.
@@ -9,6 +10,7 @@ parameters (ciphertexts, plaintexts) are never copied.
 """
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -33,6 +35,17 @@ _MAX_LISTED = 3  # source IPs / user agents named per caller; the rest are count
 class EvidenceUnreadable(ValueError):
     """The evidence could not be read completely (an unreadable event, a paging loop, an incomplete
     query): the scanner raises it, and the audit counts as incomplete rather than "no usage"."""
+
+
+class EvidenceNotVisible(EvidenceUnreadable):
+    """A source that must be read is not configured (a KMS instance key's dedicated-gateway log): the
+    evidence cannot be complete, so the scanner is incomplete rather than "no usage"."""
+
+    code = "EvidenceNotVisible"  # how records name it (shared.clients.describe_error)
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
 
 
 def parse_event(raw: Any) -> ActionTrailRecord:
@@ -137,3 +150,81 @@ def aggregate_callers(events: Iterable[ActionTrailRecord],
                 account_id=account, identity_type=kind, principal=principal, principal_id=(ident.principalId if ident else None) or "")
         caller.add(event, when_of(event))
     return sorted(callers.values(), key=lambda c: (-c.calls, c.account_id, c.principal))
+
+
+# ---------------------------------------------------------------- the KMS instances' access log
+#
+# Crypto calls through a KMS instance's dedicated gateway (<instance id>.cryptoservice.kms.aliyuncs.com) are
+# audited in SLS, not in ActionTrail: "审计差异: 共享网关 通过操作审计(ActionTrail),审计操作日志; 专属网关
+# 通过日志服务 SLS(Simple Log Service),审计操作日志" (KMS "阿里云SDK", the shared and dedicated gateways
+# compared, https://help.aliyun.com/zh/kms/key-management-service/developer-reference/classic-kms-sdkclassic-kms-sdk/).
+# The log's fields ("Log fields" / "日志字段详情",
+# https://www.alibabacloud.com/help/en/kms/key-management-service/log-field-details and its Chinese edition
+# https://www.alibabacloud.com/help/zh/kms/key-management-service/log-field-details): api_name (the instance API
+# operation, e.g. GenerateDataKey), share_gateway_api_name (the OpenAPI name, only for calls through the KMS
+# service endpoint), resource_id (the key id, or a secret's name), resource_parameters (JSON: key_id -- the key
+# encrypting a secret --, key_version_id, index), cmkid (shared gateway), instance_id, gateway_type (dedicated
+# or shared, newer edition), identity_type (cloud-account, ram-user, ram-role, aap), account_id, principal_id
+# (the RAM identity's UID, or the AAP's name), access_key_id (the AccessKey ID or the AAP client key id),
+# client_ip, useragent, request_id, time ("2023-07-04T01:52:55Z"), status_code, error_code (shared gateway),
+# error_message. No user name: a caller is named by its principal id.
+# UNCONFIRMED, so parsed leniently: which fields a given log version carries (any may be missing; an entry
+# naming the key in resource_id, cmkid or resource_parameters.key_id is the key's), whether management calls
+# through the shared gateway appear (names that manage or read a key are not counted as use), and the exact
+# spelling of the instance API names (any other name naming the key counts as use: the safe side).
+
+# ActionTrail userIdentity.type for the log's identity_type, so one caller reads alike from both sources.
+_INSTANCE_IDENTITY_TYPES = {"cloud-account": "root-account", "ram-user": "ram-user", "ram-role": "assumed-role", "aap": "aap"}
+_KEY_MANAGEMENT_PREFIXES = ("Describe", "List", "Create", "Update", "Enable", "Disable", "Schedule", "Cancel", "Tag", "Untag",
+                            "Set", "Delete", "Import", "Open", "Connect", "Get")
+# Reads that are uses: a secret's value is decrypted with its key; a public key is fetched to verify or encrypt with it.
+_USE_READS = frozenset({"GetSecretValue", "GetPublicKey"})
+
+
+def instance_log_is_use(name: str) -> bool:
+    """Whether an instance log entry's operation uses the key (lenient: an unknown name does)."""
+    if not name or name in _USE_READS:
+        return True
+    return not name.startswith(_KEY_MANAGEMENT_PREFIXES)
+
+
+def instance_log_event(contents: dict[str, Any], log_time: Optional[int] = None) -> dict[str, Any]:
+    """An access-log entry of a KMS instance as an ActionTrail-shaped record (eventName, userIdentity,
+    referencedResources, ...), so callers aggregate the same way whichever source saw them. Nothing secret is
+    copied (the log holds no plaintext or ciphertext; the access key id is masked when reported)."""
+    def text(name: str) -> str:
+        value = contents.get(name)
+        return "" if value is None else str(value).strip()
+
+    name = text("share_gateway_api_name") or text("api_name")
+    keys = [k for k in (text("resource_id"), text("cmkid")) if k]
+    try:
+        parameters = json.loads(text("resource_parameters") or "{}")
+    except ValueError:
+        parameters = {}
+    if isinstance(parameters, dict) and str(parameters.get("key_id") or "").strip():
+        keys.append(str(parameters["key_id"]).strip())
+    when = text("time")
+    if not when and log_time:
+        when = datetime.fromtimestamp(int(log_time), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    status = text("status_code")
+    error = text("error_code") or ("" if status in ("", "200") else f"HTTP{status}")
+    request_id = text("request_id")
+    identity = text("identity_type")
+    return {
+        "eventId": f"kms-instance-log:{request_id}" if request_id else None,
+        "requestId": request_id or None,
+        "eventName": name or "unknown",
+        "serviceName": "Kms",
+        "eventTime": when or None,
+        "sourceIpAddress": text("client_ip") or None,
+        "userAgent": text("useragent") or None,
+        "errorCode": error,
+        "errorMessage": text("error_message") if error else "",
+        "userIdentity": {"type": _INSTANCE_IDENTITY_TYPES.get(identity, identity or "unknown"), "accountId": text("account_id") or None,
+                         "principalId": text("principal_id") or None, "accessKeyId": text("access_key_id") or None},
+        "referencedResources": {KEY_RESOURCE_TYPE: keys},
+        "requestParameters": {},
+        "additionalEventData": {"source": "kms-instance-log", "instanceId": text("instance_id"),
+                                "gateway": text("gateway_type") or "dedicated"},
+    }

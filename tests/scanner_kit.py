@@ -19,7 +19,9 @@ def sample(product: str, api: str) -> dict:
 
 
 def target(key_id: str = KEY, region: str = REGION) -> AuditTarget:
-    return AuditTarget(key_id=key_id, key_arn=f"acs:kms:{region}:{ACCOUNT_ID}:key/{key_id}", region=region, account_id=ACCOUNT_ID)
+    # The test keys are in no KMS instance, as the account files say.
+    return AuditTarget(key_id=key_id, key_arn=f"acs:kms:{region}:{ACCOUNT_ID}:key/{key_id}", region=region, account_id=ACCOUNT_ID,
+                       kms_instance_id="")
 
 
 def clients(cloud, region: str = REGION) -> Clients:

@@ -22,8 +22,9 @@ def write_account(path, **changes):
 def test_local_invoke_prints_the_result_and_writes_the_state(tmp_path):
     account = ROOT / "examples" / "account-pending-deletion.yaml"  # the README's example
     state = tmp_path / "state.yaml"
+    # As the README runs it: no --now, the example's as_of sets the clock (so it works on any date).
     result = CliRunner().invoke(main, ["local", "invoke", "key-guard", "--event", str(ROOT / "events" / "schedule_key_deletion.json"),
-                                       "--account", str(account), "--state-out", str(state), "--now", "2026-11-25T00:00:00Z"])
+                                       "--account", str(account), "--state-out", str(state)])
     assert result.exit_code == 0, result.output
     output = json.loads(result.stdout)
     assert output["results"][0]["status"] == "acted" and output["results"][0]["keyStateAfter"] == "Enabled"

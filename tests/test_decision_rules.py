@@ -27,8 +27,7 @@ from shared.policy import (Decision, KeyView, allow_listed, decide_deletion, dec
                            decide_protection_removed, decide_rotation_off)
 from shared.usage import (CallerUsage, EvidenceUnreadable, aggregate_callers, event_time, is_crypto_use, names_key,
                           parse_event, parse_utc, trail_project_location)
-from tests.conftest import (ACCOUNT_ID, KEY, OTHER_KEY, REGION, alerts, alice_kms, disk, key_state,
-                            make_account)
+from tests.conftest import ACCOUNT_ID, KEY, OTHER_KEY, REGION, alerts, alice_kms, disk, key_state, make_account
 from tests.scanner_kit import clients
 from tests.test_key_guard import only_record, schedule_deletion
 from tests.test_localcloud_actiontrail import crypto_event
@@ -60,6 +59,8 @@ def _audit(*results: ScanResult) -> AuditReport:
 NOTHING = _audit(_result("ecs_disks"), _result("oss_buckets", "OSS"))
 FOUND = _audit(_result("ecs_disks", "ECS", "d-app1"), _result("oss_buckets", "OSS"))
 BLIND = _audit(_result("ecs_disks", complete=False, reason="access denied (Forbidden.RAM)"), _result("oss_buckets", "OSS"))
+BLIND_TWICE = _audit(_result("ecs_disks", complete=False, reason="access denied (Forbidden.RAM)"),
+                     _result("oss_buckets", "OSS", complete=False, reason="throttled past retries (Throttling.User)"))
 # What the record and the alert say about each audit: the count and where, and which part could not look.
 FOUND_SAYS = ["1 dependent(s): ECS: 1"]
 BLIND_SAYS = ["audit incomplete, counted as dependents: ecs_disks (access denied (Forbidden.RAM))"]
@@ -82,6 +83,11 @@ DELETION_RULES = {
     "fail safe: an audit that could not look everywhere cancels the deletion": (
         _key(), BLIND, GuardConfig(),
         Decision(verdict="block", action="cancel_deletion", alert=True, severity="CRITICAL", mode="enforce", reasons=BLIND_SAYS)),
+    "fail safe: every part that could not look is named": (
+        _key(), BLIND_TWICE, GuardConfig(),
+        Decision(verdict="block", action="cancel_deletion", alert=True, severity="CRITICAL", mode="enforce",
+                 reasons=["audit incomplete, counted as dependents: ecs_disks (access denied (Forbidden.RAM)), "
+                          "oss_buckets (throttled past retries (Throttling.User))"])),
     "mode alert leaves the deletion scheduled and says so, CRITICAL": (
         _key(), FOUND, GuardConfig(deletion_mode="alert"),
         Decision(verdict="alert", alert=True, severity="CRITICAL", mode="alert",
@@ -260,7 +266,8 @@ def test_a_crypto_call_counts_only_when_it_is_kms_and_names_the_key():
 
 @pytest.mark.parametrize("fields, expected", [
     ({"referencedResources": {"ACS::KMS::Key": [OTHER_KEY, KEY]}}, True),
-    ({"referencedResources": {"ACS::KMS::Key": f"{OTHER_KEY}, {KEY}"}}, True),  # a comma-separated string
+    ({"referencedResources": {"ACS::KMS::Key": f"{OTHER_KEY},{KEY}"}}, True),  # a comma-separated string
+    ({"referencedResources": {"ACS::KMS::Key": f"{OTHER_KEY}, {KEY}"}}, True),
     ({"referencedResources": {"ACS::KMS::Key": OTHER_KEY}}, False),
     ({"requestParameters": {"KeyId": f" {KEY} "}}, True),  # named in the request only (Encrypt, GenerateDataKey)
     ({"requestParameters": {"KeyId": OTHER_KEY}}, False),
@@ -288,6 +295,7 @@ def test_callers_are_one_per_identity_busiest_first_with_what_they_did_and_from_
         crypto_event("GenerateDataKey", when=t - timedelta(days=2), **app),
         crypto_event("Decrypt", when=t - timedelta(days=1), ip="10.0.0.6", agent="x" * 300, **app),
         crypto_event("Decrypt", when=t - timedelta(days=5), error="Forbidden.NoPermission", **app),  # older, seen later
+        crypto_event("Encrypt", when=t - timedelta(days=4), error="Forbidden.NoPermission", **app),
         crypto_event("GenerateDataKey", when=t - timedelta(days=3), **app),
         crypto_event("Decrypt", when=t - timedelta(days=4), user="etl", access_key="STS.NPartner0001"),
         {**crypto_event("Encrypt", when=t), "userIdentity": None},
@@ -296,20 +304,26 @@ def test_callers_are_one_per_identity_busiest_first_with_what_they_did_and_from_
     callers = aggregate_callers(events, event_time)
 
     assert [(c.account_id, c.identity_type, c.principal, c.calls) for c in callers] == [
-        (ACCOUNT_ID, "ram-user", "billing-app", 4),
+        (ACCOUNT_ID, "ram-user", "billing-app", 5),
         ("", "unknown", "unknown caller", 1),  # no identity at all: still a caller, never dropped
         (ACCOUNT_ID, "ram-user", "etl", 1),
         ("42", "ram-user", "p-7", 1),  # no user name: the principal id names it
     ]
     app_usage, no_identity, by_id = callers[0], callers[1], callers[3]
-    assert app_usage.apis_text() == "Decrypt×2, GenerateDataKey×2"  # most used first, ties by name
-    assert app_usage.failed == {"Forbidden.NoPermission": 1}
-    assert app_usage.source_ips == {"10.0.0.5": 3, "10.0.0.6": 1}
-    assert app_usage.user_agents == {"billing/2.1": 3, "x" * 200: 1}  # capped, never the whole header
+    assert app_usage.apis_text() == "Decrypt×2, GenerateDataKey×2, Encrypt×1"  # most used first, ties by name
+    assert app_usage.failed == {"Forbidden.NoPermission": 2}  # even a refused call shows who holds ciphertexts
+    assert app_usage.source_ips == {"10.0.0.5": 4, "10.0.0.6": 1}
+    assert app_usage.user_agents == {"billing/2.1": 4, "x" * 200: 1}  # capped, never the whole header
     assert app_usage.access_keys == {"LTAI****"}  # masked
     assert (app_usage.first_use, app_usage.last_use) == (t - timedelta(days=5), t - timedelta(days=1))
     assert app_usage.principal_id and by_id.principal_id == "p-7" and no_identity.principal_id == ""
     assert no_identity.access_keys == set() and by_id.access_keys == set()
+
+
+def test_a_caller_s_apis_read_most_used_first():
+    usage = CallerUsage(account_id=ACCOUNT_ID, identity_type="ram-user", principal="app",
+                        apis=Counter({"Decrypt": 1, "GenerateDataKey": 3, "Encrypt": 3}))
+    assert usage.apis_text() == "Encrypt×3, GenerateDataKey×3, Decrypt×1"
 
 
 def test_a_caller_lists_at_most_three_sources_and_counts_the_rest():
@@ -385,15 +399,17 @@ def test_a_released_claim_lets_the_retry_claim_the_event_again(claims_cloud):
     assert api.calls.counts["oss:DeleteObject"] == 1
 
 
-@pytest.mark.parametrize("started, taken_over", [
-    ((datetime.now(timezone.utc) - STALE_AFTER - timedelta(minutes=5)).isoformat(), True),  # its holder died
-    (None, True),  # unreadable age: treated as stale rather than blocking the event for ever
-    ((datetime.now(timezone.utc) - STALE_AFTER + timedelta(minutes=5)).isoformat(), False),  # its holder may still run
-])
-def test_a_claim_in_progress_is_taken_over_only_once_stale(claims_cloud, started, taken_over):
+@pytest.mark.parametrize("age, taken_over", [
+    (STALE_AFTER + timedelta(minutes=5), True),  # its holder died
+    (None, True),  # no start time: treated as stale rather than blocking the event for ever
+    (STALE_AFTER - timedelta(minutes=5), False),  # its holder may still be running
+], ids=["stale", "no-start", "fresh"])
+def test_a_claim_in_progress_is_taken_over_only_once_stale(claims_cloud, age, taken_over):
     cloud, api = claims_cloud
     claims = EventClaims(api, STATE_BUCKET, REGION)
-    left = {"event": "evt-3", "status": "in_progress", "invocation": "inv-dead", **({"started": started} if started else {})}
+    left = {"event": "evt-3", "status": "in_progress", "invocation": "inv-dead"}
+    if age is not None:
+        left["started"] = (datetime.now(timezone.utc) - age).isoformat()
     api.oss_bucket(STATE_BUCKET, REGION).put_object(EventClaims.object_key("evt-3"), json.dumps(left))
 
     if taken_over:

@@ -31,7 +31,9 @@ def test_local_up_prints_a_working_endpoint_and_credentials(tmp_path):
         client = KmsClient(Config(access_key_id=ak, access_key_secret=secret, endpoint=endpoint, protocol="http", region_id="cn-hangzhou"))
         keys = client.list_keys(kms.ListKeysRequest()).body
         assert keys.total_count == 2
-        client.disable_key(kms.DisableKeyRequest(key_id="alias/scratch"))
+        # DisableKey takes the key id only ("The ID of the CMK", DisableKey API reference): the alias is resolved first.
+        scratch = client.describe_key(kms.DescribeKeyRequest(key_id="alias/scratch")).body.key_metadata.key_id
+        client.disable_key(kms.DisableKeyRequest(key_id=scratch))
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)

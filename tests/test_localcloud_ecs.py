@@ -23,16 +23,21 @@ def all_pages(fetch):
 
 
 def test_describe_disks_filters_on_key_and_pages_with_next_token(start_cloud):
-    disks = [disk(f"d-{i:03}", key=KEY if i % 3 == 0 else OTHER_KEY) for i in range(30)]
+    # MaxResults below 10 is served as 10 ("Valid values: 10 to 500 ... less than 10, the default value is 10",
+    # https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-describedisks): 25 of 75 disks
+    # have the key, so MaxResults=4 still takes three pages (10, 10, 5), each token carrying the filter on.
+    disks = [disk(f"d-{i:03}", key=KEY if i % 3 == 0 else OTHER_KEY) for i in range(75)]
     client = EcsClient(sdk_config(start_cloud(make_account(disks=disks))))
+    sizes = []
 
     def fetch(token):
         body = client.describe_disks(ecs.DescribeDisksRequest(region_id=REGION, kmskey_id=KEY, max_results=4, next_token=token)).body
+        sizes.append(len(body.disks.disk))
         return [d.disk_id for d in body.disks.disk], body.next_token
 
     ids, pages = all_pages(fetch)
-    assert ids == [f"d-{i:03}" for i in range(0, 30, 3)]
-    assert pages == 3
+    assert ids == [f"d-{i:03}" for i in range(0, 75, 3)]
+    assert pages == 3 and sizes == [10, 10, 5]
 
 
 def test_describe_snapshots_filters_on_key(start_cloud):

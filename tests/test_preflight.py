@@ -32,7 +32,7 @@ def preflight(*args):
 
 def test_json_report_lists_identity_dependents_and_the_checklist(tmp_path):
     result = preflight("--key-id", "alias/payments", "--account", str(account_file(tmp_path)), "--format", "json")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 4, result.output  # blocked: `preflight --help` documents the codes
     report = json.loads(result.stdout)
     key = report["key"]
     assert key["key_id"] == KEY and key["aliases"] == ["alias/payments"] and key["region"] == REGION
@@ -52,14 +52,16 @@ def test_json_report_lists_identity_dependents_and_the_checklist(tmp_path):
 def test_markdown_and_table_formats_carry_every_section(tmp_path):
     path = str(account_file(tmp_path))
     md = preflight("--key-id", KEY, "--account", path, "--format", "md", "--action", "disable")
-    assert md.exit_code == 0, md.output
+    assert md.exit_code == 3, md.output  # risky
+    # Section 5 of a disable says what disabling means; a deletion window does not apply to it.
     for heading in ("# Pre-flight: disable", "## 1. Key", "## 2. Dependents", "## 3. Usage evidence", "## 4. Disable versus delete",
-                    "## 5. Deletion window", "## 6. Rollback", "## 7. Confirm before acting", "## 8. After the change"):
+                    "## 5. While disabled", "## 6. Rollback", "## 7. Confirm before acting", "## 8. After the change"):
         assert heading in md.stdout
+    assert "Deletion window" not in md.stdout
     assert "`d-app1`" in md.stdout
     assert "KmsKeyDisabledWithDependents" in md.stdout and "KmsKeyDeletionBlocked" not in md.stdout
     table = preflight("--key-id", KEY, "--account", path)
-    assert table.exit_code == 0 and "d-app1" in table.stdout and "Confirm before acting" in table.stdout
+    assert table.exit_code == 4 and "d-app1" in table.stdout and "Confirm before acting" in table.stdout
     for out in (md.output, table.output):
         assert ALICE_SECRET not in out
 
@@ -101,7 +103,7 @@ def test_preflight_makes_no_write_call(start_cloud):
 
 def test_preflight_on_the_demo_account_lists_every_dependent_it_holds_the_application_among_them():
     result = preflight("--key-id", "alias/payments", "--account", str(DEMO_ACCOUNT), "--format", "json")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 4, result.output
     report = json.loads(result.stdout)
     found = {(c["scanner"], d["resource_id"]) for c in report["categories"] for d in c["dependents"]}
     assert found == {("ecs_disks", "d-bp1payments0db01"), ("ecs_disks", "d-bp1payments0db02"),

@@ -149,6 +149,7 @@ def test_the_scanner_asks_each_crypto_api_newest_first_over_the_whole_window(sta
     conditions = [{p[f"LookupAttribute.{n}.Key"]: p[f"LookupAttribute.{n}.Value"] for n in (1, 2)} for p in asked]
     assert conditions == [{"ResourceName": KEY, "ServiceName": "Kms"}] * QUIET_PAGES \
         + [{"ResourceName": KEY, "EventName": name} for name in CRYPTO_EVENT_NAMES]
-    assert {(p["Direction"], p["MaxResults"]) for p in asked} == {("BACKWARD", "50")}
+    # MaxResults recorded as the number it is ("numbers where the service puts numbers", localcloud/actiontrail.py).
+    assert {(p["Direction"], p["MaxResults"]) for p in asked} == {("BACKWARD", 50)}
     [(start, end)] = {(p["StartTime"], p["EndTime"]) for p in asked}  # one 90-day range, not 30-day spans
     assert iso(parse_utc(end) - timedelta(days=90)) == start

@@ -29,7 +29,7 @@ def now() -> datetime:
 
 
 def target(**kwargs) -> AuditTarget:
-    return AuditTarget(key_id=KEY, key_arn=ARN, region=REGION, account_id=ACCOUNT_ID, **kwargs)
+    return AuditTarget(key_id=KEY, key_arn=ARN, region=REGION, account_id=ACCOUNT_ID, **{"kms_instance_id": "", **kwargs})
 
 
 def scan(cloud, **kwargs):
@@ -174,7 +174,8 @@ def test_contract_lookup_events_sample_names_its_caller(start_cloud):
     cloud.faults.respond("actiontrail:LookupEvents", sample["response"])
     clients = Clients(Credentials(ALICE_AK, ALICE_SECRET), REGION, endpoint_override=cloud.endpoint_url())
     sample_target = AuditTarget(key_id=key_id, key_arn=f"acs:kms:cn-hangzhou:506899367883****:key/{key_id}", region=REGION,
-                                account_id="506899367883****", usage_window_days=(now() - datetime(2021, 8, 1, tzinfo=timezone.utc)).days)
+                                account_id="506899367883****", usage_window_days=(now() - datetime(2021, 8, 1, tzinfo=timezone.utc)).days,
+                                kms_instance_id="")
 
     [dep] = KmsUsageScanner().scan(sample_target, clients)
     assert (dep.resource_id, dep.state, dep.resource_type) == ("root-account:root", "live", "ACS::RAM::Principal")

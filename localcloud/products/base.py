@@ -172,10 +172,23 @@ def paginate_numbers(items: list, call: Call, *, default_size: int = 10, max_siz
     return items[start:start + size], total, number, reported_page_size(call, asked, size)
 
 
-def paginate_token(items: list, call: Call, *, default_size: int, max_size: int, min_size: int = 1) -> tuple[list, str]:
+def paginate_token(items: list, call: Call, *, default_size: int, max_size: int, min_size: int = 1,
+                   clamp: bool = False) -> tuple[list, str]:
     """NextToken/MaxResults paging (ECS): the token is an opaque cursor; a bad one is refused. A page
-    size cap (paging fault) cuts the page, and the token then points just past what was answered."""
-    size = served_page_size(call, call.int("MaxResults", default_size, lo=min_size, hi=max_size))
+    size cap (paging fault) cuts the page, and the token then points just past what was answered.
+
+    MaxResults outside min_size..max_size is refused (InvalidParameter), unless the API documents that it
+    clamps (`clamp`): then a smaller value is served as min_size and a larger one as max_size. Only an
+    integer is taken either way. ECS DescribeDisks clamps: "Valid values: 10 to 500 ... If this parameter is
+    not specified or the specified value is less than 10, the default value is 10. If the specified value is
+    greater than 500, the default value is 500" (https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-describedisks;
+    the same text in alibabacloud-ecs20140526 7.11.8's DescribeDisksRequest.max_results)."""
+    if clamp:
+        asked = call.int("MaxResults", default_size)
+        asked = max(min_size, min(max_size, asked))
+    else:
+        asked = call.int("MaxResults", default_size, lo=min_size, hi=max_size)
+    size = served_page_size(call, asked)
     token = call.get("NextToken")
     start = 0
     if token is not None:

@@ -1,7 +1,16 @@
 """CloudMonitor 2019-01-01: PutCustomEvent and PutCustomMetric, kept as account state so a test or a
 user can read what was raised; DescribeCustomEventAttribute reads events back as the console does.
 
-PutCustomEvent answers `{"Code": "200", "Message": "success"}`, Code a string (reference §5)."""
+PutCustomEvent answers `{"Code": "200", "Message": "success"}`, Code a string (reference §5).
+
+PutCustomEvent's limits: the API reference (https://www.alibabacloud.com/help/doc-detail/115012.html,
+"PutCustomEvent": EventInfo.N.EventName / .Content / .Time, "Valid values of N: 1 to 50") takes at most 50
+events a call; the user guide "Report custom events" (https://www.alibabacloud.com/help/doc-detail/60196.htm,
+Limits) says a report holds at most 100 events and at most 500 KB of data, and an account sends at most 20
+reports a second. Both are enforced as the stricter reading: 50 events (the API's own page; the 100 of the
+guide covers its other report methods too), and 500 KB (counted here as 500 x 1024 bytes of the events'
+UTF-8 names, contents, group ids and times; UNCONFIRMED how the service counts). Neither page names the
+refusal: InvalidParameter, HTTP 400, is answered (UNCONFIRMED code and status)."""
 from __future__ import annotations
 
 import json
@@ -16,6 +25,10 @@ from localcloud.pop import unflatten
 from localcloud.products.base import Call, RpcProduct, api
 
 
+MAX_EVENTS = 50  # EventInfo.N, N 1 to 50 (PutCustomEvent API reference)
+MAX_REPORT_BYTES = 500 * 1024  # "Each report can contain up to 500 KB of data" (Report custom events, Limits)
+
+
 class Cms(RpcProduct):
     code = "cms"
     service_name = "Cms"
@@ -28,8 +41,11 @@ class Cms(RpcProduct):
         infos = unflatten(call.params, "EventInfo")
         if not infos:
             raise errors.missing_parameter("EventInfo.1.EventName")
-        if len(infos) > 50:
-            raise errors.invalid_parameter("EventInfo", "At most 50 events per call.")
+        if len(infos) > MAX_EVENTS:
+            raise errors.invalid_parameter("EventInfo", f"At most {MAX_EVENTS} events per call.")
+        size = sum(len(v.encode("utf-8")) for info in infos for v in info.values())
+        if size > MAX_REPORT_BYTES:
+            raise errors.invalid_parameter("EventInfo", f"At most {MAX_REPORT_BYTES // 1024} KB of event data per call, got {size} bytes.")
         new = []
         for n, info in enumerate(infos, 1):
             for required in ("EventName", "Content"):

@@ -1,13 +1,26 @@
 """ECS 2014-05-26: DescribeDisks and DescribeSnapshots with the server-side KMSKeyId filter and
-NextToken/MaxResults paging, DescribeImages (PageNumber/PageSize, at most 100 a page), and the
-region's account-level default encryption for new disks (DescribeDiskDefaultKMSKeyId,
-DescribeDiskEncryptionByDefaultStatus). See ../shared/reference/dependency-apis.md §3.
+NextToken/MaxResults paging, DescribeImages (PageNumber/PageSize, at most 100 a page), DescribeInstances
+(both paging styles), and the region's account-level default encryption for new disks
+(DescribeDiskDefaultKMSKeyId, DescribeDiskEncryptionByDefaultStatus). See dependency-apis.md §3.
+
+DryRun (DescribeDisks, DescribeSnapshots, DescribeImages, DescribeInstances): "If the request passes the
+dry run, the DryRunOperation error code is returned" (SDK 7.11.8 request models); nothing is listed. The
+answer is 400 DryRunOperation "Request validation has been passed with DryRun flag set." (the status and
+message as Alibaba Cloud's error-code pages give them for other POP products, e.g. VPC peering's;
+UNCONFIRMED for ECS). A dry run that lacks the permission is refused by the gateway's faults
+(`denied`, or `silent_denial`, whose dry run is loud: localcloud/fault_kinds.py).
 
 Account file, section `ecs`:
 - `disks`: DescribeDisks items; `snapshots`: DescribeSnapshots items; `images`: DescribeImages items
   (each with its RegionId). A snapshot without `Usage` is answered with the usage the account implies
   (image / disk / image_disk / none: whether an image's DiskDeviceMapping or a disk's SourceSnapshotId
   names it), as the real API derives it.
+- `instances`: DescribeInstances items (InstanceId, RegionId, Status, any other field of the SDK's
+  item model). Every ECS instance is created with a system disk, a disk record whose InstanceId names
+  it; an instance listed without one is an instance whose system disk was detached and released (AttachDisk
+  attaches a system disk only to an instance "in the state of having no system disk", AttachDisk,
+  https://help.aliyun.com/en/ecs/api-attachdisk), which is rare: the audit reads a region with instances
+  and no disk at all as a possibly silent denial of DescribeDisks (shared/audit/scanners/ecs_disks.py).
 - `encryption_defaults`: one record per region that has account-level default encryption set up:
   `{RegionId, KMSKeyId, Encrypted}`, the fields of the two Describe answers. `Encrypted` is whether
   new disks are encrypted by default (DescribeDiskEncryptionByDefaultStatus); `KMSKeyId` the key
@@ -82,6 +95,16 @@ class EcsImage(Record):
         return {d.SnapshotId for d in self.DiskDeviceMappings.DiskDeviceMapping if d.SnapshotId}
 
 
+class EcsInstance(Record):
+    """A DescribeInstances item (RegionId is the item's own field)."""
+
+    sdk_model: ClassVar[Any] = m.DescribeInstancesResponseBodyInstancesInstance
+    InstanceId: str
+    RegionId: str
+    # DescribeInstances' Status values (SDK 7.11.8 DescribeInstancesRequest).
+    Status: Literal["Pending", "Running", "Starting", "Stopping", "Stopped"] = "Running"
+
+
 class EcsEncryptionDefault(StrictRecord):
     """A region's account-level default encryption for new disks: the DescribeDiskDefaultKMSKeyId and
     DescribeDiskEncryptionByDefaultStatus answers for RegionId."""
@@ -95,6 +118,7 @@ class EcsSection(StrictRecord):
     disks: list[EcsDisk] = Field(default_factory=list)
     snapshots: list[EcsSnapshot] = Field(default_factory=list)
     images: list[EcsImage] = Field(default_factory=list)
+    instances: list[EcsInstance] = Field(default_factory=list)
     encryption_defaults: list[EcsEncryptionDefault] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -123,8 +147,39 @@ class Ecs(RpcProduct):
     version = "2014-05-26"
     endpoint_prefix = "ecs"
 
+    # The Describe APIs whose request takes DryRun (SDK 7.11.8 request models).
+    DRY_RUN_APIS = frozenset({"DescribeDisks", "DescribeSnapshots", "DescribeImages", "DescribeInstances"})
+
     def _region(self, call: Call) -> str:
         return self.known_region(call.require("RegionId"))
+
+    def handle(self, call: Call) -> dict:
+        if call.action in self.DRY_RUN_APIS and call.bool("DryRun"):
+            self._region(call)  # a dry run checks the required parameters too
+            raise errors.ApiError("DryRunOperation", "Request validation has been passed with DryRun flag set.", 400)
+        return super().handle(call)
+
+    @api("DescribeInstances")
+    def describe_instances(self, call: Call) -> dict:
+        """DescribeInstances with the filters the audit may use (InstanceIds, Status). With MaxResults or
+        NextToken it pages by token (MaxResults "Maximum value: 100 ... less than 10, the default value is 10
+        ... greater than 100, the default value is 100", SDK 7.11.8; "the returned TotalCount parameter value is
+        meaningless": it is still answered here, with the total), else by PageNumber/PageSize (at most 100)."""
+        region = self._region(call)
+        instances = [i for i in self.account.ecs.instances if i.RegionId == region]
+        if (ids := _ids(call, "InstanceIds")) is not None:
+            instances = [i for i in instances if i.InstanceId in ids]
+        if (status := call.get("Status")) is not None:
+            instances = [i for i in instances if i.Status == status]
+        items = [i.wire() for i in instances]
+        if call.get("MaxResults") is None and call.get("NextToken") is None:
+            return self._paged_numbers(call, items, m.DescribeInstancesResponseBody, "instances",
+                                       m.DescribeInstancesResponseBodyInstances, m.DescribeInstancesResponseBodyInstancesInstance)
+        page, token = paginate_token(items, call, default_size=10, max_size=100, min_size=10, clamp=True)
+        return m.DescribeInstancesResponseBody(
+            instances=m.DescribeInstancesResponseBodyInstances(
+                instance=[m.DescribeInstancesResponseBodyInstancesInstance().from_map(i) for i in page]),
+            next_token=token, total_count=len(items)).to_map()
 
     @api("DescribeDisks")
     def describe_disks(self, call: Call) -> dict:
@@ -145,7 +200,8 @@ class Ecs(RpcProduct):
         if call.get("PageNumber") or call.get("PageSize"):
             return self._paged_numbers(call, items, m.DescribeDisksResponseBody, "disks", m.DescribeDisksResponseBodyDisks,
                                        m.DescribeDisksResponseBodyDisksDisk)
-        page, token = paginate_token(items, call, default_size=10, max_size=500, min_size=1)
+        # MaxResults 10 to 500, a value outside clamped, not refused (DescribeDisks API reference; see paginate_token).
+        page, token = paginate_token(items, call, default_size=10, max_size=500, min_size=10, clamp=True)
         disk_items = [m.DescribeDisksResponseBodyDisksDisk().from_map(d) for d in page]
         return m.DescribeDisksResponseBody(disks=m.DescribeDisksResponseBodyDisks(disk=disk_items), next_token=token).to_map()
 

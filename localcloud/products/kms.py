@@ -14,6 +14,24 @@ optional KeyId (a key id), which is accepted when no ARN is given. A bare key id
 ProtectedResourceArn is refused with InvalidParameter (400; UNCONFIRMED code), an ARN of another account or
 region with Forbidden.KeyNotFound (UNCONFIRMED). The doc says the key must not be PendingDeletion; the refusal
 answered is Rejected.PendingDeletion, 409 (UNCONFIRMED code: the state matrix has no row for it).
+
+Which names of a key each API takes (`find(..., accepts=...)`), as each API's KeyId is documented (the API
+reference pages, whose parameter text alibabacloud-kms20160120 3.3.1's request models carry verbatim;
+AlibabaCloudDocs/kms `cn.zh-CN/API参考/密钥/*.md`):
+- the key id only ("The ID of the CMK", "The globally unique ID of the CMK"): ScheduleKeyDeletion,
+  CancelKeyDeletion, EnableKey, DisableKey, ListResourceTags, ListAliasesByKeyId, TagResource,
+  UpdateRotationPolicy, GetParametersForImport, ImportKeyMaterial, DeleteKeyMaterial, SetDeletionProtection's
+  KeyId, ReEncrypt's DestinationKeyId ("The ID of the symmetric master key"). An alias or an ARN is refused
+  as the key it does not name: Forbidden.KeyNotFound, 404 (the not-found error these pages list, e.g.
+  ScheduleKeyDeletion's; UNCONFIRMED that an alias meets exactly this). ListAliasesByKeyId's older page
+  (https://www.alibabacloud.com/help/doc-detail/68628.html) also took the key ARN (for another account's key);
+  the current one (https://www.alibabacloud.com/help/en/kms/key-management-service/developer-reference/api-kms-2016-01-20-listaliasesbykeyid)
+  names only the id, which is what is emulated (UNCONFIRMED which the service follows today).
+- the id or an alias bound to it: ListKeyVersions, DescribeKeyVersion, GenerateDataKeyWithoutPlaintext.
+- the id, an alias or the key ARN: DescribeKey ("the ID, alias, or ARN of the key",
+  https://www.alibabacloud.com/help/doc-detail/28952.htm; the mirror and the SDK name the id and the alias),
+  Encrypt and GenerateDataKey ("You can also specify the alias or ARN of the key").
+Decrypt names no key: the blob does.
 """
 from __future__ import annotations
 
@@ -32,7 +50,13 @@ from localcloud.products.kms_secrets import SecretsManager
 
 STATE_REFUSED = "Rejected.StateModifiedFailed"
 KEY_ARN = re.compile(r"acs:kms:([a-z0-9-]+):(\d+):key/([A-Za-z0-9-]+)")
+# A key's ARN or an alias's (acs:kms:<region>:<account>:alias/<name>).
+ANY_ARN = re.compile(r"acs:kms:(?P<region>[a-z0-9-]*):(?P<account>\d*):(?:key/(?P<key>[A-Za-z0-9_-]+)|(?P<alias>alias/[A-Za-z0-9_/-]+))")
 ORIGINS = ("Aliyun_KMS", "EXTERNAL")  # CreateKey's Origin values (KeyMetadata Origin: Aliyun_KMS / EXTERNAL)
+# The names of a key an API's KeyId takes (module docstring).
+KEY_ID = frozenset({"id"})
+ID_OR_ALIAS = frozenset({"id", "alias"})
+ID_ALIAS_OR_ARN = frozenset({"id", "alias", "arn"})
 
 
 def key_not_found(key: str) -> errors.ApiError:
@@ -50,29 +74,60 @@ class Kms(KmsCrypto, SecretsManager, RpcProduct):
     endpoint_prefix = "kms"
     regional_param = None  # KMS is addressed by its regional endpoint only
 
+    def __init__(self, cloud):
+        # Keys this local cloud deleted when the clock passed their DeleteDate, by key id.
+        self.deletions_completed: dict[str, dict] = {}
+        super().__init__(cloud)
+
     # ------------------------------------------------------------ helpers
 
     def arn(self, key: KmsKey) -> str:
         return f"acs:kms:{key.RegionId}:{self.account.account_id}:key/{key.KeyId}"
 
     def expire_pending(self) -> None:
-        """Complete every pending deletion whose DeleteDate the clock has passed."""
+        """Complete every pending deletion whose DeleteDate the clock has passed. What was deleted is kept in
+        `deletions_completed` (the API answers KeyNotFound, as the cloud does; the operator's tools can say why)."""
         now = self.cloud.clock.now()
         keys = self.account.kms.keys
         gone = [k for k in keys if k.KeyState == "PendingDeletion" and k.DeleteDate and parse_time(k.DeleteDate) <= now]
         if gone:
             ids = {k.KeyId for k in gone}
+            for key in gone:
+                aliases = [a.AliasName for a in self.account.kms.aliases if a.KeyId == key.KeyId]
+                self.deletions_completed[key.KeyId] = {"KeyId": key.KeyId, "RegionId": key.RegionId, "DeleteDate": key.DeleteDate,
+                                                       "Aliases": aliases, "Arn": self.arn(key)}
             self.account.kms.keys = [k for k in keys if k.KeyId not in ids]
             self.account.kms.aliases = [a for a in self.account.kms.aliases if a.KeyId not in ids]
 
-    def find(self, call: Call, ref: str) -> KmsKey:
-        """A key by id, ARN or alias, in the call's region."""
+    def deletion_completed(self, ref: str, region: str) -> dict | None:
+        """The completed deletion of the key `ref` (id, ARN, alias or alias ARN) names in `region`, or None:
+        {KeyId, RegionId, DeleteDate, Aliases, Arn}. The pending deletions the clock has passed are completed first."""
+        with self.account.lock:
+            self.expire_pending()
+        match = ANY_ARN.fullmatch(ref)
+        if match:
+            region, ref = match["region"] or region, match["key"] or match["alias"]
+        for deleted in self.deletions_completed.values():
+            if deleted["RegionId"] == region and (ref == deleted["KeyId"] or ref in deleted["Aliases"]):
+                return deleted
+        return None
+
+    def find(self, call: Call, ref: str, accepts: frozenset = KEY_ID) -> KmsKey:
+        """A key in the call's region by the names `accepts` allows: its id (KEY_ID, what most KMS APIs
+        document), an alias bound to it ("alias"), its ARN ("arn"). A name the API does not take names no key:
+        KeyNotFound (module docstring). An ARN naming another region or account names no key here:
+        KeyNotFound, never the key of the same id in this region."""
         self.expire_pending()
         key_id = ref
         if ref.startswith("acs:kms:"):
-            key_id = ref.rsplit("/", 1)[-1]
-        elif ref.startswith("alias/"):
-            alias = next((a for a in self.account.kms.aliases if a.AliasName == ref and a.RegionId == call.region), None)
+            match = ANY_ARN.fullmatch(ref)
+            if "arn" not in accepts or match is None or match["region"] != call.region or match["account"] != self.account.account_id:
+                raise key_not_found(ref)
+            key_id = match["key"] or match["alias"]
+        elif ref.startswith("alias/") and "alias" not in accepts:
+            raise key_not_found(ref)
+        if key_id.startswith("alias/"):
+            alias = next((a for a in self.account.kms.aliases if a.AliasName == key_id and a.RegionId == call.region), None)
             if alias is None:
                 raise errors.ApiError("Forbidden.AliasNotFound", f"The specified Alias is not found. ({ref})", 404)
             key_id = alias.KeyId
@@ -113,13 +168,13 @@ class Kms(KmsCrypto, SecretsManager, RpcProduct):
 
     @api("DescribeKey")
     def describe_key(self, call: Call) -> dict:
-        key = self.find(call, call.require("KeyId"))
+        key = self.find(call, call.require("KeyId"), ID_ALIAS_OR_ARN)
         meta = m.DescribeKeyResponseBodyKeyMetadata().from_map(self.metadata(key))
         return m.DescribeKeyResponseBody(key_metadata=meta).to_map()
 
     @api("ListAliasesByKeyId")
     def list_aliases_by_key_id(self, call: Call) -> dict:
-        key = self.find(call, call.require("KeyId"))
+        key = self.find(call, call.require("KeyId"), KEY_ID)
         aliases = [a for a in self.account.kms.aliases if a.KeyId == key.KeyId]
         page, total, number, size = paginate_numbers(aliases, call, default_size=10, max_size=100)
         items = [
@@ -135,7 +190,7 @@ class Kms(KmsCrypto, SecretsManager, RpcProduct):
 
     @api("ListResourceTags")
     def list_resource_tags(self, call: Call) -> dict:
-        key = self.find(call, call.require("KeyId"))
+        key = self.find(call, call.require("KeyId"), KEY_ID)
         tags = [m.ListResourceTagsResponseBodyTagsTag(key_id=key.KeyId, tag_key=t.TagKey, tag_value=t.TagValue) for t in key.Tags]
         return m.ListResourceTagsResponseBody(tags=m.ListResourceTagsResponseBodyTags(tag=tags)).to_map()
 
@@ -143,7 +198,7 @@ class Kms(KmsCrypto, SecretsManager, RpcProduct):
 
     @api("TagResource", write=True)
     def tag_resource(self, call: Call) -> dict:
-        key = self.find(call, call.require("KeyId"))
+        key = self.find(call, call.require("KeyId"), KEY_ID)
         if key.KeyState == "PendingDeletion":
             raise _refuse("Rejected.PendingDeletion", key)
         tags = call.json("Tags") or []
@@ -155,7 +210,7 @@ class Kms(KmsCrypto, SecretsManager, RpcProduct):
 
     @api("ScheduleKeyDeletion", write=True)
     def schedule_key_deletion(self, call: Call) -> dict:
-        key = self.find(call, call.require("KeyId"))
+        key = self.find(call, call.require("KeyId"), KEY_ID)
         days = call.int("PendingWindowInDays")
         if days is None:
             raise errors.missing_parameter("PendingWindowInDays")
@@ -177,7 +232,7 @@ class Kms(KmsCrypto, SecretsManager, RpcProduct):
 
     @api("CancelKeyDeletion", write=True)
     def cancel_key_deletion(self, call: Call) -> dict:
-        key = self.find(call, call.require("KeyId"))
+        key = self.find(call, call.require("KeyId"), KEY_ID)
         if key.KeyState != "PendingDeletion":
             raise _refuse(STATE_REFUSED, key)
         # A cancelled key comes back Enabled (the KMS console and docs: "the key returns to the Enabled state");
@@ -188,7 +243,7 @@ class Kms(KmsCrypto, SecretsManager, RpcProduct):
 
     @api("DisableKey", write=True)
     def disable_key(self, call: Call) -> dict:
-        key = self.find(call, call.require("KeyId"))
+        key = self.find(call, call.require("KeyId"), KEY_ID)
         if key.KeyState not in ("Enabled", "Disabled"):
             raise _refuse(STATE_REFUSED, key)
         key.KeyState = "Disabled"
@@ -196,7 +251,7 @@ class Kms(KmsCrypto, SecretsManager, RpcProduct):
 
     @api("EnableKey", write=True)
     def enable_key(self, call: Call) -> dict:
-        key = self.find(call, call.require("KeyId"))
+        key = self.find(call, call.require("KeyId"), KEY_ID)
         if key.KeyState not in ("Enabled", "Disabled"):
             raise _refuse(STATE_REFUSED, key)
         key.KeyState = "Enabled"
@@ -219,7 +274,7 @@ class Kms(KmsCrypto, SecretsManager, RpcProduct):
         enable = call.bool("EnableDeletionProtection")
         if enable is None:
             raise errors.missing_parameter("EnableDeletionProtection")
-        key = self.find(call, ref)
+        key = self.find(call, ref, KEY_ID)  # KeyId: "The ID of the key"; an ARN was reduced to its id above
         if key.KeyState == "PendingDeletion":
             raise _refuse("Rejected.PendingDeletion", key)
         key.DeletionProtection = "Enabled" if enable else "Disabled"

@@ -135,6 +135,10 @@ MATERIAL_BYTES = {"Aliyun_AES_256": 32, "Aliyun_SM4": 16, "Aliyun_AES_128": 16, 
 # GetParametersForImport: RSA_2048 with these algorithms (doc 68621). EC_SM2/SM2PKE needs an HSM key.
 WRAPPING_KEY_SPECS = ("RSA_2048",)
 WRAPPING_ALGORITHMS = ("RSAES_PKCS1_V1_5", "RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256")
+# The names of a key a KeyId takes (the same sets as localcloud.products.kms, which imports this module).
+_KEY_ID = frozenset({"id"})
+_ID_OR_ALIAS = frozenset({"id", "alias"})
+_ID_ALIAS_OR_ARN = frozenset({"id", "alias", "arn"})
 IMPORT_TOKEN_TTL = timedelta(hours=24)  # "The import token is valid for 24 hours" (doc 68621)
 
 # Doc 69008's messages for the state refusals (every one is HTTP 409).
@@ -281,7 +285,8 @@ class KmsCrypto:
             self.drop_material(key)
 
     def _external_key(self, call: Call, action: str) -> "KmsKey":
-        key = self.find(call, call.require("KeyId"))
+        # GetParametersForImport, ImportKeyMaterial, DeleteKeyMaterial: KeyId is the key id only (docs 68621-68623).
+        key = self.find(call, call.require("KeyId"), _KEY_ID)
         if getattr(key, "Origin", None) != EXTERNAL:
             raise unsupported(action, f"its Origin is {getattr(key, 'Origin', None) or 'Aliyun_KMS'}; only keys created with "
                                       "Origin EXTERNAL have imported key material.")
@@ -289,9 +294,10 @@ class KmsCrypto:
 
     # ------------------------------------------------------------ helpers
 
-    def usable_key(self, call: Call, ref: str) -> "KmsKey":
-        """A key that may be used for cryptography now (doc 44211's state matrix)."""
-        key = self.find(call, ref)
+    def usable_key(self, call: Call, ref: str, accepts: frozenset = _KEY_ID) -> "KmsKey":
+        """A key that may be used for cryptography now (doc 44211's state matrix), named as `accepts` allows
+        (see Kms.find)."""
+        key = self.find(call, ref, accepts)
         refusal = _STATE_REFUSALS.get(key.KeyState)
         if refusal:
             raise errors.ApiError(*refusal, 409)
@@ -323,7 +329,8 @@ class KmsCrypto:
 
     @api("Encrypt")
     def encrypt(self, call: Call) -> dict:
-        key = self.usable_key(call, call.require("KeyId"))
+        # "The ID of the key. You can also specify the alias or ARN of the key" (Encrypt).
+        key = self.usable_key(call, call.require("KeyId"), _ID_ALIAS_OR_ARN)
         plaintext = _base64_param(call, "Plaintext")
         if len(plaintext) > MAX_PLAINTEXT:
             raise errors.invalid_parameter("Plaintext", f"It must be at most {MAX_PLAINTEXT} bytes; use envelope encryption for more.")
@@ -344,17 +351,19 @@ class KmsCrypto:
 
     @api("GenerateDataKey")
     def generate_data_key(self, call: Call) -> dict:
-        key, data_key, version, blob = self._new_data_key(call)
+        # "You can also specify a key alias or a key Amazon Resource Name (ARN)" (GenerateDataKey).
+        key, data_key, version, blob = self._new_data_key(call, _ID_ALIAS_OR_ARN)
         return m.GenerateDataKeyResponseBody(ciphertext_blob=blob, key_id=key.KeyId, key_version_id=version,
                                              plaintext=base64.b64encode(data_key).decode()).to_map()
 
     @api("GenerateDataKeyWithoutPlaintext")
     def generate_data_key_without_plaintext(self, call: Call) -> dict:
-        key, _, version, blob = self._new_data_key(call)
+        # "The globally unique identifier of the CMK. You can also specify an alias" (no ARN named).
+        key, _, version, blob = self._new_data_key(call, _ID_OR_ALIAS)
         return m.GenerateDataKeyWithoutPlaintextResponseBody(ciphertext_blob=blob, key_id=key.KeyId, key_version_id=version).to_map()
 
-    def _new_data_key(self, call: Call) -> tuple["KmsKey", bytes, str, str]:
-        key = self.usable_key(call, call.require("KeyId"))
+    def _new_data_key(self, call: Call, accepts: frozenset) -> tuple["KmsKey", bytes, str, str]:
+        key = self.usable_key(call, call.require("KeyId"), accepts)
         length = call.int("NumberOfBytes", lo=1, hi=1024)
         if length is None:
             spec = call.get("KeySpec", "AES_256")
@@ -373,6 +382,7 @@ class KmsCrypto:
         if call.get("SourceEncryptionAlgorithm") is not None:
             raise errors.invalid_parameter("SourceEncryptionAlgorithm", "Asymmetric ciphertexts are not supported by the local cloud.")
         blob = call.require("CiphertextBlob")
+        # DestinationKeyId: "The ID of the symmetric master key" (an alias or ARN: UNCONFIRMED, refused here).
         destination = self.usable_key(call, call.require("DestinationKeyId"))
         _, _, plaintext = self.unseal(call, blob, _context(call, "SourceEncryptionContext"))
         new_context = _context(call, "DestinationEncryptionContext")
@@ -384,7 +394,7 @@ class KmsCrypto:
 
     @api("ListKeyVersions")
     def list_key_versions(self, call: Call) -> dict:
-        key = self.find(call, call.require("KeyId"))
+        key = self.find(call, call.require("KeyId"), _ID_OR_ALIAS)  # "You can also set this parameter to an alias"
         page, total, number, size = paginate_numbers(self.key_versions(key), call, default_size=10, max_size=100)
         items = [m.ListKeyVersionsResponseBodyKeyVersionsKeyVersion(key_id=key.KeyId, key_version_id=v.KeyVersionId,
                                                                     creation_date=v.CreationDate) for v in page]
@@ -393,7 +403,7 @@ class KmsCrypto:
 
     @api("DescribeKeyVersion")
     def describe_key_version(self, call: Call) -> dict:
-        key = self.find(call, call.require("KeyId"))
+        key = self.find(call, call.require("KeyId"), _ID_OR_ALIAS)  # "You can also set this parameter to an alias"
         wanted = call.require("KeyVersionId")
         version = next((v for v in self.key_versions(key) if v.KeyVersionId == wanted), None)
         if version is None:
@@ -404,7 +414,7 @@ class KmsCrypto:
 
     @api("UpdateRotationPolicy", write=True)
     def update_rotation_policy(self, call: Call) -> dict:
-        key = self.find(call, call.require("KeyId"))
+        key = self.find(call, call.require("KeyId"), _KEY_ID)  # "The ID of the customer master key (CMK)"
         enable = call.bool("EnableAutomaticRotation")
         if enable is None:
             raise errors.missing_parameter("EnableAutomaticRotation")

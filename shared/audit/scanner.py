@@ -21,6 +21,16 @@ class AuditTarget:
     usage_window_days: int = 30
     trail_project: Optional[str] = None
     trail_logstore: Optional[str] = None
+    # The KMS instances' access log (SLS project, name or ARN, and logstore): crypto calls through an
+    # instance's dedicated gateway are logged there, not in ActionTrail. None: a key in a KMS instance
+    # cannot have its usage seen whole, and kms_usage is incomplete for it.
+    kms_instance_log_project: Optional[str] = None
+    kms_instance_log_logstore: Optional[str] = None
+    # The key's KMS instance as DescribeKey shows it (KeyMetadata.DKMSInstanceId): the instance id, "" when the
+    # key is in none, or None when whoever built the target did not read it: the usage scanner then asks
+    # DescribeKey itself (once per run, shared with kms_secrets). key-guard and the pre-flight pass what their
+    # own DescribeKey said. Unknown by default: a target that does not say is never taken for "in none".
+    kms_instance_id: Optional[str] = None
     # The instant the usage window ends (ISO 8601): the mutation's event time for key-guard, so the
     # evidence is "used in the N days before the change"; None is now.
     as_of: Optional[str] = None

@@ -8,6 +8,16 @@ the key goes is creating disks (and launching instances) in the region, so it is
 The feature is offered in some regions only. Where it is not, ECS answers
 Abs.InvalidAction.RegionNotSupport (documented for Modify/ResetDiskDefaultKMSKeyId; UNCONFIRMED for the
 two Describe APIs): no default key can be set there, so that answer means no dependent.
+
+Silent denial: ECS answered a caller without permission with HTTP 200 and an empty answer until it changed
+the authentication of its query APIs, a change that names DescribeInstances and DescribeDisks only
+("Announcement of changes to the authentication mechanism for Alibaba Cloud ECS query API operations",
+https://www.alibabacloud.com/help/en/ecs/announcement-of-changes-to-the-authentication-mechanism-for-alibaba-cloud-ecs-query-type-apis).
+Whether DescribeDiskDefaultKMSKeyId still does is not published. Its silent answer would carry no
+KMSKeyId, which is also the answer of a region whose default key is not set; its request has no DryRun
+(SDK 7.11.8), and what it answers when encryption by default uses the service key is UNCONFIRMED, so
+DescribeDiskEncryptionByDefaultStatus cannot tell the two apart either. Nothing here can catch it: the
+note says so.
 """
 from __future__ import annotations
 
@@ -23,6 +33,9 @@ NOT_OFFERED = "Abs.InvalidAction.RegionNotSupport"
 class EcsDefaultKeyScanner:
     name = "ecs_default_key"
     service = "ECS"
+    note = ("not checked for silent denial: an answer without a default key is what a region without one answers, and "
+            "what DescribeDiskDefaultKMSKeyId would answer if it denied the caller silently (HTTP 200) as ECS query APIs "
+            "did before their authentication change; it has no dry run to ask.")
 
     def scan(self, target: AuditTarget, clients: Clients) -> list[Dependent]:
         client = clients.ecs(target.region)

@@ -8,7 +8,16 @@ DiskDeviceMapping carries SnapshotId and Encrypted only), so the key is reached 
    snapshots whose Usage says an image was made from them (image, image_disk).
 
 Status ALL, because the default answers Available images only, and an image still being created holds
-the key's data too. An image is live: new instances (and system-disk replacements) launch from it and
+the key's data too.
+
+An empty DescribeImages for a snapshot whose Usage says an image was built from it cannot be true (the
+image is the account's own, in the same region, and Status ALL lists it whatever its state): ECS would be
+denying the listing silently (HTTP 200, empty list), which it did for its query APIs until it changed their
+authentication ("Announcement of changes to the authentication mechanism for Alibaba Cloud ECS query API
+operations", which names DescribeInstances and DescribeDisks only; whether DescribeImages still answers
+that way is not published). The scanner then raises (incomplete), at no extra call. UNCONFIRMED: that
+Usage stops saying `image` as soon as the image is deleted; if it lags, the scanner is incomplete for a
+while, which only adds a reason to a deletion the key's snapshot already blocks. An image is live: new instances (and system-disk replacements) launch from it and
 fail once the key is gone. UnAvailable, CreateFailed and Deprecated images launch nothing: inert.
 """
 from __future__ import annotations
@@ -19,6 +28,7 @@ from shared.audit.fanout import fan_out
 from shared.audit.model import Dependent
 from shared.audit.paging import items_by_number
 from shared.audit.scanner import AuditTarget
+from shared.audit.scanners.ecs_disks import SilentDenial
 from shared.audit.scanners.ecs_snapshots import snapshots_on_key
 from shared.clients import Clients
 
@@ -30,6 +40,9 @@ LAUNCHES_NOTHING = ("UnAvailable", "CreateFailed", "Deprecated")
 class EcsImagesScanner:
     name = "ecs_images"
     service = "ECS"
+    note = ("images are reached through the key's snapshots; an empty DescribeImages for a snapshot whose Usage says an image "
+            "was built from it is taken for a silent denial (incomplete). A region where no snapshot of the key was made "
+            "into an image asks DescribeImages nothing, so a silent denial of it cannot show there (nor matter).")
 
     def scan(self, target: AuditTarget, clients: Clients) -> list[Dependent]:
         client = clients.ecs(target.region)
@@ -48,6 +61,9 @@ class EcsImagesScanner:
         images: dict[str, ecs.DescribeImagesResponseBodyImagesImage] = {}
         from_snapshots: dict[str, set[str]] = {}
         for snapshot_id, found in zip(snapshots, fan_out(images_of, snapshots)):
+            if not found:
+                raise SilentDenial(f"ECS answered an empty DescribeImages for snapshot {snapshot_id} although its Usage says an "
+                                   "image was built from it: silent denial?")
             for image in found:
                 images.setdefault(image.image_id, image)
                 from_snapshots.setdefault(image.image_id, set()).add(snapshot_id)

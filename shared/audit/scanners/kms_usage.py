@@ -22,6 +22,22 @@ Sources, merged and de-duplicated by eventId:
   newest first: `"<key id>" and event.serviceName: Kms` (quiet), or one GetLogs query per crypto API,
   `event.eventName: <API> and event.serviceName: Kms and "<key id>"` (busy). The trail must deliver Read events (EventRW Read or All): crypto calls are read-type
   events (UNCONFIRMED), which a Write-only trail, the default, never delivers.
+- The access log of the key's KMS instance, when the key is in one (DescribeKey `DKMSInstanceId`:
+  target.kms_instance_id, or, when the target does not say, the metadata kms_secrets reads: no extra
+  call) and target.kms_instance_log_project/logstore name where the KMS instances' logs are delivered
+  (KMS_INSTANCE_LOG_PROJECT/LOGSTORE): GetLogs `"<key id>"`, newest
+  first, 100 a page, until MAX_EVENTS uses or the window's start. Crypto calls through an instance's
+  dedicated gateway are audited there and never reach ActionTrail ("审计差异": shared gateway ActionTrail,
+  dedicated gateway SLS; KMS "阿里云SDK",
+  https://help.aliyun.com/zh/kms/key-management-service/developer-reference/classic-kms-sdkclassic-kms-sdk/).
+  The log's fields and what is UNCONFIRMED about them: shared/usage.py (instance_log_event). Every entry
+  naming the key counts as use but the names that manage or read a key (the log holds the instance's
+  business calls: crypto and secret retrieval). A call seen in both sources (a shared-gateway call the
+  log also records) counts once, by its request id. A key in a KMS instance whose log is not configured
+  makes the scanner raise before anything is read: "dedicated-gateway use not visible (KMS instance <id>;
+  set KMS_INSTANCE_LOG_PROJECT/LOGSTORE)" -- an audit that cannot look everywhere counts as "may have
+  dependents". UNCONFIRMED: that every KMS instance of the region delivers to that one logstore (the
+  field instance_id tells instances apart in a shared one); an instance delivering elsewhere is not seen.
 Each event is checked client-side too: a crypto API of KMS naming the key in referencedResources or
 requestParameters.KeyId. The guard itself makes no crypto calls, so none of its own calls count.
 
@@ -86,10 +102,12 @@ from aliyun.log import GetLogsRequest
 
 from shared.audit.model import Dependent
 from shared.audit.scanner import AuditTarget
+from shared.audit.scanners.kms_secrets import key_metadata
 from shared.clients import Clients
 from shared.events import ActionTrailRecord
-from shared.usage import (CRYPTO_APIS, CallerUsage, EvidenceUnreadable, aggregate_callers, event_time, is_crypto_use,
-                          parse_event, parse_utc, trail_project_location)
+from shared.usage import (CRYPTO_APIS, CallerUsage, EvidenceNotVisible, EvidenceUnreadable, aggregate_callers, event_time,
+                          instance_log_event, instance_log_is_use, is_crypto_use, names_key, parse_event, parse_utc,
+                          trail_project_location)
 
 PAGE_SIZE = 50  # LookupEvents' maximum MaxResults
 SLS_LINES = 100  # GetLogs' maximum lines per call
@@ -157,13 +175,23 @@ def _newest_crypto_calls(streams: Iterable[Iterator[dict]], target: AuditTarget,
 class KmsUsageScanner:
     name = "kms_usage"
     service = "KMS usage"
-    note = ("usage evidence from ActionTrail: crypto calls naming the key within the usage window, per caller. "
-            "Callers in other accounts show up only here, never in any resource inventory; usage older than the "
-            "window, never recorded by ActionTrail, or made in the last ~10 minutes (not yet queryable), is not seen.")
+    note = ("usage evidence from ActionTrail (and, for a key in a KMS instance, the instance's access log in SLS, where "
+            "its dedicated gateway's calls are audited instead): crypto calls naming the key within the usage window, per "
+            "caller. Callers in other accounts show up only here, never in any resource inventory; usage older than the "
+            "window, never recorded, or made in the last ~10 minutes (not yet queryable), is not seen. A key in a KMS "
+            "instance whose log is not configured (KMS_INSTANCE_LOG_PROJECT/LOGSTORE) is reported incomplete.")
 
     def scan(self, target: AuditTarget, clients: Clients) -> list[Dependent]:
         end = _window_end(target.as_of)
         start = end - timedelta(days=target.usage_window_days)
+        # A key in a KMS instance may be used through the instance's dedicated gateway, which only its SLS log
+        # shows: without that log the evidence cannot be whole, and nothing else is worth reading first.
+        instance = target.kms_instance_id
+        if instance is None:  # not read by whoever built the target: DescribeKey (shared with kms_secrets)
+            instance = key_metadata(target, clients).dkmsinstance_id or ""
+        if instance and not (target.kms_instance_log_project and target.kms_instance_log_logstore):
+            raise EvidenceNotVisible(f"dedicated-gateway use not visible (KMS instance {instance}; "
+                                     "set KMS_INSTANCE_LOG_PROJECT/LOGSTORE)")
         events: dict[str, ActionTrailRecord] = {}
         sources: list[str] = []
         raw, cut = self._lookup_events(target, clients, start, end)
@@ -179,6 +207,16 @@ class KmsUsageScanner:
             if when is not None and not start <= when <= end:
                 continue
             if is_crypto_use(event, target.names_key):
+                events.setdefault(event.eventId or json.dumps(item, sort_keys=True), event)
+        if instance:
+            instance_raw, instance_cut = self._instance_log_events(target, clients, start, end)
+            sources.append(f"KMS instance log {target.kms_instance_log_project}/{target.kms_instance_log_logstore} "
+                           f"(instance {instance}, dedicated gateway)" + (f" (newest {MAX_EVENTS} events)" if instance_cut else ""))
+            seen_requests = {e.requestId for e in events.values() if e.requestId}
+            for item in instance_raw:
+                event = parse_event(item)
+                if event.requestId and event.requestId in seen_requests:  # a shared-gateway call ActionTrail has too
+                    continue
                 events.setdefault(event.eventId or json.dumps(item, sort_keys=True), event)
         callers = aggregate_callers(events.values(), event_time)
         return [self._dependent(c, target, "; ".join(sources)) for c in callers]
@@ -266,6 +304,40 @@ class KmsUsageScanner:
                 return
             if max_pages is not None and pages >= max_pages:
                 raise _Busy()
+
+    def _instance_log_events(self, target: AuditTarget, clients: Clients, start: datetime, end: datetime) -> tuple[list, bool]:
+        """The newest MAX_EVENTS uses of the key in the KMS instances' access log within the window, as
+        ActionTrail-shaped records (shared/usage.py, instance_log_event), and whether more were there."""
+        region, project = trail_project_location(target.kms_instance_log_project, target.region)
+        client = clients.sls(region)
+        kept: list[dict] = []
+        seen: set[str] = set()
+        offset = 0
+        while True:
+            request = GetLogsRequest(project, target.kms_instance_log_logstore, int(start.timestamp()), int(end.timestamp()) + 1,
+                                     query=f'"{target.key_id}"', line=SLS_LINES, offset=offset, reverse=True)
+            response = clients.call("sls:GetLogs", client.get_logs, request)
+            if not response.is_completed():
+                raise EvidenceUnreadable("SLS GetLogs on the KMS instance log did not complete (progress Incomplete)")
+            logs = response.get_logs()
+            for log in logs:
+                raw = instance_log_event(log.get_contents(), log.get_time())
+                event = parse_event(raw)
+                if not instance_log_is_use(event.eventName or "") or not names_key(event, target.names_key):
+                    continue
+                when = event_time(event)
+                if when is not None and not start <= when <= end:
+                    continue
+                ident = event.eventId or json.dumps(raw, sort_keys=True)
+                if ident in seen:
+                    continue
+                if len(kept) == MAX_EVENTS:
+                    return kept, True
+                seen.add(ident)
+                kept.append(raw)
+            offset += len(logs)
+            if len(logs) < SLS_LINES:
+                return kept, False
 
     # ------------------------------------------------------------ reporting
 
