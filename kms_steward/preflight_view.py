@@ -64,7 +64,8 @@ def window_section(p: Preflight) -> tuple[str, str]:
 def render_markdown(p: Preflight) -> str:
     out = [f"# Pre-flight: {p.action} KMS key `{p.key.key_id}`", "", f"Generated {p.generated_at}; "
            f"audit {'complete' if p.audit_complete else '**INCOMPLETE**'}, {len(p.dependents)} dependent(s), "
-           f"{sum(p.api_calls.values())} read-only API calls in {p.duration_ms} ms.", "", "## 1. Key", "",
+           f"{sum(p.api_calls.values())} read-only API calls in {p.duration_ms} ms; outcome **{p.outcome}**.", "",
+           "## 1. Key", "",
            "| | |", "|---|---|"]
     out += [f"| {k} | {v} |" for k, v in _key_rows(p)]
     out += ["", "## 2. Dependents", "", "| Category | Scanner | Status | Count | Dependents |", "|---|---|---|---|---|"]

@@ -191,6 +191,21 @@ def test_an_arn_naming_another_region_or_account_is_refused(tmp_path):
     assert cli("preflight", "--key-id", "acs:kms:cn-hangzhou:key", "--account", path).exit_code == 2
 
 
+def test_a_real_account_answering_with_another_accounts_key_is_not_reported(start_cloud):
+    # Should a cloud answer an ARN of account A with a key of account B, the report would describe another key
+    # than the one asked for: the CLI compares the account DescribeKey names with the ARN's, before any audit.
+    cloud = start_cloud(make_account(disks=[disk("d-app1")]))
+    other = f"acs:kms:{REGION}:9999999999999999:key/{KEY}"
+    cloud.faults.respond("kms:DescribeKey", {"RequestId": "r-1", "KeyMetadata": {"KeyId": KEY, "Arn": other, "KeyState": "Enabled"}})
+    env = {"ALIBABA_CLOUD_ACCESS_KEY_ID": ALICE_AK, "ALIBABA_CLOUD_ACCESS_KEY_SECRET": ALICE_SECRET,
+           "ALIBABA_CLOUD_ENDPOINT_OVERRIDE": cloud.endpoint_override(), "ALIBABA_CLOUD_REGION_ID": "cn-shanghai"}
+    before = cloud.calls.get("ecs:DescribeDisks")
+    result = cli("preflight", "--key-id", f"acs:kms:{REGION}:{ACCOUNT_ID}:key/{KEY}", env=env)  # region: the ARN's
+    assert result.exit_code == 2, result.output
+    assert f"names account {ACCOUNT_ID}, but the key these credentials read is {other}" in result.output
+    assert cloud.calls.get("ecs:DescribeDisks") == before  # no audit of the other key
+
+
 def test_the_local_cloud_finds_no_key_for_an_arn_of_another_region_or_account(start_cloud):
     cloud = start_cloud(make_account())
     client = KmsClient(Config(access_key_id=ALICE_AK, access_key_secret=ALICE_SECRET, endpoint=cloud.endpoint(REGION),
