@@ -25,10 +25,9 @@ from click.testing import CliRunner
 
 from kms_steward.cli import main
 from kms_steward.local import DEMO_ACCOUNT
-from tests.conftest import (ACCOUNT_ID, ALICE_AK, ALICE_SECRET, BASE_ACCOUNT, KEY, OTHER_KEY, REGION, bucket, disk, make_account,
-                            snapshot)
+from tests.conftest import (ACCOUNT_ID, ALICE_AK, ALICE_SECRET, BASE_ACCOUNT, KEY, OTHER_KEY, REGION, ROOT, bucket, disk,
+                            make_account, snapshot)
 
-ROOT = DEMO_ACCOUNT.parents[2]
 EXAMPLE = ROOT / "examples" / "account-pending-deletion.yaml"
 SCHEDULE = str(ROOT / "events" / "schedule_key_deletion.json")
 EXAMPLE_DELETE_DATE = "2024-05-21T06:12:31Z"  # the example key's DeleteDate
