@@ -23,7 +23,8 @@ $(STAMP): pyproject.toml requirements.txt
 	touch $(STAMP)
 
 # Mutation testing of the decision path ([tool.mutmut] in pyproject.toml, MUTATION.md): mutmut in .venv,
-# then the kill rate per module and the survivors. CPU heavy: niced, MUTATION_JOBS workers (default 2).
+# then the kill rate per module and the survivors; it fails while a survivor is neither killed nor explained
+# in MUTATION.md. CPU heavy: niced, MUTATION_JOBS workers (default 2).
 # MUTANTS narrows the run to mutant names (globs), e.g. make mutation MUTANTS='shared.policy.*'.
 MUTATION_STAMP := $(VENV)/.mutation-installed
 MUTATION_JOBS ?= 2

@@ -66,4 +66,6 @@ def raise_alert(clients: Clients, region: str, name: str, content: dict, group_i
     body = clients.call("cms:PutCustomEvent", clients.cms(region).put_custom_event,
                         cms.PutCustomEventRequest(event_info=[info]), write=True).body
     if str(body.code) != "200":  # Code is a string; anything else is a refusal the SDK did not raise
-        raise AlertFailed(f"PutCustomEvent answered {body.code}: {body.message}")
+        failed = AlertFailed(f"PutCustomEvent answered {body.code}: {body.message}")
+        failed.code = str(body.code)  # an answer: the event was refused, not lost
+        raise failed

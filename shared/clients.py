@@ -123,6 +123,15 @@ def is_access_denied(exc: BaseException) -> bool:
         or code == "Unauthorized"
 
 
+def answered(exc: BaseException) -> bool:
+    """The service answered with an error (a code or an HTTP status): it did not take the request as
+    done. Without any answer (a read timeout, a reset connection) the request may have been done."""
+    if isinstance(exc, UnretryableException):
+        return _html_error_status(str(getattr(exc, "inner_exception", "") or "")) is not None
+    return error_status(exc) is not None or bool(getattr(exc, "code", None)) or isinstance(exc, (oss2.exceptions.ServerError,
+                                                                                                  LogException))
+
+
 def never_sent(exc: BaseException) -> bool:
     """The request cannot have been executed: throttled (refused before running) or never delivered
     (no connection). Only such a failure makes retrying a write safe; after a read timeout or a 5xx

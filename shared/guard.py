@@ -27,7 +27,7 @@ from shared.audit.model import AuditReport
 from shared.audit.runner import run_audit
 from shared.audit.scanner import AuditTarget
 from shared.audit.scanners.kms_usage import KmsUsageScanner
-from shared.clients import Clients, TransientError, describe_error, error_code, is_transient
+from shared.clients import Clients, TransientError, answered, describe_error, error_code, is_transient
 from shared.config import GuardConfig
 from shared.events import (ActionTrailRecord, CloudEvent, EventParseError, TimerEvent, clip, event_dedupe_key,
                            is_region_id, parse_fc_event, parse_timer_event)
@@ -145,11 +145,13 @@ class KeyGuard:
                 timer = parse_timer_event(original)
             except EventParseError:
                 return {"results": [self.reject_payload(f"failed invocation with a malformed event ({failure}): {exc}")]}
-            return {"results": [self._safety_net_failed(timer, failure).result()]}
+            # The safety net's own run failed every retry: run it once more, deciding every key it can
+            # and cancelling fail-safe, alerting, what it cannot; never raising.
+            return self.safety_net(timer, invocation_id, last_chance=failure)
         return {"results": [self._process(self._from_event(ev), invocation_id, last_chance=failure).result()
                             for ev in events]}
 
-    def safety_net(self, timer: TimerEvent, invocation_id: str = "") -> dict[str, Any]:
+    def safety_net(self, timer: TimerEvent, invocation_id: str = "", *, last_chance: str | None = None) -> dict[str, Any]:
         """Re-decide every key in PendingDeletion in each configured region, exactly as its event would
         have been: a missed, lost or failed event is caught within a day, well inside the 7-day minimum
         window. A key whose decision hit a transient failure makes the run raise at the end, so FC
@@ -163,7 +165,7 @@ class KeyGuard:
             try:
                 key_ids = list_pending_deletion(self.clients_for(region), region)
             except Exception as exc:
-                if is_transient(exc):
+                if is_transient(exc) and not last_chance:
                     retry_later.append(f"{region}: listing keys ({describe_error(exc)})")
                 else:
                     results.append(self._safety_net_blind(region, day, exc).result())
@@ -172,7 +174,7 @@ class KeyGuard:
             for key_id in key_ids:
                 mutation = self._from_safety_net(key_id, region, day, timer)
                 try:
-                    results.append(self._process(mutation, invocation_id).result())
+                    results.append(self._process(mutation, invocation_id, last_chance=last_chance).result())
                 except TransientError as exc:
                     retry_later.append(f"{key_id} ({exc})")
         summary = {"status": "safety_net", "eventName": "SafetyNet", "eventId": f"{SAFETY_NET_SOURCE}/{timer.triggerTime}",
@@ -181,7 +183,7 @@ class KeyGuard:
                        {k: r.get(k) for k in ("keyId", "region", "status", "decision")} for r in results],
                    "retryLater": retry_later or None, "invocation": invocation_id}
         self._record(summary, None, self.config.region)
-        if retry_later:
+        if retry_later and not last_chance:
             raise TransientError(f"safety net: {len(retry_later)} part(s) to retry: " + "; ".join(retry_later)[:500])
         return {"safetyNet": {k: v for k, v in summary.items() if v is not None}, "results": results}
 
@@ -235,7 +237,7 @@ class KeyGuard:
         clients = self.clients_for(m.region)
         record["step"] = "claim"
         try:
-            claims = self._claim(m, invocation_id, clients, record)
+            claims = self._claim(m, invocation_id, clients, record, last_chance=bool(last_chance))
         except TransientError as exc:
             if not last_chance:
                 raise
@@ -253,9 +255,16 @@ class KeyGuard:
                 self._settle(claims, lambda c: c.release(m.dedupe_key), record)
                 raise TransientError(f"retry later ({record.get('step')}): {describe_error(exc)}") from None
             outcome = self._cannot_decide(m, record, clients, exc)
-        self._settle(claims, lambda c: c.complete(m.dedupe_key, {"decision": outcome.record.get("decision"),
-                                                                  "action": outcome.record.get("action"),
-                                                                  "invocation": invocation_id}), outcome.record)
+        owed = outcome.record.pop("_alertOwed", None)
+        summary = {"decision": outcome.record.get("decision"), "action": outcome.record.get("action"), "invocation": invocation_id}
+        if owed and claims is not None and not last_chance:
+            # The decision stands and is not redone; the alert is owed. Kept with the claim, it is raised by
+            # FC's retry of this invocation (and, past every retry, by the failure destination).
+            outcome.record["alertOwed"] = owed["name"]
+            self._settle(claims, lambda c: c.complete(m.dedupe_key, {**summary, "alertOwed": owed}), outcome.record)
+            self._finish(outcome, clients, started)
+            raise TransientError(f"{owed['name']} not raised ({outcome.record.get('alertError')}): the retry raises it")
+        self._settle(claims, lambda c: c.complete(m.dedupe_key, summary), outcome.record)
         return self._finish(outcome, clients, started)
 
     def _validate(self, m: Mutation) -> None:
@@ -272,7 +281,7 @@ class KeyGuard:
         if not is_region_id(m.region):
             raise Rejected(f"event names region {clip(m.region)}, which is not an Alibaba Cloud region id")
 
-    def _claim(self, m: Mutation, invocation_id: str, clients: Clients, record: dict):
+    def _claim(self, m: Mutation, invocation_id: str, clients: Clients, record: dict, *, last_chance: bool = False):
         """The mutation's claim store, an Outcome for a duplicate, or None when there is no usable store."""
         if not self.config.state_bucket:
             return None
@@ -286,9 +295,26 @@ class KeyGuard:
             record["idempotencyProblem"] = f"claim store unusable ({describe_error(exc)}): acting without duplicate protection"
             return None
         if outcome == "duplicate":
+            if existing.get("alertOwed"):
+                return self._raise_owed_alert(m, claims, existing, clients, record, last_chance=last_chance)
             return Outcome("duplicate", {**record, "status": "duplicate", "step": None,
                                          "reason": f"event already handled by invocation {existing.get('invocation')}"})
         return claims
+
+    def _raise_owed_alert(self, m: Mutation, claims: EventClaims, existing: dict, clients: Clients, record: dict, *,
+                          last_chance: bool) -> Outcome:
+        """The event was decided, but its alert did not arrive: raise it now (only it; nothing is redone)."""
+        owed = existing["alertOwed"]
+        record = {**record, "step": "alert", "decision": existing.get("decision"), "action": existing.get("action")}
+        self._send_alert(clients, m, owed["name"], owed["content"], owed.get("severity", "CRITICAL"), record)
+        if record.pop("_alertOwed", None) is not None:
+            if last_chance:  # every retry failed to raise it: the record is what is left to tell
+                return Outcome("error", {**record, "status": "error", "reason": record.get("alertError")})
+            raise TransientError(f"{owed['name']} still not raised ({record.get('alertError')}): the retry raises it")
+        done = {k: v for k, v in existing.items() if k not in ("alertOwed", "event", "status", "finished")}
+        self._settle(claims, lambda c: c.complete(m.dedupe_key, {**done, "alertRaisedLate": True}), record)
+        return Outcome("alert_raised", {**record, "status": "alert_raised", "step": None,
+                                        "reason": f"{owed['name']} raised for the decision of invocation {existing.get('invocation')}"})
 
     @staticmethod
     def _settle(claims: EventClaims | None, step, record: dict) -> None:
@@ -373,7 +399,10 @@ class KeyGuard:
             try:
                 clients.call("kms:CancelKeyDeletion", clients.kms(m.region).cancel_key_deletion,
                              kms.CancelKeyDeletionRequest(key_id=key_id), write=True)
-                detail = "fail-safe: deletion cancelled"
+                # Said only as far as the key shows it: an OK that changed nothing is not a cancel.
+                detail = {"Enabled": "fail-safe: deletion cancelled", "PendingDeletion":
+                          "fail-safe cancel answered OK but the key is still PendingDeletion: not cancelled"}.get(
+                    _state_or_none(clients, key_id, m.region), "fail-safe cancel sent; the key's state could not be re-read")
             except Exception as cancel_exc:
                 state = _state_if_refused(clients, key_id, m.region, cancel_exc)
                 if state not in (None, "PendingDeletion"):
@@ -408,19 +437,6 @@ class KeyGuard:
                                      reason=f"safety net could not list keys in {region}: {describe_error(exc)}")
         return self._finish(outcome, clients, time.monotonic())
 
-    def _safety_net_failed(self, timer: TimerEvent, failure: str) -> Outcome:
-        region = self.config.region
-        m = Mutation(event_id=f"{SAFETY_NET_SOURCE}/{timer.triggerTime}", dedupe_key="", event_name="SafetyNet", key_ref=None,
-                     region=region, data=ActionTrailRecord.model_validate({"eventName": "SafetyNet"}), source=SAFETY_NET_SOURCE,
-                     caller="daily safety net")
-        record = {"eventId": m.event_id, "eventName": "SafetyNet", "region": region, "step": "safety net run",
-                  "failedInvocation": failure}
-        clients = self.clients_for(region)
-        outcome = self._guard_failed(m, record, clients, "", None, "none", "the next daily run re-decides every key pending deletion",
-                                     [f"the safety net run of {timer.triggerTime} failed every retry"],
-                                     reason=f"safety net run of {timer.triggerTime} failed: {failure}")
-        return self._finish(outcome, clients, time.monotonic())
-
     # ------------------------------------------------------------ alerting and recording
 
     def _home(self, m: Mutation) -> str:
@@ -443,6 +459,8 @@ class KeyGuard:
             record.update(alert=name, alertSeverity=severity)
         except Exception as exc:
             record.update(alert=None, alertError=f"{name} not raised: {describe_error(exc)}")
+            if answered(exc):  # CloudMonitor said no: it is still owed (with no answer at all it may have landed)
+                record["_alertOwed"] = {"name": name, "content": content, "severity": severity}
 
     def reject_payload(self, reason: str) -> dict:
         outcome = Outcome("rejected", {"status": "rejected", "reason": reason})
@@ -473,14 +491,18 @@ class KeyGuard:
             return None
 
 
-def _state_if_refused(clients: Clients, key_id: str, region: str, exc: Exception) -> str | None:
-    """The key's state when a cancel was refused for the key's state (not throttled, not denied), else None."""
-    if not error_code(exc).startswith("Rejected.") or is_transient(exc):
-        return None
+def _state_or_none(clients: Clients, key_id: str, region: str) -> str | None:
     try:
         return read_key(clients, key_id, region, with_details=False).state
     except Exception:
         return None
+
+
+def _state_if_refused(clients: Clients, key_id: str, region: str, exc: Exception) -> str | None:
+    """The key's state when a cancel was refused for the key's state (not throttled, not denied), else None."""
+    if not error_code(exc).startswith("Rejected.") or is_transient(exc):
+        return None
+    return _state_or_none(clients, key_id, region)
 
 
 class _Ignored(Exception):

@@ -68,6 +68,10 @@ class ActionResult(BaseModel):
         return self.outcome == "done"
 
 
+class NotApplied(Exception):
+    """A write answered OK while the key stayed as it was."""
+
+
 WRITE_ATTEMPTS = 3  # rounds of write, then re-read; each write is itself retried while it provably did not run
 
 
@@ -84,11 +88,13 @@ def enable_key(clients: Clients, key_id: str, region: str) -> ActionResult:
 
 def _transition(clients: Clients, key_id: str, region: str, action: str, *, required: str, target: str, api: str,
                 call) -> ActionResult:
-    """Move the key from `required` to `target`. Only the key's state says what a failed write did: an
-    answer lost after the write ran (a read timeout, a 5xx) must count as done, a refusal because
-    someone changed the key first as already done, and only a refusal of the request itself (denied,
-    invalid) as failed. A write that did not go through after every attempt raises TransientError:
-    nothing was done, so the invocation may be retried."""
+    """Move the key from `required` to `target`. Only the key's state says what a write did: an answer
+    that says OK while the key stays as it was (a gateway answering for a service it never asked) is not
+    done; an answer lost after the write ran (a read timeout, a 5xx) is done when the key shows it; a
+    refusal because someone changed the key first is already done; a refusal of the request itself
+    (denied, invalid) is failed, and so is a write whose outcome the key cannot be re-read to confirm.
+    A write that provably did not go through after every attempt raises TransientError: nothing was
+    done, so the invocation may be retried."""
     try:
         before = read_key(clients, key_id, region, with_details=False)
     except KeyNotFound as exc:
@@ -101,36 +107,38 @@ def _transition(clients: Clients, key_id: str, region: str, action: str, *, requ
     for _ in range(WRITE_ATTEMPTS):
         try:
             clients.call(api, call, client, write=True)
+            failure = None
         except Exception as exc:
             failure = exc
-        else:
-            state_after = _state_now(clients, key_id, region)
-            return ActionResult(action=action, outcome="done", detail=f"{before.state} -> {state_after}", state_after=state_after)
         try:
             now = read_key(clients, key_id, region, with_details=False)
         except KeyNotFound as exc:
-            return ActionResult(action=action, outcome="already", detail=f"not done: {exc} ({describe_error(failure)})")
+            return ActionResult(action=action, outcome="already", detail=f"not done: {exc}")
+        except Exception as exc:
+            if failure is not None and never_sent(failure):
+                raise TransientError(f"{api} refused ({describe_error(failure)}) and the key could not be re-read") from None
+            # The write may have run: whether it did, only the key can tell, and it cannot be read now.
+            return ActionResult(action=action, outcome="failed", detail=f"{api} sent but not confirmed: "
+                                f"{describe_error(failure) if failure else 'answered OK'}; re-reading the key failed "
+                                f"({describe_error(exc)}): its state is unconfirmed")
+        if now.state == target and (failure is None or (is_transient(failure) and not never_sent(failure))):
+            lost = f" (the answer to {api} was lost; the key's state confirms it)" if failure is not None else ""
+            return ActionResult(action=action, outcome="done", state_after=now.state, detail=f"{before.state} -> {now.state}{lost}")
         if now.state != required:
-            answer_lost = is_transient(failure) and not never_sent(failure)
-            if answer_lost and now.state == target:
-                return ActionResult(action=action, outcome="done", state_after=now.state,
-                                    detail=f"{before.state} -> {now.state} (the answer to {api} was lost; the key's state confirms it)")
+            why = f" ({describe_error(failure)})" if failure is not None else ""
             return ActionResult(action=action, outcome="already", state_after=now.state,
-                                detail=f"not done: the key became {now.state} meanwhile ({describe_error(failure)})")
+                                detail=f"not done: the key became {now.state} meanwhile{why}")
+        if failure is None:  # answered OK, yet the key is as it was: not done, whatever the answer said
+            failure = NotApplied(f"{api} answered OK but the key is still {now.state}")
+            continue
         if not is_transient(failure):
             return ActionResult(action=action, outcome="failed", state_after=now.state,
                                 detail=f"{api} failed: {describe_error(failure)}")
         if never_sent(failure):  # throttled or unreachable through every retry: the invocation's retry may fare better
             break
+    if isinstance(failure, NotApplied):
+        return ActionResult(action=action, outcome="failed", state_after=required, detail=str(failure))
     raise TransientError(f"{api} did not go through in {WRITE_ATTEMPTS} attempts: {describe_error(failure)}")
-
-
-def _state_now(clients: Clients, key_id: str, region: str) -> str:
-    """The key's state after an action that is done: a failed confirmation must not undo the decision."""
-    try:
-        return read_key(clients, key_id, region, with_details=False).state
-    except Exception as exc:
-        return f"unknown (re-read failed: {describe_error(exc)})"
 
 
 PENDING_DELETION_FILTER = '[{"Key":"KeyState","Values":["PendingDeletion"]}]'
@@ -138,19 +146,14 @@ PENDING_DELETION_FILTER = '[{"Key":"KeyState","Values":["PendingDeletion"]}]'
 
 def list_pending_deletion(clients: Clients, region: str) -> list[str]:
     """Ids of the region's keys in PendingDeletion (ListKeys with a KeyState filter, 100 a page, its
-    maximum). Paged until a page comes back short, whatever the total says, so a capped page size
-    or a total that moved cannot end the listing early."""
+    maximum), paged until the pages prove the listing whole: a capped page size, an echoed page size or
+    a missing total cannot end it early (IncompleteListing otherwise, which the safety net alerts)."""
     client = clients.kms(region)
-    found: dict[str, None] = {}
-    page = 1
-    while True:
-        body = clients.call("kms:ListKeys", client.list_keys,
+
+    def fetch(page: int):
+        return clients.call("kms:ListKeys", client.list_keys,
                             kms.ListKeysRequest(filters=PENDING_DELETION_FILTER, page_number=page, page_size=100)).body
-        items = (body.keys.key if body.keys else None) or []
-        found.update((k.key_id, None) for k in items if k.key_id)
-        size = body.page_size or 100
-        if not items or (len(items) < size and len(found) >= (body.total_count or 0)):
-            return list(found)
-        page += 1
-        if page > 10_000:  # a server answering the same page forever must not hold the run
-            raise TransientError("ListKeys paged past 10,000 pages")
+
+    return items_by_number(fetch, lambda body: body.keys.key if body.keys else None, lambda body: body.total_count, 100,
+                           keep=lambda key: key.key_id, key=lambda key_id: key_id, size_of=lambda body: body.page_size,
+                           api="ListKeys", noun="keys pending deletion")

@@ -29,6 +29,7 @@ from shared.usage import (CallerUsage, EvidenceUnreadable, aggregate_callers, ev
                           parse_event, parse_utc, trail_project_location)
 from tests.conftest import ACCOUNT_ID, KEY, OTHER_KEY, REGION, alerts, alice_kms, disk, key_state, make_account
 from tests.scanner_kit import clients
+from tests.test_guard_promise import two_region_account
 from tests.test_key_guard import only_record, schedule_deletion
 from tests.test_localcloud_actiontrail import crypto_event
 
@@ -418,6 +419,14 @@ def test_a_claim_in_progress_is_taken_over_only_once_stale(claims_cloud, age, ta
     else:
         with pytest.raises(ClaimBusy):
             claims.claim("evt-3", "inv-new")
+
+
+def test_the_claim_is_made_in_the_state_bucket_s_region_whatever_region_the_key_is_in(start_cloud):
+    # key-guard decides a cn-shanghai key with cn-shanghai clients; its state bucket stays in its own region
+    cloud = start_cloud(two_region_account())
+    shanghai = clients(cloud, "cn-shanghai")
+    assert EventClaims(shanghai, STATE_BUCKET, REGION).claim("evt-5", "inv-A")[0] == "claimed"
+    assert _stored(clients(cloud).oss_bucket(STATE_BUCKET, REGION), "evt-5")["invocation"] == "inv-A"
 
 
 def test_a_claim_store_that_refuses_the_write_is_not_taken_for_a_claim_held_elsewhere(start_cloud):
