@@ -342,7 +342,8 @@ class KeyGuard:
                                  trail_project=self.config.trail_project or None,
                                  trail_logstore=self.config.trail_logstore or None, as_of=m.as_of,
                                  kms_instance_log_project=self.config.kms_instance_log_project or None,
-                                 kms_instance_log_logstore=self.config.kms_instance_log_logstore or None, kms_instance_id=key.kms_instance)
+                                 kms_instance_log_logstore=self.config.kms_instance_log_logstore or None, kms_instance_id=key.kms_instance,
+                                 aliases=tuple(key.aliases))
             audit = run_audit(target, clients)
             record.update(self._audit_fields(audit))
         record["step"] = "decide"

@@ -166,7 +166,8 @@ def build_preflight(clients: Clients, key_ref: str, region: str, *, action: Acti
                                   f"{key.arn} (account {key.account_id})")
     target = AuditTarget(key_id=key.key_id, key_arn=key.arn, region=region, account_id=key.account_id,
                          usage_window_days=usage_window_days, trail_project=trail_project, trail_logstore=trail_logstore,
-                         as_of=as_of, kms_instance_id=key.kms_instance or "", **_instance_log_from_env())
+                         as_of=as_of, kms_instance_id=key.kms_instance or "", aliases=tuple(key.aliases),
+                         **_instance_log_from_env())
     audit = run_audit(target, clients, scanners=scanners, on_result=on_result)
     return assemble(key, audit, action=action, usage_window_days=usage_window_days, api_calls=clients.calls.counts,
                     duration_ms=int((time.monotonic() - started) * 1000))

@@ -17,7 +17,7 @@ from localcloud.account import Account
 from shared.audit.runner import run_audit
 from shared.audit.scanners.kms_secrets import KmsSecretsScanner
 from shared.clients import is_access_denied, is_not_found, is_transient
-from tests.conftest import (BASE_ACCOUNT, KEY, OTHER_KEY, REGION, alerts, alice_kms, decision_records, disk, error_of, key_state,
+from tests.conftest import (BASE_ACCOUNT, KEY, OTHER_KEY, REGION, alerts, bucket, alice_kms, decision_records, disk, error_of, key_state,
                             make_account, sdk_config)
 from tests.scanner_kit import clients, target
 from tests.test_key_guard import only_record, schedule_deletion
@@ -322,3 +322,12 @@ def test_a_safety_net_run_failing_every_retry_still_cancels_through_the_failure_
     assert key_state_bypassing_faults(cloud) == "Enabled"
     [alert] = alerts(cloud)
     assert alert["Name"] == "KmsKeyGuardFailed" and alert["keyId"] == KEY
+
+
+def test_a_bucket_naming_the_key_by_alias_is_a_dependent(start_cloud):
+    cloud = start_cloud(make_account(buckets=[bucket("acme-invoices", key="alias/payments")]))
+    schedule_deletion(cloud)
+
+    assert key_state(cloud) == "Enabled"
+    [alert] = alerts(cloud)
+    assert alert["Name"] == "KmsKeyDeletionBlocked" and alert["dependents"]["OSS"]["ids"] == ["acme-invoices"]

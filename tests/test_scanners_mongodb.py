@@ -156,12 +156,22 @@ def test_a_region_refusing_the_serverless_type_has_none_but_other_refusals_are_g
 
 
 def test_an_empty_attribute_answer_is_read_as_released(start_cloud):
-    cloud = start_cloud(make_account(mongodb={"instances": [instance("dds-tde", tde=KEY)]}))
+    cloud = start_cloud(make_account(mongodb={"instances": [instance("dds-tde", tde=OTHER_KEY)]}))
     cloud.faults.respond("mongodb:DescribeDBInstanceAttribute", {"DBInstances": {"DBInstance": []}})
 
     [result] = run_audit(target(), clients(cloud), scanners=(MongodbInstancesScanner(),)).results
 
     assert result.complete is True and result.dependents == []
+
+
+def test_an_empty_attribute_answer_never_throws_away_a_tde_key_that_names_the_key(start_cloud):
+    # The TDE read named the key; an empty Attribute (released, or silently denied) cannot clear it.
+    cloud = start_cloud(make_account(mongodb={"instances": [instance("dds-tde", tde=KEY)]}))
+    cloud.faults.respond("mongodb:DescribeDBInstanceAttribute", {"DBInstances": {"DBInstance": []}})
+
+    [result] = run_audit(target(), clients(cloud), scanners=(MongodbInstancesScanner(),)).results
+
+    assert result.complete is False and "dds-tde" in result.reason
 
 
 # ---------------------------------------------------------------- key-guard end to end

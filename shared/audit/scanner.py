@@ -31,13 +31,21 @@ class AuditTarget:
     # DescribeKey itself (once per run, shared with kms_secrets). key-guard and the pre-flight pass what their
     # own DescribeKey said. Unknown by default: a target that does not say is never taken for "in none".
     kms_instance_id: Optional[str] = None
+    aliases: tuple[str, ...] = ()  # the key's aliases (alias/<name>), as ListAliasesByKeyId gives them
     # The instant the usage window ends (ISO 8601): the mutation's event time for key-guard, so the
     # evidence is "used in the N days before the change"; None is now.
     as_of: Optional[str] = None
 
     def names_key(self, value: Optional[str]) -> bool:
-        """Whether a field holding a key id, alias-free ARN (acs:kms:<region>:<uid>:key/<id>) names this key."""
-        return bool(value) and (value == self.key_id or value == self.key_arn or value.rsplit("/", 1)[-1] == self.key_id)
+        """Whether a field holding a key id, a key ARN (acs:kms:<region>:<uid>:key/<id>) or one of the key's
+        aliases (alias/<name>, or its ARN) names this key. Whether every service accepts an alias where it
+        stores a key is not published; a resource naming the key by alias still depends on it."""
+        if not value:
+            return False
+        if value == self.key_id or value == self.key_arn or value.rsplit("/", 1)[-1] == self.key_id:
+            return True
+        alias = value[value.index("alias/"):] if "alias/" in value else None
+        return alias is not None and alias in self.aliases
 
 
 class Scanner(Protocol):

@@ -27,7 +27,7 @@ from alibabacloud_dds20151201 import models as dds
 
 from shared.audit.fanout import fan_out
 from shared.audit.model import Dependent
-from shared.audit.paging import items_by_number
+from shared.audit.paging import IncompleteListing, items_by_number
 from shared.audit.scanner import AuditTarget
 from shared.clients import Clients, error_code
 
@@ -108,6 +108,11 @@ class MongodbInstancesScanner:
                 raise
             described = (attribute.dbinstances and attribute.dbinstances.dbinstance) or []
             if not described:
+                if tde is not None and target.names_key(tde.encryption_key):
+                    # The TDE read just named the key: an empty Attribute cannot be taken for "released"
+                    # (it may be a silent denial); the evidence in hand is never thrown away (fail safe).
+                    raise IncompleteListing(f"DescribeDBInstanceAttribute described nothing for {instance.id}, whose TDE "
+                                            "names the key: released, or not allowed to look?")
                 return None  # released: nothing is described for the id asked (UNCONFIRMED, see above)
             attr = described[0]  # the answer describes the one instance asked for
             # The key named is the evidence: a flag saying otherwise (TDEStatus, Encrypted) does not
