@@ -34,6 +34,8 @@ __all__ = [
     "is_region_id",
     "mask_access_key_id",
     "parse_fc_event",
+    "parse_fc_events_each",
+    "is_timer_payload",
     "parse_timer_event",
 ]
 
@@ -311,6 +313,45 @@ def parse_fc_event(event: RawEvent) -> list[CloudEvent]:
     if isinstance(doc, list):
         return [_validate_cloud_event(item, label=f"event[{i}]") for i, item in enumerate(doc)]
     raise EventParseError(f"event must be a JSON object or an array of objects, got {_json_type(doc)}")
+
+
+def parse_fc_events_each(event: RawEvent) -> list[Union[CloudEvent, EventParseError]]:
+    """Each event of a delivery on its own: a bad item is its own EventParseError (labelled with its
+    index) and never costs the good items beside it. A bare ActionTrail record, as a rule delivering
+    only `$.data` (DeliveryOption eventSchema RawData) sends it, is put back in the envelope it lost:
+    id from its eventId, type from its eventType, source acs.<service>. Raises EventParseError only
+    when the payload itself is unreadable or holds no event."""
+    doc = _to_document(event, what="event")
+    items = doc if isinstance(doc, list) else [doc]
+    if not items:
+        raise EventParseError("the payload holds no event")
+    out: list[Union[CloudEvent, EventParseError]] = []
+    for i, item in enumerate(items):
+        label = f"event[{i}]" if isinstance(doc, list) else "event"
+        try:
+            out.append(_validate_cloud_event(_enveloped(item), label=label))
+        except EventParseError as exc:
+            out.append(exc)
+    return out
+
+
+def _enveloped(item: Any) -> Any:
+    """A bare ActionTrail record wrapped as EventBridge would have delivered it; anything else as is."""
+    if not isinstance(item, dict) or "data" in item or "type" in item or not item.get("eventName") or not item.get("eventId"):
+        return item
+    service = str(item.get("serviceName") or "").lower()
+    return {"id": item["eventId"], "source": f"acs.{service}" if service else None,
+            "type": f"{service}:ActionTrail:{item.get('eventType') or 'ApiCall'}", "data": item,
+            "aliyunregionid": item.get("acsRegion")}
+
+
+def is_timer_payload(event: RawEvent) -> bool:
+    """Whether the payload is shaped like a timer trigger's event (triggerTime and triggerName)."""
+    try:
+        doc = _to_document(event, what="event")
+    except EventParseError:
+        return False
+    return isinstance(doc, dict) and "triggerTime" in doc and "triggerName" in doc and "data" not in doc
 
 
 def parse_timer_event(event: RawEvent) -> TimerEvent:

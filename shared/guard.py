@@ -30,7 +30,7 @@ from shared.audit.scanners.kms_usage import KmsUsageScanner
 from shared.clients import Clients, TransientError, answered, describe_error, error_code, is_transient
 from shared.config import GuardConfig
 from shared.events import (ActionTrailRecord, CloudEvent, EventParseError, TimerEvent, clip, event_dedupe_key,
-                           is_region_id, parse_fc_event, parse_timer_event)
+                           is_region_id, is_timer_payload, parse_fc_events_each, parse_timer_event)
 from shared.idempotency import ClaimBusy, EventClaims
 from shared.keys import ActionResult, KeyNotFound, cancel_deletion, enable_key, list_pending_deletion, read_key
 from shared.policy import (Decision, KeyView, decide_deletion, decide_disable, decide_material_deleted,
@@ -121,34 +121,40 @@ class KeyGuard:
     # ------------------------------------------------------------ entry points
 
     def handle(self, raw_event: Any, invocation_id: str = "") -> dict[str, Any]:
-        """An EventBridge delivery (one CloudEvent or a list), or the safety net's timer event."""
+        """An EventBridge delivery (one CloudEvent, a list, or a bare ActionTrail record), or the safety
+        net's timer event. A bad item is rejected on its own; the good ones beside it are decided."""
         invocation_id = invocation_id or str(uuid.uuid4())
-        try:
-            events = parse_fc_event(raw_event)
-        except EventParseError as exc:
+        if is_timer_payload(raw_event):
             try:
                 return self.safety_net(parse_timer_event(raw_event), invocation_id)
-            except EventParseError:
-                return {"results": [self.reject_payload(f"malformed event: {exc}")]}
-        if not events:
-            return {"results": [self.reject_payload("malformed event: the payload holds no event")]}
-        return {"results": [self._process(self._from_event(ev), invocation_id).result() for ev in events]}
+            except EventParseError as exc:
+                return {"results": [self.reject_payload(f"malformed timer event: {exc}")]}
+        try:
+            events = parse_fc_events_each(raw_event)
+        except EventParseError as exc:
+            return {"results": [self.reject_payload(f"malformed event: {exc}")]}
+        return {"results": [self.reject_payload(f"malformed event: {ev}") if isinstance(ev, EventParseError)
+                            else self._process(self._from_event(ev), invocation_id).result() for ev in events]}
 
     def handle_failed_invocation(self, original: Any, failure: str, invocation_id: str = "") -> dict[str, Any]:
         """FC's failure destination: an invocation failed every retry (or aged out). Each event in it is
         decided one last time; what still fails is cancelled fail-safe and alerted, never raised."""
         invocation_id = invocation_id or str(uuid.uuid4())
-        try:
-            events = parse_fc_event(original)
-        except EventParseError as exc:
+        if is_timer_payload(original):
             try:
                 timer = parse_timer_event(original)
-            except EventParseError:
-                return {"results": [self.reject_payload(f"failed invocation with a malformed event ({failure}): {exc}")]}
+            except EventParseError as exc:
+                return {"results": [self.reject_payload(f"failed invocation with a malformed timer event ({failure}): {exc}")]}
             # The safety net's own run failed every retry: run it once more, deciding every key it can
             # and cancelling fail-safe, alerting, what it cannot; never raising.
             return self.safety_net(timer, invocation_id, last_chance=failure)
-        return {"results": [self._process(self._from_event(ev), invocation_id, last_chance=failure).result()
+        try:
+            events = parse_fc_events_each(original)
+        except EventParseError as exc:
+            return {"results": [self.reject_payload(f"failed invocation with a malformed event ({failure}): {exc}")]}
+        return {"results": [self.reject_payload(f"failed invocation with a malformed event ({failure}): {ev}")
+                            if isinstance(ev, EventParseError)
+                            else self._process(self._from_event(ev), invocation_id, last_chance=failure).result()
                             for ev in events]}
 
     def safety_net(self, timer: TimerEvent, invocation_id: str = "", *, last_chance: str | None = None) -> dict[str, Any]:

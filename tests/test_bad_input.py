@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.conftest import ROOT, decision_records, make_account
+from tests.conftest import ROOT, decision_records, disk, make_account
 
 SAMPLE = json.loads((ROOT / "events" / "schedule_key_deletion.json").read_text())
 
@@ -41,11 +41,29 @@ def test_bad_input_is_rejected_and_recorded(start_cloud, payload, reason):
     invocation = cloud.fc.invoke("key-guard", payload)
 
     assert invocation.ok, invocation.error
-    [result] = invocation.result["results"]
-    assert result["status"] == "rejected" and reason in result["reason"]
-    [record] = decision_records(cloud)
-    assert record["status"] == "rejected" and reason in record["reason"]
+    results = invocation.result["results"]  # one per event of the payload (an array's items each on their own)
+    assert results and all(r["status"] == "rejected" and reason in r["reason"] for r in results)
+    records = decision_records(cloud)
+    assert len(records) == len(results) and all(r["status"] == "rejected" and reason in r["reason"] for r in records)
     assert cloud.calls.get("kms:CancelKeyDeletion") == 0
+
+
+def test_a_bad_item_beside_a_good_one_costs_only_itself(start_cloud):
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], key_state="PendingDeletion"))
+    invocation = cloud.fc.invoke("key-guard", b"[1, " + event_with() + b"]")
+
+    assert invocation.ok, invocation.error
+    assert [r["status"] for r in invocation.result["results"]] == ["rejected", "acted"]
+
+
+def test_a_bare_actiontrail_record_is_decided_as_its_event(start_cloud):
+    # A rule delivering only $.data (eventSchema RawData) sends the record without its envelope.
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], key_state="PendingDeletion"))
+    invocation = cloud.fc.invoke("key-guard", json.dumps(json.loads(event_with())["data"]).encode())
+
+    assert invocation.ok, invocation.error
+    [result] = invocation.result["results"]
+    assert result["status"] == "acted" and result["alert"] == "KmsKeyDeletionBlocked"
 
 
 def test_an_event_for_another_action_is_recorded_and_ignored(start_cloud):

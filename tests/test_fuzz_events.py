@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 from localcloud.clock import Clock
 from localcloud.cloud import LocalCloud
-from shared.events import CloudEvent, EventParseError, parse_fc_event
+from shared.events import CloudEvent, EventParseError, parse_fc_event, parse_fc_events_each
 from tests.conftest import ROOT, S_YAML, make_account
 
 SAMPLE_NAMES = ("schedule_key_deletion.json", "disable_key.json", "schedule_key_deletion_console.json")
@@ -104,9 +104,10 @@ def invoke(cloud: LocalCloud, payload: bytes) -> Run:
 
 
 def expected_results(payload: bytes) -> int:
-    """One result per event; a payload that is not a list of events is answered with one rejection."""
+    """One result per item of a list (each decided or rejected on its own), else one; a payload that cannot
+    be read at all is answered with one rejection."""
     try:
-        return len(parse_fc_event(payload)) or 1
+        return len(parse_fc_events_each(payload))
     except Exception:  # noqa: BLE001 - whatever the parser does, the guard answers once
         return 1
 

@@ -1,7 +1,8 @@
 """key-guard's failure destination (s.yaml asyncInvokeConfig.destinationConfig.onFailure): FC sends
 here every key-guard invocation that failed all its retries or aged out. Each event in it is decided
 one last time; what still cannot be decided is cancelled fail-safe and alerted as KmsKeyGuardFailed.
-This function never raises for a payload it cannot read: it records and alerts instead.
+This function never raises for a payload it cannot read: it records the rejection instead (an
+unreadable destination payload names no key to act on; the daily safety net still covers the keys).
 """
 from __future__ import annotations
 
