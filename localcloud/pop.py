@@ -111,17 +111,7 @@ def authenticate(request: Request, body: bytes, account: Account, now, *, pathna
             if "Signature" in params:
                 return _authenticate_rpc_v1(request.method, params, account, now, rpc_nonces)
         raise errors.ApiError("IncompleteSignature", "The request signature does not conform to Aliyun standards.", 400)
-    credential = account.credential(match["ak"])
-    if credential is None:
-        raise errors.access_key_not_found()
-    if credential.Status != "Active":
-        raise errors.access_key_inactive()
-    token = request.headers.get("x-acs-security-token")
-    if credential.SecurityToken is not None or token is not None:
-        if token != credential.SecurityToken:
-            raise errors.security_token_mismatch()
-        if credential.Expiration and now() > _parse(credential.Expiration):
-            raise errors.security_token_expired()
+    credential = _active_credential(account, match["ak"], request.headers.get("x-acs-security-token"), now)
 
     payload_hash = hashlib.sha256(body).hexdigest()
     if request.headers.get("x-acs-content-sha256", payload_hash) != payload_hash:
@@ -221,17 +211,7 @@ def _authenticate_rpc_v1(method: str, params: dict[str, str], account: Account, 
     # cloud's clock may be frozen or moved on to age keys and certificates.
     if abs(datetime.now(timezone.utc) - sent) > TIMESTAMP_WINDOW:
         raise errors.ApiError("InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.", 400)
-    credential = account.credential(params["AccessKeyId"])
-    if credential is None:
-        raise errors.access_key_not_found()
-    if credential.Status != "Active":
-        raise errors.access_key_inactive()
-    token = params.get("SecurityToken")
-    if credential.SecurityToken is not None or token is not None:
-        if token != credential.SecurityToken:
-            raise errors.security_token_mismatch()
-        if credential.Expiration and now() > _parse(credential.Expiration):
-            raise errors.security_token_expired()
+    credential = _active_credential(account, params["AccessKeyId"], params.get("SecurityToken"), now)
     expected = rpc_v1_signature(method, params, credential.AccessKeySecret)
     if not hmac.compare_digest(expected.encode(), params["Signature"].encode()):
         raise errors.ApiError("SignatureDoesNotMatch", "Specified signature is not matched with our calculation. "
@@ -239,6 +219,21 @@ def _authenticate_rpc_v1(method: str, params: dict[str, str], account: Account, 
     if not nonces.claim(params["SignatureNonce"]):
         raise errors.ApiError("SignatureNonceUsed", "Specified signature nonce was used already.", 400)
     return Caller(credential=credential, account_id=account.account_id)
+
+
+def _active_credential(account, access_key_id: str, token, now):
+    """The credential an AccessKey id names, active, with its STS token matching and unexpired (both signatures)."""
+    credential = account.credential(access_key_id)
+    if credential is None:
+        raise errors.access_key_not_found()
+    if credential.Status != "Active":
+        raise errors.access_key_inactive()
+    if credential.SecurityToken is not None or token is not None:
+        if token != credential.SecurityToken:
+            raise errors.security_token_mismatch()
+        if credential.Expiration and now() > _parse(credential.Expiration):
+            raise errors.security_token_expired()
+    return credential
 
 
 def _string_to_sign(req, payload_hash: str, alg: str) -> str:

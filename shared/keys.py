@@ -42,17 +42,23 @@ def read_key(clients: Clients, key_id: str, region: str, *, with_details: bool =
 
 
 def list_aliases(clients: Clients, key_id: str, region: str) -> list[str]:
-    """Every alias of the key (ListAliasesByKeyId, 100 a page, its maximum), paged until the pages prove
-    the listing whole: a capped page size or a missing total cannot end it early."""
-    client = clients.kms(region)
+    """Every alias of the key (ListAliasesByKeyId)."""
+    return _kms_listing(clients, region, "ListAliasesByKeyId", "list_aliases_by_key_id",
+                        kms.ListAliasesByKeyIdRequest(key_id=key_id), lambda body: body.aliases.alias if body.aliases else None,
+                        lambda alias: alias.alias_name, "aliases")
+
+
+def _kms_listing(clients: Clients, region: str, api: str, method: str, request, items_of, keep, noun: str) -> list[str]:
+    """A KMS PageNumber listing, 100 a page (its maximum), paged until the pages prove it whole: a capped
+    or echoed page size, a missing or moving total cannot end it early (IncompleteListing otherwise)."""
+    call = getattr(clients.kms(region), method)
 
     def fetch(page: int):
-        return clients.call("kms:ListAliasesByKeyId", client.list_aliases_by_key_id,
-                            kms.ListAliasesByKeyIdRequest(key_id=key_id, page_number=page, page_size=100)).body
+        request.page_number, request.page_size = page, 100
+        return clients.call(f"kms:{api}", call, request).body
 
-    return items_by_number(fetch, lambda body: body.aliases.alias if body.aliases else None, lambda body: body.total_count, 100,
-                           keep=lambda alias: alias.alias_name, key=lambda name: name, size_of=lambda body: body.page_size,
-                           api="ListAliasesByKeyId", noun="aliases")
+    return items_by_number(fetch, items_of, lambda body: body.total_count, 100, keep=keep, key=lambda item: item,
+                           size_of=lambda body: body.page_size, api=api, noun=noun, concurrency=1)
 
 
 class ActionResult(BaseModel):
@@ -145,15 +151,6 @@ PENDING_DELETION_FILTER = '[{"Key":"KeyState","Values":["PendingDeletion"]}]'
 
 
 def list_pending_deletion(clients: Clients, region: str) -> list[str]:
-    """Ids of the region's keys in PendingDeletion (ListKeys with a KeyState filter, 100 a page, its
-    maximum), paged until the pages prove the listing whole: a capped page size, an echoed page size or
-    a missing total cannot end it early (IncompleteListing otherwise, which the safety net alerts)."""
-    client = clients.kms(region)
-
-    def fetch(page: int):
-        return clients.call("kms:ListKeys", client.list_keys,
-                            kms.ListKeysRequest(filters=PENDING_DELETION_FILTER, page_number=page, page_size=100)).body
-
-    return items_by_number(fetch, lambda body: body.keys.key if body.keys else None, lambda body: body.total_count, 100,
-                           keep=lambda key: key.key_id, key=lambda key_id: key_id, size_of=lambda body: body.page_size,
-                           api="ListKeys", noun="keys pending deletion")
+    """Ids of the region's keys in PendingDeletion (ListKeys with a KeyState filter)."""
+    return _kms_listing(clients, region, "ListKeys", "list_keys", kms.ListKeysRequest(filters=PENDING_DELETION_FILTER),
+                        lambda body: body.keys.key if body.keys else None, lambda key: key.key_id, "keys pending deletion")

@@ -331,3 +331,20 @@ def test_a_bucket_naming_the_key_by_alias_is_a_dependent(start_cloud):
     assert key_state(cloud) == "Enabled"
     [alert] = alerts(cloud)
     assert alert["Name"] == "KmsKeyDeletionBlocked" and alert["dependents"]["OSS"]["ids"] == ["acme-invoices"]
+
+
+def test_the_safety_net_pages_on_until_the_listing_is_proven_whole(start_cloud):
+    # ListKeys capped at one key a page, echoing the size asked and omitting its total: the safety net
+    # reads on page by page and decides both keys pending deletion, not just the first page's.
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], key_state="PendingDeletion",
+                                     faults=[{"Api": "kms:ListKeys", "PageSizeCap": 1, "ReportRequestedPageSize": True,
+                                              "OmitTotal": True}]))
+    alice_kms(cloud).schedule_key_deletion(kms.ScheduleKeyDeletionRequest(key_id=OTHER_KEY, pending_window_in_days=7))
+    assert cloud.bus.drain(timeout=60)
+    invocation = cloud.fc.fire_timer("key-guard", "safety-net")
+
+    assert invocation.ok, invocation.error
+    [summary] = [r for r in decision_records(cloud) if r.get("status") == "safety_net"]
+    assert summary["keysPendingDeletion"] == 2
+    assert sorted(d["keyId"] for d in summary["decisions"]) == sorted([KEY, OTHER_KEY])
+    assert key_state(cloud) == "Enabled" and key_state(cloud, OTHER_KEY) == "PendingDeletion"
