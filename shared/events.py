@@ -1,6 +1,7 @@
 """Models for the events Function Compute 3.0 delivers to the kms-steward functions.
 
-"ref §N" below means /work/shared/reference/alibaba-platform.md, section N.
+"ref §N" below marks a fact from the public Alibaba Cloud pages on EventBridge's ActionTrail events
+(§1), the Function Compute python runtime and its triggers (§2); where a page is quoted, it is named.
 
 * Key-guard handler: an EventBridge trigger delivers a CloudEvents envelope (ref §1a) whose ``data`` is the
   ActionTrail record of a KMS API call or console operation (ref §1b, §1c). Use ``parse_fc_event``.

@@ -6,9 +6,9 @@ Facts (sources: the Decrypt reference,
 https://www.alibabacloud.com/help/en/kms/key-management-service/developer-reference/api-kms-2016-01-20-decrypt;
 AlibabaCloudDocs/kms `cn.zh-CN/API参考/API列表/Encrypt.md` and `cn.zh-CN/API参考/密钥/{GenerateDataKey,
 CreateKeyVersion}.md`; EncryptionContext, https://alibabacloud.com/help/doc-detail/42975.htm; the KMS
-common errors, https://www.alibabacloud.com/help/doc-detail/69008.html; ../shared/reference/
-dependency-apis.md §1 for the state matrix and UpdateRotationPolicy; the SDK's request and response
-models for every wire name):
+common errors, https://www.alibabacloud.com/help/doc-detail/69008.html; the KMS key state x API matrix
+(doc 44211) and the UpdateRotationPolicy reference; the SDK's request and response models for every
+wire name):
 
 - Encrypt takes KeyId (id, alias or ARN) and Plaintext (base64, at most 6 KB) and answers CiphertextBlob,
   KeyId and KeyVersionId (the key's primary version). Decrypt takes only CiphertextBlob: the key is
