@@ -31,6 +31,7 @@ __all__ = [
     "TimerEvent",
     "UserIdentity",
     "clip",
+    "decode_payload",
     "event_dedupe_key",
     "is_region_id",
     "mask_access_key_id",
@@ -344,6 +345,11 @@ def _enveloped(item: Any) -> Any:
     return {"id": item["eventId"], "source": f"acs.{service}" if service else None,
             "type": f"{service}:ActionTrail:{item.get('eventType') or 'ApiCall'}", "data": item,
             "aliyunregionid": item.get("acsRegion")}
+
+
+def decode_payload(event: RawEvent, what: str = "event") -> Any:
+    """What FC passed (bytes, str or decoded JSON) as Python data; EventParseError naming `what` otherwise."""
+    return _to_document(event, what=what)
 
 
 def is_timer_payload(event: RawEvent) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from shared.events import EventParseError
+from shared.events import EventParseError, decode_payload
 
 _MAX_FAILURE_CHARS = 300
 
@@ -17,16 +17,7 @@ _MAX_FAILURE_CHARS = 300
 def parse_destination_payload(raw: Any) -> tuple[Any, str]:
     """(the original event payload, a one-line description of the failure). Raises EventParseError
     when no original event can be found in it."""
-    if isinstance(raw, (bytes, bytearray)):
-        try:
-            raw = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise EventParseError("failure destination payload is not UTF-8") from None
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except ValueError:
-            raise EventParseError("failure destination payload is not JSON") from None
+    raw = decode_payload(raw, what="failure destination payload")
     if not isinstance(raw, dict):
         raise EventParseError("failure destination payload is not a JSON object")
     original = raw.get("requestPayload")
