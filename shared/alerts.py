@@ -27,6 +27,9 @@ EVENT_NAMES = {
 }
 # The guard could not do what it decided, or could not decide: the content names the key, the step and why.
 GUARD_FAILED = "KmsKeyGuardFailed"
+# An event the guard could not take as a key mutation it decides (no key named, an unknown key, another
+# account, a malformed payload): nothing was done, and the content says why.
+EVENT_REJECTED = "KmsKeyGuardEventRejected"
 
 
 class AlertFailed(RuntimeError):

@@ -24,7 +24,7 @@ from alibabacloud_kms20160120 import models as kms
 
 from shared import alerts
 from shared.audit.model import AuditReport
-from shared.audit.runner import run_audit
+from shared.audit.runner import AUDIT_DEADLINE_S, run_audit
 from shared.audit.scanner import AuditTarget
 from shared.audit.scanners.kms_usage import KmsUsageScanner
 from shared.clients import Clients, TransientError, answered, describe_error, error_code, is_transient
@@ -38,6 +38,14 @@ from shared.policy import (Decision, KeyView, decide_deletion, decide_disable, d
 
 USAGE_SCANNER = KmsUsageScanner.name
 SAFETY_NET_SOURCE = "kms-steward.safety-net"
+# Time budget of one invocation (seconds). After the audit come the action (a write and a re-read), the
+# alert and the record, each a call or two with their retries: AFTER_AUDIT_S leaves room for them. The
+# safety net starts a key's decision only with SAFETY_NET_KEY_S left, enough for a short audit and the rest.
+AFTER_AUDIT_S = 60.0
+MIN_AUDIT_S = 5.0
+SAFETY_NET_KEY_S = 180.0
+# What a rejected event leaves to whom: a key it may have scheduled for deletion is still re-decided.
+REJECTION_FOLLOW_UP = "nothing done; the daily safety net re-decides every key pending deletion"
 ACTIONS = {"cancel_deletion": cancel_deletion, "enable_key": enable_key}
 
 
@@ -113,10 +121,26 @@ def usage_evidence(audit: AuditReport) -> dict | str:
 
 
 class KeyGuard:
-    def __init__(self, config: GuardConfig, *, account_id: str, clients_for: Callable[[str], Clients]):
+    def __init__(self, config: GuardConfig, *, account_id: str, clients_for: Callable[[str], Clients],
+                 time_limit_s: float | None = None, clock: Callable[[], float] = time.monotonic):
         self.config = config
         self.account_id = account_id
         self.clients_for = clients_for  # region -> Clients (one per mutation, so API calls are counted per decision)
+        # The invocation's time limit (the function's timeout; None: unbounded), counted from now: FC ends an
+        # invocation at its timeout, whatever it was doing, so an audit is bounded by what is left of it.
+        self._clock = clock
+        self._ends_at = clock() + time_limit_s if time_limit_s else None
+
+    def _seconds_left(self) -> float | None:
+        return None if self._ends_at is None else self._ends_at - self._clock()
+
+    def _audit_deadline(self) -> float:
+        """The audit's deadline: its own cap, and never so late that the action, alert and record after it
+        would be cut off by the invocation's end (a cut-off decision is one nobody hears of)."""
+        left = self._seconds_left()
+        if left is None:
+            return AUDIT_DEADLINE_S
+        return max(MIN_AUDIT_S, min(AUDIT_DEADLINE_S, left - AFTER_AUDIT_S))
 
     # ------------------------------------------------------------ entry points
 
@@ -177,12 +201,25 @@ class KeyGuard:
                     results.append(self._safety_net_blind(region, day, exc).result())
                 continue
             pending += len(key_ids)
-            for key_id in key_ids:
+            for index, key_id in enumerate(key_ids):
                 mutation = self._from_safety_net(key_id, region, day, timer)
+                left = self._seconds_left()
+                if left is not None and left < SAFETY_NET_KEY_S:
+                    # Not enough time left to decide a key whole. FC's retry carries on where this run stopped
+                    # (the keys decided are duplicates of themselves); on the last chance there is no retry, so
+                    # each key left is cancelled fail-safe, which takes a moment, and alerted.
+                    if last_chance:
+                        results.append(self._not_reached(mutation, invocation_id, last_chance).result())
+                        continue
+                    retry_later.append(f"{len(key_ids) - index} key(s) in {region} not reached within the time limit")
+                    break
                 try:
                     results.append(self._process(mutation, invocation_id, last_chance=last_chance).result())
                 except TransientError as exc:
                     retry_later.append(f"{key_id} ({exc})")
+            else:
+                continue
+            break  # out of time: the regions after this one are left to the retry as well
         summary = {"status": "safety_net", "eventName": "SafetyNet", "eventId": f"{SAFETY_NET_SOURCE}/{timer.triggerTime}",
                    "trigger": timer.triggerName, "regions": list(self.config.regions or (self.config.region,)),
                    "keysPendingDeletion": pending, "decisions": [
@@ -238,7 +275,8 @@ class KeyGuard:
         except _Ignored as exc:
             return self._finish(Outcome("ignored", {**record, "status": "ignored", "reason": str(exc)}), None, started)
         except Rejected as exc:
-            return self._finish(Outcome("rejected", {**record, "status": "rejected", "reason": str(exc)}), None, started)
+            clients = self._record_clients(self._home(m))
+            return self._finish(self._rejected(m, record, str(exc), clients), clients, started)
 
         clients = self.clients_for(m.region)
         record["step"] = "claim"
@@ -254,7 +292,7 @@ class KeyGuard:
         try:
             outcome = self._decide_and_act(m, rule, record, clients)
         except Rejected as exc:
-            outcome = Outcome("rejected", {**record, "status": "rejected", "reason": str(exc)})
+            outcome = self._rejected(m, record, str(exc), clients)
         except Exception as exc:
             if is_transient(exc) and not last_chance:
                 # Nothing was done yet (actions settle what they did, alerts never raise): FC retries.
@@ -350,7 +388,7 @@ class KeyGuard:
                                  kms_instance_log_project=self.config.kms_instance_log_project or None,
                                  kms_instance_log_logstore=self.config.kms_instance_log_logstore or None, kms_instance_id=key.kms_instance,
                                  aliases=tuple(key.aliases))
-            audit = run_audit(target, clients)
+            audit = run_audit(target, clients, deadline_s=self._audit_deadline())
             record.update(self._audit_fields(audit))
         record["step"] = "decide"
         decision = rule.decide(key, audit, self.config)
@@ -423,6 +461,17 @@ class KeyGuard:
         return self._guard_failed(m, record, clients, record.get("keyId") or m.key_ref or "", None, record.get("action") or "none",
                                   detail, [reason], reason=reason)
 
+    def _not_reached(self, m: Mutation, invocation_id: str, last_chance: str) -> Outcome:
+        """A key the safety net's last run had no time left to decide: cancelled fail-safe, and alerted."""
+        started = time.monotonic()
+        record: dict[str, Any] = {"status": "", "eventId": m.event_id, "eventSource": m.source, "eventType": m.event_type,
+                                  "eventName": m.event_name, "keyId": m.key_ref, "region": m.region, "account": m.account,
+                                  "caller": m.caller, "invocation": invocation_id, "failedInvocation": last_chance,
+                                  "step": "safety net"}
+        clients = self.clients_for(m.region)
+        outcome = self._cannot_decide(m, record, clients, TimeoutError("not reached within the invocation's time limit"))
+        return self._finish(outcome, clients, started)
+
     def _guard_failed(self, m: Mutation, record: dict, clients: Clients, key_id: str, audit: AuditReport | None, action: str,
                       detail: str, reasons: list[str], *, reason: str | None = None) -> Outcome:
         record = {**record, "status": "error", "reason": reason or detail}
@@ -469,10 +518,35 @@ class KeyGuard:
             if answered(exc):  # CloudMonitor said no: it is still owed (with no answer at all it may have landed)
                 record["_alertOwed"] = {"name": name, "content": content, "severity": severity}
 
+    def _rejected(self, m: Mutation, record: dict, reason: str, clients: Clients | None) -> Outcome:
+        """An event the guard cannot decide on its own terms (no key named, an unknown key, another account,
+        a source that is not a service): nothing is done, and a person is told, since it may be a real
+        mutation the guard could not read. Never owed nor retried: the same event would be rejected again."""
+        record = {**record, "status": "rejected", "reason": reason, "step": None}
+        content = {**self._content(m, record, m.key_ref or "", "rejected", "WARN", "none", REJECTION_FOLLOW_UP, None, [reason]),
+                   "keyId": m.key_ref}
+        self._alert_rejection(clients, content, record)
+        return Outcome("rejected", record)
+
     def reject_payload(self, reason: str) -> dict:
-        outcome = Outcome("rejected", {"status": "rejected", "reason": reason})
-        self._record(outcome.record, None, self.config.region)
-        return outcome.result()
+        """A payload no event could be read from: recorded and alerted like any rejection."""
+        record = {"status": "rejected", "reason": reason}
+        content = {"severity": "WARN", "account": self.account_id, "region": self.config.region, "decision": "rejected",
+                   "action": "none", "actionResult": REJECTION_FOLLOW_UP, "reasons": [reason]}
+        self._alert_rejection(self._record_clients(self.config.region), content, record)
+        self._record(record, None, self.config.region)
+        return Outcome("rejected", record).result()
+
+    def _alert_rejection(self, clients: Clients | None, content: dict, record: dict) -> None:
+        if clients is None:
+            record["alertError"] = f"{alerts.EVENT_REJECTED} not raised: no client for {self.config.region or 'the home region'}"
+            return
+        try:
+            alerts.raise_alert(clients, self.config.region or str(content.get("region") or ""), alerts.EVENT_REJECTED,
+                               content, self.config.alert_group_id)
+            record.update(alert=alerts.EVENT_REJECTED, alertSeverity="WARN")
+        except Exception as exc:  # the rejection stands and is recorded; retrying would only reject it again
+            record.update(alert=None, alertError=f"{alerts.EVENT_REJECTED} not raised: {describe_error(exc)}")
 
     def _finish(self, outcome: Outcome, clients: Clients | None, started: float) -> Outcome:
         outcome.record["durationMs"] = int((time.monotonic() - started) * 1000)

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.conftest import ROOT, decision_records, disk, make_account
+from tests.conftest import ROOT, alerts, decision_records, disk, make_account
 
 SAMPLE = json.loads((ROOT / "events" / "schedule_key_deletion.json").read_text())
 
@@ -46,6 +46,20 @@ def test_bad_input_is_rejected_and_recorded(start_cloud, payload, reason):
     records = decision_records(cloud)
     assert len(records) == len(results) and all(r["status"] == "rejected" and reason in r["reason"] for r in records)
     assert cloud.calls.get("kms:CancelKeyDeletion") == 0
+    # A person learns of it: a rejected event may be a real mutation the guard could not read.
+    raised = alerts(cloud)
+    assert [a["Name"] for a in raised] == ["KmsKeyGuardEventRejected"] * len(results)
+    assert all(a["severity"] == "WARN" and reason in a["reasons"][0] and "safety net" in a["actionResult"] for a in raised)
+    assert all(r["alert"] == "KmsKeyGuardEventRejected" for r in records)
+
+
+def test_a_rejection_whose_alert_is_refused_is_still_recorded_and_never_retried(start_cloud):
+    cloud = start_cloud(make_account(faults=[{"Api": "cms:PutCustomEvent", "Code": "Forbidden.NoPermission"}]))
+    invocation = cloud.fc.invoke("key-guard", event_with(data__requestParameters={"PendingWindowInDays": "7"}))
+
+    assert invocation.ok, invocation.error  # a retry would only be rejected again
+    [record] = decision_records(cloud)
+    assert record["status"] == "rejected" and "KmsKeyGuardEventRejected not raised" in record["alertError"]
 
 
 def test_a_bad_item_beside_a_good_one_costs_only_itself(start_cloud):

@@ -182,3 +182,27 @@ def test_contract_lookup_events_sample_names_its_caller(start_cloud):
     assert dep.usage.startswith("Decrypt×1 in the last ") and dep.detail["cross_account"] == "false"
     assert dep.detail["last_use"] == "2021-08-05T09:21:32Z" and dep.detail["source_ip"] == "Internal"
     assert dep.detail["user_agent"] == "AliyunConsole"
+
+
+# ---------------------------------------------------------------- the window
+
+
+def test_an_event_time_in_the_future_does_not_move_the_window_past_recent_use(start_cloud):
+    # A skewed or forged eventTime a year ahead: a window ending there would hold none of the key's calls.
+    t = now()
+    cloud = start_cloud(make_account(actiontrail={"events": [crypto_event("Decrypt", when=t - timedelta(days=5))]}))
+    found, _ = scan(cloud, as_of=iso(t + timedelta(days=365)))
+    assert list(found) == ["ram-user:billing-app"]
+
+
+def test_use_after_the_event_counts_and_the_window_reaches_back_from_the_event(start_cloud):
+    # Decided late (the safety net, a failure destination): the window runs from 30 days before the
+    # event until now, so a call made since the event and one made 30 days before it both count.
+    t = now()
+    event_time = t - timedelta(days=6)
+    events = [crypto_event("Decrypt", when=t - timedelta(days=1), user="since-the-event"),
+              crypto_event("Decrypt", when=event_time - timedelta(days=29), user="before-the-event"),
+              crypto_event("Decrypt", when=event_time - timedelta(days=31), user="too-old")]
+    cloud = start_cloud(make_account(actiontrail={"events": events}))
+    found, _ = scan(cloud, as_of=iso(event_time))
+    assert set(found) == {"ram-user:since-the-event", "ram-user:before-the-event"}

@@ -25,7 +25,16 @@ def build_guard(context) -> KeyGuard:
         config,
         account_id=account_id_from(context),
         clients_for=lambda region: Clients(credentials, region, endpoint_override=config.endpoint_override),
+        time_limit_s=_timeout_of(context),
     )
+
+
+def _timeout_of(context) -> float | None:
+    """The function's timeout (FC's context.function.timeout, seconds): the invocation ends there."""
+    try:
+        return float(context.function.timeout) or None
+    except (AttributeError, TypeError, ValueError):
+        return None
 
 
 def handler(event, context):

@@ -133,10 +133,15 @@ def _now() -> datetime:
     return datetime.now(timezone.utc).replace(microsecond=0)
 
 
-def _window_end(as_of: str | None) -> datetime:
-    """The target's instant, else now; an unreadable instant falls back to now (a wider net, never a narrower)."""
-    end = parse_utc(as_of)
-    return end.replace(microsecond=0) if end else _now()
+def _window(as_of: str | None, days: int) -> tuple[datetime, datetime]:
+    """The usage window: from `days` before the target's instant (the event's time) until now. It always
+    ends now, since a call made after the event is use all the same, and it never starts later than `days`
+    before now: an event time in the future (a clock skew, a forged record) cannot move the window past the
+    calls that matter. An unreadable instant counts as now (a wider net, never a narrower)."""
+    now = _now()
+    instant = parse_utc(as_of)
+    anchor = min(instant.replace(microsecond=0), now) if instant else now
+    return anchor - timedelta(days=days), now
 
 
 def _iso(dt: datetime) -> str:
@@ -182,8 +187,7 @@ class KmsUsageScanner:
             "instance whose log is not configured (KMS_INSTANCE_LOG_PROJECT/LOGSTORE) is reported incomplete.")
 
     def scan(self, target: AuditTarget, clients: Clients) -> list[Dependent]:
-        end = _window_end(target.as_of)
-        start = end - timedelta(days=target.usage_window_days)
+        start, end = _window(target.as_of, target.usage_window_days)
         # A key in a KMS instance may be used through the instance's dedicated gateway, which only its SLS log
         # shows: without that log the evidence cannot be whole, and nothing else is worth reading first.
         instance = target.kms_instance_id

@@ -1,0 +1,81 @@
+"""key-guard within its invocation's time limit: FC ends an invocation at the function's timeout, whatever it
+was doing, so a decision cut off there is one nobody hears of. The audit leaves time for the action, the alert
+and the record; the daily safety net starts a key only with time left to decide it, leaves the rest to FC's
+retry, and on its last chance (the failure destination, no retry after it) cancels what it cannot reach.
+
+The guard is built here as the handler builds it, with the local cloud's clients, and given a clock that
+moves only as decisions are recorded, so "time left" is the same on every machine."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from alibabacloud_kms20160120 import models as kms
+
+from shared.clients import TransientError
+from shared.config import GuardConfig
+from shared.guard import KeyGuard
+from tests.conftest import ROOT, ACCOUNT_ID, KEY, OTHER_KEY, REGION, alerts, alice_kms, decision_records, disk, key_state, make_account
+from tests.scanner_kit import clients
+
+SAFETY_NET_TIMER = {"triggerTime": "2026-12-02T03:00:00Z", "triggerName": "safety-net", "payload": '{"task":"safety-net"}'}
+SECONDS_PER_RECORD = 100.0
+
+
+def guard(cloud, *, time_limit_s: float) -> KeyGuard:
+    env = {**cloud.project.function("key-guard").environment, "FC_REGION": REGION}
+    # Time passes only as decision records are written: each decision "takes" SECONDS_PER_RECORD.
+    clock = lambda: SECONDS_PER_RECORD * cloud.calls.get("sls:PutLogs")  # noqa: E731
+    return KeyGuard(GuardConfig.from_env(env), account_id=ACCOUNT_ID, clients_for=lambda region: clients(cloud, region),
+                    time_limit_s=time_limit_s, clock=clock)
+
+
+@pytest.fixture
+def two_keys_pending(start_cloud):
+    """Both keys pending deletion with a disk on each; their events were lost (only the safety net sees them)."""
+    cloud = start_cloud(make_account(disks=[disk("d-app1"), disk("d-app2", key=OTHER_KEY)], key_state="PendingDeletion"))
+    cloud.bus.hold()
+    alice_kms(cloud).schedule_key_deletion(kms.ScheduleKeyDeletionRequest(key_id=OTHER_KEY, pending_window_in_days=7))
+    yield cloud
+    cloud.bus.release()  # the "lost" event arrives late, after the test: nothing waits on it at teardown
+    assert cloud.bus.drain(timeout=60)
+
+
+def test_the_safety_net_stops_before_the_time_limit_and_its_retry_finishes_the_job(two_keys_pending):
+    cloud = two_keys_pending
+    # Time for one key: after the first decision's record, less than a key's budget is left.
+    with pytest.raises(TransientError, match="not reached within the time limit"):
+        guard(cloud, time_limit_s=250).handle(SAFETY_NET_TIMER)
+    states = sorted([key_state(cloud), key_state(cloud, OTHER_KEY)])
+    assert states == ["Enabled", "PendingDeletion"]  # one decided whole, the other not started
+
+    guard(cloud, time_limit_s=10_000).handle(SAFETY_NET_TIMER)  # FC's retry of the same timer event
+    assert key_state(cloud) == "Enabled" and key_state(cloud, OTHER_KEY) == "Enabled"
+    decided = sorted((r["keyId"], r["status"]) for r in decision_records(cloud) if r.get("eventSource") == "kms-steward.safety-net")
+    assert decided == sorted([(KEY, "acted"), (OTHER_KEY, "acted")])  # each key once: the retry lists only what is left
+    assert [a["Name"] for a in alerts(cloud)] == ["KmsKeyDeletionBlocked"] * 2
+
+
+def test_on_its_last_chance_the_safety_net_cancels_the_keys_it_has_no_time_to_decide(two_keys_pending):
+    cloud = two_keys_pending
+    answer = guard(cloud, time_limit_s=100).handle_failed_invocation(SAFETY_NET_TIMER, "EventAgeExceeded")
+
+    assert key_state(cloud) == "Enabled" and key_state(cloud, OTHER_KEY) == "Enabled"
+    assert sorted(r["status"] for r in answer["results"]) == ["error", "error"]
+    raised = alerts(cloud)
+    assert sorted(a["keyId"] for a in raised) == sorted([KEY, OTHER_KEY])
+    assert all(a["Name"] == "KmsKeyGuardFailed" and "time limit" in json.dumps(a["reasons"]) for a in raised)
+    assert cloud.calls.get("ecs:DescribeDisks") == 0  # no audit was started that could not finish
+
+
+def test_an_audit_ends_early_enough_to_leave_time_for_the_action_alert_and_record(start_cloud):
+    # DescribeDisks answers after 20 s; the invocation has 66 s left, 60 of them kept for what follows the audit.
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], key_state="PendingDeletion",
+                                     faults=[{"Api": "ecs:DescribeDisks", "LatencyMs": 20_000}]))
+    event = json.loads((ROOT / "events" / "schedule_key_deletion.json").read_text())
+    [result] = guard(cloud, time_limit_s=66).handle(event)["results"]
+
+    assert result["status"] == "acted" and key_state(cloud) == "Enabled"  # incomplete: may have dependents, so cancelled
+    [record] = [r for r in decision_records(cloud) if r.get("keyId") == KEY]
+    [disks] = [part for part in record["auditIncomplete"] if part["part"] == "ecs_disks"]
+    assert "audit deadline of 6 s" in disks["reason"]
