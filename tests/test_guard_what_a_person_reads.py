@@ -1,0 +1,270 @@
+"""What a person reads: the decision record and the CloudMonitor alert, field by field, on each path the
+guard can take. An operator's alert rule, a dashboard query or an incident review reads these fields by
+name and these reasons by their words, so each path's record and alert are asserted whole here (the
+other tests check the decisions themselves). Only what differs from run to run is masked: request ids,
+record and invocation ids, timings, the instant a claim was taken.
+
+The guard is built as the handler builds it, against the local cloud through the official SDKs."""
+from __future__ import annotations
+
+import copy
+import json
+import re
+
+from alibabacloud_kms20160120 import models as kms
+
+from shared.config import GuardConfig
+from shared.events import event_dedupe_key, parse_fc_events_each
+from shared.guard import KeyGuard
+from shared.idempotency import EventClaims
+from tests.conftest import (ACCOUNT_ID, KEY, REGION, ROOT, alerts, alice_kms, decision_records, disk, key_state,
+                            make_account)
+from tests.scanner_kit import clients
+
+SCHEDULE = json.loads((ROOT / "events" / "schedule_key_deletion.json").read_text())
+DISABLE = json.loads((ROOT / "events" / "disable_key.json").read_text())
+TIMER = {"triggerTime": "2026-12-02T03:00:00Z", "triggerName": "safety-net", "payload": '{"task":"safety-net"}'}
+SAMPLE_CALLER = "ram-user alice (uid 2034567890123456, AK LTAI****)"  # the schedule sample's caller
+SAMPLE_EVENT_ID = SCHEDULE["id"]
+ALICE = "ram-user alice (uid 1287370224856720, AK LTAI****)"  # the test cloud's alice, calling through the SDK
+NET_KEY_EVENT = f"kms-steward.safety-net/2026-12-02/{REGION}/{KEY}"
+NET_CALLER = "unknown: found pending deletion by the daily safety net (see ActionTrail for who scheduled it)"
+VOLATILE = {"durationMs", "recordId", "invocation", "eventTime", "userAgent", "sourceIp", "apiCalls", "scanners", "recordedTo"}
+THROTTLED = {"Code": "Rejected.Throttling", "Status": 429}
+DENIED_READ = {"Api": "kms:DescribeKey", "Code": "Forbidden.RAM"}
+RAM_DENIAL = ("Forbidden.RAM: code: 403, User not authorized to operate on the specified resource, or this API doesn't "
+              "support RAM. (kms:DescribeKey) request id: <id>")
+
+
+def masked(value):
+    """The value with what differs between runs replaced by a placeholder."""
+    if isinstance(value, dict):
+        return {k: masked(v) for k, v in value.items() if k not in VOLATILE}
+    if isinstance(value, list):
+        return [masked(v) for v in value]
+    if isinstance(value, str):
+        value = re.sub(r"request id: [0-9A-F-]+", "request id: <id>", value)
+        value = re.sub(r"since \S+ \(", "since <time> (", value)
+        return re.sub(r"invocation [0-9a-f-]{36}", "invocation <id>", value)
+    return value
+
+
+def guard(cloud, **kwargs) -> KeyGuard:
+    env = {**cloud.project.function("key-guard").environment, "FC_REGION": REGION}
+    return KeyGuard(GuardConfig.from_env(env), account_id=ACCOUNT_ID, clients_for=lambda region: clients(cloud, region), **kwargs)
+
+
+def records(cloud) -> list[dict]:
+    return [masked(r) for r in decision_records(cloud)]
+
+
+def raised(cloud) -> list[dict]:
+    return [masked(a) for a in alerts(cloud)]
+
+
+def schedule_deletion(cloud):
+    alice_kms(cloud).schedule_key_deletion(kms.ScheduleKeyDeletionRequest(key_id=KEY, pending_window_in_days=7))
+    assert cloud.bus.drain(timeout=60)
+
+
+BLOCKED_ALERT = {
+    "Name": "KmsKeyDeletionBlocked", "severity": "CRITICAL", "keyId": KEY, "region": REGION, "account": ACCOUNT_ID,
+    "mutation": "ScheduleKeyDeletion", "caller": ALICE, "decision": "block", "action": "cancel_deletion",
+    "actionResult": "PendingDeletion -> Enabled", "dependents": {"ECS": {"count": 1, "ids": ["d-app1"]}},
+    "auditIncomplete": [], "reasons": ["1 dependent(s): ECS: 1"],
+}
+
+
+def blocked_record(event_id: str) -> dict:
+    return {
+        "status": "acted", "eventId": event_id, "eventSource": "acs.kms", "eventType": "kms:ActionTrail:ApiCall",
+        "eventName": "ScheduleKeyDeletion", "keyId": KEY, "region": REGION, "account": ACCOUNT_ID, "caller": ALICE,
+        "keyStateBefore": "PendingDeletion", "keyArn": f"acs:kms:{REGION}:{ACCOUNT_ID}:key/{KEY}", "aliases": ["alias/payments"],
+        "deletionProtection": "Disabled", "auditComplete": True, "dependentCount": 1,
+        "dependents": {"ECS": ["d-app1 (live, data disk encryption, attached to i-bp1app000001)"]},
+        "usageEvidence": {"complete": True, "callers": []}, "decision": "block", "mode": "enforce",
+        "reasons": ["1 dependent(s): ECS: 1"], "allowListed": False, "action": "cancel_deletion",
+        "actionResult": "PendingDeletion -> Enabled", "actionDone": True, "keyStateAfter": "Enabled",
+        "reason": "1 dependent(s): ECS: 1", "alert": "KmsKeyDeletionBlocked", "alertSeverity": "CRITICAL",
+    }
+
+
+def test_a_blocked_deletion(start_cloud):
+    cloud = start_cloud(make_account(disks=[disk("d-app1")]))
+    schedule_deletion(cloud)
+
+    [record] = records(cloud)
+    assert record == blocked_record(record["eventId"])
+    assert raised(cloud) == [{**BLOCKED_ALERT, "eventId": record["eventId"]}]
+
+
+def test_an_alert_cloudmonitor_refused_once_then_raised_by_the_retry(start_cloud):
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], faults=[
+        {"Api": "cms:PutCustomEvent", "Code": "ServiceUnavailable", "Status": 503, "Remaining": 1}]))
+    schedule_deletion(cloud)
+
+    first, retry = records(cloud)
+    event_id = first["eventId"]
+    refusal = "KmsKeyDeletionBlocked not raised: ServiceUnavailable: code: 503, Injected fault on cms:PutCustomEvent. request id: <id>"
+    expected_first = {**blocked_record(event_id), "alertError": refusal, "alertOwed": "KmsKeyDeletionBlocked"}
+    del expected_first["alert"], expected_first["alertSeverity"]
+    assert first == expected_first
+    assert retry == {
+        "status": "alert_raised", "eventId": event_id, "eventSource": "acs.kms", "eventType": "kms:ActionTrail:ApiCall",
+        "eventName": "ScheduleKeyDeletion", "keyId": KEY, "region": REGION, "account": ACCOUNT_ID, "caller": ALICE,
+        "decision": "block", "action": "cancel_deletion", "alert": "KmsKeyDeletionBlocked", "alertSeverity": "CRITICAL",
+        "reason": "KmsKeyDeletionBlocked raised for the decision of invocation <id>",
+    }
+    assert raised(cloud) == [{**BLOCKED_ALERT, "eventId": event_id}]
+
+
+def test_the_failure_destination_cancelling_a_key_it_cannot_read(start_cloud):
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], key_state="PendingDeletion", faults=[DENIED_READ]))
+    guard(cloud).handle_failed_invocation(SCHEDULE, "EventAgeExceeded")
+    cloud.faults.clear()
+
+    assert key_state(cloud) == "Enabled"
+    reason = f"guard failed at read key: {RAM_DENIAL}"
+    assert records(cloud) == [{
+        "status": "error", "eventId": SAMPLE_EVENT_ID, "eventSource": "acs.kms", "eventType": "kms:ActionTrail:ApiCall",
+        "eventName": "ScheduleKeyDeletion", "keyId": KEY, "region": REGION, "account": ACCOUNT_ID, "caller": SAMPLE_CALLER,
+        "failedInvocation": "EventAgeExceeded", "step": "read key", "decision": "block", "action": "cancel_deletion",
+        "actionResult": "fail-safe cancel sent; the key's state could not be re-read", "reason": reason,
+        "alert": "KmsKeyGuardFailed", "alertSeverity": "CRITICAL",
+    }]
+    assert raised(cloud) == [{
+        "Name": "KmsKeyGuardFailed", "severity": "CRITICAL", "keyId": KEY, "region": REGION, "account": ACCOUNT_ID,
+        "mutation": "ScheduleKeyDeletion", "caller": SAMPLE_CALLER, "eventId": SAMPLE_EVENT_ID, "decision": "error",
+        "action": "cancel_deletion", "actionResult": "fail-safe cancel sent; the key's state could not be re-read",
+        "dependents": {}, "auditIncomplete": [], "step": "read key",
+        "reasons": [reason, "the invocation failed every retry: EventAgeExceeded"],
+    }]
+
+
+def test_the_fail_safe_cancel_confirmed_by_the_key(start_cloud):
+    # Another invocation holds the event's claim when the failure destination runs: it cancels anyway, and
+    # the key, readable now, shows the cancel.
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], key_state="PendingDeletion"))
+    keeper = guard(cloud)
+    [event] = parse_fc_events_each(json.dumps(SCHEDULE).encode())
+    EventClaims(clients(cloud), keeper.config.state_bucket, REGION).claim(event_dedupe_key(event), "another-invocation")
+    keeper.handle_failed_invocation(SCHEDULE, "EventAgeExceeded")
+
+    assert key_state(cloud) == "Enabled"
+    reason = (f"guard failed at claim: ClaimBusy: event acs.kms/{SAMPLE_EVENT_ID} is being handled by invocation "
+              "another-invocation since <time> (another invocation holds the event, or a failed attempt could not release its claim)")
+    [record] = records(cloud)
+    assert record == {
+        "status": "error", "eventId": SAMPLE_EVENT_ID, "eventSource": "acs.kms", "eventType": "kms:ActionTrail:ApiCall",
+        "eventName": "ScheduleKeyDeletion", "keyId": KEY, "region": REGION, "account": ACCOUNT_ID, "caller": SAMPLE_CALLER,
+        "failedInvocation": "EventAgeExceeded", "step": "claim", "decision": "block", "action": "cancel_deletion",
+        "actionResult": "fail-safe: deletion cancelled", "reason": reason, "alert": "KmsKeyGuardFailed", "alertSeverity": "CRITICAL",
+    }
+    [alert] = raised(cloud)
+    assert alert["actionResult"] == "fail-safe: deletion cancelled" and alert["step"] == "claim"
+    assert alert["reasons"] == [reason, "the invocation failed every retry: EventAgeExceeded"]
+
+
+def test_a_failed_disable_is_told_and_nothing_is_done(start_cloud):
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], faults=[DENIED_READ]))
+    guard(cloud).handle_failed_invocation(DISABLE, "EventAgeExceeded")
+
+    [record] = records(cloud)
+    assert record["status"] == "error" and record["actionResult"] == "nothing done" and "action" not in record
+    assert record["reason"] == f"guard failed at read key: {RAM_DENIAL}"
+    assert cloud.calls.get("kms:EnableKey") == 0 and cloud.calls.get("kms:CancelKeyDeletion") == 0
+    [alert] = raised(cloud)
+    assert (alert["Name"], alert["mutation"], alert["action"], alert["actionResult"]) == (
+        "KmsKeyGuardFailed", "DisableKey", "none", "nothing done")
+
+
+def test_a_rejected_event(start_cloud):
+    cloud = start_cloud(make_account())
+    event = copy.deepcopy(SCHEDULE)
+    del event["data"]["requestParameters"]["KeyId"]
+    guard(cloud).handle(event)
+
+    reason = "ScheduleKeyDeletion event has no KeyId (nor a ProtectedResourceArn naming a key)"
+    assert records(cloud) == [{
+        "status": "rejected", "eventId": SAMPLE_EVENT_ID, "eventSource": "acs.kms", "eventType": "kms:ActionTrail:ApiCall",
+        "eventName": "ScheduleKeyDeletion", "region": REGION, "account": ACCOUNT_ID, "caller": SAMPLE_CALLER,
+        "reason": reason, "alert": "KmsKeyGuardEventRejected", "alertSeverity": "WARN",
+    }]
+    assert raised(cloud) == [{
+        "Name": "KmsKeyGuardEventRejected", "severity": "WARN", "keyId": None, "region": REGION, "account": ACCOUNT_ID,
+        "mutation": "ScheduleKeyDeletion", "caller": SAMPLE_CALLER, "eventId": SAMPLE_EVENT_ID, "decision": "rejected",
+        "action": "none", "actionResult": "nothing done; the daily safety net re-decides every key pending deletion",
+        "dependents": {}, "auditIncomplete": [], "reasons": [reason],
+    }]
+
+
+def test_an_unreadable_payload(start_cloud):
+    cloud = start_cloud(make_account())
+    guard(cloud).handle(b'{"id": "x"')
+
+    reason = "malformed event: event is not valid JSON: Expecting ',' delimiter at line 1 column 11, near '{\"id\": \"x\"'"
+    assert records(cloud) == [{"status": "rejected", "reason": reason, "alert": "KmsKeyGuardEventRejected", "alertSeverity": "WARN"}]
+    assert raised(cloud) == [{
+        "Name": "KmsKeyGuardEventRejected", "severity": "WARN", "account": ACCOUNT_ID, "region": REGION, "decision": "rejected",
+        "action": "none", "actionResult": "nothing done; the daily safety net re-decides every key pending deletion",
+        "reasons": [reason],
+    }]
+
+
+def test_the_safety_net_blind_in_a_region(start_cloud):
+    cloud = start_cloud(make_account(faults=[{"Api": "kms:ListKeys", "Code": "Forbidden.NoPermission", "Status": 403}]))
+    guard(cloud).handle(TIMER)
+
+    denial = "Forbidden.NoPermission: code: 403, Injected fault on kms:ListKeys. request id: <id>"
+    blind, summary = records(cloud)
+    assert blind == {
+        "status": "error", "eventId": f"kms-steward.safety-net/2026-12-02/{REGION}", "eventName": "SafetyNet", "region": REGION,
+        "step": "list keys pending deletion", "reason": f"safety net could not list keys in {REGION}: {denial}",
+        "alert": "KmsKeyGuardFailed", "alertSeverity": "CRITICAL",
+    }
+    assert summary == {
+        "status": "safety_net", "eventName": "SafetyNet", "eventId": "kms-steward.safety-net/2026-12-02T03:00:00Z",
+        "trigger": "safety-net", "regions": [REGION], "keysPendingDeletion": 0,
+        "decisions": [{"keyId": None, "region": REGION, "status": "error", "decision": None}],
+    }
+    assert raised(cloud) == [{
+        "Name": "KmsKeyGuardFailed", "severity": "CRITICAL", "keyId": "", "region": REGION, "account": ACCOUNT_ID,
+        "mutation": "SafetyNet", "caller": "daily safety net", "eventId": f"kms-steward.safety-net/2026-12-02/{REGION}",
+        "decision": "error", "action": "none", "actionResult": "keys pending deletion not re-decided in this region",
+        "dependents": {}, "auditIncomplete": [], "step": "list keys pending deletion",
+        "reasons": [f"safety net could not list keys: {denial}"],
+    }]
+
+
+def test_the_safety_net_deciding_a_key(start_cloud):
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], key_state="PendingDeletion"))
+    answer = guard(cloud).handle(TIMER)
+
+    decision, summary = records(cloud)
+    expected = {**blocked_record(NET_KEY_EVENT), "eventSource": "kms-steward.safety-net", "eventType": "timer:safety-net",
+                "caller": NET_CALLER}
+    assert decision == expected
+    assert summary == {
+        "status": "safety_net", "eventName": "SafetyNet", "eventId": "kms-steward.safety-net/2026-12-02T03:00:00Z",
+        "trigger": "safety-net", "regions": [REGION], "keysPendingDeletion": 1,
+        "decisions": [{"keyId": KEY, "region": REGION, "status": "acted", "decision": "block"}],
+    }
+    assert masked(answer["safetyNet"]) == summary
+    assert raised(cloud) == [{**BLOCKED_ALERT, "eventId": NET_KEY_EVENT, "caller": NET_CALLER}]
+
+
+def test_a_key_the_last_safety_net_run_had_no_time_for(start_cloud):
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], key_state="PendingDeletion"))
+    guard(cloud, time_limit_s=100, clock=lambda: 0.0).handle_failed_invocation(TIMER, "EventAgeExceeded")
+
+    reason = "guard failed at safety net: TimeoutError: not reached within the invocation's time limit"
+    decision, summary = records(cloud)
+    assert decision == {
+        "status": "error", "eventId": NET_KEY_EVENT, "eventSource": "kms-steward.safety-net", "eventType": "timer:safety-net",
+        "eventName": "ScheduleKeyDeletion", "keyId": KEY, "region": REGION, "account": ACCOUNT_ID, "caller": NET_CALLER,
+        "failedInvocation": "EventAgeExceeded", "step": "safety net", "decision": "block", "action": "cancel_deletion",
+        "actionResult": "fail-safe: deletion cancelled", "reason": reason, "alert": "KmsKeyGuardFailed", "alertSeverity": "CRITICAL",
+    }
+    assert summary["decisions"] == [{"keyId": KEY, "region": REGION, "status": "error", "decision": "block"}]
+    [alert] = raised(cloud)
+    assert alert["reasons"] == [reason, "the invocation failed every retry: EventAgeExceeded"]
