@@ -4,6 +4,11 @@ Each record uses the field names the real Describe/List API returns for that ite
 where the API item omits it. Where the official SDK has a model for the item, the record may carry
 any of that model's wire names and nothing else: an unknown field is an error naming the record and
 the field, never silently ignored (a typo like `KmsKeyId` would otherwise hide a dependent).
+
+What every account has lives here: its id, the instant it describes, credentials, regions and injected
+faults. Each product's records live beside the product, with its section of the file (an `AccountSection`
+in localcloud/products); `Account` gathers every section found there (localcloud/catalog.py), checks what
+a file says against all of them, and loads and writes the file.
 """
 from __future__ import annotations
 
@@ -13,23 +18,13 @@ import re
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Optional
+from typing import Any, Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError, create_model, field_validator
 
-from localcloud.products.actiontrail import ActionTrailSection
-from localcloud.products.cs import CsSection
-from localcloud.products.ecs import EcsDisk, EcsSection, EcsSnapshot  # noqa: F401 (EcsDisk, EcsSnapshot: re-exported)
-from localcloud.products.kms_crypto import KmsKeyVersion
-from localcloud.products.kms_secrets import KmsSecret
-from localcloud.products.mongodb import MongodbSection
-from localcloud.products.nas import NasSection
-from localcloud.products.oss import OssSection
-from localcloud.products.polardb import PolardbSection
-from localcloud.products.rds import RdsSection
-from localcloud.products.redis import RedisSection
-from localcloud.records import Record, StrictRecord, _iso, _sdk, sdk_wire_names  # noqa: F401 - sdk_wire_names re-exported
+from localcloud import catalog
+from localcloud.records import StrictRecord, _iso, field_value, record_regions
 
 
 class AccountError(ValueError):
@@ -103,153 +98,12 @@ class Fault(StrictRecord):
         return v
 
 
-# ---------------------------------------------------------------- products
+# ---------------------------------------------------------------- the account
 
 
-class KmsTag(StrictRecord):
-    TagKey: str
-    TagValue: str = ""
+class AccountCore(StrictRecord):
+    """What every account has, whatever products it uses; `Account` adds one field per product section."""
 
-
-class KmsKey(Record):
-    sdk_model: ClassVar[Any] = _sdk("alibabacloud_kms20160120.models", "DescribeKeyResponseBodyKeyMetadata")
-    extra_fields: ClassVar[frozenset] = frozenset({"RegionId", "Tags", "KeyVersions"})
-
-    KeyId: str
-    RegionId: str
-    KeyState: Literal["Enabled", "Disabled", "PendingDeletion", "PendingImport"] = "Enabled"
-    DeletionProtection: Literal["Enabled", "Disabled"] = "Disabled"
-    Tags: list[KmsTag] = Field(default_factory=list)
-    DeleteDate: Optional[str] = None
-    CreationDate: Optional[str] = None
-    # ListKeyVersions items, oldest first; none means one version (localcloud/products/kms_crypto.py).
-    KeyVersions: Optional[list[KmsKeyVersion]] = None
-    # The KMS instance (KMS 3.0) the key belongs to, as DescribeKey's KeyMetadata names it (the SDK's wire name,
-    # alibabacloud_kms20160120 3.3.1); None: a key outside any instance. Crypto calls on an instance key are
-    # served as through the instance's dedicated gateway: logged to the instance's SLS log, not ActionTrail
-    # (localcloud/actiontrail.py, KmsInstanceLog).
-    DKMSInstanceId: Optional[str] = None
-
-    _check_dates = field_validator("DeleteDate", "CreationDate")(classmethod(lambda cls, v: _iso(v)))
-
-    @field_validator("KeyId")
-    @classmethod
-    def _uuid(cls, v):
-        if not re.fullmatch(r"[0-9a-fA-F-]{8,64}|key-[a-z0-9]+", v):
-            raise ValueError("is not a KMS key id (a UUID such as 0b2f3e4a-5c6d-4e7f-8a9b-0c1d2e3f4a5b)")
-        return v
-
-    @model_validator(mode="after")
-    def _pending_has_date(self):
-        if self.KeyState == "PendingDeletion" and not self.DeleteDate:
-            raise ValueError("KeyState PendingDeletion needs a DeleteDate")
-        # Only a pending deletion has a date (DescribeKey drops it otherwise): an Enabled key with one
-        # would read as safe here while the file's author meant a deletion to come.
-        if self.DeleteDate and self.KeyState != "PendingDeletion":
-            raise ValueError(f"field DeleteDate: only a key in KeyState PendingDeletion has one (this key is {self.KeyState}); "
-                             "set KeyState: PendingDeletion or remove the DeleteDate")
-        return self
-
-
-class KmsAlias(Record):
-    sdk_model: ClassVar[Any] = _sdk("alibabacloud_kms20160120.models", "ListAliasesByKeyIdResponseBodyAliasesAlias")
-    AliasName: str
-    KeyId: str
-    RegionId: str
-
-    @field_validator("AliasName")
-    @classmethod
-    def _alias(cls, v):
-        if not v.startswith("alias/"):
-            raise ValueError("must start with 'alias/'")
-        return v
-
-
-class CmsCustomEvent(StrictRecord):
-    """A custom event as DescribeCustomEventAttribute returns it, plus the region it was put in."""
-
-    Id: str
-    Name: str
-    Content: str
-    GroupId: str = "0"
-    Time: str = ""
-    RegionId: Optional[str] = None
-
-
-class CmsCustomMetric(StrictRecord):
-    MetricName: str
-    GroupId: str = "0"
-    Values: str = "{}"
-    Dimensions: str = "{}"
-    Type: int = 0
-    Time: str = ""
-    RegionId: Optional[str] = None
-
-
-class SlsUserCmkInfo(StrictRecord):
-    """A logstore's own KMS key (BYOK), as GetLogStore's encrypt_conf.user_cmk_info carries it."""
-
-    cmk_key_id: str
-    arn: str  # the RAM role SLS assumes to use the key
-    region_id: str
-
-
-class SlsEncryptConf(StrictRecord):
-    """GetLogStore's encrypt_conf (JSON keys lower_snake); no user_cmk_info = the SLS service key.
-
-    The EncryptConf doc lists the algorithms default and sm4; its newer Chinese edition (and
-    UpdateLogStoreEncryption) adds m4 and the sm4_*/aes_* modes."""
-
-    enable: bool
-    encrypt_type: Literal["default", "sm4", "m4", "sm4_ecb", "sm4_cbc", "sm4_gcm", "aes_ecb", "aes_cbc", "aes_cfb", "aes_ofb",
-                          "aes_gcm"] = "default"
-    user_cmk_info: Optional[SlsUserCmkInfo] = None
-
-
-class SlsLogstore(StrictRecord):
-    """GetLogStore fields that matter here, plus the project that holds it."""
-
-    projectName: str
-    logstoreName: str
-    ttl: int = 30
-    shardCount: int = 2
-    RegionId: Optional[str] = None
-    encrypt_conf: Optional[SlsEncryptConf] = None
-
-
-class SlsLog(StrictRecord):
-    """One log as GetLogs returns it: the reserved __time__/__topic__/__source__ plus the contents."""
-
-    projectName: str
-    logstoreName: str
-    time: int = Field(alias="__time__")
-    topic: str = Field("", alias="__topic__")
-    source: str = Field("", alias="__source__")
-    contents: dict[str, str] = Field(default_factory=dict)
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    def wire(self) -> dict[str, Any]:
-        return self.model_dump(by_alias=True)
-
-
-class KmsSection(StrictRecord):
-    keys: list[KmsKey] = Field(default_factory=list)
-    aliases: list[KmsAlias] = Field(default_factory=list)
-    secrets: list[KmsSecret] = Field(default_factory=list)
-
-
-class CmsSection(StrictRecord):
-    events: list[CmsCustomEvent] = Field(default_factory=list)
-    metrics: list[CmsCustomMetric] = Field(default_factory=list)
-
-
-class SlsSection(StrictRecord):
-    logstores: list[SlsLogstore] = Field(default_factory=list)
-    logs: list[SlsLog] = Field(default_factory=list)
-
-
-class Account(StrictRecord):
     account_id: str
     # The instant this state describes (ISO 8601). A local cloud built from the file starts its clock
     # frozen there unless told otherwise, so recorded history (ActionTrail events, pending deletions)
@@ -258,18 +112,6 @@ class Account(StrictRecord):
     credentials: list[Credential] = Field(default_factory=list)
     regions: list[Region] = Field(default_factory=lambda: [Region(RegionId="cn-hangzhou")])
     faults: list[Fault] = Field(default_factory=list)
-    kms: KmsSection = Field(default_factory=KmsSection)
-    ecs: EcsSection = Field(default_factory=EcsSection)
-    oss: OssSection = Field(default_factory=OssSection)
-    cms: CmsSection = Field(default_factory=CmsSection)
-    sls: SlsSection = Field(default_factory=SlsSection)
-    rds: RdsSection = Field(default_factory=RdsSection)
-    polardb: PolardbSection = Field(default_factory=PolardbSection)
-    nas: NasSection = Field(default_factory=NasSection)
-    redis: RedisSection = Field(default_factory=RedisSection)
-    cs: CsSection = Field(default_factory=CsSection)
-    mongodb: MongodbSection = Field(default_factory=MongodbSection)
-    actiontrail: ActionTrailSection = Field(default_factory=ActionTrailSection)
 
     # Guards every read-modify-write of the state: the server answers requests on several threads.
     _lock: Any = PrivateAttr(default_factory=threading.RLock)
@@ -355,26 +197,36 @@ class Account(StrictRecord):
         Checked for files (`load`), not for accounts built in code: a test may well build a bucket in a
         region it never serves, to show that the audit of another region leaves it out."""
         problems: list[str] = []
-        for path, fields in _UNIQUE.items():
+        for path, fields in self._unique_ids():
             first: dict[tuple, str] = {}
             for i, record in enumerate(self._records(path)):
-                ident = tuple(_field(record, f) for f in fields)
+                ident = tuple(field_value(record, f) for f in fields)
                 where = f"{'.'.join(path)}[{i}]"
                 if ident in first:
                     scope = f" in {ident[0]}" if len(fields) > 1 and fields[0] == "RegionId" else ""
-                    problems.append(f"{where}{_label(record)} field {fields[-1]}: {ident[-1]} is listed twice{scope} "
+                    problems.append(f"{where}{_label(record, path[0])} field {fields[-1]}: {ident[-1]} is listed twice{scope} "
                                     f"(first at {first[ident]})")
                 else:
                     first[ident] = where
         declared = set(self.region_ids)
+        sections = catalog.account_sections()
         for path, records in self._record_lists():
+            regions_of = sections[path[0]].regions_of if path[0] in sections else record_regions
             for i, record in enumerate(records):
-                for field, region in _regions_of(record):
+                for field, region in regions_of(record):
                     if region not in declared:
-                        problems.append(f"{'.'.join(path)}[{i}]{_label(record)} field {field}: region {region} is not "
+                        problems.append(f"{'.'.join(path)}[{i}]{_label(record, path[0])} field {field}: region {region} is not "
                                         f"declared in `regions` ({', '.join(self.region_ids)}); nothing there is served or "
                                         "audited: add it to `regions`")
         return problems
+
+    def _unique_ids(self):
+        """(path of a list of records, the fields identifying one): the account's own lists, then each section's."""
+        yield from _CORE_UNIQUE_IDS.items()
+        sections = catalog.account_sections()
+        for name in type(self).model_fields:
+            for collection, fields in (sections[name].unique_ids.items() if name in sections else ()):
+                yield (name, collection), fields
 
     def _records(self, path: tuple[str, ...]) -> list:
         node: Any = self
@@ -439,70 +291,31 @@ def check_writable(path: str | Path) -> None:
     os.unlink(tmp)
 
 
-# What identifies a record in each list of an account file: two records with the same values are one
-# resource listed twice, and which of them the local cloud answers with would be an accident.
-_UNIQUE: dict[tuple[str, ...], tuple[str, ...]] = {
+# The account's own lists and the fields that identify one of their records (each product's section
+# declares its own: AccountSection.unique_ids).
+_CORE_UNIQUE_IDS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("credentials",): ("AccessKeyId",),
     ("regions",): ("RegionId",),
-    ("kms", "keys"): ("KeyId",),
-    ("kms", "aliases"): ("RegionId", "AliasName"),
-    ("kms", "secrets"): ("RegionId", "SecretName"),
-    ("ecs", "disks"): ("DiskId",),
-    ("ecs", "snapshots"): ("SnapshotId",),
-    ("ecs", "images"): ("ImageId",),
-    ("ecs", "encryption_defaults"): ("RegionId",),
-    ("oss", "buckets"): ("Name",),
-    ("oss", "objects"): ("Bucket", "Key"),
-    ("rds", "instances"): ("DBInstanceId",),
-    ("polardb", "clusters"): ("DBClusterId",),
-    ("nas", "file_systems"): ("FileSystemId",),
-    ("redis", "instances"): ("InstanceId",),
-    ("mongodb", "instances"): ("DBInstanceId",),
-    ("cs", "clusters"): ("cluster_id",),
-    ("sls", "logstores"): ("projectName", "logstoreName"),
-    ("cms", "events"): ("Id",),
-    ("actiontrail", "trails"): ("Name",),
 }
+# The fields naming a record of the account's own lists in messages (a section's: AccountSection.id_fields).
+_CORE_ID_FIELDS: dict[str, tuple[str, ...]] = {"credentials": ("AccessKeyId",), "faults": ("Api",)}
 MAX_PROBLEMS = 20
 
 
-def _regions_of(record: Any) -> list[tuple[str, str]]:
-    """(field, region) of each region a record says it is in."""
-    if not isinstance(record, BaseModel):
-        return []
-    out = []
-    for field in ("RegionId", "region_id", "HomeRegion", "Region"):
-        value = _field(record, field)
-        if isinstance(value, str) and value:
-            out.append((field, value))
-    location = _field(record, "Location")  # an OSS bucket: oss-cn-hangzhou
-    if isinstance(location, str) and location.startswith("oss-"):
-        out.append(("Location", location.removeprefix("oss-")))
-    return out
+def _id_fields(list_name: str) -> tuple[str, ...]:
+    """The fields naming a record of a top-level list or of a section's lists, RegionId when nothing else does."""
+    section = catalog.account_sections().get(list_name)
+    own = section.id_fields if section is not None else _CORE_ID_FIELDS.get(list_name, ())
+    return (*own, "RegionId")
 
 
-def _label(record: Any) -> str:
+def _label(record: Any, list_name: str) -> str:
     """" (KeyId 0b2f...)": the record's own id, as error messages name it."""
-    for field in _ID_FIELDS:
-        value = _field(record, field)
+    for field in _id_fields(list_name):
+        value = field_value(record, field)
         if value not in (None, ""):
             return f" ({field} {value})"
     return ""
-
-
-def _field(record: Any, name: str) -> Any:
-    """A record's field, declared or extra, or None. Read from the instance dicts: getattr of an absent name
-    goes through pydantic's __getattr__, which a check of a benchmark region's 100k records would feel."""
-    value = record.__dict__.get(name)
-    if value is None and getattr(record, "__pydantic_extra__", None):
-        value = record.__pydantic_extra__.get(name)
-    return value
-
-
-# The field naming a record, in this order: a record's own id before the ids it refers to (an alias's
-# AliasName before its KeyId, a disk's DiskId before its InstanceId), and RegionId only when nothing else does.
-_ID_FIELDS = ("AliasName", "KeyId", "SecretName", "DiskId", "SnapshotId", "ImageId", "FileSystemId", "DBInstanceId", "DBClusterId",
-              "InstanceId", "cluster_id", "Id", "ID", "Name", "Key", "logstoreName", "AccessKeyId", "Api", "TagKey", "RegionId")
 
 
 def _describe(exc: ValidationError, data: dict, source: str) -> str:
@@ -526,7 +339,7 @@ def _describe(exc: ValidationError, data: dict, source: str) -> str:
                 node = node[part]
                 record_path[-1] = f"{record_path[-1]}[{part}]" if record_path else f"[{part}]"
                 if isinstance(node, dict):
-                    record_name = next((f"{k} {node[k]}" for k in _ID_FIELDS if k in node), f"#{part}")
+                    record_name = next((f"{k} {node[k]}" for k in _id_fields(str(loc[0])) if k in node), f"#{part}")
             else:
                 field = ".".join(str(p) for p in loc[i:])
                 break
@@ -537,3 +350,24 @@ def _describe(exc: ValidationError, data: dict, source: str) -> str:
         fld = f" field {field}:" if field else ("" if msg.startswith("field ") else ":")
         lines.append(f"{where}{name}{fld} {msg}")
     return f"{source}: " + "; ".join(lines)
+
+
+# ---------------------------------------------------------------- the account, with every product's section
+
+
+# The order of the sections in a written account file (and of what is said about them): the order files
+# have always had. A section not listed here, a product added since, follows them in name order.
+SECTION_ORDER = ("kms", "ecs", "oss", "cms", "sls", "rds", "polardb", "nas", "redis", "cs", "mongodb", "actiontrail")
+
+
+def _with_sections(core: type[AccountCore]) -> type[AccountCore]:
+    sections = catalog.account_sections()
+    ordered = sorted(sections, key=lambda name: (SECTION_ORDER.index(name) if name in SECTION_ORDER else len(SECTION_ORDER), name))
+    fields: dict[str, Any] = {name: (sections[name], Field(default_factory=sections[name])) for name in ordered}
+    return create_model("Account", __base__=core, __module__=__name__, __doc__=_ACCOUNT_DOC, **fields)
+
+
+_ACCOUNT_DOC = """A local Alibaba Cloud account: AccountCore's fields, then one field per product section found in
+localcloud/products (`account.kms`, `account.ecs`, ...), named as the account file names the section."""
+
+Account = _with_sections(AccountCore)

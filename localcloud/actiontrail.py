@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 from localcloud.clock import iso
 from localcloud.products.base import RpcProduct
+from localcloud.products.sls_state import SlsLog, SlsLogstore
 
 if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
@@ -158,8 +159,8 @@ class KmsInstanceLog:
     https://help.aliyun.com/zh/kms/key-management-service/developer-reference/classic-kms-sdkclassic-kms-sdk/);
     the dedicated gateway serves every crypto API but ReEncrypt (same page). The local cloud has one endpoint
     per region, no `<instance id>.cryptoservice.kms.aliyuncs.com`, so, kept simple: every crypto call on a key
-    with a DKMSInstanceId (localcloud.account.KmsKey) but ReEncrypt counts as made through that instance's
-    dedicated gateway. It is not recorded in ActionTrail; when the instance's log delivery is set up
+    with a DKMSInstanceId (localcloud.products.kms_state.KmsKey) but ReEncrypt counts as made through that
+    instance's dedicated gateway. It is not recorded in ActionTrail; when the instance's log delivery is set up
     (`deliver(instance, project, logstore)`, or `cloud.trail.kms_instance_log.deliver(...)` in a test) it is
     written to that SLS logstore as one log with the fields of KMS's access log ("Log fields",
     https://www.alibabacloud.com/help/en/kms/key-management-service/log-field-details; its Chinese edition adds
@@ -178,8 +179,6 @@ class KmsInstanceLog:
 
     def deliver(self, instance_id: str, project: str, logstore: str, region: str | None = None) -> None:
         """Deliver the instance's access log to `project/logstore` (created when the account lacks it)."""
-        from localcloud.account import SlsLogstore
-
         region = region or self.cloud.account.region_ids[0]
         with self.cloud.account.lock:
             self.destinations[instance_id] = (region, project, logstore)
@@ -205,8 +204,6 @@ class KmsInstanceLog:
         return True
 
     def _write(self, instance: str, destination: tuple[str, str, str], call: "Call", error: "ApiError | None") -> None:
-        from localcloud.account import SlsLog
-
         region, project, logstore = destination
         now = self.cloud.clock.now()
         identity = call.caller.user_identity()

@@ -11,25 +11,16 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+from localcloud import catalog
 from localcloud.account import Account, Credential, write_data
 from localcloud.actiontrail import ActionTrail
 from localcloud.clock import Clock, parse_time
 from localcloud.eventbridge import EventBus
 from localcloud.fc import FunctionRuntime, issue_role_credentials
 from localcloud.gateway import CallCounter, Faults, Gateway, Listener, Network
-from localcloud.products.actiontrail import ActionTrailApi
-from localcloud.products.cms import Cms
-from localcloud.products.cs import Cs
-from localcloud.products.ecs import Ecs
-from localcloud.products.kms import Kms
-from localcloud.products.mongodb import Mongodb
-from localcloud.products.nas import Nas
-from localcloud.products.polardb import Polardb
-from localcloud.products.rds import Rds
-from localcloud.products.redis import Redis
+from localcloud.products.oss import Oss
+from localcloud.products.sls import Sls
 from localcloud.serverless import ServerlessProject
-
-ROA_PRODUCTS = (Cs,)
 
 
 def _check_port(port: int) -> None:
@@ -38,16 +29,12 @@ def _check_port(port: int) -> None:
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: a TIME_WAIT port is free
         probe.bind(("127.0.0.1", port))
-RPC_PRODUCTS = (Kms, Ecs, Cms, Rds, Polardb, Nas, Redis, Mongodb, ActionTrailApi)
 
 
 class LocalCloud:
     def __init__(self, account: Account, *, project: str | Path | ServerlessProject | None = None,
                  clock: Clock | None = None, duplicate_delivery: bool = False, env: dict[str, str] | None = None,
                  network: Network | None = None):
-        from localcloud.products.oss import Oss
-        from localcloud.products.sls import Sls
-
         self.account = account
         self.clock = clock or Clock()
         if isinstance(project, (str, Path)):
@@ -56,9 +43,10 @@ class LocalCloud:
         self.calls = CallCounter()
         self.faults = Faults(self)
         self.network = network or Network()
-        self.products = {cls.code: cls(self) for cls in RPC_PRODUCTS}
+        # Every POP product a module of localcloud/products defines (localcloud/catalog.py), by product code.
+        self.products = {cls.code: cls(self) for cls in catalog.rpc_products()}
         self.products_by_version = {p.version: p for p in self.products.values()}
-        self.roa_products = {cls.code: cls(self) for cls in ROA_PRODUCTS}
+        self.roa_products = {cls.code: cls(self) for cls in catalog.roa_products()}
         self.roa_products_by_version = {p.version: p for p in self.roa_products.values()}
         self.oss = Oss(self)
         self.sls = Sls(self)

@@ -21,8 +21,8 @@ from werkzeug.wrappers import Request, Response
 
 from localcloud import errors, fault_kinds, pop
 from localcloud.products.base import Call
+from localcloud.quota_gate import QuotaGate
 from localcloud.roa import RoaGateway
-from shared.ratelimit import QuotaGate
 
 if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud

@@ -2,12 +2,20 @@
 signature v1 (HMAC-SHA1, version 1.0: the classic `aliyun-python-sdk-core` SDKs and the aliyun CLI),
 parameter decoding (the SDK flattens `EventInfo.1.EventName=...` into the query string) and error bodies.
 
+The signature functions are public, one place for each signature the POP gateway checks:
+`verify_acs3_signature` / `acs3_string_to_sign` (V3, "Request syntax and signature method V3",
+https://www.alibabacloud.com/help/en/sdk/product-overview/v3-request-structure-and-signature; the ROA
+products are signed the same way over their path, localcloud/roa.py) and `verify_rpc_v1_signature` /
+`rpc_v1_string_to_sign` / `rpc_v1_signature` (the RPC signature v1 below); `authenticate` picks the one a
+request carries.
+
 ACS3 verification recomputes the signature with the SDK's own canonicalisation
 (`alibabacloud_tea_openapi.utils.Utils.get_authorization`), so a request the real gateway would
 refuse is refused here with the same code.
 
 RPC signature v1 ("Request signatures" / "Signature mechanism" for RPC APIs, e.g.
-https://www.alibabacloud.com/help/doc-detail/196741.htm and https://help.aliyun.com/en/document_detail/171741.html):
+https://www.alibabacloud.com/help/doc-detail/196741.htm and https://help.aliyun.com/en/document_detail/171741.html;
+"Request syntax and signature method V2 for RPC APIs", https://www.alibabacloud.com/help/en/sdk/product-overview/rpc-mechanism):
 every request parameter (query and form body) except Signature, sorted by name, names and values
 percent-encoded per RFC 3986 (A-Z a-z 0-9 - _ . ~ left as they are, a space as %20, UTF-8 bytes as %XY),
 joined as `name=value` with `&`; StringToSign = METHOD + "&" + percentEncode("/") + "&" +
@@ -104,14 +112,23 @@ def authenticate(request: Request, body: bytes, account: Account, now, *, pathna
     request (when the RPC gateway passes its `rpc_nonces`); return the caller. `pathname` is the path as
     sent (an ROA SDK signs its percent-encoded form, `/clusters/c-1%2A`); default: the path."""
     header = request.headers.get("Authorization", "")
+    if rpc_nonces is not None and not header:
+        params = request_params(request, body)
+        if "Signature" in params:
+            return verify_rpc_v1_signature(request.method, params, account, now, rpc_nonces)
+    return verify_acs3_signature(request, body, account, now, pathname=pathname)
+
+
+def verify_acs3_signature(request: Request, body: bytes, account: Account, now, *, pathname: str | None = None) -> Caller:
+    """Verify a request's `Authorization: ACS3-HMAC-SHA256 Credential=..,SignedHeaders=..,Signature=..` ("Request
+    syntax and signature method V3": the canonical request of the method, the path, the sorted query, the signed
+    headers and the body's SHA-256, hashed and signed with HMAC-SHA256) and the caller's credential; the caller.
+    `pathname` is the path as the client signed it (default: the request's path)."""
+    header = request.headers.get("Authorization", "")
     match = _AUTH.match(header)
     if not match:
-        if rpc_nonces is not None and not header:
-            params = request_params(request, body)
-            if "Signature" in params:
-                return _authenticate_rpc_v1(request.method, params, account, now, rpc_nonces)
         raise errors.ApiError("IncompleteSignature", "The request signature does not conform to Aliyun standards.", 400)
-    credential = _active_credential(account, match["ak"], request.headers.get("x-acs-security-token"), now)
+    credential = active_credential(account, match["ak"], request.headers.get("x-acs-security-token"), now)
 
     payload_hash = hashlib.sha256(body).hexdigest()
     if request.headers.get("x-acs-content-sha256", payload_hash) != payload_hash:
@@ -123,7 +140,7 @@ def authenticate(request: Request, body: bytes, account: Account, now, *, pathna
     canonical = SimpleNamespace(method=request.method, pathname=pathname or request.path or "/", query=query, headers=headers)
     expected = TeaUtils.get_authorization(canonical, match["alg"], payload_hash, match["ak"], credential.AccessKeySecret)
     if not hmac.compare_digest(expected, header):
-        raise errors.signature_mismatch(_string_to_sign(canonical, payload_hash, match["alg"]))
+        raise errors.signature_mismatch(acs3_string_to_sign(canonical, payload_hash, match["alg"]))
     return Caller(credential=credential, account_id=account.account_id)
 
 
@@ -188,11 +205,11 @@ def _missing(name: str) -> errors.ApiError:
     return errors.ApiError(f"Missing{name}", f"{name} is mandatory for this action.", 400)
 
 
-def _authenticate_rpc_v1(method: str, params: dict[str, str], account: Account, now, nonces: NonceBook) -> Caller:
-    """Verify an RPC signature v1 request as strictly as ACS3: a signature method and version the gateway
-    supports, a fresh Timestamp, an AccessKey that exists and is active, the STS token of temporary
-    credentials (the SecurityToken parameter, signed with the rest), the signature, then a nonce never
-    used before (checked last, so a refused request does not spend its nonce)."""
+def verify_rpc_v1_signature(method: str, params: dict[str, str], account: Account, now, nonces: NonceBook) -> Caller:
+    """Verify an RPC signature v1 request ("Request syntax and signature method V2 for RPC APIs") as strictly as
+    ACS3: a signature method and version the gateway supports, a fresh Timestamp, an AccessKey that exists and
+    is active, the STS token of temporary credentials (the SecurityToken parameter, signed with the rest), the
+    signature, then a nonce never used before (checked last, so a refused request does not spend its nonce)."""
     for name in ("SignatureMethod", "SignatureVersion", "AccessKeyId", "Timestamp", "SignatureNonce"):
         if not params.get(name):
             raise _missing(name)
@@ -211,7 +228,7 @@ def _authenticate_rpc_v1(method: str, params: dict[str, str], account: Account, 
     # cloud's clock may be frozen or moved on to age keys and certificates.
     if abs(datetime.now(timezone.utc) - sent) > TIMESTAMP_WINDOW:
         raise errors.ApiError("InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.", 400)
-    credential = _active_credential(account, params["AccessKeyId"], params.get("SecurityToken"), now)
+    credential = active_credential(account, params["AccessKeyId"], params.get("SecurityToken"), now)
     expected = rpc_v1_signature(method, params, credential.AccessKeySecret)
     if not hmac.compare_digest(expected.encode(), params["Signature"].encode()):
         raise errors.ApiError("SignatureDoesNotMatch", "Specified signature is not matched with our calculation. "
@@ -221,7 +238,7 @@ def _authenticate_rpc_v1(method: str, params: dict[str, str], account: Account, 
     return Caller(credential=credential, account_id=account.account_id)
 
 
-def _active_credential(account, access_key_id: str, token, now):
+def active_credential(account, access_key_id: str, token, now):
     """The credential an AccessKey id names, active, with its STS token matching and unexpired (both signatures)."""
     credential = account.credential(access_key_id)
     if credential is None:
@@ -236,8 +253,9 @@ def _active_credential(account, access_key_id: str, token, now):
     return credential
 
 
-def _string_to_sign(req, payload_hash: str, alg: str) -> str:
-    """What the server signed, shown in the error message as the real gateway does (no secret in it)."""
+def acs3_string_to_sign(req, payload_hash: str, alg: str) -> str:
+    """The V3 StringToSign ("Request syntax and signature method V3": the algorithm, then the hex SHA-256 of
+    the canonical request), shown in SignatureDoesNotMatch's message as the real gateway does (no secret in it)."""
     from alibabacloud_tea_openapi.utils import get_canonical_query_string, get_canonicalized_headers
 
     headers, signed = get_canonicalized_headers(req.headers)

@@ -5,8 +5,9 @@ the path, an optional JSON body, and the same ACS3-HMAC-SHA256 signature as RPC.
 What the SDK sends (alibabacloud-tea-openapi 0.4.6 `do_request`, observed with alibabacloud-cs20151215
 7.2.3): the product's path and query, headers `x-acs-action` and `x-acs-version` (as for RPC),
 `x-acs-content-sha256` of the body (of the empty body for a GET), and `Authorization` signing the
-method, the path, the canonical query and the signed headers. `pop.authenticate` recomputes that
-with the SDK's own canonicalisation, so the signature is verified exactly as for RPC.
+method, the path, the canonical query and the signed headers. `verify_roa_signature` recomputes that
+with the SDK's own canonicalisation (`pop.verify_acs3_signature` over the path as sent), so the
+signature is verified exactly as for RPC.
 
 A product is picked by `x-acs-version` (one listener serves every product, as the regional endpoints
 do by host name), then a route by (method, path pattern). The call is counted as `<code>:<Action>`
@@ -142,7 +143,7 @@ class RoaGateway:
         body = request.get_data()
         call = None
         try:
-            caller = pop.authenticate(request, body, self.cloud.account, self.cloud.clock.now, pathname=_raw_path(request))
+            caller = verify_roa_signature(request, body, self.cloud.account, self.cloud.clock.now)
             if found is None:
                 raise errors.unsupported_operation(f"{request.method} {request.path}")
             route, path_params = found
@@ -169,7 +170,14 @@ class RoaGateway:
         return _json(result, 200, request_id)
 
 
-def _raw_path(request: Request) -> str:
+def verify_roa_signature(request: Request, body: bytes, account, now) -> pop.Caller:
+    """Verify an ROA request's ACS3-HMAC-SHA256 signature and the caller's credential; the caller. ROA requests
+    are signed as "Request syntax and signature method V3" describes for every API style, the canonical URI
+    being the path as sent (`signed_path`), e.g. `/clusters/c-1%2A`."""
+    return pop.verify_acs3_signature(request, body, account, now, pathname=signed_path(request))
+
+
+def signed_path(request: Request) -> str:
     """The path as the client sent it (still percent-encoded), which is what it signed."""
     raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
     if raw:

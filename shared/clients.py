@@ -149,6 +149,16 @@ def never_sent(exc: BaseException) -> bool:
         or "Connection refused" in text or "NewConnectionError" in text or "Failed to establish a new connection" in text
 
 
+def timed_out(exc: BaseException) -> bool:
+    """No answer in time. The SDKs wrap their timeouts: the API SDKs in UnretryableException (a RetryError
+    whose message reads "Read timed out"), oss2 in RequestError, the SLS SDK in LogException(LogRequestError);
+    so the wrapped exception and the message are looked at, not the outer type alone."""
+    inner = getattr(exc, "inner_exception", None) or exc
+    names = {cls.__name__ for e in (exc, inner) for cls in type(e).__mro__}
+    return isinstance(inner, TimeoutError) or any("Timeout" in name for name in names) \
+        or "timed out" in str(inner).lower() or "timed out" in describe_error(exc).lower()
+
+
 def is_transient(exc: BaseException) -> bool:
     """Worth another try: throttling, server-side failures, and failures to reach the server."""
     if isinstance(exc, TransientError):

@@ -2,8 +2,8 @@
 
 The caller side paces itself to each API's quota (`RateLimiter.acquire` waits for the API's next
 slot), so a fan-out of hundreds of describes runs at the quota instead of tripping it and paying
-retry-afters. The local cloud enforces the same quotas with `QuotaGate.admit`, which answers
-"throttled, retry after N ms" instead of waiting, as Alibaba's flow control does.
+retry-afters. `QuotaSchedules` is the bookkeeping both sides of a quota need; the local cloud builds
+its server-side enforcement on it (it answers "throttled, retry after N ms" instead of waiting).
 """
 from __future__ import annotations
 
@@ -23,7 +23,10 @@ class _Cell:
         self.tat = 0.0
 
 
-class _Schedules:
+class QuotaSchedules:
+    """One GCRA schedule per quota (APIs of a quota group share one). Subclasses decide what a call that
+    comes early does (wait for its slot, or be refused), reading `_cell(api)` while holding `_lock`."""
+
     def __init__(self, qps_of: Callable[[str], float | None], burst_s: float, clock: Callable[[], float],
                  group_of: Callable[[str], str] | None = None):
         self._qps_of = qps_of
@@ -44,7 +47,7 @@ class _Schedules:
         return cell
 
 
-class RateLimiter(_Schedules):
+class RateLimiter(QuotaSchedules):
     """Caller side: `acquire(api)` returns once the call may go (it reserves the slot, then sleeps
     outside the lock so other APIs are not held up). A small burst keeps it under the server's."""
 
@@ -68,24 +71,3 @@ class RateLimiter(_Schedules):
             return wait
         return 0.0
 
-
-class QuotaGate(_Schedules):
-    """Server side: admit a call or say how many milliseconds until the API has room again."""
-
-    def __init__(self, qps_of: Callable[[str], float | None], *, burst_s: float = 1.0, clock: Callable[[], float] = time.monotonic,
-                 group_of: Callable[[str], str] | None = None):
-        super().__init__(qps_of, burst_s, clock, group_of)
-
-    def admit(self, api: str) -> int | None:
-        """None when admitted; else the retry-after in milliseconds (at least 1)."""
-        with self._lock:
-            cell = self._cell(api)
-            if cell is None:
-                return None
-            now = self._clock()
-            tat = max(cell.tat, now)
-            early = tat - cell.tolerance - now
-            if early > 1e-9:  # float noise must not refuse a call that is on schedule
-                return max(1, int(early * 1000 + 0.999))
-            cell.tat = tat + cell.interval
-            return None

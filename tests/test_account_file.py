@@ -1,10 +1,16 @@
 """The account file: real API field names only, clear errors naming the record and field, round trip."""
 from __future__ import annotations
 
+import typing
+
 import pytest
 
-from localcloud.account import Account, AccountError, EcsDisk, EcsSnapshot, KmsAlias, KmsKey, sdk_wire_names
-from tests.conftest import BASE_ACCOUNT, KEY
+from localcloud import catalog
+from localcloud.account import Account, AccountError
+from localcloud.products.ecs import EcsDisk, EcsSnapshot
+from localcloud.products.kms_state import KmsAlias, KmsKey
+from localcloud.records import sdk_wire_names
+from tests.support.accounts import BASE_ACCOUNT, KEY
 
 
 def test_unknown_field_names_the_record_and_the_field():
@@ -53,3 +59,16 @@ def test_dump_and_load_round_trip(tmp_path, suffix):
 @pytest.mark.parametrize("model", [KmsKey, KmsAlias, EcsDisk, EcsSnapshot])
 def test_typed_fields_are_the_sdk_wire_names(model):
     assert set(model.model_fields) - model.extra_fields <= sdk_wire_names(model.sdk_model)
+
+
+def test_every_product_section_is_in_the_account_and_identifies_its_records_by_their_own_fields():
+    # Each product declares its section beside its records (AccountSection): the account has a field for it, and the
+    # fields that identify a record (unique_ids) are fields of that record; one it does not have would make every
+    # record after the first look like the first listed twice, or no duplicate ever be found.
+    sections = catalog.account_sections()
+    assert set(sections) <= set(Account.model_fields)
+    for name, section in sections.items():
+        assert Account.model_fields[name].annotation is section
+        for collection, fields in section.unique_ids.items():
+            [record] = typing.get_args(section.model_fields[collection].annotation)
+            assert set(fields) <= set(record.model_fields), (name, collection, fields)

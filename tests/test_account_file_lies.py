@@ -12,7 +12,8 @@ import yaml
 from click.testing import CliRunner
 
 from kms_steward.cli import main
-from tests.conftest import ALICE_SECRET, BASE_ACCOUNT, KEY, OTHER_KEY, ROOT, disk
+from tests.support.accounts import ALICE_SECRET, BASE_ACCOUNT, KEY, OTHER_KEY, ROOT
+from tests.support.resources import disk
 
 EVENT = str(ROOT / "events" / "disable_key.json")
 
@@ -89,6 +90,15 @@ def test_any_resource_listed_twice_is_refused(tmp_path):
     data["kms"]["aliases"].append({"AliasName": "alias/payments", "KeyId": OTHER_KEY, "RegionId": "cn-hangzhou"})
     refused(tmp_path, data, "ecs.disks[1] (DiskId d-app1) field DiskId: d-app1 is listed twice",
             "kms.aliases[1] (AliasName alias/payments) field AliasName: alias/payments is listed twice in cn-hangzhou")
+
+
+def test_an_instance_listed_twice_is_refused(tmp_path):
+    # DescribeInstances never answers one InstanceId twice; which record would the local cloud serve?
+    data = account()
+    instance = {"InstanceId": "i-bp1app000001", "RegionId": "cn-hangzhou", "Status": "Running"}
+    data["ecs"]["instances"] = [instance, {**instance, "Status": "Stopped"}]
+    refused(tmp_path, data, "ecs.instances[1] (InstanceId i-bp1app000001) field InstanceId: i-bp1app000001 is listed twice "
+                            "(first at ecs.instances[0])")
 
 
 def test_an_enabled_key_with_a_delete_date_is_refused(tmp_path):

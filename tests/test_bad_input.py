@@ -7,7 +7,9 @@ import json
 
 import pytest
 
-from tests.conftest import ROOT, alerts, decision_records, disk, make_account
+from tests.support.accounts import ROOT, make_account
+from tests.support.guard import alerts, decision_records
+from tests.support.resources import disk
 
 SAMPLE = json.loads((ROOT / "events" / "schedule_key_deletion.json").read_text())
 

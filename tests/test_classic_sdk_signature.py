@@ -34,7 +34,7 @@ from aliyunsdkkms.request.v20160120.DescribeKeyRequest import DescribeKeyRequest
 from aliyunsdkkms.request.v20160120.ListKeysRequest import ListKeysRequest
 
 from localcloud import pop
-from tests.conftest import ACCOUNT_ID, ALICE_AK, ALICE_SECRET, KEY, OTHER_KEY, PROTOCOL_NOW, REGION, make_account
+from tests.support.accounts import ACCOUNT_ID, ALICE_AK, ALICE_SECRET, KEY, OTHER_KEY, PROTOCOL_NOW, REGION, make_account
 
 # The documented example ("Signature mechanism": DescribeRegions, AccessKey testid / testsecret).
 DOC_PARAMS = {"TimeStamp": "2016-02-23T12:46:24Z", "Format": "XML", "AccessKeyId": "testid", "Action": "DescribeRegions",

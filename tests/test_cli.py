@@ -7,7 +7,8 @@ import yaml
 from click.testing import CliRunner
 
 from kms_steward.cli import main
-from tests.conftest import BASE_ACCOUNT, KEY, ROOT, disk
+from tests.support.accounts import BASE_ACCOUNT, KEY, ROOT
+from tests.support.resources import disk
 
 
 def write_account(path, **changes):

@@ -25,8 +25,8 @@ from click.testing import CliRunner
 
 from kms_steward.cli import main
 from kms_steward.local import DEMO_ACCOUNT
-from tests.conftest import (ACCOUNT_ID, ALICE_AK, ALICE_SECRET, BASE_ACCOUNT, KEY, OTHER_KEY, REGION, ROOT, bucket, disk,
-                            make_account, snapshot)
+from tests.support.accounts import ACCOUNT_ID, ALICE_AK, ALICE_SECRET, BASE_ACCOUNT, KEY, OTHER_KEY, REGION, ROOT, make_account
+from tests.support.resources import bucket, disk, snapshot
 
 EXAMPLE = ROOT / "examples" / "account-pending-deletion.yaml"
 SCHEDULE = str(ROOT / "events" / "schedule_key_deletion.json")

@@ -27,11 +27,11 @@ from shared.policy import (Decision, KeyView, allow_listed, decide_deletion, dec
                            decide_protection_removed, decide_rotation_off)
 from shared.usage import (CallerUsage, EvidenceUnreadable, aggregate_callers, event_time, is_crypto_use, names_key,
                           parse_event, parse_utc, trail_project_location)
-from tests.conftest import ACCOUNT_ID, KEY, OTHER_KEY, REGION, alerts, alice_kms, disk, key_state, make_account
-from tests.scanner_kit import clients
-from tests.test_guard_promise import two_region_account
-from tests.test_key_guard import only_record, schedule_deletion
-from tests.test_localcloud_actiontrail import crypto_event
+from tests.support.accounts import ACCOUNT_ID, KEY, OTHER_KEY, REGION, make_account, two_region_account
+from tests.support.clients import alice_kms, key_state
+from tests.support.guard import alerts, only_record, schedule_deletion
+from tests.support.resources import crypto_event, disk
+from tests.support.scanners import clients
 
 # key-guard paces LookupEvents to 2 calls a second (about 6 s a run); these rules are not about pacing.
 FAST = {"AUDIT_QPS": "actiontrail:LookupEvents=1000"}

@@ -18,7 +18,8 @@ from localcloud.account import Account, AccountError
 from localcloud.cloud import LocalCloud
 from shared.clients import is_access_denied, is_throttled, is_transient
 from shared.log_client import make_log_client
-from tests.conftest import ALICE_AK, ALICE_SECRET, KEY, REGION, alice_kms, make_account, sdk_config
+from tests.support.accounts import ALICE_AK, ALICE_SECRET, KEY, REGION, make_account
+from tests.support.clients import alice_kms, sdk_config
 
 
 @pytest.fixture

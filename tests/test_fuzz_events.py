@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from localcloud.clock import Clock
 from localcloud.cloud import LocalCloud
 from shared.events import CloudEvent, EventParseError, parse_fc_event, parse_fc_events_each
-from tests.conftest import ROOT, S_YAML, make_account
+from tests.support.accounts import ROOT, S_YAML, make_account
 
 SAMPLE_NAMES = ("schedule_key_deletion.json", "disable_key.json", "schedule_key_deletion_console.json")
 SAMPLES = [json.loads((ROOT / "events" / name).read_text()) for name in SAMPLE_NAMES]

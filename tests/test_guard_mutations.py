@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from alibabacloud_kms20160120 import models as kms
 
-from tests.conftest import KEY, alerts, alice_kms, decision_records, disk, make_account
-from tests.test_key_guard import only_record
+from tests.support.accounts import KEY, make_account
+from tests.support.clients import alice_kms
+from tests.support.guard import alerts, decision_records, only_record
+from tests.support.resources import disk
 
 
 def arn(cloud, key_id=KEY) -> str:

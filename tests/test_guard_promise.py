@@ -5,7 +5,6 @@ retries the invocation (only while nothing was done); or KmsKeyGuardFailed names
 and the reason. An alert's name says what happened, never what was intended."""
 from __future__ import annotations
 
-import copy
 import json
 import time
 from datetime import timedelta
@@ -13,15 +12,14 @@ from datetime import timedelta
 from alibabacloud_kms20160120 import models as kms
 from alibabacloud_kms20160120.client import Client as KmsClient
 
-from localcloud.account import Account
 from shared.audit.runner import run_audit
 from shared.audit.scanners.kms_secrets import KmsSecretsScanner
 from shared.clients import is_access_denied, is_not_found, is_transient
-from tests.conftest import (BASE_ACCOUNT, KEY, OTHER_KEY, REGION, alerts, bucket, alice_kms, decision_records, disk, error_of, key_state,
-                            make_account, sdk_config)
-from tests.scanner_kit import clients, target
-from tests.test_key_guard import only_record, schedule_deletion
-from tests.test_localcloud_secrets import secret
+from tests.support.accounts import KEY, OTHER_KEY, REGION, SHANGHAI_KEY, make_account, two_region_account
+from tests.support.clients import alice_kms, error_of, key_state, sdk_config
+from tests.support.guard import alerts, decision_records, only_record, schedule_deletion
+from tests.support.resources import bucket, disk, secret
+from tests.support.scanners import clients, target
 
 KMS_THROTTLED = {"Code": "Rejected.Throttling", "Status": 429}  # KMS's flow control answer (KMS "Limits" page)
 
@@ -124,18 +122,6 @@ def test_scanners_past_the_audit_deadline_stop_calling(start_cloud):
 
 
 # ---------------------------------------------------------------- any region
-
-
-SHANGHAI_KEY = "5e1a9c3b-7d2f-4b8e-9a61-3c5d7e9f1b2a"
-
-
-def two_region_account() -> Account:
-    data = copy.deepcopy(BASE_ACCOUNT)
-    data["regions"] = [{"RegionId": REGION}, {"RegionId": "cn-shanghai"}]
-    data["kms"]["keys"].append({"KeyId": "5e1a9c3b-7d2f-4b8e-9a61-3c5d7e9f1b2a", "RegionId": "cn-shanghai", "KeyState": "Enabled",
-                                "Origin": "Aliyun_KMS", "Creator": data["account_id"]})
-    data["ecs"]["disks"] = [{**disk("d-sh-app"), "RegionId": "cn-shanghai", "KMSKeyId": "5e1a9c3b-7d2f-4b8e-9a61-3c5d7e9f1b2a"}]
-    return Account.from_data(data)
 
 
 def test_an_event_for_a_key_in_another_region_is_decided_in_that_region(start_cloud):

@@ -7,19 +7,10 @@ import pytest
 from alibabacloud_kms20160120 import models as kms
 from alibabacloud_tea_openapi.exceptions import ClientException
 
-from tests.conftest import (KEY, OTHER_KEY, alerts, alice_kms, bucket, decision_records, disk, key_state, make_account,
-                            snapshot)
-
-
-def schedule_deletion(cloud, key_id=KEY, days=7, **client_kwargs):
-    alice_kms(cloud, **client_kwargs).schedule_key_deletion(kms.ScheduleKeyDeletionRequest(key_id=key_id, pending_window_in_days=days))
-    assert cloud.bus.drain(timeout=60), "key-guard did not finish"
-
-
-def only_record(cloud, event_name="ScheduleKeyDeletion"):
-    records = [r for r in decision_records(cloud) if r.get("eventName") == event_name]
-    assert len(records) == 1, records
-    return records[0]
+from tests.support.accounts import KEY, OTHER_KEY, make_account
+from tests.support.clients import alice_kms, key_state
+from tests.support.guard import alerts, decision_records, only_record, schedule_deletion
+from tests.support.resources import bucket, disk, snapshot
 
 
 def test_key_with_live_dependents_is_cancelled_alerted_and_recorded(start_cloud):

@@ -19,9 +19,10 @@ from shared.audit.runner import run_audit
 from shared.audit.scanner import AuditTarget
 from shared.audit.scanners.kms_usage import KmsUsageScanner
 from shared.usage import instance_log_event, instance_log_is_use
-from tests.conftest import ACCOUNT_ID, KEY, REGION, alerts, alice_kms, key_state, make_account, sdk_config
-from tests.scanner_kit import clients
-from tests.test_key_guard import only_record, schedule_deletion
+from tests.support.accounts import ACCOUNT_ID, KEY, REGION, make_account
+from tests.support.clients import alice_kms, key_state, sdk_config
+from tests.support.guard import alerts, only_record, schedule_deletion
+from tests.support.scanners import clients
 
 INSTANCE = "kst-hzz65f176a0ogplgq0001"
 PROJECT, LOGSTORE = "kms-instance-logs", "kms-access-log"

@@ -11,7 +11,7 @@ from alibabacloud_kms20160120 import models as kms
 from alibabacloud_kms20160120.client import Client as KmsClient
 from alibabacloud_tea_openapi.utils_models import Config
 
-from tests.conftest import ROOT
+from tests.support.accounts import ROOT
 
 
 def test_local_up_prints_a_working_endpoint_and_credentials(tmp_path):

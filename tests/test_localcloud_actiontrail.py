@@ -3,9 +3,7 @@ window, conditions, paging and errors, DescribeTrails, and a trail's delivery to
 read with the real aliyun-log SDK."""
 from __future__ import annotations
 
-import hashlib
 import json
-import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -18,41 +16,12 @@ from aliyun.log import GetLogsRequest, ListLogstoresRequest
 
 from localcloud.account import AccountError, Region
 from shared.log_client import make_log_client
-from tests.conftest import ACCOUNT_ID, ALICE_AK, ALICE_SECRET, KEY, OTHER_KEY, REGION, alice_kms, make_account, sdk_config
+from tests.support.accounts import ACCOUNT_ID, ALICE_AK, ALICE_SECRET, KEY, OTHER_KEY, REGION, make_account
+from tests.support.clients import actiontrail_client as client, alice_kms, lookup_events as lookup, sdk_config
+from tests.support.resources import TRAIL, crypto_event, iso
 
 NOW = datetime(2030, 1, 1, tzinfo=timezone.utc)
 SAMPLES = Path(__file__).parent / "contract" / "samples" / "actiontrail"
-
-
-def iso(dt: datetime) -> str:
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def crypto_event(name: str = "Decrypt", *, when: datetime, key: str | None = KEY, user: str = "billing-app",
-                 identity: str = "ram-user", account: str = ACCOUNT_ID, ip: str = "10.0.0.5", agent: str = "billing/2.1",
-                 region: str = REGION, service: str = "Kms", rw: str = "Read", error: str = "",
-                 access_key: str = "LTAI5tBillingApp0000001") -> dict:
-    """An ActionTrail record of a KMS call, shaped as the recorder writes it (reference §1b/§1c)."""
-    principal = str(int(hashlib.sha256(f"{account}/{user}".encode()).hexdigest(), 16) % 10**16).zfill(16)
-    return {
-        "eventId": str(uuid.uuid4()), "eventVersion": 1, "eventSource": f"kms.{region}.aliyuncs.com", "eventType": "ApiCall",
-        "eventRW": rw, "eventName": name, "serviceName": service, "apiVersion": "2016-01-20", "acsRegion": region,
-        "eventTime": iso(when), "requestId": str(uuid.uuid4()).upper(), "sourceIpAddress": ip, "userAgent": agent,
-        "requestParameters": {"KeyId": key} if key and name != "Decrypt" else {"CiphertextBlob": "<omitted>"},
-        "userIdentity": {"type": identity, "accountId": account, "principalId": principal, "accessKeyId": access_key,
-                         "userName": user},
-        "referencedResources": {"ACS::KMS::Key": [key]} if key else {},
-        "isGlobal": False, "errorCode": error, "errorMessage": "",
-    }
-
-
-def client(cloud) -> ActionTrailClient:
-    return ActionTrailClient(sdk_config(cloud))
-
-
-def lookup(cloud, *conditions: tuple[str, str], **kwargs) -> at.LookupEventsResponseBody:
-    attrs = [at.LookupEventsRequestLookupAttribute(key=k, value=v) for k, v in conditions]
-    return client(cloud).lookup_events(at.LookupEventsRequest(lookup_attribute=attrs, **kwargs)).body
 
 
 def all_events(cloud, *conditions, **kwargs) -> tuple[list[dict], int]:
@@ -165,12 +134,6 @@ def test_lookup_events_is_regional_and_sees_real_kms_calls(start_cloud):
     assert there["acsRegion"] == "cn-shanghai"
 
 
-TRAIL = {"Name": "audit-trail", "HomeRegion": REGION, "EventRW": "All", "Status": "Enable", "TrailRegion": "All",
-         "SlsProjectArn": f"acs:log:{REGION}:{ACCOUNT_ID}:project/audit-logs",
-         "SlsWriteRoleArn": f"acs:ram::{ACCOUNT_ID}:role/aliyunserviceroleforactiontrail",
-         "StartLoggingTime": "2029-01-01T00:00:00Z", "CreateTime": "2029-01-01T00:00:00Z"}
-
-
 def test_describe_trails_answers_the_account_trails(start_cloud):
     cloud = start_cloud(make_account(actiontrail={"trails": [TRAIL]}), now=iso(NOW))
     [trail] = client(cloud).describe_trails(at.DescribeTrailsRequest()).body.trail_list
@@ -226,7 +189,7 @@ def test_bucket_and_logstore_management_calls_are_recorded_but_not_data_events(s
     import oss2
 
     from shared.log_client import make_log_client
-    from tests.conftest import ALICE_AK, ALICE_SECRET, make_account
+    from tests.support.accounts import ALICE_AK, ALICE_SECRET, make_account
 
     cloud = start_cloud(make_account())
     before = len(cloud.account.actiontrail.events)

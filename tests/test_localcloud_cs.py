@@ -12,27 +12,9 @@ from alibabacloud_tea_openapi.exceptions import ClientException, ThrottlingExcep
 from alibabacloud_tea_openapi.utils_models import Config
 
 from localcloud.account import AccountError
-from tests.conftest import (ALICE_AK, KEY, OTHER_KEY, REGION, STS_AK, STS_SECRET, STS_TOKEN, make_account, protocol_account,
-                            sdk_config)
-
-
-def meta(key: str | None = KEY, *, disabled: bool = False, **extra) -> str:
-    """A meta_data string as DescribeClusterDetail returns it: JSON, Capabilities holding the Secrets key."""
-    caps = {"EncryptionKMSKeyId": key, "DisableEncryption": disabled} if key else {}
-    return json.dumps({"Addons": [{"name": "coredns"}], "Capabilities": caps, **extra})
-
-
-def cluster(cluster_id: str, key: str | None = KEY, *, state: str = "running", region: str = REGION,
-            spec: str = "ack.pro.small", disabled: bool = False, **extra) -> dict:
-    """An ACK Pro managed cluster, its Secrets encrypted with `key` unless key is None."""
-    return {"cluster_id": cluster_id, "region_id": region, "name": f"{cluster_id}-name", "state": state,
-            "cluster_type": "ManagedKubernetes", "cluster_spec": spec, "profile": "Default",
-            "current_version": "1.31.1-aliyun.1", "meta_data": meta(key, disabled=disabled), **extra}
-
-
-def basic(cluster_id: str, **extra) -> dict:
-    """An ACK Basic managed cluster: no Secret encryption."""
-    return {**cluster(cluster_id, key=None, spec="ack.standard"), **extra}
+from tests.support.accounts import ALICE_AK, KEY, OTHER_KEY, REGION, STS_AK, STS_SECRET, STS_TOKEN, make_account, protocol_account
+from tests.support.clients import sdk_config
+from tests.support.resources import ack_basic_cluster as basic, ack_cluster as cluster, ack_meta_data as meta
 
 
 def client_for(start_cloud, *clusters, **account) -> CsClient:

@@ -8,7 +8,9 @@ from alibabacloud_ecs20140526.client import Client as EcsClient
 from alibabacloud_tea_openapi.exceptions import ClientException
 
 from localcloud.account import AccountError, Region
-from tests.conftest import KEY, OTHER_KEY, REGION, disk, make_account, sdk_config, snapshot
+from tests.support.accounts import KEY, OTHER_KEY, REGION, make_account
+from tests.support.clients import sdk_config
+from tests.support.resources import disk, ecs_image as image, snapshot
 
 
 def all_pages(fetch):
@@ -64,12 +66,6 @@ def test_injected_access_denied_answers_403(start_cloud):
 
 
 # ---------------------------------------------------------------- images
-
-
-def image(image_id: str, *snapshot_ids: str, owner: str = "self", status: str = "Available", usage: str = "none",
-          region: str = REGION) -> dict:
-    return {"ImageId": image_id, "RegionId": region, "ImageOwnerAlias": owner, "Status": status, "Usage": usage,
-            "DiskDeviceMappings": {"DiskDeviceMapping": [{"SnapshotId": s, "Encrypted": True} for s in snapshot_ids]}}
 
 
 def image_ids(client, **kwargs) -> list[str]:

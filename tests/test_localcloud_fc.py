@@ -15,7 +15,7 @@ from localcloud.clock import Clock, parse_time
 from localcloud.cloud import LocalCloud
 from localcloud.fc import CONDITION_EVENT_AGE, CONDITION_UNHANDLED, MAX_DESTINATION_DEPTH
 from localcloud.serverless import ServerlessError
-from tests.conftest import ACCOUNT_ID, ALICE_AK, ALICE_SECRET, REGION
+from tests.support.accounts import ACCOUNT_ID, ALICE_AK, ALICE_SECRET, REGION
 
 NOW = "2030-01-01T04:00:00Z"
 RECORDER = "test-recorder"

@@ -27,8 +27,9 @@ from aliyunsdkcore.client import AcsClient
 from aliyunsdkcore.request import CommonRequest
 
 from localcloud.clock import parse_time
-from tests.conftest import (ACCOUNT_ID, ALICE_AK, ALICE_SECRET, KEY, OTHER_KEY, REGION, alice_kms, disk, make_account, refused,
-                            sdk_config)
+from tests.support.accounts import ACCOUNT_ID, ALICE_AK, ALICE_SECRET, KEY, OTHER_KEY, REGION, make_account
+from tests.support.clients import alice_kms, refused, sdk_config
+from tests.support.resources import disk
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"

@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from alibabacloud_kms20160120 import models as kms
 
-from tests.conftest import error_of, ALICE_AK, KEY, OTHER_KEY, alice_kms, key_state, make_account
+from tests.support.accounts import ALICE_AK, KEY, OTHER_KEY, make_account
+from tests.support.clients import alice_kms, error_of, key_state
 
 
 

@@ -16,8 +16,9 @@ from alibabacloud_tea_openapi.exceptions import ClientException
 from kms_steward.envelope_app import APP_NAME, APP_USER_AGENT, PaymentsApp, RecordStore, app_client, open_, run_payments_app, seal
 from localcloud.account import Account
 from localcloud.products.kms_crypto import SEED_ENV
-from tests.conftest import error_of, ACCOUNT_ID, KEY, OTHER_KEY, REGION, alice_kms, make_account, sdk_config
-from tests.test_usage_evidence import scan
+from tests.support.accounts import ACCOUNT_ID, KEY, OTHER_KEY, REGION, make_account
+from tests.support.clients import alice_kms, error_of, sdk_config
+from tests.support.scanners import scan_usage as scan
 
 NOW = "2030-01-01T00:00:00Z"
 SECRET = b"card 4111-1111-1111-1111 exp 12/31"

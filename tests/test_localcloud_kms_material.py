@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 from localcloud.clock import Clock
 from localcloud.cloud import LocalCloud
-from tests.conftest import ACCOUNT_ID, ALICE_AK, KEY, REGION, alice_kms, key_state, make_account, refused
+from tests.support.accounts import ACCOUNT_ID, ALICE_AK, KEY, REGION, make_account
+from tests.support.clients import alice_kms, key_state, refused
 
 NOW = "2030-01-01T00:00:00Z"
 SECRET_B64 = base64.b64encode(b"card 4111-1111-1111-1111").decode()

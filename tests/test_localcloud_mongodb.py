@@ -9,22 +9,9 @@ from alibabacloud_dds20151201.client import Client as MongodbClient
 from alibabacloud_tea_openapi.exceptions import ClientException
 
 from localcloud.account import AccountError
-from tests.conftest import ACCOUNT_ID, ALICE_AK, KEY, OTHER_KEY, REGION, make_account, protocol_account, sdk_config
-
-ROLE = f"acs:ram::{ACCOUNT_ID}:role/aliyunrdsinstanceencryptiondefaultrole"
-
-
-def instance(instance_id: str, *, tde: str | None = None, disk: str | None = None, kind: str = "replicate",
-             status: str = "Running", region: str = REGION, **extra) -> dict:
-    """A MongoDB 4.4 instance (a 3-node replica set unless told), TDE on `tde` and its cloud disks on `disk`."""
-    record = {"DBInstanceId": instance_id, "RegionId": region, "DBInstanceType": kind, "DBInstanceStatus": status,
-              "Engine": "MongoDB", "EngineVersion": "4.4", "DBInstanceDescription": f"{instance_id}-name", "LockMode": "Unlock",
-              "StorageType": "cloud_essd1", **({"ReplicationFactor": "3"} if kind == "replicate" else {}), **extra}
-    if tde:
-        record["TDE"] = {"TDEStatus": "enabled", "EncryptionKey": tde, "RoleARN": ROLE}
-    if disk:
-        record.update(Encrypted=True, EncryptionKey=disk)
-    return record
+from tests.support.accounts import ALICE_AK, KEY, OTHER_KEY, REGION, make_account, protocol_account
+from tests.support.clients import sdk_config
+from tests.support.resources import MONGODB_TDE_ROLE as ROLE, mongodb_instance as instance
 
 
 def client_for(start_cloud, *instances) -> MongodbClient:

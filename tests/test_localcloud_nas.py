@@ -8,18 +8,9 @@ from alibabacloud_nas20170626.client import Client as NasClient
 from alibabacloud_tea_openapi.exceptions import ClientException
 
 from localcloud.account import AccountError
-from tests.conftest import KEY, OTHER_KEY, REGION, make_account, protocol_account, sdk_config
-
-
-def file_system(fs_id: str, key: str | None = KEY, *, encrypt_type: int | None = None, status: str = "Running",
-                fs_type: str = "standard", region: str = REGION, **extra) -> dict:
-    """A DescribeFileSystems item as the account file holds it (EncryptType 2 when a key is given)."""
-    encrypt_type = (2 if key else 0) if encrypt_type is None else encrypt_type
-    record = {"FileSystemId": fs_id, "RegionId": region, "FileSystemType": fs_type, "Status": status,
-              "EncryptType": encrypt_type, "ProtocolType": "NFS", "StorageType": "Performance", "ZoneId": f"{region}-b", **extra}
-    if key:
-        record["KMSKeyId"] = key
-    return record
+from tests.support.accounts import KEY, OTHER_KEY, REGION, make_account, protocol_account
+from tests.support.clients import sdk_config
+from tests.support.resources import file_system
 
 
 def client_for(start_cloud, *systems, **account) -> NasClient:

@@ -9,7 +9,8 @@ import pytest
 from localcloud.account import Account, AccountError
 from localcloud.clock import Clock
 from localcloud.cloud import LocalCloud
-from tests.conftest import ACCOUNT_ID, ALICE_AK, ALICE_SECRET, PROTOCOL_NOW, STS_AK, STS_SECRET, STS_TOKEN, protocol_account
+from tests.support.accounts import (ACCOUNT_ID, ALICE_AK, ALICE_SECRET, PROTOCOL_NOW, STS_AK, STS_SECRET, STS_TOKEN,
+                                    protocol_account)
 
 KEY_ID = "0b2f3e4a-5c6d-4e7f-8a9b-0c1d2e3f4a5b"
 

@@ -8,18 +8,9 @@ from alibabacloud_polardb20170801 import models as polardb
 from alibabacloud_polardb20170801.client import Client as PolardbClient
 
 from localcloud.account import AccountError
-from tests.conftest import refused, KEY, OTHER_KEY, REGION, make_account, sdk_config
-
-
-def cluster(cluster_id: str, *, tde: str | None = None, storage: str | None = None, status: str = "Running",
-            region: str = REGION, **extra) -> dict:
-    """A cluster record: TDE on `tde`, storage encrypted with `storage` (either may be None)."""
-    record = {"DBClusterId": cluster_id, "RegionId": region, "DBType": "MySQL", "DBClusterStatus": status, **extra}
-    if tde:
-        record["TDE"] = {"TDEStatus": "Enabled", "EncryptionKey": tde}
-    if storage:
-        record["StorageEncryption"] = {"StorageEncryptionKey": storage}
-    return record
+from tests.support.accounts import KEY, OTHER_KEY, REGION, make_account
+from tests.support.clients import refused, sdk_config
+from tests.support.resources import polardb_cluster as cluster
 
 
 def client_for(start_cloud, *clusters) -> PolardbClient:

@@ -8,18 +8,9 @@ from alibabacloud_rds20140815 import models as rds
 from alibabacloud_rds20140815.client import Client as RdsClient
 
 from localcloud.account import AccountError
-from tests.conftest import refused, ACCOUNT_ID, KEY, OTHER_KEY, REGION, make_account, sdk_config
-
-
-def rds_instance(instance_id: str, *, tde: str | None = None, disk: str | None = None, status: str = "Running",
-                 engine: str = "MySQL", region: str = REGION, **extra) -> dict:
-    """An instance record: TDE on `tde`, cloud disks encrypted with `disk` (either may be None)."""
-    record = {"DBInstanceId": instance_id, "RegionId": region, "Engine": engine, "DBInstanceStatus": status, **extra}
-    if tde:
-        record["TDE"] = {"TDEStatus": "Enabled", "EncryptionKey": tde, "TDEMode": "Customer_Provided_Key"}
-    if disk:
-        record["DiskEncryption"] = {"EncryptionKey": disk}
-    return record
+from tests.support.accounts import ACCOUNT_ID, KEY, OTHER_KEY, REGION, make_account
+from tests.support.clients import refused, sdk_config
+from tests.support.resources import rds_instance
 
 
 def client_for(start_cloud, *instances) -> RdsClient:

@@ -8,23 +8,9 @@ from alibabacloud_r_kvstore20150101.client import Client as RedisClient
 from alibabacloud_tea_openapi.exceptions import ClientException
 
 from localcloud.account import AccountError
-from tests.conftest import KEY, REGION, make_account, protocol_account, sdk_config
-
-
-def instance(instance_id: str, key: str | None = KEY, *, status: str = "Normal", region: str = REGION, **extra) -> dict:
-    """A Tair (Enterprise Edition) instance, with TDE on `key` unless key is None."""
-    record = {"InstanceId": instance_id, "RegionId": region, "InstanceStatus": status, "InstanceType": "Tair",
-              "EditionType": "Enterprise", "EngineVersion": "6.0", "InstanceName": f"{instance_id}-name", **extra}
-    if key:
-        record.update(TDEStatus="Enabled", EncryptionKey=key,
-                      RoleArn="acs:ram::1234567890123456:role/AliyunRdsInstanceEncryptionDefaultRole")
-    return record
-
-
-def community(instance_id: str, **extra) -> dict:
-    """An open-source Redis instance: no TDE."""
-    return {"InstanceId": instance_id, "RegionId": REGION, "InstanceType": "Redis", "EditionType": "Community",
-            "EngineVersion": "7.0", **extra}
+from tests.support.accounts import KEY, REGION, make_account, protocol_account
+from tests.support.clients import sdk_config
+from tests.support.resources import redis_community as community, redis_instance as instance
 
 
 def client_for(start_cloud, *instances) -> RedisClient:

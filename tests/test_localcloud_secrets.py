@@ -10,14 +10,9 @@ from alibabacloud_kms20160120 import models as kms
 from alibabacloud_kms20160120.client import Client as KmsClient
 
 from localcloud.account import Region
-from tests.conftest import error_of, ACCOUNT_ID, KEY, OTHER_KEY, REGION, alice_kms, make_account, sdk_config
-
-
-def secret(name: str, key: str | None = KEY, region: str = REGION, **extra) -> dict:
-    record = {"SecretName": name, "RegionId": region, "SecretType": "Generic", **extra}
-    if key:
-        record["EncryptionKeyId"] = key
-    return record
+from tests.support.accounts import ACCOUNT_ID, KEY, OTHER_KEY, REGION, make_account
+from tests.support.clients import alice_kms, error_of, sdk_config
+from tests.support.resources import secret
 
 
 def listed(client: KmsClient, filters: list | None = None, **kwargs) -> list[str]:

@@ -17,7 +17,7 @@ from localcloud.account import Account
 from localcloud.clock import Clock
 from localcloud.cloud import LocalCloud
 from shared.log_client import is_ip_endpoint, make_log_client
-from tests.conftest import ALICE_AK, ALICE_SECRET, PROTOCOL_NOW, STS_AK, STS_SECRET, STS_TOKEN, protocol_account
+from tests.support.accounts import ALICE_AK, ALICE_SECRET, PROTOCOL_NOW, STS_AK, STS_SECRET, STS_TOKEN, protocol_account
 
 PROJECT = "kms-steward-logs"
 STORE = "key-guard-decisions"

@@ -32,17 +32,12 @@ from shared.audit.scanners.nas_file_systems import NasFileSystemsScanner
 from shared.audit.scanners.polardb_clusters import PolardbClustersScanner
 from shared.audit.scanners.redis_instances import RedisInstancesScanner
 from shared.audit.scanners.sls_logstores import SlsLogstoresScanner
-from tests.conftest import KEY, OTHER_KEY, REGION, disk, make_account, sdk_config, snapshot
-from tests.scanner_kit import clients, target
-from tests.test_localcloud_cs import basic, cluster as ack_cluster
-from tests.test_localcloud_ecs import image
-from tests.test_localcloud_mongodb import instance as mongodb_instance
-from tests.test_localcloud_nas import file_system
-from tests.test_localcloud_polardb import cluster as polardb_cluster
-from tests.test_localcloud_redis import community, instance as redis_instance
-from tests.test_localcloud_secrets import secret
-from tests.test_scanners_ecs_oss import image_snapshot
-from tests.test_scanners_secrets_sls import logstore
+from tests.support.accounts import KEY, OTHER_KEY, REGION, make_account
+from tests.support.clients import sdk_config
+from tests.support.resources import (ack_basic_cluster as basic, ack_cluster, disk, ecs_image as image, file_system,
+                                     image_snapshot, logstore, mongodb_instance, polardb_cluster, redis_community as community,
+                                     redis_instance, secret, snapshot)
+from tests.support.scanners import clients, target
 
 CAP = 2  # far below every scanner's page size: five resources take three pages
 

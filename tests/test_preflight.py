@@ -10,8 +10,8 @@ from kms_steward.cli import main
 from kms_steward.local import DEMO_ACCOUNT
 from shared.clients import Clients, Credentials
 from shared.preflight import build_preflight
-from tests.conftest import (ALICE_AK, ALICE_SECRET, BASE_ACCOUNT, KEY, OTHER_KEY, REGION, bucket, disk, make_account,
-                            snapshot)
+from tests.support.accounts import ALICE_AK, ALICE_SECRET, BASE_ACCOUNT, KEY, OTHER_KEY, REGION, make_account
+from tests.support.resources import bucket, disk, snapshot
 
 
 def account_file(tmp_path, **sections):
@@ -120,7 +120,7 @@ def test_a_busy_key_says_its_evidence_was_cut_to_the_newest_events(start_cloud):
     from datetime import datetime, timedelta, timezone
 
     from shared.audit.scanners.kms_usage import MAX_EVENTS
-    from tests.test_localcloud_actiontrail import crypto_event
+    from tests.support.resources import crypto_event
 
     now = datetime.now(timezone.utc)
     busy = [crypto_event("Decrypt", when=now - timedelta(minutes=i), user="payments-api") for i in range(MAX_EVENTS + 50)]

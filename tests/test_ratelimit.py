@@ -4,10 +4,11 @@ from __future__ import annotations
 from alibabacloud_ecs20140526 import models as ecs
 
 from localcloud.gateway import Network
+from localcloud.quota_gate import QuotaGate
 from shared.clients import Clients, Credentials
 from shared.quotas import Quotas, parse_overrides, quota_of
-from shared.ratelimit import QuotaGate, RateLimiter
-from tests.conftest import ALICE_AK, ALICE_SECRET, REGION, make_account
+from shared.ratelimit import RateLimiter
+from tests.support.accounts import ALICE_AK, ALICE_SECRET, REGION, make_account
 
 
 class FakeClock:
@@ -91,7 +92,8 @@ def test_kms_answers_its_quota_with_rejected_throttling(start_cloud):
     from alibabacloud_kms20160120 import models as kms
     from alibabacloud_tea_openapi.exceptions import ThrottlingException
 
-    from tests.conftest import KEY, alice_kms
+    from tests.support.accounts import KEY
+    from tests.support.clients import alice_kms
 
     cloud = start_cloud(make_account())
     cloud.network = Network(quotas={"kms:DescribeKey": 1.0}.get)

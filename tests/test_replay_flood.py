@@ -23,7 +23,10 @@ from pathlib import Path
 import pytest
 from alibabacloud_kms20160120 import models as kms
 
-from tests.conftest import ACCOUNT_ID, KEY, REGION, alerts, alice_kms, decision_records, disk, key_state, make_account
+from tests.support.accounts import ACCOUNT_ID, KEY, REGION, make_account
+from tests.support.clients import alice_kms, key_state
+from tests.support.guard import alerts, decision_records
+from tests.support.resources import disk
 
 ROOT = Path(__file__).resolve().parents[1]
 INSTANCE_SCRIPT = ROOT / "tests" / "support_handler_process.py"

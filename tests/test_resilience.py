@@ -15,8 +15,10 @@ from aliyun.log import GetLogsRequest
 from shared.clients import Clients, Credentials, is_transient
 from shared.idempotency import STALE_AFTER, ClaimBusy, EventClaims
 from shared.log_client import make_log_client
-from tests.conftest import ALICE_AK, ALICE_SECRET, REGION, alerts, decision_records, disk, key_state, make_account, sdk_config
-from tests.test_key_guard import schedule_deletion
+from tests.support.accounts import ALICE_AK, ALICE_SECRET, REGION, make_account
+from tests.support.clients import key_state, sdk_config
+from tests.support.guard import alerts, decision_records, schedule_deletion
+from tests.support.resources import disk
 
 
 def test_a_transient_failure_raises_releases_the_claim_and_fc_retries_it(start_cloud):

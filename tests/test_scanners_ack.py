@@ -12,10 +12,11 @@ import pytest
 from localcloud.account import Region
 from shared.audit.runner import run_audit
 from shared.audit.scanners.ack_clusters import PAGE_SIZE, AckClustersScanner
-from tests.conftest import ACCOUNT_ID, KEY, OTHER_KEY, REGION, alerts, key_state, make_account
-from tests.scanner_kit import clients, sample, target
-from tests.test_key_guard import only_record, schedule_deletion
-from tests.test_localcloud_cs import basic, cluster, meta
+from tests.support.accounts import ACCOUNT_ID, KEY, OTHER_KEY, REGION, make_account
+from tests.support.clients import key_state
+from tests.support.guard import alerts, only_record, schedule_deletion
+from tests.support.resources import ack_basic_cluster as basic, ack_cluster as cluster, ack_meta_data as meta
+from tests.support.scanners import clients, sample, target
 
 
 def audit(cloud):

@@ -9,11 +9,11 @@ from alibabacloud_tea_openapi.exceptions import ClientException
 
 from shared.audit.scanners.polardb_clusters import PolardbClustersScanner
 from shared.audit.scanners.rds_instances import RdsInstancesScanner
-from tests.conftest import KEY, OTHER_KEY, alerts, key_state, make_account
-from tests.scanner_kit import clients, sample, target
-from tests.test_key_guard import only_record, schedule_deletion
-from tests.test_localcloud_polardb import cluster
-from tests.test_localcloud_rds import rds_instance
+from tests.support.accounts import KEY, OTHER_KEY, make_account
+from tests.support.clients import key_state
+from tests.support.guard import alerts, only_record, schedule_deletion
+from tests.support.resources import polardb_cluster as cluster, rds_instance
+from tests.support.scanners import clients, sample, target
 
 # ---------------------------------------------------------------- contract: the docs' sample responses
 

@@ -16,11 +16,12 @@ from shared.audit.scanners.oss_buckets import OssBucketsScanner
 from shared.audit.scanners.oss_replication import OssReplicationScanner
 from shared.clients import Clients, Credentials
 from shared.ratelimit import RateLimiter
-from tests.conftest import (ACCOUNT_ID, ALICE_AK, ALICE_SECRET, KEY, OTHER_KEY, REGION, alerts, bucket, disk, key_state, make_account,
-                            snapshot)
-from tests.scanner_kit import clients, sample, target
-from tests.test_key_guard import only_record, schedule_deletion
-from tests.test_localcloud_ecs import image
+from tests.support.accounts import ACCOUNT_ID, ALICE_AK, ALICE_SECRET, KEY, OTHER_KEY, REGION, make_account
+from tests.support.clients import key_state
+from tests.support.guard import alerts, only_record, schedule_deletion
+from tests.support.resources import (bucket, disk, ecs_image as image, image_snapshot, replicating_bucket as replicating,
+                                     replication_rule as rule, snapshot)
+from tests.support.scanners import clients, sample, target
 
 SHANGHAI = "cn-shanghai"
 
@@ -29,20 +30,6 @@ def single_endpoint_clients(cloud, region: str = REGION) -> Clients:
     """One endpoint override for every region, as a private gateway would be configured."""
     return Clients(Credentials(ALICE_AK, ALICE_SECRET), region, endpoint_override=cloud.endpoint_url(region),
                    limiter=RateLimiter(lambda api: None))
-
-
-def image_snapshot(snapshot_id: str, key: str = KEY, usage: str = "image") -> dict:
-    return {**snapshot(snapshot_id, key), "Usage": usage}
-
-
-def rule(rule_id: str, dest: str, location: str = f"oss-{REGION}", key: str | None = KEY, **extra) -> dict:
-    return {"ID": rule_id, "Destination": {"Bucket": dest, "Location": location}, **extra,
-            **({"EncryptionConfiguration": {"ReplicaKmsKeyID": key},
-                "SourceSelectionCriteria": {"SseKmsEncryptedObjects": {"Status": "Enabled"}}} if key else {})}
-
-
-def replicating(name: str, *rules: dict, region: str = REGION, key: str | None = None) -> dict:
-    return {**bucket(name, key=key), "Location": f"oss-{region}", "ReplicationConfiguration": {"Rule": list(rules)}}
 
 
 def without_state_bucket(account):

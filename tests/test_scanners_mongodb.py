@@ -8,10 +8,11 @@ import pytest
 from localcloud.account import Region
 from shared.audit.runner import run_audit
 from shared.audit.scanners.mongodb_instances import MongodbInstancesScanner
-from tests.conftest import ACCOUNT_ID, KEY, OTHER_KEY, REGION, alerts, key_state, make_account
-from tests.scanner_kit import clients, sample, target
-from tests.test_key_guard import only_record, schedule_deletion
-from tests.test_localcloud_mongodb import ROLE, instance
+from tests.support.accounts import ACCOUNT_ID, KEY, OTHER_KEY, REGION, make_account
+from tests.support.clients import key_state
+from tests.support.guard import alerts, only_record, schedule_deletion
+from tests.support.resources import MONGODB_TDE_ROLE as ROLE, mongodb_instance as instance
+from tests.support.scanners import clients, sample, target
 
 APIS = ("DescribeDBInstances", "DescribeDBInstanceTDEInfo", "DescribeDBInstanceAttribute")
 

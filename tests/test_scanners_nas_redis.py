@@ -9,12 +9,11 @@ from localcloud.account import Region
 from shared.audit.runner import run_audit
 from shared.audit.scanners.nas_file_systems import NasFileSystemsScanner
 from shared.audit.scanners.redis_instances import RedisInstancesScanner
-from tests.conftest import (ACCOUNT_ID, KEY, OTHER_KEY, REGION, alerts, key_state,
-                            make_account)
-from tests.scanner_kit import clients, sample, target
-from tests.test_key_guard import only_record, schedule_deletion
-from tests.test_localcloud_nas import file_system
-from tests.test_localcloud_redis import community, instance
+from tests.support.accounts import ACCOUNT_ID, KEY, OTHER_KEY, REGION, make_account
+from tests.support.clients import key_state
+from tests.support.guard import alerts, only_record, schedule_deletion
+from tests.support.resources import file_system, redis_community as community, redis_instance as instance
+from tests.support.scanners import clients, sample, target
 
 # ---------------------------------------------------------------- contract: the docs' sample responses
 

@@ -11,22 +11,11 @@ from aliyun.log import LogException
 from shared.audit.scanners.kms_secrets import KmsSecretsScanner
 from shared.audit.scanners.sls_logstores import SlsLogstoresScanner
 from shared.log_client import make_log_client
-from tests.conftest import ACCOUNT_ID, ALICE_AK, ALICE_SECRET, KEY, OTHER_KEY, REGION, alerts, key_state, make_account
-from tests.scanner_kit import clients, sample, target
-from tests.test_key_guard import only_record, schedule_deletion
-from tests.test_localcloud_secrets import secret
-
-ROLE = f"acs:ram::{ACCOUNT_ID}:role/sls-cmk"
-
-
-def logstore(project: str, name: str, key: str | None = KEY, *, enable: bool = True, encrypted: bool = True) -> dict:
-    """A logstore: on `key` (BYOK), or with SLS's service key (key None), or not encrypted at all."""
-    store = {"projectName": project, "logstoreName": name, "RegionId": REGION}
-    if encrypted:
-        store["encrypt_conf"] = {"enable": enable, "encrypt_type": "default"}
-        if key:
-            store["encrypt_conf"]["user_cmk_info"] = {"cmk_key_id": key, "arn": ROLE, "region_id": REGION}
-    return store
+from tests.support.accounts import ACCOUNT_ID, ALICE_AK, ALICE_SECRET, KEY, OTHER_KEY, REGION, make_account
+from tests.support.clients import key_state
+from tests.support.guard import alerts, only_record, schedule_deletion
+from tests.support.resources import SLS_CMK_ROLE as ROLE, logstore, secret
+from tests.support.scanners import clients, sample, target
 
 
 # ---------------------------------------------------------------- contract: the docs' sample responses

@@ -22,9 +22,11 @@ from shared.audit.runner import run_audit
 from shared.audit.scanners.ecs_disks import EcsDisksScanner
 from shared.audit.scanners.ecs_images import EcsImagesScanner
 from shared.audit.scanners.ecs_snapshots import EcsSnapshotsScanner
-from tests.conftest import ACCOUNT_ID, OTHER_KEY, REGION, alerts, disk, error_of, key_state, make_account, sdk_config, snapshot
-from tests.scanner_kit import clients, target
-from tests.test_key_guard import only_record, schedule_deletion
+from tests.support.accounts import ACCOUNT_ID, OTHER_KEY, REGION, make_account
+from tests.support.clients import error_of, key_state, sdk_config
+from tests.support.guard import alerts, only_record, schedule_deletion
+from tests.support.resources import disk, snapshot
+from tests.support.scanners import clients, target
 
 # LookupEvents is paced to its 2 calls a second; pacing is not what these tests are about.
 FAST = {"AUDIT_QPS": "actiontrail:LookupEvents=1000"}

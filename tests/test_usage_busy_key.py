@@ -15,10 +15,11 @@ from alibabacloud_tea_openapi.exceptions import ClientException
 
 from shared.audit.scanners.kms_usage import CRYPTO_EVENT_NAMES, MAX_EVENTS, PAGE_SIZE, QUIET_PAGES, QUIET_SLS_PAGES
 from shared.usage import parse_utc
-from tests.conftest import KEY, key_state, make_account
-from tests.test_key_guard import only_record, schedule_deletion
-from tests.test_localcloud_actiontrail import TRAIL, crypto_event, iso, lookup
-from tests.test_usage_evidence import now, scan
+from tests.support.accounts import KEY, make_account
+from tests.support.clients import key_state, lookup_events as lookup
+from tests.support.guard import only_record, schedule_deletion
+from tests.support.resources import TRAIL, crypto_event, iso
+from tests.support.scanners import now, scan_usage as scan
 
 READS = 3000
 # The client paces LookupEvents to its published quota, 2 calls a second (shared/quotas.py); the local

@@ -64,7 +64,7 @@ import hashlib
 import json
 import re
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Literal, Optional
+from typing import Any, Callable, ClassVar, Iterable, Literal, Optional
 
 from alibabacloud_actiontrail20200706 import models as m
 from pydantic import Field, field_validator
@@ -73,10 +73,8 @@ from localcloud import errors
 from localcloud.clock import iso, parse_time
 from localcloud.pop import unflatten
 from localcloud.products.base import Call, RpcProduct, api
-from localcloud.records import Record, StrictRecord, _iso
-
-if TYPE_CHECKING:
-    from localcloud.account import SlsLog, SlsLogstore
+from localcloud.products.sls_state import SlsLog, SlsLogstore
+from localcloud.records import AccountSection, Record, _iso
 
 MAX_RESULTS = 50
 DEFAULT_RESULTS = 20  # UNCONFIRMED: the documented example value
@@ -147,8 +145,12 @@ class ActionTrailTrail(Record):
         return True
 
 
-class ActionTrailSection(StrictRecord):
+class ActionTrailSection(AccountSection):
     """ActionTrail records (the `data` of the CloudEvents EventBridge delivers), oldest first, and trails."""
+
+    section: ClassVar[str] = "actiontrail"
+    unique_ids: ClassVar[dict[str, tuple[str, ...]]] = {"trails": ("Name",)}
+    id_fields: ClassVar[tuple[str, ...]] = ("Name",)
 
     events: list[dict[str, Any]] = Field(default_factory=list)
     trails: list[ActionTrailTrail] = Field(default_factory=list)
@@ -330,10 +332,8 @@ class ActionTrailApi(RpcProduct):
 
     # ------------------------------------------------------------ delivery to SLS
 
-    def trail_logstores(self) -> list["SlsLogstore"]:
+    def trail_logstores(self) -> list[SlsLogstore]:
         """The logstores ActionTrail created for the account's SLS-delivering trails."""
-        from localcloud.account import SlsLogstore
-
         stores = []
         for trail in self.account.actiontrail.trails:
             if (dest := trail.sls_destination()) is not None:
@@ -341,10 +341,8 @@ class ActionTrailApi(RpcProduct):
                 stores.append(SlsLogstore(projectName=project, logstoreName=logstore, RegionId=region, ttl=3650))
         return stores
 
-    def trail_logs(self, project: str, logstore: str, region: str) -> list["SlsLog"]:
+    def trail_logs(self, project: str, logstore: str, region: str) -> list[SlsLog]:
         """The events a trail delivered to `project/logstore`, as the logs SLS holds (oldest first)."""
-        from localcloud.account import SlsLog
-
         trail = next((t for t in self.account.actiontrail.trails if t.sls_destination() == (region, project, logstore)), None)
         if trail is None:
             return []

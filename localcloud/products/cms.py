@@ -15,18 +15,56 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import ClassVar, Optional
 
 from alibabacloud_cms20190101 import models as m
+from pydantic import Field
 
 from localcloud import errors
-from localcloud.account import CmsCustomEvent, CmsCustomMetric
 from localcloud.clock import iso
 from localcloud.pop import unflatten
 from localcloud.products.base import Call, RpcProduct, api
+from localcloud.records import AccountSection, StrictRecord
 
 
 MAX_EVENTS = 50  # EventInfo.N, N 1 to 50 (PutCustomEvent API reference)
 MAX_REPORT_BYTES = 500 * 1024  # "Each report can contain up to 500 KB of data" (Report custom events, Limits)
+
+
+# ---------------------------------------------------------------- records (account file section `cms`)
+
+
+class CmsCustomEvent(StrictRecord):
+    """A custom event as DescribeCustomEventAttribute returns it, plus the region it was put in."""
+
+    Id: str
+    Name: str
+    Content: str
+    GroupId: str = "0"
+    Time: str = ""
+    RegionId: Optional[str] = None
+
+
+class CmsCustomMetric(StrictRecord):
+    MetricName: str
+    GroupId: str = "0"
+    Values: str = "{}"
+    Dimensions: str = "{}"
+    Type: int = 0
+    Time: str = ""
+    RegionId: Optional[str] = None
+
+
+class CmsSection(AccountSection):
+    section: ClassVar[str] = "cms"
+    unique_ids: ClassVar[dict[str, tuple[str, ...]]] = {"events": ("Id",)}
+    id_fields: ClassVar[tuple[str, ...]] = ("Id", "Name")
+
+    events: list[CmsCustomEvent] = Field(default_factory=list)
+    metrics: list[CmsCustomMetric] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------- API
 
 
 class Cms(RpcProduct):

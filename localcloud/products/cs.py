@@ -32,7 +32,7 @@ from alibabacloud_cs20151215 import models as m
 from pydantic import Field, model_validator
 
 from localcloud import errors
-from localcloud.records import Record, StrictRecord, find
+from localcloud.records import AccountSection, Record, find
 from localcloud.roa import RoaCall, RoaProduct, roa_api
 
 # DescribeClusterDetail / DescribeClustersV1 `state` (SDK 7.2.3 model docs; `updating_failed` and
@@ -105,7 +105,11 @@ class CsCluster(Record):
         return capabilities(self.meta_data).get("EncryptionKMSKeyId") or None
 
 
-class CsSection(StrictRecord):
+class CsSection(AccountSection):
+    section: ClassVar[str] = "cs"
+    unique_ids: ClassVar[dict[str, tuple[str, ...]]] = {"clusters": ("cluster_id",)}
+    id_fields: ClassVar[tuple[str, ...]] = ("cluster_id",)
+
     clusters: list[CsCluster] = Field(default_factory=list)
 
 

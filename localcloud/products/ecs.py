@@ -37,7 +37,7 @@ from pydantic import Field, model_validator
 
 from localcloud import errors
 from localcloud.products.base import Call, RpcProduct, api, paginate_numbers, paginate_token
-from localcloud.records import Record, StrictRecord
+from localcloud.records import AccountSection, Record, StrictRecord
 
 SNAPSHOT_USAGES = ("image", "disk", "image_disk", "none")
 IMAGE_STATUSES = ("Creating", "Waiting", "Available", "UnAvailable", "CreateFailed", "Deprecated")
@@ -114,7 +114,13 @@ class EcsEncryptionDefault(StrictRecord):
     Encrypted: bool = False
 
 
-class EcsSection(StrictRecord):
+class EcsSection(AccountSection):
+    section: ClassVar[str] = "ecs"
+    unique_ids: ClassVar[dict[str, tuple[str, ...]]] = {
+        "disks": ("DiskId",), "snapshots": ("SnapshotId",), "images": ("ImageId",), "instances": ("InstanceId",),
+        "encryption_defaults": ("RegionId",)}
+    id_fields: ClassVar[tuple[str, ...]] = ("DiskId", "SnapshotId", "ImageId", "InstanceId")
+
     disks: list[EcsDisk] = Field(default_factory=list)
     snapshots: list[EcsSnapshot] = Field(default_factory=list)
     images: list[EcsImage] = Field(default_factory=list)

@@ -42,11 +42,12 @@ from datetime import timedelta
 from alibabacloud_kms20160120 import models as m
 
 from localcloud import errors
-from localcloud.account import KmsKey, KmsTag
 from localcloud.clock import iso, parse_time
 from localcloud.products.base import Call, RpcProduct, api, paginate_numbers
 from localcloud.products.kms_crypto import KmsCrypto
 from localcloud.products.kms_secrets import SecretsManager
+from localcloud.products.kms_secret_values import SecretValues
+from localcloud.products.kms_state import KmsKey, KmsTag
 
 STATE_REFUSED = "Rejected.StateModifiedFailed"
 KEY_ARN = re.compile(r"acs:kms:([a-z0-9-]+):(\d+):key/([A-Za-z0-9-]+)")
@@ -67,7 +68,7 @@ def _refuse(code: str, key: KmsKey) -> errors.ApiError:
     return errors.ApiError(code, f"The request is rejected in the current key state {key.KeyState}.", 409)
 
 
-class Kms(KmsCrypto, SecretsManager, RpcProduct):
+class Kms(KmsCrypto, SecretsManager, SecretValues, RpcProduct):
     code = "kms"
     service_name = "Kms"
     version = "2016-01-20"

@@ -96,7 +96,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar, Optional
+from typing import Any, Optional
 
 from alibabacloud_kms20160120 import models as m
 from cryptography.exceptions import InvalidTag
@@ -104,15 +104,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from pydantic import field_validator
 
 from localcloud import errors
 from localcloud.clock import iso, parse_time
 from localcloud.products.base import Call, api, paginate_numbers
-from localcloud.records import Record, _iso, _sdk
-
-if TYPE_CHECKING:
-    from localcloud.account import KmsKey
+from localcloud.products.kms_state import KmsKey, KmsKeyVersion
 
 SEED_ENV = "LOCALCLOUD_KMS_SEED"
 MAX_PLAINTEXT = 6 * 1024
@@ -147,18 +143,6 @@ _STATE_REFUSALS = {
     "PendingDeletion": ("Rejected.PendingDeletion", "The request was rejected because the key state is PendingDeletion."),
     "PendingImport": ("Rejected.PendingImport", "The request was rejected because the key state is PendingImport."),
 }
-
-
-class KmsKeyVersion(Record):
-    """A key version as ListKeyVersions returns it (inside its key in the account file)."""
-
-    sdk_model: ClassVar[Any] = _sdk("alibabacloud_kms20160120.models", "ListKeyVersionsResponseBodyKeyVersionsKeyVersion")
-    extra_fields: ClassVar[frozenset] = frozenset()
-
-    KeyVersionId: str
-    CreationDate: Optional[str] = None
-
-    _check_date = field_validator("CreationDate")(classmethod(lambda cls, v: _iso(v)))
 
 
 def invalid_ciphertext() -> errors.ApiError:

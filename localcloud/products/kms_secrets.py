@@ -1,4 +1,5 @@
-"""Secrets Manager (KMS 2016-01-20): ListSecrets and DescribeSecret, the two calls the audit needs.
+"""Secrets Manager (KMS 2016-01-20): ListSecrets and DescribeSecret, the two calls the audit needs (the values,
+their versions, deletion and restore are in kms_secret_values.py).
 
 ListSecrets pages by PageNumber/PageSize (PageSize 1-100, default 10; PageNumber from 1) with
 TotalCount, and takes Filters: a JSON array of at most 10 {"Key", "Values"} pairs (at most 10 values
@@ -12,15 +13,13 @@ its DeleteDate is.
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal, Optional
-
 from alibabacloud_kms20160120 import models as m
-from pydantic import field_validator
 
 from localcloud import errors
 from localcloud.clock import parse_time
 from localcloud.products.base import Call, api, paginate_numbers
-from localcloud.records import Record, _iso, find, sdk_wire_names
+from localcloud.products.kms_state import KmsSecret
+from localcloud.records import find, sdk_wire_names
 
 _DESCRIBE = m.DescribeSecretResponseBody
 _LIST_ITEM = m.ListSecretsResponseBodySecretListSecret
@@ -28,51 +27,6 @@ MAX_FILTERS = 10  # pairs per Filters, and values per pair (SDK docstring)
 # ListSecrets filter keys that name a field of the secret (TagKey/TagValue read its tags). Matching is
 # exact: whether SecretName/Description match by substring is UNCONFIRMED.
 _FIELD_FILTERS = frozenset({"SecretName", "Description", "DKMSInstanceId", "SecretType", "Creator"})
-
-
-class KmsSecretTag(Record):
-    TagKey: str
-    TagValue: str = ""
-    extra_fields: ClassVar[frozenset] = frozenset()
-
-
-class KmsSecret(Record):
-    """A secret's metadata as DescribeSecret returns it, plus RegionId and the creator ListSecrets filters on.
-
-    No value is stored: the audit reads metadata only. GetSecretValue/PutSecretValue will add the
-    versions beside the metadata (as KmsKey keeps `KeyVersions`): an extra `Versions` field in
-    ListSecretVersionIds' item shape (VersionId, CreateTime, VersionStages) plus each version's data.
-    DescribeSecret answers only its own wire fields, so such fields never reach it.
-    """
-
-    sdk_model: ClassVar[Any] = _DESCRIBE
-    extra_fields: ClassVar[frozenset] = frozenset({"RegionId", "Creator"})
-
-    SecretName: str
-    RegionId: str
-    # DescribeSecret's doc spells Generic, Rds, RAMCredentials, ECS; CreateSecret's adds Redis, ListSecrets' PolarDB.
-    SecretType: Literal["Generic", "Rds", "RAMCredentials", "ECS", "Redis", "PolarDB"] = "Generic"
-    # The key that encrypts the secret's values; without one, Secrets Manager uses its own service key.
-    EncryptionKeyId: Optional[str] = None
-    # Returned for managed (Rds, RAMCredentials, ECS) secrets; for Generic ones with a rotation policy too (UNCONFIRMED).
-    AutomaticRotation: Optional[Literal["Enabled", "Disabled", "Invalid"]] = None
-    PlannedDeleteTime: Optional[str] = None
-    CreateTime: Optional[str] = None
-    Tags: list[KmsSecretTag] = []
-
-    _check_dates = field_validator("PlannedDeleteTime", "CreateTime")(classmethod(lambda cls, v: _iso(v)))
-
-    def matches(self, key: str, values: list) -> bool:
-        """Whether the secret passes one ListSecrets filter."""
-        if key == "TagKey":
-            return any(t.TagKey in values for t in self.Tags)
-        if key == "TagValue":
-            return any(t.TagValue in values for t in self.Tags)
-        value = self.wire().get(key)
-        if key == "SecretType":
-            # The filter doc spells RDS where DescribeSecret answers Rds: compared case-blind (UNCONFIRMED).
-            return value is not None and value.lower() in {str(v).lower() for v in values}
-        return value in values
 
 
 def _due(secret: KmsSecret, now) -> bool:

@@ -27,7 +27,7 @@ from pydantic import Field, model_validator
 
 from localcloud import errors
 from localcloud.products.base import Call, RpcProduct, api, paginate_numbers
-from localcloud.records import Record, StrictRecord, find, sdk_wire_names
+from localcloud.records import AccountSection, Record, StrictRecord, find, sdk_wire_names
 
 INSTANCE_TYPES = ("replicate", "sharding", "serverless")
 PAGE_SIZES = (30, 50, 100)
@@ -103,7 +103,11 @@ class MongodbInstance(Record):
         return _ATTRIBUTE_ITEM().from_map(data).to_map()
 
 
-class MongodbSection(StrictRecord):
+class MongodbSection(AccountSection):
+    section: ClassVar[str] = "mongodb"
+    unique_ids: ClassVar[dict[str, tuple[str, ...]]] = {"instances": ("DBInstanceId",)}
+    id_fields: ClassVar[tuple[str, ...]] = ("DBInstanceId",)
+
     instances: list[MongodbInstance] = Field(default_factory=list)
 
 

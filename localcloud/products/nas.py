@@ -14,7 +14,7 @@ from pydantic import Field, model_validator
 
 from localcloud import errors
 from localcloud.products.base import Call, RpcProduct, api, paginate_numbers
-from localcloud.records import Record, StrictRecord
+from localcloud.records import AccountSection, Record
 
 FILE_SYSTEM_TYPES = ("standard", "extreme", "cpfs", "cpfsse")
 
@@ -42,7 +42,11 @@ class NasFileSystem(Record):
         return self
 
 
-class NasSection(StrictRecord):
+class NasSection(AccountSection):
+    section: ClassVar[str] = "nas"
+    unique_ids: ClassVar[dict[str, tuple[str, ...]]] = {"file_systems": ("FileSystemId",)}
+    id_fields: ClassVar[tuple[str, ...]] = ("FileSystemId",)
+
     file_systems: list[NasFileSystem] = Field(default_factory=list)
 
 

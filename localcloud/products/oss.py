@@ -4,18 +4,9 @@ Every request is counted (`oss:<ApiName>`), authenticated against the account's 
 meet an injected fault, and is answered with OSS's own XML error body and HTTP status, so oss2
 raises the exception class it raises in production (`oss2.exceptions.NoSuchBucket`, ...).
 
-Signatures are recomputed with oss2's own canonicalisation (the private helpers of
-`oss2.auth.ProviderAuth`, `ProviderAuthV2` and `ProviderAuthV4`), so a request real OSS would refuse
-is refused here with the same code:
-
-- V1 `Authorization: OSS <ak>:<base64 hmac-sha1>` (oss2's default `oss2.Auth` / `StsAuth`),
-- V2 `Authorization: OSS2 AccessKeyId:<ak>,[AdditionalHeaders:..,]Signature:..` (`oss2.AuthV2`),
-- V4 `Authorization: OSS4-HMAC-SHA256 Credential=<ak>/<date>/<region>/oss/aliyun_v4_request, ...`
-  (`oss2.AuthV4` / `ProviderAuthV4`, which need `region=` on the Bucket/Service).
-
-STS credentials must carry `x-oss-security-token` equal to the credential's SecurityToken and not be
-expired by the local clock. The request's Date is not compared with the clock (the local clock may
-be moved on purpose), so RequestTimeTooSkewed is never answered.
+This module is the protocol: it routes a request to its API and answers it. The rest is split by
+concern: the signatures in oss_auth.py, the XML documents in oss_xml.py, the errors in oss_errors.py,
+the account-file records (section `oss`) in oss_state.py.
 
 A bucket lives in one region (`Region`, from `Location` oss-<region>); it is answered only on that
 region's listener, elsewhere with AccessDenied "must be addressed using the specified endpoint" as
@@ -39,212 +30,32 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import ipaddress
 import re
 import uuid
-import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 from email.utils import format_datetime
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Callable, Literal, Optional
+from typing import Callable, Optional
 from urllib.parse import quote
 
 from oss2 import auth as oss_auth
-from oss2.credentials import StaticCredentialsProvider
 from oss2.utils import Crc64, content_type_by_name
-from pydantic import Field, field_validator, model_validator
-from requests.structures import CaseInsensitiveDict
 from werkzeug.wrappers import Request, Response
 
 from localcloud import errors
 from localcloud.clock import iso, parse_time
+from localcloud.products import oss_xml
 from localcloud.products.base import Product
-from localcloud.records import StrictRecord, find
-
-if TYPE_CHECKING:
-    from localcloud.cloud import LocalCloud
+from localcloud.products.oss_auth import authenticate
+from localcloud.products.oss_errors import invalid_argument, no_such_bucket, no_such_key, not_implemented, oss_error
+from localcloud.products.oss_state import OssBucket, OssObject, etag_of, extranet_endpoint
+from localcloud.records import find
 
 PRODUCT = "oss"
 DEFAULT_MAX_KEYS = 100
 MAX_MAX_KEYS = 1000
-DEFAULT_CREATION_DATE = "2024-01-01T00:00:00.000Z"
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
-_ISO_MS = "%Y-%m-%dT%H:%M:%S.000Z"
-
-
-# ---------------------------------------------------------------- records (account file section `oss`)
-
-
-class OssReplicationDestination(StrictRecord):
-    Bucket: str
-    Location: str  # oss-cn-beijing
-    TransferType: Optional[Literal["internal", "oss_acc"]] = None
-
-    @property
-    def region(self) -> str:
-        return self.Location.removeprefix("oss-")
-
-
-class OssReplicationPrefixSet(StrictRecord):
-    Prefix: list[str] = Field(default_factory=list, max_length=10)
-
-
-class OssSseKmsEncryptedObjects(StrictRecord):
-    Status: Literal["Enabled", "Disabled"]
-
-
-class OssSourceSelectionCriteria(StrictRecord):
-    SseKmsEncryptedObjects: OssSseKmsEncryptedObjects
-
-
-class OssReplicationEncryption(StrictRecord):
-    ReplicaKmsKeyID: str
-
-
-class OssReplicationTimeControl(StrictRecord):
-    Status: Literal["enabled", "disabled"]
-
-
-class OssReplicationRule(StrictRecord):
-    """A ReplicationConfiguration/Rule as GetBucketReplication returns it (XML element names)."""
-
-    ID: str
-    Destination: OssReplicationDestination
-    Status: Literal["starting", "doing", "closing"] = "doing"
-    Action: str = "ALL"
-    PrefixSet: Optional[OssReplicationPrefixSet] = None
-    HistoricalObjectReplication: Literal["enabled", "disabled"] = "enabled"
-    SyncRole: Optional[str] = None
-    SourceSelectionCriteria: Optional[OssSourceSelectionCriteria] = None
-    EncryptionConfiguration: Optional[OssReplicationEncryption] = None
-    RTC: Optional[OssReplicationTimeControl] = None
-
-    @model_validator(mode="after")
-    def _replica_key_when_kms_objects_replicate(self):
-        # PutBucketReplication refuses SseKmsEncryptedObjects Enabled without a ReplicaKmsKeyID (OSS error 0031-00000033).
-        criteria = self.SourceSelectionCriteria
-        if criteria and criteria.SseKmsEncryptedObjects.Status == "Enabled" and not self.EncryptionConfiguration:
-            raise ValueError("SseKmsEncryptedObjects Enabled needs EncryptionConfiguration.ReplicaKmsKeyID")
-        if not self.Destination.Location.startswith("oss-"):
-            raise ValueError("Destination.Location must look like oss-cn-beijing")
-        return self
-
-
-class OssReplicationConfiguration(StrictRecord):
-    Rule: list[OssReplicationRule] = Field(min_length=1)
-
-
-class OssEncryptionRule(StrictRecord):
-    """ServerSideEncryptionRule as GetBucketInfo / GetBucketEncryption return it."""
-
-    SSEAlgorithm: Literal["KMS", "AES256", "SM4"]
-    KMSMasterKeyID: Optional[str] = None
-    KMSDataEncryption: Optional[str] = None
-
-
-class OssBucket(StrictRecord):
-    """ListBuckets/GetBucketInfo Bucket fields (oss2 has no Tea model, so the list is explicit)."""
-
-    Name: str
-    Location: str  # oss-cn-hangzhou
-    Region: Optional[str] = None  # cn-hangzhou
-    CreationDate: Optional[str] = None
-    StorageClass: Literal["Standard", "IA", "Archive", "ColdArchive", "DeepColdArchive"] = "Standard"
-    ExtranetEndpoint: Optional[str] = None
-    IntranetEndpoint: Optional[str] = None
-    ResourceGroupId: Optional[str] = None
-    ServerSideEncryptionRule: Optional[OssEncryptionRule] = None
-    # GetBucketReplication's answer; GetBucketInfo reports CrossRegionReplication Enabled when a rule's
-    # destination is in another region.
-    ReplicationConfiguration: Optional[OssReplicationConfiguration] = None
-
-    @field_validator("Name")
-    @classmethod
-    def _bucket_name(cls, v):
-        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]", v):
-            raise ValueError("is not a valid bucket name (3-63 lower-case letters, digits, hyphens)")
-        return v
-
-    @model_validator(mode="after")
-    def _region(self):
-        if not self.Location.startswith("oss-"):
-            raise ValueError("Location must look like oss-cn-hangzhou")
-        if self.Region is None:
-            self.Region = self.Location[len("oss-"):]
-        return self
-
-    @property
-    def replication_rules(self) -> list[OssReplicationRule]:
-        return self.ReplicationConfiguration.Rule if self.ReplicationConfiguration else []
-
-    @property
-    def cross_region_replication(self) -> bool:
-        return any(r.Destination.region != self.Region for r in self.replication_rules)
-
-
-class OssObject(StrictRecord):
-    """An object (the guard's idempotency markers live here). Content is text."""
-
-    Bucket: str
-    Key: str
-    Content: str = ""
-    LastModified: Optional[str] = None
-    ETag: Optional[str] = None
-
-
-class OssSection(StrictRecord):
-    buckets: list[OssBucket] = Field(default_factory=list)
-    objects: list[OssObject] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _replication_targets_exist(self):
-        """What PutBucketReplication enforces: the destination is another bucket of the account, in the
-        region the rule names (InvalidTargetBucket, InvalidTargetLocation)."""
-        by_name = {b.Name: b for b in self.buckets}
-        for b in self.buckets:
-            for rule in b.replication_rules:
-                dest = by_name.get(rule.Destination.Bucket)
-                if dest is None or dest.Name == b.Name:
-                    raise ValueError(f"bucket {b.Name} rule {rule.ID}: Destination.Bucket must be another bucket of the account")
-                if dest.Location != rule.Destination.Location:
-                    raise ValueError(f"bucket {b.Name} rule {rule.ID}: Destination.Location is not {dest.Name}'s Location")
-        return self
-
-
-# ---------------------------------------------------------------- errors
-
-
-def oss_error(code: str, message: str, status: int, **extra: str) -> errors.ApiError:
-    """An ApiError carrying the extra elements OSS puts in its <Error> body (BucketName, Endpoint, ...)."""
-    err = errors.ApiError(code, message, status)
-    err.extra = {k: v for k, v in extra.items() if v is not None}
-    return err
-
-
-def no_such_bucket(name: str) -> errors.ApiError:
-    return oss_error("NoSuchBucket", "The specified bucket does not exist.", 404, BucketName=name)
-
-
-def no_such_key(key: str) -> errors.ApiError:
-    return oss_error("NoSuchKey", "The specified key does not exist.", 404, Key=key)
-
-
-def invalid_argument(name: str, value: str, message: str) -> errors.ApiError:
-    return oss_error("InvalidArgument", message, 400, ArgumentName=name, ArgumentValue=value)
-
-
-def invalid_access_key(ak: str, message: str = "The OSS Access Key Id you provided does not exist in our records.") -> errors.ApiError:
-    return oss_error("InvalidAccessKeyId", message, 403, OSSAccessKeyId=ak)
-
-
-def access_denied(message: str) -> errors.ApiError:
-    return oss_error("AccessDenied", message, 403)
-
-
-def not_implemented(what: str) -> errors.ApiError:
-    # oss2 maps (400, NotImplemented) to oss2.exceptions.NotImplemented.
-    return oss_error("NotImplemented", f"The local cloud does not implement this OSS operation: {what}.", 400)
 
 
 def new_request_id() -> str:
@@ -372,23 +183,13 @@ class Oss(Product):
         return Response(xml, status=status, content_type="application/xml", headers=hdrs)
 
     def error_response(self, err: errors.ApiError, request: Request, request_id: str) -> Response:
-        root = ET.Element("Error")
-        for tag, text in (("Code", err.code), ("Message", err.message), ("RequestId", request_id), ("HostId", request.host)):
-            ET.SubElement(root, tag).text = text
-        for tag, text in getattr(err, "extra", {}).items():
-            ET.SubElement(root, tag).text = str(text)
-        body = to_xml(root)
+        body = oss_xml.error_document(err, request_id, request.host)
         headers = {"x-oss-request-id": request_id, "Server": "AliyunOSS", "Date": http_date(self.cloud.clock.now())}
         if request.method == "HEAD":
             # HEAD answers carry no body; OSS puts the error document in x-oss-err, where oss2 reads it.
             headers["x-oss-err"] = base64.b64encode(body).decode()
             return Response(b"", status=err.status, content_type="application/xml", headers=headers)
         return Response(body, status=err.status, content_type="application/xml", headers=headers)
-
-    def owner(self, parent: ET.Element) -> None:
-        owner = ET.SubElement(parent, "Owner")
-        ET.SubElement(owner, "ID").text = self.account.account_id
-        ET.SubElement(owner, "DisplayName").text = self.account.account_id
 
     def encryption_headers(self, bucket: OssBucket) -> dict[str, str]:
         rule = bucket.ServerSideEncryptionRule
@@ -412,57 +213,14 @@ class Oss(Product):
                        key=lambda b: b.Name)
         page = names[:max_keys]
         truncated = len(names) > max_keys
-        root = ET.Element("ListAllMyBucketsResult")
-        ET.SubElement(root, "Prefix").text = prefix
-        ET.SubElement(root, "Marker").text = marker
-        ET.SubElement(root, "MaxKeys").text = str(max_keys)
-        ET.SubElement(root, "IsTruncated").text = "true" if truncated else "false"
-        if truncated:
-            ET.SubElement(root, "NextMarker").text = page[-1].Name
-        self.owner(root)
-        buckets = ET.SubElement(root, "Buckets")
-        for b in page:
-            node = ET.SubElement(buckets, "Bucket")
-            ET.SubElement(node, "CreationDate").text = iso_ms(b.CreationDate)
-            ET.SubElement(node, "ExtranetEndpoint").text = extranet_endpoint(b)
-            ET.SubElement(node, "IntranetEndpoint").text = intranet_endpoint(b)
-            ET.SubElement(node, "Location").text = b.Location
-            ET.SubElement(node, "Name").text = b.Name
-            ET.SubElement(node, "Region").text = b.Region
-            ET.SubElement(node, "StorageClass").text = b.StorageClass
-            if b.ResourceGroupId:
-                ET.SubElement(node, "ResourceGroupId").text = b.ResourceGroupId
-        return self.ok(request_id, to_xml(root))
+        return self.ok(request_id, oss_xml.list_buckets_document(page, prefix=prefix, marker=marker, max_keys=max_keys,
+                                                                 truncated=truncated, account_id=self.account.account_id))
 
     # ------------------------------------------------------------ bucket
 
     def get_bucket_info(self, request, route, region, body, request_id) -> Response:
         b = self.find_bucket(route.bucket, region)
-        root = ET.Element("BucketInfo")
-        node = ET.SubElement(root, "Bucket")
-        ET.SubElement(node, "AccessMonitor").text = "Disabled"
-        ET.SubElement(node, "CreationDate").text = iso_ms(b.CreationDate)
-        ET.SubElement(node, "CrossRegionReplication").text = "Enabled" if b.cross_region_replication else "Disabled"
-        ET.SubElement(node, "DataRedundancyType").text = "LRS"
-        ET.SubElement(node, "ExtranetEndpoint").text = extranet_endpoint(b)
-        ET.SubElement(node, "IntranetEndpoint").text = intranet_endpoint(b)
-        ET.SubElement(node, "Location").text = b.Location
-        ET.SubElement(node, "Name").text = b.Name
-        ET.SubElement(node, "ResourceGroupId").text = b.ResourceGroupId or "rg-default"
-        ET.SubElement(node, "StorageClass").text = b.StorageClass
-        ET.SubElement(node, "TransferAcceleration").text = "Disabled"
-        self.owner(node)
-        acl = ET.SubElement(node, "AccessControlList")
-        ET.SubElement(acl, "Grant").text = "private"
-        sse = ET.SubElement(node, "ServerSideEncryptionRule")
-        rule = b.ServerSideEncryptionRule
-        # Without a rule OSS answers SSEAlgorithm "None" (oss2 turns it into sse_algorithm None).
-        ET.SubElement(sse, "SSEAlgorithm").text = rule.SSEAlgorithm if rule else "None"
-        if rule is not None and rule.SSEAlgorithm == "KMS":
-            ET.SubElement(sse, "KMSMasterKeyID").text = rule.KMSMasterKeyID or ""
-        if rule is not None and rule.KMSDataEncryption:
-            ET.SubElement(sse, "KMSDataEncryption").text = rule.KMSDataEncryption
-        return self.ok(request_id, to_xml(root))
+        return self.ok(request_id, oss_xml.bucket_info_document(b, self.account.account_id))
 
     def get_bucket_replication(self, request, route, region, body, request_id) -> Response:
         b = self.find_bucket(route.bucket, region)
@@ -470,18 +228,13 @@ class Oss(Product):
             # The message is UNCONFIRMED; the code and status are the documented ones.
             raise oss_error("NoSuchReplicationConfiguration", "The replication configuration was not found.", 404,
                             BucketName=b.Name)
-        root = ET.Element("ReplicationConfiguration")
-        for rule in b.replication_rules:
-            root.append(replication_rule_xml(rule))
-        return self.ok(request_id, to_xml(root))
+        return self.ok(request_id, oss_xml.replication_document(b.replication_rules))
 
     def get_bucket_location(self, request, route, region, body, request_id) -> Response:
         b = find(self.account.oss.buckets, Name=route.bucket)
         if b is None:
             raise no_such_bucket(route.bucket)
-        root = ET.Element("LocationConstraint")
-        root.text = b.Location
-        return self.ok(request_id, to_xml(root))
+        return self.ok(request_id, oss_xml.location_document(b))
 
     def get_bucket_encryption(self, request, route, region, body, request_id) -> Response:
         b = self.find_bucket(route.bucket, region)
@@ -489,32 +242,11 @@ class Oss(Product):
         if rule is None:
             raise oss_error("NoSuchServerSideEncryptionRule", "The server side encryption configuration was not found.", 404,
                             BucketName=b.Name)
-        root = ET.Element("ServerSideEncryptionRule")
-        apply = ET.SubElement(root, "ApplyServerSideEncryptionByDefault")
-        ET.SubElement(apply, "SSEAlgorithm").text = rule.SSEAlgorithm
-        if rule.SSEAlgorithm == "KMS":
-            ET.SubElement(apply, "KMSMasterKeyID").text = rule.KMSMasterKeyID or ""
-        if rule.KMSDataEncryption:
-            ET.SubElement(apply, "KMSDataEncryption").text = rule.KMSDataEncryption
-        return self.ok(request_id, to_xml(root))
+        return self.ok(request_id, oss_xml.encryption_document(rule))
 
     def put_bucket_encryption(self, request, route, region, body, request_id) -> Response:
         b = self.find_bucket(route.bucket, region)
-        try:
-            root = ET.fromstring(body)
-        except ET.ParseError:
-            raise oss_error("MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema.", 400) from None
-        apply = root.find("ApplyServerSideEncryptionByDefault") if root.tag == "ServerSideEncryptionRule" else None
-        algorithm = (apply.findtext("SSEAlgorithm") or "").strip() if apply is not None else ""
-        if apply is None or not algorithm:
-            raise oss_error("MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema.", 400)
-        if algorithm not in ("KMS", "AES256", "SM4"):
-            raise invalid_argument("SSEAlgorithm", algorithm, "The encryption algorithm specified is not valid.")
-        key_id = (apply.findtext("KMSMasterKeyID") or "").strip() or None
-        data_enc = (apply.findtext("KMSDataEncryption") or "").strip() or None
-        if key_id and algorithm != "KMS":
-            raise invalid_argument("KMSMasterKeyID", key_id, "KMSMasterKeyID is only allowed when SSEAlgorithm is KMS.")
-        b.ServerSideEncryptionRule = OssEncryptionRule(SSEAlgorithm=algorithm, KMSMasterKeyID=key_id, KMSDataEncryption=data_enc)
+        b.ServerSideEncryptionRule = oss_xml.read_encryption_rule(body)
         return self.ok(request_id)
 
     def delete_bucket_encryption(self, request, route, region, body, request_id) -> Response:
@@ -564,38 +296,14 @@ class Oss(Product):
                 last = o.Key
         return contents, prefixes, truncated, last
 
-    def _contents_xml(self, root, contents, prefixes, encode, with_owner=True):
-        for o in contents:
-            node = ET.SubElement(root, "Contents")
-            ET.SubElement(node, "Key").text = encode(o.Key)
-            ET.SubElement(node, "LastModified").text = iso_ms(o.LastModified)
-            ET.SubElement(node, "ETag").text = f'"{etag_of(o)}"'
-            ET.SubElement(node, "Type").text = "Normal"
-            ET.SubElement(node, "Size").text = str(len(o.Content.encode("utf-8")))
-            ET.SubElement(node, "StorageClass").text = "Standard"
-            if with_owner:
-                self.owner(node)
-        for p in prefixes:
-            ET.SubElement(ET.SubElement(root, "CommonPrefixes"), "Prefix").text = encode(p)
-
     def list_objects(self, request, route, region, body, request_id) -> Response:
         b, prefix, delimiter, max_keys, encoding, objects = self._listing(request, route, region)
         marker = request.args.get("marker", "")
         contents, prefixes, truncated, last = self._page(objects, marker, prefix, delimiter, max_keys)
         encode = (lambda s: quote(s, safe="")) if encoding == "url" else (lambda s: s)
-        root = ET.Element("ListBucketResult")
-        ET.SubElement(root, "Name").text = b.Name
-        ET.SubElement(root, "Prefix").text = encode(prefix)
-        ET.SubElement(root, "Marker").text = encode(marker)
-        ET.SubElement(root, "MaxKeys").text = str(max_keys)
-        ET.SubElement(root, "Delimiter").text = encode(delimiter)
-        if encoding:
-            ET.SubElement(root, "EncodingType").text = encoding
-        ET.SubElement(root, "IsTruncated").text = "true" if truncated else "false"
-        if truncated:
-            ET.SubElement(root, "NextMarker").text = encode(last)
-        self._contents_xml(root, contents, prefixes, encode)
-        return self.ok(request_id, to_xml(root))
+        return self.ok(request_id, oss_xml.list_objects_document(
+            b.Name, contents, prefixes, prefix=prefix, marker=marker, max_keys=max_keys, delimiter=delimiter, encoding=encoding,
+            truncated=truncated, next_marker=last, encode=encode, account_id=self.account.account_id))
 
     def list_objects_v2(self, request, route, region, body, request_id) -> Response:
         b, prefix, delimiter, max_keys, encoding, objects = self._listing(request, route, region)
@@ -610,23 +318,11 @@ class Oss(Product):
                 raise invalid_argument("continuation-token", token, "The continuation token provided is incorrect.") from None
         contents, prefixes, truncated, last = self._page(objects, after, prefix, delimiter, max_keys)
         encode = (lambda s: quote(s, safe="")) if encoding == "url" else (lambda s: s)
-        root = ET.Element("ListBucketResult")
-        ET.SubElement(root, "Name").text = b.Name
-        ET.SubElement(root, "Prefix").text = encode(prefix)
-        if start_after:
-            ET.SubElement(root, "StartAfter").text = encode(start_after)
-        if token:
-            ET.SubElement(root, "ContinuationToken").text = token
-        ET.SubElement(root, "MaxKeys").text = str(max_keys)
-        ET.SubElement(root, "Delimiter").text = encode(delimiter)
-        if encoding:
-            ET.SubElement(root, "EncodingType").text = encoding
-        ET.SubElement(root, "IsTruncated").text = "true" if truncated else "false"
-        ET.SubElement(root, "KeyCount").text = str(len(contents) + len(prefixes))
-        if truncated:
-            ET.SubElement(root, "NextContinuationToken").text = base64.urlsafe_b64encode(last.encode()).decode()
-        self._contents_xml(root, contents, prefixes, encode, with_owner=args.get("fetch-owner") == "true")
-        return self.ok(request_id, to_xml(root))
+        next_token = base64.urlsafe_b64encode(last.encode()).decode() if truncated else None
+        owners = self.account.account_id if args.get("fetch-owner") == "true" else None
+        return self.ok(request_id, oss_xml.list_objects_v2_document(
+            b.Name, contents, prefixes, prefix=prefix, start_after=start_after, token=token, max_keys=max_keys,
+            delimiter=delimiter, encoding=encoding, truncated=truncated, next_token=next_token, encode=encode, account_id=owners))
 
     # ------------------------------------------------------------ object
 
@@ -742,97 +438,6 @@ def _is_ip(host: str) -> bool:
         return False
 
 
-def extranet_endpoint(b: OssBucket) -> str:
-    return b.ExtranetEndpoint or f"{b.Location}.aliyuncs.com"
-
-
-def intranet_endpoint(b: OssBucket) -> str:
-    return b.IntranetEndpoint or f"{b.Location}-internal.aliyuncs.com"
-
-
-# ---------------------------------------------------------------- signatures
-
-
-_V2 = re.compile(r"^OSS2 AccessKeyId:(?P<ak>[^,]+)(?:,AdditionalHeaders:(?P<ah>[^,]*))?,Signature:(?P<sig>.+)$")
-_V4 = re.compile(r"^OSS4-HMAC-SHA256 Credential=(?P<cred>[^,]+),\s*Signature=(?P<sig>[0-9a-f]+)(?:,\s*AdditionalHeaders=(?P<ah>[^,]*))?$")
-
-
-def authenticate(request: Request, bucket: str, key: str, account, now):
-    """Verify an oss2 request signature (V1, V2 or V4) and its STS token against the account; the credential."""
-    header = request.headers.get("Authorization", "")
-    if not header:
-        raise access_denied("AccessDenied: Anonymous access is forbidden for this operation.")
-    if header.startswith("OSS "):
-        ak, _, provided = header[4:].rpartition(":")
-        version = 1
-    elif header.startswith("OSS2 "):
-        m = _V2.match(header)
-        if not m:
-            raise invalid_argument("Authorization", header, "Authorization header is invalid.")
-        ak, provided, version = m["ak"], m["sig"], 2
-    elif header.startswith("OSS4-HMAC-SHA256 "):
-        m = _V4.match(header)
-        if not m:
-            raise invalid_argument("Authorization", header, "Authorization header is invalid.")
-        ak = m["cred"].split("/", 1)[0]
-        provided, version = m["sig"], 4
-    else:
-        raise invalid_argument("Authorization", header, "Authorization header is invalid.")
-    if not ak:
-        raise invalid_argument("Authorization", header, "Authorization header is invalid.")
-
-    credential = account.credential(ak)
-    token = request.headers.get("x-oss-security-token")
-    if credential is None:
-        raise invalid_access_key(ak)
-    if credential.Status != "Active":
-        raise invalid_access_key(ak, "The OSS Access Key Id you provided is disabled.")
-    if credential.SecurityToken is None and token is not None:
-        raise invalid_access_key(ak)  # a long-term key with a token is looked up (and not found) as an STS key
-    if credential.SecurityToken is not None:
-        if token is None:
-            raise invalid_access_key(ak)
-        if token != credential.SecurityToken:
-            raise oss_error("InvalidSecurityToken", "The security token you provided is invalid.", 403)
-        if credential.Expiration and now() > parse_time(credential.Expiration):
-            raise oss_error("SecurityTokenExpired", "The security token you provided has expired.", 403)
-
-    provider = StaticCredentialsProvider(credential.AccessKeyId, credential.AccessKeySecret, credential.SecurityToken)
-    creds = provider.get_credentials()
-    req = SimpleNamespace(method=request.method, headers=CaseInsensitiveDict(dict(request.headers.items())),
-                          params={k: v for k, v in request.args.items()}, region=None, product="oss", cloudbox_id=None)
-    if version == 1:
-        signer = oss_auth.ProviderAuth(provider)
-        expected = signer._ProviderAuth__make_signature(req, bucket, key, creds)
-        string_to_sign = signer._ProviderAuth__get_bytes_to_sign(req, bucket, key)
-    elif version == 2:
-        extra = [h.lower() for h in (m["ah"] or "").split(";") if h]
-        signer = oss_auth.ProviderAuthV2(provider)
-        expected = signer._ProviderAuthV2__make_signature(req, bucket, key, extra, creds)
-        string_to_sign = signer._ProviderAuthV2__get_bytes_to_sign(req, bucket, key, extra)
-    else:
-        parts = m["cred"].split("/")
-        if len(parts) != 5 or parts[4] != "aliyun_v4_request":
-            raise invalid_argument("Authorization", header, "Authorization header is invalid.")
-        date_time = req.headers.get("x-oss-date", "")
-        if not date_time or date_time[:8] != parts[1]:
-            raise invalid_argument("x-oss-date", date_time, "The x-oss-date header does not match the credential scope date.")
-        req.region, req.product = parts[2], parts[3]
-        extra = [h.lower() for h in (m["ah"] or "").split(";") if h] or None
-        signer = oss_auth.ProviderAuthV4(provider)
-        expected = signer._ProviderAuthV4__make_signature(req, bucket, key, extra, creds, date_time)
-        canonical = signer._ProviderAuthV4__get_canonical_request_bytes(req, bucket, key, extra)
-        string_to_sign = signer._ProviderAuthV4__get_string_to_sign_bytes(req, canonical, date_time).encode()
-    if not hmac.compare_digest(expected.encode(), provided.encode()):
-        text = string_to_sign.decode("utf-8", "replace") if isinstance(string_to_sign, bytes) else string_to_sign
-        raise oss_error(
-            "SignatureDoesNotMatch",
-            "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
-            403, StringToSign=text, SignatureProvided=provided, OSSAccessKeyId=ak,
-        )
-    return credential
-
-
 # ---------------------------------------------------------------- formats
 
 
@@ -848,56 +453,12 @@ def parse_max_keys(raw: str | None) -> int:
     return value
 
 
-def iso_ms(value: str | None) -> str:
-    if not value:
-        return DEFAULT_CREATION_DATE
-    return parse_time(value).strftime(_ISO_MS)
-
-
 def http_date(dt: datetime | None) -> str:
     dt = dt or datetime(2024, 1, 1, tzinfo=timezone.utc)
     return format_datetime(dt.astimezone(timezone.utc), usegmt=True)
-
-
-def etag_of(obj: OssObject) -> str:
-    return obj.ETag or hashlib.md5(obj.Content.encode("utf-8")).hexdigest().upper()
 
 
 def crc64(data: bytes) -> int:
     c = Crc64(0)
     c.update(data)
     return c.crc
-
-
-def replication_rule_xml(rule: OssReplicationRule) -> ET.Element:
-    """A Rule element in the order of the GetBucketReplication doc sample."""
-    node = ET.Element("Rule")
-    if rule.RTC:
-        ET.SubElement(ET.SubElement(node, "RTC"), "Status").text = rule.RTC.Status
-    ET.SubElement(node, "ID").text = rule.ID
-    if rule.PrefixSet:
-        prefixes = ET.SubElement(node, "PrefixSet")
-        for prefix in rule.PrefixSet.Prefix:
-            ET.SubElement(prefixes, "Prefix").text = prefix
-    ET.SubElement(node, "Action").text = rule.Action
-    dest = ET.SubElement(node, "Destination")
-    ET.SubElement(dest, "Bucket").text = rule.Destination.Bucket
-    ET.SubElement(dest, "Location").text = rule.Destination.Location
-    # The doc: TransferType is in the answer only when it is oss_acc.
-    if rule.Destination.TransferType == "oss_acc":
-        ET.SubElement(dest, "TransferType").text = rule.Destination.TransferType
-    ET.SubElement(node, "Status").text = rule.Status
-    ET.SubElement(node, "HistoricalObjectReplication").text = rule.HistoricalObjectReplication
-    if rule.SyncRole:
-        ET.SubElement(node, "SyncRole").text = rule.SyncRole
-    if rule.SourceSelectionCriteria:
-        sse = ET.SubElement(ET.SubElement(node, "SourceSelectionCriteria"), "SseKmsEncryptedObjects")
-        ET.SubElement(sse, "Status").text = rule.SourceSelectionCriteria.SseKmsEncryptedObjects.Status
-    if rule.EncryptionConfiguration:
-        enc = ET.SubElement(node, "EncryptionConfiguration")
-        ET.SubElement(enc, "ReplicaKmsKeyID").text = rule.EncryptionConfiguration.ReplicaKmsKeyID
-    return node
-
-
-def to_xml(root: ET.Element) -> bytes:
-    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8", xml_declaration=False)

@@ -21,7 +21,7 @@ from pydantic import Field
 
 from localcloud import errors
 from localcloud.products.base import Call, RpcProduct, api, paginate_numbers
-from localcloud.records import Record, StrictRecord, find
+from localcloud.records import AccountSection, Record, StrictRecord, find
 
 PAGE_SIZES = (30, 50, 100)  # the documented PageSize values; 30 is the default
 
@@ -62,7 +62,11 @@ class PolardbCluster(Record):
         return uses
 
 
-class PolardbSection(StrictRecord):
+class PolardbSection(AccountSection):
+    section: ClassVar[str] = "polardb"
+    unique_ids: ClassVar[dict[str, tuple[str, ...]]] = {"clusters": ("DBClusterId",)}
+    id_fields: ClassVar[tuple[str, ...]] = ("DBClusterId",)
+
     clusters: list[PolardbCluster] = Field(default_factory=list)
 
 

@@ -26,7 +26,7 @@ from pydantic import Field
 
 from localcloud import errors
 from localcloud.products.base import Call, RpcProduct, api, paginate_numbers, paginate_token
-from localcloud.records import Record, StrictRecord, find
+from localcloud.records import AccountSection, Record, StrictRecord, find
 
 PAGE_DEFAULT, PAGE_MAX = 30, 100
 
@@ -82,7 +82,11 @@ class RdsInstance(Record):
         return LOOKUP_STATUS.get(self.DBInstanceStatus, self.DBInstanceStatus.upper())
 
 
-class RdsSection(StrictRecord):
+class RdsSection(AccountSection):
+    section: ClassVar[str] = "rds"
+    unique_ids: ClassVar[dict[str, tuple[str, ...]]] = {"instances": ("DBInstanceId",)}
+    id_fields: ClassVar[tuple[str, ...]] = ("DBInstanceId",)
+
     instances: list[RdsInstance] = Field(default_factory=list)
 
 

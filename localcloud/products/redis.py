@@ -22,7 +22,7 @@ from pydantic import Field, model_validator
 
 from localcloud import errors
 from localcloud.products.base import Call, RpcProduct, api, paginate_numbers
-from localcloud.records import Record, StrictRecord, find
+from localcloud.records import AccountSection, Record, find
 
 DEFAULT_ENCRYPTION_NAME = "AES-CTR-256"  # ModifyInstanceTDE's documented default
 INSTANCE_STATUSES = ("Normal", "Creating", "Changing", "Inactive", "Flushing", "Released", "Transforming", "Unavailable",
@@ -71,7 +71,11 @@ class RedisInstance(Record):
         return self
 
 
-class RedisSection(StrictRecord):
+class RedisSection(AccountSection):
+    section: ClassVar[str] = "redis"
+    unique_ids: ClassVar[dict[str, tuple[str, ...]]] = {"instances": ("InstanceId",)}
+    id_fields: ClassVar[tuple[str, ...]] = ("InstanceId",)
+
     instances: list[RedisInstance] = Field(default_factory=list)
 
 

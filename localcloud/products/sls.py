@@ -41,7 +41,7 @@ import re
 import uuid
 import zlib
 from email.utils import format_datetime
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
 
 import lz4.block
 from aliyun.log.auth import AuthV4
@@ -52,9 +52,9 @@ from google.protobuf.message import DecodeError
 from werkzeug.wrappers import Request, Response
 
 from localcloud import errors
-from localcloud.account import SlsLog, SlsLogstore
 from localcloud.clock import parse_time
 from localcloud.products.base import Product
+from localcloud.products.sls_state import SlsLog, SlsLogstore
 
 if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
@@ -370,7 +370,9 @@ def project_from_host(host: str) -> str | None:
 
 
 def authenticate(request: Request, body: bytes, account, now):
-    """Verify a request's V1 or V4 signature and STS token against the account; the credential."""
+    """Verify a request's V1 or V4 signature and STS token against the account; the credential. V1 is
+    "Request signatures" (https://www.alibabacloud.com/help/en/sls/developer-reference/request-signatures),
+    V4 "Request signatures (V4)" (https://help.aliyun.com/en/sls/developer-reference/request-signature-v4)."""
     header = request.headers.get("Authorization", "")
     m1, m4 = _V1.match(header), _V4.match(header)
     if not (m1 or m4):
@@ -390,31 +392,45 @@ def authenticate(request: Request, body: bytes, account, now):
             raise unauthorized("The security token you provided has expired.")
 
     params = {k: v for k, v in request.args.items()}
-    resource = request.path
     if m1:
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        signed = {k: v for k, v in headers.items() if k != "x-log-date"}  # added by the SDK after signing
-        content = request.method + "\n"
-        content += headers.get("content-md5", "") + "\n"
-        content += headers.get("content-type", "") + "\n"
-        content += headers.get("date", "") + "\n"
-        content += Util.canonicalized_log_headers(signed)
-        content += Util.canonicalized_resource(resource, params)
-        expected = Util.hmac_sha1(content, credential.AccessKeySecret)
+        expected = v1_signature(request.method, request.path, params, request.headers.items(), credential.AccessKeySecret)
     else:
         current_time = request.headers.get("x-log-date", "")
         if current_time[:8] != m4["date"]:
             raise parameter_invalid(f"Http extend x-log-date : {current_time} pair is invalid.")
-        headers = {k.lower(): v for k, v in request.headers.items() if k.lower() != "authorization"}
-        compute_hash = headers.get("x-log-content-sha256") != _EMPTY_SHA256 or not body
-        signer = AuthV4(StaticCredentialsProvider(credential.AccessKeyId, credential.AccessKeySecret, credential.SecurityToken),
-                        m4["region"])
-        authorization = signer._do_sign_request(request.method, resource, params, headers, body, current_time,
-                                                compute_content_hash=compute_hash)
-        expected = authorization.rsplit("Signature=", 1)[-1]
+        expected = v4_signature(request.method, request.path, params, request.headers.items(), body, credential,
+                                region=m4["region"], date_time=current_time)
     if not hmac.compare_digest(expected.encode(), provided.encode()):
         raise sls_error("SignatureNotMatch", f"Signature {provided} not matched.", 401)
     return credential
+
+
+def v1_signature(method: str, resource: str, params: dict[str, str], headers: Iterable[tuple[str, str]], secret: str) -> str:
+    """The V1 signature ("Request signatures"): Base64(HMAC-SHA1(AccessKeySecret, VERB, Content-MD5, Content-Type,
+    Date, the sorted x-log-*/x-acs-* headers and the resource with its sorted query)), with the SDK's own
+    canonicalisation (`aliyun.log.util.Util`). The SDK adds `x-log-date` after signing (a copy of Date for
+    proxies that drop Date), so it is not part of what is signed."""
+    headers = {k.lower(): v for k, v in headers}
+    signed = {k: v for k, v in headers.items() if k != "x-log-date"}  # added by the SDK after signing
+    content = method + "\n"
+    content += headers.get("content-md5", "") + "\n"
+    content += headers.get("content-type", "") + "\n"
+    content += headers.get("date", "") + "\n"
+    content += Util.canonicalized_log_headers(signed)
+    content += Util.canonicalized_resource(resource, params)
+    return Util.hmac_sha1(content, secret)
+
+
+def v4_signature(method: str, resource: str, params: dict[str, str], headers: Iterable[tuple[str, str]], body: bytes, credential, *,
+                 region: str, date_time: str) -> str:
+    """The V4 signature ("Request signatures (V4)": HMAC-SHA256 with a key derived for the date, region and
+    service, binding the body's SHA-256), as the SDK's `aliyun.log.auth.AuthV4` computes it; `date_time` is the
+    request's x-log-date."""
+    headers = {k.lower(): v for k, v in headers if k.lower() != "authorization"}
+    compute_hash = headers.get("x-log-content-sha256") != _EMPTY_SHA256 or not body
+    signer = AuthV4(StaticCredentialsProvider(credential.AccessKeyId, credential.AccessKeySecret, credential.SecurityToken), region)
+    authorization = signer._do_sign_request(method, resource, params, headers, body, date_time, compute_content_hash=compute_hash)
+    return authorization.rsplit("Signature=", 1)[-1]
 
 
 # ---------------------------------------------------------------- bodies

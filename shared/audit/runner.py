@@ -14,7 +14,7 @@ from typing import Callable
 from shared.audit.model import AuditReport, ScanResult
 from shared.audit.scanner import AuditTarget, Scanner
 from shared.audit.scanners import SCANNERS
-from shared.clients import Clients, describe_error, error_code, is_access_denied, is_throttled
+from shared.clients import Clients, describe_error, error_code, is_access_denied, is_throttled, timed_out
 
 OnResult = Callable[[ScanResult], None]
 
@@ -43,7 +43,7 @@ def incomplete_reason(exc: BaseException) -> str:
         return f"access denied ({describe_error(exc)})"
     if is_throttled(exc):
         return f"throttled past retries ({describe_error(exc)})"
-    if isinstance(exc, TimeoutError) or "Timeout" in type(exc).__name__:
+    if timed_out(exc):
         return f"timeout ({describe_error(exc)})"
     return describe_error(exc)
 

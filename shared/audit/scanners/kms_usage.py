@@ -134,14 +134,13 @@ def _now() -> datetime:
 
 
 def _window(as_of: str | None, days: int) -> tuple[datetime, datetime]:
-    """The usage window: from `days` before the target's instant (the event's time) until now. It always
-    ends now, since a call made after the event is use all the same, and it never starts later than `days`
-    before now: an event time in the future (a clock skew, a forged record) cannot move the window past the
-    calls that matter. An unreadable instant counts as now (a wider net, never a narrower)."""
+    """The usage window: the `days` before the target's instant (the event's time; none given: now). An
+    instant in the future (a clock skew, a forged record) counts as now: it cannot move the window past the
+    calls that matter. An unreadable instant counts as now too (a wider net, never a narrower)."""
     now = _now()
     instant = parse_utc(as_of)
-    anchor = min(instant.replace(microsecond=0), now) if instant else now
-    return anchor - timedelta(days=days), now
+    end = min(instant.replace(microsecond=0), now) if instant else now
+    return end - timedelta(days=days), end
 
 
 def _iso(dt: datetime) -> str:
