@@ -30,6 +30,10 @@ GUARD_FAILED = "KmsKeyGuardFailed"
 # An event the guard could not take as a key mutation it decides (no key named, an unknown key, another
 # account, a malformed payload): nothing was done, and the content says why.
 EVENT_REJECTED = "KmsKeyGuardEventRejected"
+# secret-rotation (shared/rotation/service.py): a rotation step failed or the secret cannot be rotated as it is
+# (the content names the secret, the step and why; ACSCurrent is left as it was), and a payload it cannot take.
+SECRET_ROTATION_FAILED = "SecretRotationFailed"
+SECRET_ROTATION_EVENT_REJECTED = "SecretRotationEventRejected"
 
 
 class AlertFailed(RuntimeError):

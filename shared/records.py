@@ -26,8 +26,9 @@ def _flatten(record: dict[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
-def write_record(record: dict[str, Any], *, clients: Clients | None, project: str, logstore: str, region: str) -> str:
-    """Write one decision record; returns where it went ("sls" or "stdout")."""
+def write_record(record: dict[str, Any], *, clients: Clients | None, project: str, logstore: str, region: str,
+                 topic: str = TOPIC) -> str:
+    """Write one decision record (under `topic`: each function its own); returns where it went ("sls" or "stdout")."""
     if clients is not None and project:
         try:
             from aliyun.log import LogItem, PutLogsRequest
@@ -36,7 +37,7 @@ def write_record(record: dict[str, Any], *, clients: Clients | None, project: st
             client = clients.sls(region)
             # A write: a lost answer is not retried blindly (that would record the decision twice); the
             # record then also goes to stdout below, so it is kept whatever happened at SLS.
-            clients.call("sls:PutLogs", client.put_logs, PutLogsRequest(project, logstore, TOPIC, "", [item]), write=True)
+            clients.call("sls:PutLogs", client.put_logs, PutLogsRequest(project, logstore, topic, "", [item]), write=True)
             return "sls"
         except Exception as exc:
             record = {**record, "recordWriteError": describe_error(exc)}

@@ -9,7 +9,7 @@ import pytest
 
 from localcloud.eventbridge_pattern import matches, parse_pattern
 from localcloud.serverless import ServerlessError, ServerlessProject
-from tests.conftest import ROOT, S_YAML
+from tests.support.accounts import ROOT, S_YAML
 
 SCHEMA = ROOT.parent / "shared" / "reference" / "fc3-props.schema.json"
 PROJECT = ServerlessProject.load(S_YAML, account_id="1234567890123456", env={})
