@@ -13,7 +13,6 @@ rejection in the result and the record, so a bad event never turns into a retry 
 """
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from shared.audit.scanner import AuditTarget
 from shared.audit.scanners.kms_usage import KmsUsageScanner
 from shared.clients import Clients, TransientError, answered, describe_error, error_code, is_transient
 from shared.config import GuardConfig
+from shared.fc_context import account_id_from  # noqa: F401  (handlers import it from here too)
 from shared.events import (ActionTrailRecord, CloudEvent, EventParseError, TimerEvent, clip, event_dedupe_key,
                            is_region_id, is_timer_payload, parse_fc_events_each, parse_timer_event)
 from shared.idempotency import ClaimBusy, EventClaims
@@ -589,6 +589,3 @@ def _state_if_refused(clients: Clients, key_id: str, region: str, exc: Exception
 class _Ignored(Exception):
     """Not a mutation key-guard acts on; recorded as ignored."""
 
-
-def account_id_from(context: Any) -> str:
-    return str(getattr(context, "account_id", "") or os.environ.get("FC_ACCOUNT_ID", ""))

@@ -15,7 +15,8 @@ if _CODE_ROOT not in sys.path:
 
 from shared.clients import Clients, Credentials  # noqa: E402
 from shared.config import GuardConfig  # noqa: E402
-from shared.guard import KeyGuard, account_id_from  # noqa: E402
+from shared.fc_context import account_id_from, timeout_of  # noqa: E402
+from shared.guard import KeyGuard  # noqa: E402
 
 
 def build_guard(context) -> KeyGuard:
@@ -25,16 +26,8 @@ def build_guard(context) -> KeyGuard:
         config,
         account_id=account_id_from(context),
         clients_for=lambda region: Clients(credentials, region, endpoint_override=config.endpoint_override),
-        time_limit_s=_timeout_of(context),
+        time_limit_s=timeout_of(context),
     )
-
-
-def _timeout_of(context) -> float | None:
-    """The function's timeout (FC's context.function.timeout, seconds): the invocation ends there."""
-    try:
-        return float(context.function.timeout) or None
-    except (AttributeError, TypeError, ValueError):
-        return None
 
 
 def handler(event, context):

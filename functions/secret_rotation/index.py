@@ -13,25 +13,14 @@ _CODE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__f
 if _CODE_ROOT not in sys.path:
     sys.path.insert(0, _CODE_ROOT)
 
+from shared.fc_context import account_id_from, timeout_of  # noqa: E402
 from shared.rotation.config import RotationConfig  # noqa: E402
 from shared.rotation.service import SecretRotationService, build_service  # noqa: E402
 
 
 def build(context) -> SecretRotationService:
     return build_service(RotationConfig.from_env(), context, account_id=account_id_from(context),
-                         time_limit_s=_timeout_of(context))
-
-
-def account_id_from(context) -> str:
-    return str(getattr(context, "account_id", "") or os.environ.get("FC_ACCOUNT_ID", ""))
-
-
-def _timeout_of(context) -> float | None:
-    """The function's timeout (FC's context.function.timeout, seconds): the invocation ends there."""
-    try:
-        return float(context.function.timeout) or None
-    except (AttributeError, TypeError, ValueError):
-        return None
+                         time_limit_s=timeout_of(context))
 
 
 def handler(event, context):

@@ -12,7 +12,21 @@ from __future__ import annotations
 from typing import Protocol
 
 from shared.rotation.credentials import DatabaseCredential
-from shared.rotation.errors import Redactor
+from shared.rotation.errors import Redactor, TargetError
+
+
+class LoginCheck:
+    """`logs_in` for a rotator whose `_connect(credential)` opens a session or raises TargetError, marked
+    `auth_refused` when the server itself refused the login."""
+
+    def logs_in(self, credential: DatabaseCredential) -> bool:
+        try:
+            self._connect(credential).close()
+            return True
+        except TargetError as exc:
+            if getattr(exc, "auth_refused", False):
+                return False
+            raise
 
 
 class DatabaseRotator(Protocol):

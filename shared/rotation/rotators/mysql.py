@@ -27,6 +27,7 @@ import pymysql
 
 from shared.rotation.credentials import DatabaseCredential
 from shared.rotation.errors import Redactor, TargetError
+from shared.rotation.rotators import LoginCheck
 
 # ER_ACCESS_DENIED_ERROR (1045): a wrong password, an unknown user, or a user refused this way in (no TLS for a
 # REQUIRE SSL user); ER_ACCESS_DENIED_NO_PASSWORD_ERROR (1698) (MariaDB / MySQL server error references).
@@ -46,7 +47,7 @@ def quoted_account(user: str, host: str) -> str:
     return "`{}`@`{}`".format(user.replace("`", "``"), host.replace("`", "``"))
 
 
-class MySqlRotator:
+class MySqlRotator(LoginCheck):
     name = "mysql"
     # MariaDB allows 80 characters, MySQL 5.7.8+ 32 (each server's "CREATE USER" reference); the smaller is held to.
     # (Alibaba's template says account names with the _rt suffix may not exceed 16 characters: an RDS limit.)
@@ -88,15 +89,6 @@ class MySqlRotator:
                 pass
 
     # ------------------------------------------------------------ the operations strategies use
-
-    def logs_in(self, credential: DatabaseCredential) -> bool:
-        try:
-            self._connect(credential).close()
-            return True
-        except TargetError as exc:
-            if getattr(exc, "auth_refused", False):
-                return False
-            raise
 
     def check(self, credential: DatabaseCredential) -> None:
         def work(conn, cursor):

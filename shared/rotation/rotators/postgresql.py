@@ -32,6 +32,7 @@ from pg8000.native import identifier, literal
 
 from shared.rotation.credentials import DatabaseCredential
 from shared.rotation.errors import Redactor, TargetError
+from shared.rotation.rotators import LoginCheck
 
 # SQLSTATE class 28, "Invalid Authorization Specification": 28P01 invalid_password, 28000 (no pg_hba entry, or
 # an unknown user under some methods) (PostgreSQL docs, Appendix A "PostgreSQL Error Codes").
@@ -61,7 +62,7 @@ def tls_context(credential: DatabaseCredential) -> ssl.SSLContext | bool:
     return ssl.create_default_context(cadata=credential.ssl_ca) if credential.ssl_ca else ssl.create_default_context()
 
 
-class PostgresRotator:
+class PostgresRotator(LoginCheck):
     name = "postgresql"
     max_username_length = 63  # NAMEDATALEN - 1 (PostgreSQL docs, "Identifiers and Key Words")
 
@@ -102,15 +103,6 @@ class PostgresRotator:
                 pass
 
     # ------------------------------------------------------------ the operations strategies use
-
-    def logs_in(self, credential: DatabaseCredential) -> bool:
-        try:
-            self._connect(credential).close()
-            return True
-        except TargetError as exc:
-            if getattr(exc, "auth_refused", False):
-                return False
-            raise
 
     def check(self, credential: DatabaseCredential) -> None:
         [[who]] = self._run(credential, f"checking the login of {credential.username!r}", ("SELECT current_user", {}))
