@@ -338,3 +338,23 @@ def test_the_account_file_refuses_versions_the_service_cannot_have(versions):
     with pytest.raises(ValueError) as raised:
         make_account(kms={"secrets": [{"SecretName": "db/app", "RegionId": REGION, "Versions": versions}]})
     assert CANARY not in str(raised.value)
+
+
+def test_a_state_dump_decrypts_its_own_secret_values_in_the_next_cloud(start_cloud, monkeypatch):
+    # `--state-out` then `--account state.yaml` is how a reader keeps a local cloud across runs: the values
+    # it encrypted must read back, with no LOCALCLOUD_KMS_SEED set by hand.
+    from localcloud.account import Account
+
+    monkeypatch.delenv("LOCALCLOUD_KMS_SEED", raising=False)
+    first = start_cloud(make_account())
+    create(alice_kms(first), "payments/db", "canary-state-dump-1")
+    dumped = first.state()
+
+    second = start_cloud(Account.from_data(dumped))
+    assert get(alice_kms(second), "payments/db").secret_data == "canary-state-dump-1"
+
+
+def test_a_secret_is_encrypted_only_under_a_symmetric_key(start_cloud):
+    client = alice_kms(start_cloud(make_account()))
+    rsa_key = client.create_key(kms.CreateKeyRequest(key_spec="RSA_2048", key_usage="ENCRYPT/DECRYPT")).body.key_metadata.key_id
+    assert refused(lambda: create(client, "payments/db", "v", key=rsa_key)) == ("InvalidParameter", 400)

@@ -25,8 +25,8 @@ wire name):
   Decrypt; Encrypt and GenerateDataKey use the primary (newest) version.
 
 Key material: derived per (account, region, key id, key version id) with HKDF-SHA256 from a per-cloud
-random seed, never stored: the account file holds version ids only. Set LOCALCLOUD_KMS_SEED to keep
-ciphertexts decryptable across restarts of a local cloud built from the same account file.
+random seed, kept in the account's `kms.Seed` (so a state dump decrypts what it holds) or taken from
+LOCALCLOUD_KMS_SEED, which wins, to keep ciphertexts decryptable across clouds built from one account file.
 
 The blob is base64 of: key id, NUL, key version id, NUL, 12-byte nonce, AES-GCM ciphertext and tag.
 Like the real blob it starts with an id in text; the header and the canonical EncryptionContext are
@@ -176,8 +176,18 @@ class KmsCrypto:
 
     @cached_property
     def _seed(self) -> bytes:
+        """LOCALCLOUD_KMS_SEED if set; else the seed the account file (a state dump) carries; else a new
+        random one, kept in the account so that a dump of this cloud can decrypt its own ciphertexts."""
         configured = os.environ.get(SEED_ENV)
-        return configured.encode() if configured else os.urandom(32)
+        if configured:
+            return configured.encode()
+        section = self.account.kms
+        if not section.Seed:
+            section.Seed = os.urandom(32).hex()
+        try:
+            return bytes.fromhex(section.Seed)
+        except ValueError:  # a seed written by hand: any text will do
+            return section.Seed.encode()
 
     @cached_property
     def _ciphers(self) -> dict[tuple[str, str], AESGCM]:

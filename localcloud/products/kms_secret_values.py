@@ -41,8 +41,10 @@ Facts, and their sources:
   Rejected.PendingDeletion, Rejected.PendingImport, 409; a deleted key: Forbidden.KeyNotFound, 404). The
   default key is derived per region from the same per-cloud seed; it cannot be disabled. Only CiphertextBlob
   (`<sealed data key>.<base64 nonce, ciphertext and tag>`) is kept; a plaintext SecretData an account file
-  seeds is encrypted when the local cloud starts. A dump read back by a local cloud with another
-  LOCALCLOUD_KMS_SEED cannot decrypt it (InternalFailure, 500).
+  seeds is encrypted when the local cloud starts. A state dump carries the seed (`kms.Seed`), so the cloud
+  that loads it decrypts it; one read back under another LOCALCLOUD_KMS_SEED cannot (InternalFailure, 500).
+- UNCONFIRMED: PutSecretValue's VersionStages naming ACSPrevious, or an empty list, is taken as given (the
+  previous current version then loses its stage); whether the service refuses either is not documented.
 - ListSecretVersionIds (https://www.alibabacloud.com/help/en/kms/key-management-service/developer-reference/api-kms-2016-01-20-listsecretversionids):
   only versions with stages unless IncludeDeprecated is true; PageNumber from 1, PageSize default 20.
 - CreateSecret (SDK docstrings; error table of AlibabaCloudDocs/kms `intl.en-US/API Reference/Secrets/CreateSecret.md`):
@@ -390,6 +392,9 @@ class SecretValues:
         key_ref = call.get("EncryptionKeyId")
         key = self.usable_key(call, key_ref, ANY_KEY_NAME) if key_ref else None
         instance = call.get("DKMSInstanceId")
+        if key is not None and not str(getattr(key, "KeySpec", "Aliyun_AES_256") or "Aliyun_AES_256").startswith(("Aliyun_AES", "Aliyun_SM4")):
+            # "a symmetric key" (CreateSecret, EncryptionKeyId): an RSA or EC key cannot seal a data key here.
+            raise errors.invalid_parameter("EncryptionKeyId", "The key must be a symmetric key.")
         if key is not None and instance is not None and getattr(key, "DKMSInstanceId", None) != instance:
             raise errors.invalid_parameter("EncryptionKeyId", "The key and the secret must belong to the same KMS instance.")
         now = iso(call.now)

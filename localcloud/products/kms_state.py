@@ -184,3 +184,6 @@ class KmsSection(AccountSection):
     keys: list[KmsKey] = Field(default_factory=list)
     aliases: list[KmsAlias] = Field(default_factory=list)
     secrets: list[KmsSecret] = Field(default_factory=list)
+    # The local cloud's key seed (hex), not an Alibaba field: key material and secret values are derived from
+    # it, so a state dump carries it and the cloud that loads the dump decrypts what this one encrypted.
+    Seed: Optional[str] = None
