@@ -115,6 +115,10 @@ def additional_headers(listed: str | None) -> list[str]:
     return [h.lower() for h in (listed or "").split(";") if h]
 
 
+# oss2 (the OSS SDK users' code signs with) exposes no public function that computes a header signature
+# or its string to sign: its signers only sign a request in place (`_sign_request`). The signatures here are
+# the signers' own methods, reached by their mangled names, so that the local cloud checks exactly what the
+# SDK sends; a change in oss2's internals fails tests/test_localcloud_oss.py's signature tests, not silently.
 def v1_signature(req: SimpleNamespace, bucket: str, key: str, credential: "Credential") -> tuple[str, bytes]:
     """(Signature, StringToSign) of a V1 request: base64(hmac-sha1(AccessKeySecret, VERB, Content-MD5,
     Content-Type, Date, CanonicalizedOSSHeaders, CanonicalizedResource)), "Include a V1 signature in the
