@@ -1,4 +1,4 @@
-"""The operator CLI: `demo`, `preflight`, `rotate`, `bench audit`, `bench faults`, `bench rotation`, `local up`,
+"""The operator CLI: `demo`, `preflight`, `sweep`, `rotate`, `bench audit`, `bench faults`, `bench rotation`, `local up`,
 `local invoke`."""
 from __future__ import annotations
 
@@ -71,6 +71,39 @@ def preflight(key_id, region, action, fmt, account_file, window_days, trail_proj
     sys.exit(run_preflight(key_id=key_id, region=region, action=action, fmt=fmt, account_file=account_file,
                            window_days=window_days, trail_project=trail_project, trail_logstore=trail_logstore, now=now,
                            fail_on=outcomes))
+
+
+@main.command()
+@click.option("--check", "checks", multiple=True, metavar="NAME",
+              help="Run only this check (key_rotation, secret_rotation, deletion_protection, policies, ...); repeatable. "
+                   "Default: every check.")
+@click.option("--account", "account_file", type=click.Path(exists=True, dir_okay=False),
+              help="Run against a local cloud seeded from this account file instead of Alibaba Cloud.")
+@click.option("--region", "regions", multiple=True, help="Sweep this region (repeatable; default: every region of the account "
+                                                         "file, else ALIBABA_CLOUD_REGION_ID).")
+@click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md", show_default=True)
+@click.option("--now", type=INSTANT, help="With --account: the local clock's time (ISO 8601).")
+@click.option("--key-rotation-days", type=click.IntRange(7, 730), default=365, show_default=True,
+              help="Longest automatic rotation interval allowed for a key.")
+@click.option("--secret-rotation-days", type=click.IntRange(1, 365), default=90, show_default=True,
+              help="Oldest a generic secret's current value may be when nothing rotates it.")
+@click.option("--allow-account", "allowed_accounts", multiple=True, metavar="ACCOUNT_ID",
+              help="An account key and secret policies may grant besides the swept one; repeatable.")
+def sweep(checks, account_file, regions, fmt, now, key_rotation_days, secret_rotation_days, allowed_accounts) -> None:
+    """Read-only compliance sweep: key rotation, secret rotation, deletion protection of keys something depends on,
+    key and secret policies. Prints a report by severity (md) or JSON; alerts and remembers nothing.
+
+    \b
+      0  clear       no finding at WARN or above, every check complete
+      3  findings    a finding at WARN or above
+      5  incomplete  no finding, but a check could not look everywhere
+      2  no report   unknown check, bad account file, no credentials
+    """
+    from kms_steward.sweep_run import run_sweep_report
+
+    sys.exit(run_sweep_report(checks=checks, account_file=account_file, regions=regions, fmt=fmt, now=now,
+                              key_rotation_days=key_rotation_days, secret_rotation_days=secret_rotation_days,
+                              allowed_accounts=allowed_accounts))
 
 
 @main.command()

@@ -46,6 +46,7 @@ code every RPC product answers with the gateway's own wording is used):
 | polardb | 400 Throttling "The request was throttled." [4] | 403 Forbidden.RAM [4] | 500 InternalError [2] |
 | nas, redis, actiontrail, cms | 400 Throttling.User UNCONFIRMED | 403 Forbidden.RAM UNCONFIRMED | 500 InternalError [2] |
 | mongodb | 400 Throttling.User UNCONFIRMED | 403 Forbidden.RAM [5] | 503 ServiceUnavailable [5] |
+| cas, slb, alb | 400 Throttling.User UNCONFIRMED | 403 Forbidden.RAM UNCONFIRMED | 500 InternalError [2] |
 | cs (ACK, ROA) | 400 Throttling.User UNCONFIRMED | 403 StatusForbidden (code UNCONFIRMED), "RAM policy Forbidden for action cs:<Api>" [6] | 500 InternalError UNCONFIRMED |
 | oss | 503 MetaOperationQpsLimitExceeded (service and bucket operations) [7]; 429 QpsLimitExceeded (objects) [8] | 403 AccessDenied [9] | 503 ServiceUnavailable [7] |
 | sls | 403 WriteQuotaExceed (PutLogs) [10]; 403 ReadQuotaExceed (reads; code UNCONFIRMED, status and "Read QPS Exceed" [11]) | 401 Unauthorized [12] | 500 InternalServerError [13] |
@@ -141,7 +142,10 @@ def answer(product: str, kind: str, action: str) -> Answer:
         return Answer("InternalServerError", 500, "Internal server error message.", False)
     if product in ("ecs", "rds"):
         return _pop(kind, confirmed=("server_error",))
-    return _pop(kind, confirmed=("server_error",))  # nas, redis, actiontrail, cms and any other POP product
+    # CAS (Certificate Management Service), SLB (CLB) and ALB: their API pages list no throttling or permission code
+    # (ListUserCertificateOrder, DescribeServerCertificates, DescribeLoadBalancerListeners, ListListeners,
+    # ListListenerCertificates read), so the POP gateway's common answers stand (UNCONFIRMED), as for the products below.
+    return _pop(kind, confirmed=("server_error",))  # nas, redis, actiontrail, cms, cas, slb, alb and any other POP product
 
 
 def error(product: str, kind: str, action: str) -> errors.ApiError:
@@ -171,7 +175,8 @@ SDK_MODELS = {
     "polardb": "alibabacloud_polardb20170801.models", "nas": "alibabacloud_nas20170626.models",
     "redis": "alibabacloud_r_kvstore20150101.models", "mongodb": "alibabacloud_dds20151201.models",
     "actiontrail": "alibabacloud_actiontrail20200706.models", "cms": "alibabacloud_cms20190101.models",
-    "cs": "alibabacloud_cs20151215.models",
+    "cs": "alibabacloud_cs20151215.models", "cas": "alibabacloud_cas20200407.models",
+    "slb": "alibabacloud_slb20140515.models", "alb": "alibabacloud_alb20200616.models",
 }
 # Integer fields of a listing answer that count what it holds: 0 in an empty one.
 _COUNT_FIELDS = ("total_count", "total_record_count", "total", "page_record_count", "count", "total_items")

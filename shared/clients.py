@@ -22,6 +22,8 @@ from urllib.parse import urlparse
 import oss2
 from aliyun.log import LogException
 from alibabacloud_actiontrail20200706.client import Client as ActionTrailClient
+from alibabacloud_alb20200616.client import Client as AlbClient
+from alibabacloud_cas20200407.client import Client as CasClient
 from alibabacloud_cms20190101.client import Client as CmsClient
 from alibabacloud_cs20151215.client import Client as CsClient
 from alibabacloud_dds20151201.client import Client as MongodbClient
@@ -31,6 +33,7 @@ from alibabacloud_nas20170626.client import Client as NasClient
 from alibabacloud_polardb20170801.client import Client as PolardbClient
 from alibabacloud_r_kvstore20150101.client import Client as RedisClient
 from alibabacloud_rds20140815.client import Client as RdsClient
+from alibabacloud_slb20140515.client import Client as SlbClient
 from alibabacloud_tea_openapi.exceptions import ClientException, ServerException, ThrottlingException
 from alibabacloud_tea_openapi.utils_models import Config
 from darabonba.exceptions import ResponseException
@@ -393,6 +396,19 @@ class Clients:
         # Container Service for Kubernetes (ACK), an ROA product. The SDK's rule is regional:
         # cs.<region>.aliyuncs.com (a few internal regions map to cs.aliyuncs.com); an override replaces it.
         return self._pop(CsClient, region)
+
+    def cas(self, region: str | None = None) -> CasClient:
+        # Certificate Management Service is not regional: the SDK sends the China site's regions to cas.aliyuncs.com
+        # (ap-southeast-1 and the other international regions to cas.ap-southeast-1.aliyuncs.com).
+        return self._pop(CasClient, region)
+
+    def slb(self, region: str | None = None) -> SlbClient:
+        # Classic Load Balancer (CLB, API product "Slb"): regional endpoints, RegionId in each request.
+        return self._pop(SlbClient, region)
+
+    def alb(self, region: str | None = None) -> AlbClient:
+        # Application Load Balancer: regional endpoints (alb.<region>.aliyuncs.com); its requests carry no RegionId.
+        return self._pop(AlbClient, region)
 
     def actiontrail(self, region: str | None = None) -> ActionTrailClient:
         return self._pop(ActionTrailClient, region)

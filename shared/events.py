@@ -347,9 +347,11 @@ def _enveloped(item: Any) -> Any:
             "aliyunregionid": item.get("acsRegion")}
 
 
-def decode_payload(event: RawEvent, what: str = "event") -> Any:
-    """What FC passed (bytes, str or decoded JSON) as Python data; EventParseError naming `what` otherwise."""
-    return _to_document(event, what=what)
+def decode_payload(event: RawEvent, what: str = "event", *, snippet: bool = True) -> Any:
+    """What FC passed (bytes, str or decoded JSON) as Python data; EventParseError naming `what` otherwise.
+    `snippet=False`: a text that is not JSON is reported by position only, quoting none of it (for payloads that
+    may carry a secret value pasted by mistake)."""
+    return _to_document(event, what=what, snippet=snippet)
 
 
 def is_timer_payload(event: RawEvent) -> bool:
@@ -453,7 +455,7 @@ def _json_type(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
-def _to_document(event: Any, what: str) -> Any:
+def _to_document(event: Any, what: str, snippet: bool = True) -> Any:
     """Turn FC's raw event (bytes, str or already-decoded JSON) into Python data."""
     if isinstance(event, (bytes, bytearray)):
         try:
@@ -461,18 +463,20 @@ def _to_document(event: Any, what: str) -> Any:
         except UnicodeDecodeError:
             raise EventParseError(f"{what} bytes are not valid UTF-8") from None
     if isinstance(event, str):
-        return _loads(event, what=what)
+        return _loads(event, what=what, snippet=snippet)
     if isinstance(event, (dict, list)):
         return event
     raise EventParseError(f"unsupported {what} type {type(event).__name__}; expected bytes, str, dict or list")
 
 
-def _loads(text: str, what: str) -> Any:
+def _loads(text: str, what: str, snippet: bool = True) -> Any:
     if not text.strip():
         raise EventParseError(f"{what} is empty")
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
+        if not snippet:
+            raise EventParseError(f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
         # Show a small snippet near the error position rather than the whole payload. Mask AccessKey ids in the
         # whole text first (same length, so exc.pos still lines up) so a snippet cut mid-id shows no part of it.
         masked = _ACCESS_KEY_ID.sub(lambda m: m.group(1) + "*" * (len(m.group(0)) - len(m.group(1))), text)

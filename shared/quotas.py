@@ -38,6 +38,8 @@ PUBLISHED: dict[str, Quota] = {
                                               "ReEncrypt")},
     "actiontrail:LookupEvents": Quota(2, "ActionTrail limits (help.aliyun.com/en/actiontrail/product-overview/limits): "
                                          "LookupEvents at most 2 per second"),
+    "cas:ListUserCertificateOrder": Quota(10, "Certificate Management Service ListUserCertificateOrder (api-cas-2020-04-07-"
+                                               "listusercertificateorder): 10 calls per second per user"),
     "cms:PutCustomEvent": Quota(20, "CloudMonitor PutCustomEvent (doc-detail/60196): 20 report requests per second per account"),
 }
 

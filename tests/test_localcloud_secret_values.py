@@ -358,3 +358,41 @@ def test_a_secret_is_encrypted_only_under_a_symmetric_key(start_cloud):
     client = alice_kms(start_cloud(make_account()))
     rsa_key = client.create_key(kms.CreateKeyRequest(key_spec="RSA_2048", key_usage="ENCRYPT/DECRYPT")).body.key_metadata.key_id
     assert refused(lambda: create(client, "payments/db", "v", key=rsa_key)) == ("InvalidParameter", 400)
+
+
+def test_tag_resource_and_untag_resource_on_a_secret(start_cloud):
+    """TagResource / UntagResource with SecretName (the rotation's in-flight marker): tags merge by key, ListSecrets
+    finds the secret by the new tag, UntagResource takes keys as a JSON array or comma-separated, and keys still work."""
+    client = alice_kms(start_cloud(make_account(), now=NOW))
+    create(client, "db/app", "pw-1", tags=json.dumps([{"TagKey": "team", "TagValue": "a"}]))
+
+    def tags() -> dict:
+        body = client.describe_secret(kms.DescribeSecretRequest(secret_name="db/app", fetch_tags="true")).body
+        return {t.tag_key: t.tag_value for t in ((body.tags.tag if body.tags else None) or [])}
+
+    def listed(*keys) -> list[str]:
+        body = client.list_secrets(kms.ListSecretsRequest(fetch_tags="true", filters=json.dumps(
+            [{"Key": "TagKey", "Values": list(keys)}]))).body
+        return [s.secret_name for s in ((body.secret_list.secret if body.secret_list else None) or [])]
+
+    client.tag_resource(kms.TagResourceRequest(secret_name="db/app", tags=json.dumps(
+        [{"TagKey": "kms-steward:rotation-pending", "TagValue": "v2"}, {"TagKey": "team", "TagValue": "b"}])))
+    assert tags() == {"team": "b", "kms-steward:rotation-pending": "v2"}
+    assert listed("kms-steward:rotation-pending") == ["db/app"] == listed("nothing", "kms-steward:rotation-pending")
+    client.untag_resource(kms.UntagResourceRequest(secret_name="db/app", tag_keys=json.dumps(["kms-steward:rotation-pending"])))
+    assert tags() == {"team": "b"} and listed("kms-steward:rotation-pending") == []
+    client.untag_resource(kms.UntagResourceRequest(secret_name="db/app", tag_keys="team,absent"))  # an absent key: fine
+    assert tags() == {}
+    assert refused(lambda: client.tag_resource(kms.TagResourceRequest(secret_name="db/app", tags=json.dumps(
+        [{"TagKey": "acs:x", "TagValue": "y"}])))) == ("InvalidParameter", 400)
+    assert refused(lambda: client.tag_resource(kms.TagResourceRequest(secret_name="db/none", tags=json.dumps(
+        [{"TagKey": "a", "TagValue": "b"}])))) == ("Forbidden.ResourceNotFound", 404)
+    assert refused(lambda: client.untag_resource(kms.UntagResourceRequest(secret_name="db/app", key_id=KEY,
+                                                                          tag_keys='["a"]'))) == ("InvalidParameter", 400)
+    assert refused(lambda: client.tag_resource(kms.TagResourceRequest(secret_name="db/app", tags=json.dumps(
+        [{"TagKey": f"k{i}", "TagValue": ""} for i in range(21)])))) == ("InvalidParameter", 400)
+    # A key is still tagged by KeyId, and now untagged too.
+    client.tag_resource(kms.TagResourceRequest(key_id=KEY, tags=json.dumps([{"TagKey": "owner", "TagValue": "x"}])))
+    client.untag_resource(kms.UntagResourceRequest(key_id=KEY, tag_keys='["owner"]'))
+    keys = client.list_resource_tags(kms.ListResourceTagsRequest(key_id=KEY)).body
+    assert "owner" not in [t.tag_key for t in ((keys.tags.tag if keys.tags else None) or [])]

@@ -10,7 +10,11 @@ Limits) says a report holds at most 100 events and at most 500 KB of data, and a
 reports a second. Both are enforced as the stricter reading: 50 events (the API's own page; the 100 of the
 guide covers its other report methods too), and 500 KB (counted here as 500 x 1024 bytes of the events'
 UTF-8 names, contents, group ids and times; UNCONFIRMED how the service counts). Neither page names the
-refusal: InvalidParameter, HTTP 400, is answered (UNCONFIRMED code and status)."""
+refusal: InvalidParameter, HTTP 400, is answered (UNCONFIRMED code and status).
+
+PutCustomMetric (API reference, https://www.alibabacloud.com/help/doc-detail/115004.html): MetricList.N, "Valid values
+of N: 1 to 21", each with MetricName, GroupId, Values (JSON), Dimensions (JSON), Type (0: raw value, 1: aggregated)
+and Time; more than 21 is refused here with InvalidParameter, 400 (UNCONFIRMED code and status)."""
 from __future__ import annotations
 
 import json
@@ -28,6 +32,7 @@ from localcloud.records import AccountSection, StrictRecord
 
 
 MAX_EVENTS = 50  # EventInfo.N, N 1 to 50 (PutCustomEvent API reference)
+MAX_METRICS = 21  # MetricList.N, N 1 to 21 (PutCustomMetric API reference)
 MAX_REPORT_BYTES = 500 * 1024  # "Each report can contain up to 500 KB of data" (Report custom events, Limits)
 
 
@@ -101,8 +106,8 @@ class Cms(RpcProduct):
         metrics = unflatten(call.params, "MetricList")
         if not metrics:
             raise errors.missing_parameter("MetricList.1.MetricName")
-        if len(metrics) > 21:
-            raise errors.invalid_parameter("MetricList", "At most 21 metrics per call.")
+        if len(metrics) > MAX_METRICS:
+            raise errors.invalid_parameter("MetricList", f"At most {MAX_METRICS} metrics per call.")
         new = []
         for n, metric in enumerate(metrics, 1):
             for required in ("MetricName", "Values", "GroupId"):

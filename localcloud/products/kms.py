@@ -31,7 +31,9 @@ AlibabaCloudDocs/kms `cn.zh-CN/API参考/密钥/*.md`):
 - the id, an alias or the key ARN: DescribeKey ("the ID, alias, or ARN of the key",
   https://www.alibabacloud.com/help/doc-detail/28952.htm; the mirror and the SDK name the id and the alias),
   Encrypt and GenerateDataKey ("You can also specify the alias or ARN of the key").
-Decrypt names no key: the blob does.
+Decrypt names no key: the blob does. TagResource given SecretName instead of KeyId ("You can configure only one of
+the KeyId, SecretName, and CertificateId parameters", API reference, TagResource) tags a secret: kms_secret_values.py,
+which also serves UntagResource.
 """
 from __future__ import annotations
 
@@ -45,6 +47,7 @@ from localcloud import errors
 from localcloud.clock import iso, parse_time
 from localcloud.products.base import Call, RpcProduct, api, paginate_numbers
 from localcloud.products.kms_crypto import KmsCrypto
+from localcloud.products.kms_policies import KmsPolicies
 from localcloud.products.kms_secrets import SecretsManager
 from localcloud.products.kms_secret_values import SecretValues
 from localcloud.products.kms_state import KmsKey, KmsTag
@@ -60,6 +63,24 @@ ID_OR_ALIAS = frozenset({"id", "alias"})
 ID_ALIAS_OR_ARN = frozenset({"id", "alias", "arn"})
 
 
+# ListKeys' Filters keys (ListKeys API reference, https://www.alibabacloud.com/help/en/kms/support/api-kms-listkeys):
+# KeyState, KeySpec, KeyUsage, ProtectionLevel, CreatorType (User | Service), DKMSInstanceId.
+KEY_FILTERS = ("KeyState", "KeySpec", "KeyUsage", "ProtectionLevel", "CreatorType", "DKMSInstanceId")
+# What a key field reads as when the account file leaves it out (CreateKey's defaults).
+_KEY_FIELD_DEFAULTS = {"KeySpec": "Aliyun_AES_256", "KeyUsage": "ENCRYPT/DECRYPT", "ProtectionLevel": "SOFTWARE"}
+
+
+def _key_filter_value(key: KmsKey, name: str):
+    """The value a ListKeys filter compares. CreatorType is not a DescribeKey field: a key whose Creator is an account
+    id (digits, or none given) is a User key, any other Creator (a cloud service's name) a Service key (UNCONFIRMED:
+    no doc shows a service key's Creator; service keys carry alias/acs/<service> aliases, "Manage a key alias",
+    https://www.alibabacloud.com/help/en/kms/user-guide/manage-a-key-alias)."""
+    if name == "CreatorType":
+        creator = str(getattr(key, "Creator", None) or "")
+        return "User" if not creator or creator.isdigit() else "Service"
+    return getattr(key, name, None) or _KEY_FIELD_DEFAULTS.get(name)
+
+
 def key_not_found(key: str) -> errors.ApiError:
     return errors.ApiError("Forbidden.KeyNotFound", f"The specified Key is not found. ({key})", 404)
 
@@ -68,7 +89,7 @@ def _refuse(code: str, key: KmsKey) -> errors.ApiError:
     return errors.ApiError(code, f"The request is rejected in the current key state {key.KeyState}.", 409)
 
 
-class Kms(KmsCrypto, SecretsManager, SecretValues, RpcProduct):
+class Kms(KmsCrypto, SecretsManager, SecretValues, KmsPolicies, RpcProduct):
     code = "kms"
     service_name = "Kms"
     version = "2016-01-20"
@@ -145,6 +166,7 @@ class Kms(KmsCrypto, SecretsManager, SecretValues, RpcProduct):
         data.pop("RegionId", None)
         data.pop("Tags", None)
         data.pop("KeyVersions", None)
+        data.pop("Policy", None)  # GetKeyPolicy's, not DescribeKey's
         data.setdefault("Arn", self.arn(key))
         data.setdefault("PrimaryKeyVersion", self.primary_version(key))
         if key.KeyState != "PendingDeletion":
@@ -158,8 +180,10 @@ class Kms(KmsCrypto, SecretsManager, SecretValues, RpcProduct):
         self.expire_pending()
         keys = [k for k in self.account.kms.keys if k.RegionId == call.region]
         for flt in call.json("Filters") or []:
-            if flt.get("Key") == "KeyState":
-                keys = [k for k in keys if k.KeyState in flt.get("Values", [])]
+            if not isinstance(flt, dict) or flt.get("Key") not in KEY_FILTERS:
+                raise errors.invalid_parameter("Filters", f"Expected [{{\"Key\": one of {', '.join(KEY_FILTERS)}, \"Values\": [...]}}].")
+            values = flt.get("Values") or []
+            keys = [k for k in keys if _key_filter_value(k, flt["Key"]) in values]
         page, total, number, size = paginate_numbers(keys, call, default_size=10, max_size=100)
         body = m.ListKeysResponseBody(
             keys=m.ListKeysResponseBodyKeys(key=[m.ListKeysResponseBodyKeysKey(key_id=k.KeyId, key_arn=self.arn(k)) for k in page]),
@@ -199,6 +223,8 @@ class Kms(KmsCrypto, SecretsManager, SecretValues, RpcProduct):
 
     @api("TagResource", write=True)
     def tag_resource(self, call: Call) -> dict:
+        if call.get("SecretName") is not None:  # one of KeyId, SecretName, CertificateId (kms_secret_values.py)
+            return self.tag_secret(call)
         key = self.find(call, call.require("KeyId"), KEY_ID)
         if key.KeyState == "PendingDeletion":
             raise _refuse("Rejected.PendingDeletion", key)

@@ -34,7 +34,8 @@ class KmsKeyVersion(Record):
 
 class KmsKey(Record):
     sdk_model: ClassVar[Any] = m.DescribeKeyResponseBodyKeyMetadata
-    extra_fields: ClassVar[frozenset] = frozenset({"RegionId", "Tags", "KeyVersions"})
+    # Policy: the key policy GetKeyPolicy answers (JSON text; kms_policies.py), for a key in a KMS instance.
+    extra_fields: ClassVar[frozenset] = frozenset({"RegionId", "Tags", "KeyVersions", "Policy"})
 
     KeyId: str
     RegionId: str
@@ -125,7 +126,8 @@ class KmsSecret(Record):
     """
 
     sdk_model: ClassVar[Any] = m.DescribeSecretResponseBody
-    extra_fields: ClassVar[frozenset] = frozenset({"RegionId", "Creator"})
+    # Policy: the secret policy GetSecretPolicy answers (JSON text; kms_policies.py), for a secret in a KMS instance.
+    extra_fields: ClassVar[frozenset] = frozenset({"RegionId", "Creator", "Policy"})
 
     SecretName: str
     RegionId: str

@@ -11,7 +11,8 @@ application reads to connect):
 Other fields are kept as they are in every new version.
 
 A token is any value that is not a JSON object (the whole value is the token), or a JSON object with
-"engine": "generic" whose "password" is the token.
+"engine": "generic" whose "password" is the token. A value starting with `{` or `[` that does not parse as
+JSON is refused, not taken for a token: it is a credential with a typo.
 
 Parsing errors name the field, never its value; `repr` never shows a password.
 """
@@ -88,7 +89,17 @@ def parse_secret_value(text: str, *, step: str = "plan", what: str = "the secret
     """The credential or token in a secret's value. Raises RotationRefused naming what is wrong (never the value)."""
     try:
         doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if text.lstrip()[:1] in ("{", "["):
+            # Meant as JSON (a database credential, most likely) but mistyped: rotating it as a token would replace
+            # the credential with a bare password nothing can log in with. The parser's message and position name
+            # no part of the text.
+            raise RotationRefused(step, f"{what} starts like JSON but does not parse ({exc.msg} at line {exc.lineno} "
+                                        f"column {exc.colno}): fix the JSON; a token must not start with {{ or [") from None
+        doc = None
     except (ValueError, RecursionError):
+        if text.lstrip()[:1] in ("{", "["):
+            raise RotationRefused(step, f"{what} starts like JSON but cannot be read as JSON: fix it") from None
         doc = None
     if not isinstance(doc, dict):
         if not text:

@@ -1,9 +1,12 @@
 """`rotate(secret_name)`: every step in order, resuming a rotation left half done.
 
 A version already holding the pending stage is the rotation under way (a crash, a timeout, a failed step
-of an earlier run): it is finished, never recreated. Otherwise a new version id is drawn and the steps run
-from create_secret. Each step re-reads the stages, so resuming from any point, even inside a step, ends
-with one promoted version that the target takes.
+of an earlier run): it is finished, never recreated. Otherwise the new version's id is derived from the
+ACSCurrent version's (protocol.next_version_id), so two runs that start together (the timer and an
+on-demand call, or two overlapping timer runs) store under the same id: PutSecretValue refuses the second
+value and that run stops before touching the database, while a run that comes a moment later finds the
+version pending and resumes it. Each step re-reads the stages, so resuming from any point, even inside a
+step, ends with one promoted version that the target takes.
 """
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from shared.rotation.errors import Redactor, RotationRefused
-from shared.rotation.protocol import PENDING_STAGE, STEPS, RotationRequest, Step
+from shared.rotation.protocol import ACS_CURRENT, PENDING_STAGE, STEPS, RotationRequest, Step, next_version_id
 from shared.rotation.secret_store import SecretInfo, SecretStore
 from shared.rotation.steps import RotationContext, run_step
 
@@ -69,8 +72,19 @@ def rotate(store: SecretStore, secret_name: str, *, timeout_s: float = 10.0, hoo
     started = time.monotonic()
     info = store.describe(secret_name)
     check_rotatable(info)
-    pending = next((v for v in store.versions(secret_name, "plan") if PENDING_STAGE in v.stages), None)
-    version_id = pending.version_id if pending else new_version_id()
+    versions = store.versions(secret_name, "plan", include_deprecated=True)
+    pending = next((v for v in versions if PENDING_STAGE in v.stages), None)
+    current = next((v for v in versions if ACS_CURRENT in v.stages), None)
+    if pending is not None:
+        version_id = pending.version_id
+    elif current is not None:
+        # The first id derived from this ACSCurrent that no version holds yet: one taken by a version no longer
+        # pending (an abandoned try, or ACSCurrent moved back to an older version) is never reused for a new value.
+        taken = {v.version_id for v in versions}
+        version_id = next(vid for vid in (next_version_id(current.version_id, n) for n in range(1, len(taken) + 2))
+                          if vid not in taken)
+    else:
+        version_id = new_version_id()  # create_secret refuses: nothing to rotate from
     ctx = _context(store, info, version_id, store.redactor, timeout_s, hooks)
     outcome = RotationOutcome(info.name, version_id, resumed=pending is not None, strategy="")
     for step in STEPS:

@@ -15,7 +15,10 @@ Steps, in order (each one idempotent: it reads the stages first and does only wh
 
   create_secret  a new value (new password from GetRandomPassword) is stored as version VersionId under
                  PENDING_STAGE. A version already holding PENDING_STAGE is the rotation under way: it is
-                 reused, never replaced (its password may already be the database's).
+                 reused, never replaced (its password may already be the database's). The secret is tagged
+                 PENDING_TAG first, so the timer resumes it even without the interval tag. A full rotation
+                 derives VersionId from the ACSCurrent version (`next_version_id`): two runs racing to
+                 rotate the same value pick the same id, and PutSecretValue refuses the second one's value.
   set_secret     the pending credential is set on the target system (ALTER USER ...; the alternate user
                  is created first when missing).
   test_secret    the pending credential logs in.
@@ -33,6 +36,7 @@ Any other payload is rejected, with the reason, and never retried.
 """
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from enum import Enum
@@ -47,6 +51,10 @@ ACS_PREVIOUS = "ACSPrevious"
 # kms-steward's, and it marks the version a rotation is working on. UpdateSecretVersionStage allows at most
 # 8 stages per generic secret (API reference, UpdateSecretVersionStage): this uses one.
 PENDING_STAGE = "ACSPending"
+# The tag a secret carries while a rotation of it is in flight (its value: the version id). Set by create_secret
+# before the pending version is stored, removed by finish_secret: the timer lists the secrets carrying it and
+# resumes them, whether or not they carry the interval tag (ListSecrets filters by tag, not by stage).
+PENDING_TAG = "kms-steward:rotation-pending"
 
 
 class Step(str, Enum):
@@ -65,6 +73,23 @@ STEPS: tuple[Step, ...] = (Step.CREATE, Step.SET, Step.TEST, Step.FINISH)
 _SECRET_NAME = re.compile(r"[A-Za-z0-9_/+=.@-]{1,192}")
 _VERSION_ID = re.compile(r"[A-Za-z0-9_/+=.@-]{1,64}")
 _FIELDS = ("SecretName", "Step", "VersionId")
+
+
+NEXT_VERSION_PREFIX = "kms-steward-after-"
+
+
+def next_version_id(current_version_id: str, attempt: int = 1) -> str:
+    """The version id a rotation from `current_version_id` stores its new value under: the same for every run
+    that starts from that version, so concurrent runs collide on PutSecretValue (which refuses another value
+    under an existing VersionId) instead of each storing one. `attempt` > 1 when that id is already taken by
+    a version that is no longer pending (an abandoned try, or ACSCurrent moved back). Held to VersionId's 64
+    characters (and its character set) by hashing the current id when it does not fit."""
+    suffix = "" if attempt <= 1 else f"-{attempt}"
+    candidate = f"{NEXT_VERSION_PREFIX}{current_version_id}{suffix}"
+    if _VERSION_ID.fullmatch(candidate):
+        return candidate
+    digest = hashlib.sha256(current_version_id.encode("utf-8")).hexdigest()
+    return f"{NEXT_VERSION_PREFIX}{digest[:64 - len(NEXT_VERSION_PREFIX) - len(suffix)]}{suffix}"
 
 
 class RotationEventRejected(ValueError):
@@ -87,7 +112,8 @@ class RotationRequest:
 def parse_request(raw: Any) -> RotationRequest:
     """The rotation asked for by an FC event (bytes, text or decoded JSON). Raises RotationEventRejected."""
     try:
-        doc = decode_payload(raw, what="rotation event")
+        # No snippet of a text that is not JSON: a rotation event may be a value pasted by mistake.
+        doc = decode_payload(raw, what="rotation event", snippet=False)
     except EventParseError as exc:
         raise RotationEventRejected(str(exc)) from None
     if not isinstance(doc, dict):

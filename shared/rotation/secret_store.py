@@ -20,10 +20,12 @@ from typing import Iterator
 
 from alibabacloud_kms20160120 import models as kms
 
-from shared.clients import Clients, describe_error, is_not_found
+from shared.clients import Clients, describe_error, error_code, is_not_found
 from shared.rotation.errors import Redactor, RotationRefused, StepFailed
 from shared.rotation.protocol import ACS_CURRENT, PENDING_STAGE
 
+# PutSecretValue's answer to another SecretData under an existing VersionId ("resource already exists").
+VERSION_TAKEN = "Rejected.ResourceExist"
 PAGE_SIZE = 100  # ListSecrets and ListSecretVersionIds: PageSize 1-100 (API reference)
 # Passwords a connection string takes as is: Alibaba's template asks GetRandomPassword with ExcludePunctuation,
 # and 32 characters of letters and digits (about 190 bits) is what it returns by default (API reference,
@@ -46,6 +48,10 @@ class SecretInfo:
     name: str
     secret_type: str
     tags: dict[str, str] = field(default_factory=dict)
+
+
+class VersionTaken(RotationRefused):
+    """PutSecretValue refused the value: the VersionId already holds another one."""
 
 
 def parse_time(text: str | None) -> datetime | None:
@@ -94,14 +100,16 @@ class SecretStore:
             raise self._failed(step, "DescribeSecret", exc) from None
         return SecretInfo(body.secret_name or name, body.secret_type or "", _tags(body.tags))
 
-    def versions(self, name: str, step: str) -> list[SecretVersion]:
-        """Every version holding a stage (ListSecretVersionIds leaves the others out unless asked)."""
+    def versions(self, name: str, step: str, *, include_deprecated: bool = False) -> list[SecretVersion]:
+        """Every version holding a stage; with `include_deprecated`, also the versions that hold none and are
+        still kept (ListSecretVersionIds, IncludeDeprecated)."""
         out: list[SecretVersion] = []
         page = 1
         while True:
             try:
                 body = self.clients.call("kms:ListSecretVersionIds", self._kms().list_secret_version_ids,
                                          kms.ListSecretVersionIdsRequest(secret_name=name, page_number=page,
+                                                                         include_deprecated="true" if include_deprecated else None,
                                                                          page_size=PAGE_SIZE)).body
             except Exception as exc:
                 raise self._failed(step, "ListSecretVersionIds", exc) from None
@@ -114,9 +122,11 @@ class SecretStore:
                 return out
             page += 1
 
-    def tagged(self, tag_key: str) -> Iterator[SecretInfo]:
-        """Every secret carrying the tag `tag_key`, with its tags (ListSecrets, TagKey filter, FetchTags)."""
-        filters = json.dumps([{"Key": "TagKey", "Values": [tag_key]}])
+    def tagged(self, *tag_keys: str) -> Iterator[SecretInfo]:
+        """Every secret carrying one of the tags `tag_keys`, with its tags (ListSecrets, TagKey filter, FetchTags).
+        "If you specify multiple values for a key, the filter applies a logical OR" (API reference, ListSecrets,
+        Filters): one listing serves every key."""
+        filters = json.dumps([{"Key": "TagKey", "Values": list(tag_keys)}])
         page = 1
         while True:
             body = self.clients.call("kms:ListSecrets", self._kms().list_secrets,
@@ -172,8 +182,29 @@ class SecretStore:
             # Idempotent per VersionId (module docstring): retried like a read.
             self.clients.call("kms:PutSecretValue", self._kms().put_secret_value, request)
         except Exception as exc:
+            if error_code(exc) == VERSION_TAKEN:
+                # Another value already sits under this VersionId: another run stored it first (version ids are
+                # derived from the current version, so two runs rotating the same value pick the same one).
+                raise VersionTaken(step, f"version {version_id} of {name!r} was stored by another rotation run first: "
+                                         "that run owns it (the next run resumes it if it stops)") from None
             raise self._failed(step, f"PutSecretValue (version {version_id})", exc) from None
         self._by_version[(name, version_id)] = data
+
+    def tag(self, name: str, key: str, value: str, step: str) -> None:
+        """TagResource on the secret (SecretName, Tags as a JSON array; API reference, TagResource)."""
+        request = kms.TagResourceRequest(secret_name=name, tags=json.dumps([{"TagKey": key, "TagValue": value}]))
+        try:
+            self.clients.call("kms:TagResource", self._kms().tag_resource, request)  # setting a tag twice is harmless
+        except Exception as exc:
+            raise self._failed(step, f"TagResource ({key})", exc) from None
+
+    def untag(self, name: str, key: str, step: str) -> None:
+        """UntagResource on the secret (SecretName, TagKeys as a JSON array; API reference, UntagResource)."""
+        request = kms.UntagResourceRequest(secret_name=name, tag_keys=json.dumps([key]))
+        try:
+            self.clients.call("kms:UntagResource", self._kms().untag_resource, request)
+        except Exception as exc:
+            raise self._failed(step, f"UntagResource ({key})", exc) from None
 
     def move_stage(self, name: str, stage: str, to_version: str, step: str, *, from_version: str | None = None) -> None:
         request = kms.UpdateSecretVersionStageRequest(secret_name=name, version_stage=stage, move_to_version=to_version,

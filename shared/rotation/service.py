@@ -3,9 +3,11 @@ it, the timer's sweep of the secrets due, or the last word on an invocation that
 
 Every rotation ends in exactly one SLS record (shared/records.py): rotated, failed or refused, with the
 step, the reason, the version and the API calls; never a value. A failure or a refusal also raises the
-CloudMonitor custom event SecretRotationFailed (shared/alerts.py), naming the secret, the step and why;
-ACSCurrent is then what it was (only finish_secret moves it, after a successful login), and the next run
-resumes the version left pending.
+CloudMonitor custom event SecretRotationFailed (shared/alerts.py), naming the secret, the step and why.
+ACSCurrent has not moved (only finish_secret moves it, after a successful login), but in a single-user
+rotation stopped after set_secret the database may already take only the pending value; the next run (the
+timer lists every secret tagged kms-steward:rotation-pending, interval tag or not) resumes the version left
+pending.
 
 Retries: a failed rotation is recorded and alerted, and the invocation returns. It is not raised to FC:
 an asynchronous retry would repeat the same failure (and alert) at once, while the next timer run, or an
@@ -30,7 +32,7 @@ from shared.quotas import Quotas
 from shared.rotation.config import RotationConfig
 from shared.rotation.driver import RotationHooks, rotate, run_one_step
 from shared.rotation.errors import Redactor, RotationError, RotationRefused
-from shared.rotation.protocol import RotationEventRejected, RotationRequest, parse_request
+from shared.rotation.protocol import PENDING_STAGE, PENDING_TAG, RotationEventRejected, RotationRequest, parse_request
 from shared.rotation.schedule import INTERVAL_TAG, BadInterval, is_due, parse_interval
 from shared.rotation.secret_store import SecretStore, parse_time
 
@@ -145,9 +147,11 @@ class SecretRotationService:
         summary: dict[str, Any] = {"status": "sweep", "trigger": f"timer:{timer.triggerName}", "triggerTime": timer.triggerTime,
                                    "region": self.config.region, "account": self.account_id, "invocation": invocation_id}
         try:
-            tagged = list(store.tagged(INTERVAL_TAG))
+            # The secrets with a schedule, and those marked while a rotation of theirs is in flight (a half-done
+            # rotation of a secret rotated on demand only is resumed too).
+            tagged = list(store.tagged(INTERVAL_TAG, PENDING_TAG))
         except Exception as exc:
-            reason = f"listing the secrets tagged {INTERVAL_TAG}: {describe_error(exc)}"
+            reason = f"listing the secrets tagged {INTERVAL_TAG} or {PENDING_TAG}: {describe_error(exc)}"
             if is_transient(exc):
                 raise TransientError(f"secret rotation sweep: {reason}") from None
             summary.update(status="failed", step="schedule", reason=reason)
@@ -159,12 +163,16 @@ class SecretRotationService:
         not_due = 0
         for info in tagged:
             try:
-                interval = parse_interval(info.tags.get(INTERVAL_TAG, ""))
+                scheduled = INTERVAL_TAG in info.tags
+                interval = parse_interval(info.tags.get(INTERVAL_TAG, "")) if scheduled else None
                 versions = store.versions(info.name, "schedule")
             except (BadInterval, RotationError) as exc:
                 results.append(self._unschedulable(info.name, str(exc), timer, invocation_id))
                 continue
-            if is_due(versions, interval, now).due:
+            if interval is None:
+                # Only the in-flight tag: resumed while a version is pending, else left alone (never rotated unasked).
+                in_flight = any(PENDING_STAGE in v.stages for v in versions)
+            if (interval is None and in_flight) or (interval is not None and is_due(versions, interval, now).due):
                 due.append(info.name)
             else:
                 not_due += 1
@@ -246,11 +254,17 @@ def _content(record: dict, severity: str) -> dict:
             "invocation")
     content = {"severity": severity, **{k: record[k] for k in keys if record.get(k) is not None}}
     if record.get("status") in ("failed", "refused") and record.get("secretName"):
-        # Only finish_secret moves ACSCurrent, and only to a value that has just logged in.
-        content["acsCurrent"] = "unchanged" if record.get("step") != "finish_secret" else \
+        # Only finish_secret moves ACSCurrent, and only to a value that has just logged in. That says nothing of
+        # whether the ACSCurrent value still logs in: in a single-user rotation stopped after set_secret the
+        # database already takes only the pending password.
+        content["acsCurrent"] = "not moved in Secrets Manager" if record.get("step") != "finish_secret" else \
             "as finish_secret left it: promoted only after the new value logged in"
-        content["next"] = "the next run resumes the pending version" if record.get("versionId") else \
-            "fix the cause; the next run tries again"
+        if record.get("versionId"):
+            content["database"] = ("may already accept only the pending value (a single-user rotation stopped after "
+                                   "set_secret): clients using ACSCurrent can fail until the rotation is finished")
+            content["next"] = "the next run (the hourly timer, or an event with only SecretName) resumes the pending version"
+        else:
+            content["next"] = "fix the cause; the next run tries again"
     return content
 
 

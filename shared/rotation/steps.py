@@ -11,7 +11,7 @@ from typing import Callable
 
 from shared.rotation.credentials import SecretValue, parse_secret_value
 from shared.rotation.errors import Redactor, RotationError, RotationRefused, StepFailed, TargetError
-from shared.rotation.protocol import ACS_CURRENT, ACS_PREVIOUS, PENDING_STAGE, Step
+from shared.rotation.protocol import ACS_CURRENT, ACS_PREVIOUS, PENDING_STAGE, PENDING_TAG, Step
 from shared.rotation.secret_store import SecretStore, SecretVersion
 from shared.rotation.strategies import Plan, build_plan
 
@@ -75,6 +75,7 @@ def create_secret(ctx: RotationContext) -> str:
     mine = next((v for v in versions if v.version_id == ctx.version_id), None)
     if mine is not None:
         if PENDING_STAGE in mine.stages:
+            _mark_in_flight(ctx, step)  # a rotation stored before the tag existed, or stopped in between
             return "already created"
         if ACS_CURRENT in mine.stages:
             return "already ACSCurrent: nothing to create"
@@ -88,10 +89,58 @@ def create_secret(ctx: RotationContext) -> str:
     if current is None:
         raise RotationRefused(step.value, f"no version of {ctx.secret_name!r} holds ACSCurrent: nothing to rotate from")
     pending_value = ctx.plan_for(current).next_value(current, ctx.store.random_password(step.value))
+    # Marked before the value is stored: a run that stops anywhere after this is found by the timer's sweep.
+    _mark_in_flight(ctx, step)
     ctx.store.put_pending(ctx.secret_name, ctx.version_id, pending_value.to_secret_data(), step.value)
     ctx.created_version = ctx.version_id
     ctx.checkpoint("create_secret:stored")
+    # Read back before anything touches the database: a run that raced this one and put its own value under
+    # another id took the pending stage (PutSecretValue moves it), and then this version is not the rotation.
+    mine = next((v for v in ctx.store.versions(ctx.secret_name, step.value) if v.version_id == ctx.version_id), None)
+    if mine is None or PENDING_STAGE not in mine.stages:
+        ctx.created_version = None
+        raise RotationRefused(step.value, f"version {ctx.version_id} lost {PENDING_STAGE} right after it was stored: another "
+                                          "rotation run took it; that run finishes (the next run resumes it if it stops)")
     return f"new value stored as version {ctx.version_id} ({PENDING_STAGE})"
+
+
+def _mark_in_flight(ctx: RotationContext, step: Step) -> None:
+    if ctx.tags.get(PENDING_TAG) != ctx.version_id:
+        ctx.store.tag(ctx.secret_name, PENDING_TAG, ctx.version_id, step.value)
+        ctx.tags[PENDING_TAG] = ctx.version_id
+
+
+def _clear_in_flight(ctx: RotationContext, step: Step) -> str:
+    """The in-flight tag off, once no version is pending. Its failure does not undo the promotion: the sweep
+    resumes only a secret that still holds a pending version, so a tag left behind costs a listing, no rotation."""
+    if PENDING_TAG not in ctx.tags:
+        return ""
+    try:
+        ctx.store.untag(ctx.secret_name, PENDING_TAG, step.value)
+    except RotationError as exc:
+        return f" (tag {PENDING_TAG} left on the secret: {exc.reason})"
+    ctx.tags.pop(PENDING_TAG, None)
+    return ""
+
+
+def _other_versions(ctx: RotationContext, step: Step, versions: list[SecretVersion]) -> Callable[[], list]:
+    """The values of the versions holding no stage (ListSecretVersionIds with IncludeDeprecated), newest first:
+    the last logins set_secret tries (shared/rotation/strategies.py, SingleUserPlan.set)."""
+
+    def load() -> list:
+        staged = {v.version_id for v in versions} | {ctx.version_id}
+        every = ctx.store.versions(ctx.secret_name, step.value, include_deprecated=True)
+        out = []
+        for version in sorted((v for v in every if v.version_id not in staged and not v.stages),
+                              key=lambda v: v.create_time or "", reverse=True):
+            try:
+                out.append((f"version {version.version_id} (no stage)",
+                            _value(ctx, step, version.version_id, what=f"version {version.version_id}")))
+            except RotationError:
+                continue  # a value of another shape, or gone since the listing: no login to try
+        return out
+
+    return load
 
 
 def set_secret(ctx: RotationContext) -> str:
@@ -104,7 +153,8 @@ def set_secret(ctx: RotationContext) -> str:
     pending = _value(ctx, step, ctx.version_id, what="the pending value")
     current = _stage_value(ctx, step, versions, ACS_CURRENT)
     return ctx.plan_for(pending).set(pending, current, _previous(ctx, step, versions),
-                                     pending_is_new=ctx.created_version == ctx.version_id)
+                                     pending_is_new=ctx.created_version == ctx.version_id,
+                                     others=_other_versions(ctx, step, versions))
 
 
 def test_secret(ctx: RotationContext) -> str:
@@ -125,8 +175,8 @@ def finish_secret(ctx: RotationContext) -> str:
     if ACS_CURRENT in mine.stages:
         if PENDING_STAGE in mine.stages:
             ctx.store.remove_stage(ctx.secret_name, PENDING_STAGE, ctx.version_id, step.value)
-            return f"already ACSCurrent; {PENDING_STAGE} removed"
-        return "already ACSCurrent"
+            return f"already ACSCurrent; {PENDING_STAGE} removed" + _clear_in_flight(ctx, step)
+        return "already ACSCurrent" + _clear_in_flight(ctx, step)
     if PENDING_STAGE not in mine.stages:
         raise RotationRefused(step.value, f"version {ctx.version_id} is not pending")
     # Tested again when test_secret did not just pass in this run: a step run on its own, or out of order, never
@@ -147,7 +197,7 @@ def finish_secret(ctx: RotationContext) -> str:
                          from_version=current.version_id if current else None)
     ctx.checkpoint("finish_secret:current-moved")
     ctx.store.remove_stage(ctx.secret_name, PENDING_STAGE, ctx.version_id, step.value)
-    return f"version {ctx.version_id} is ACSCurrent"
+    return f"version {ctx.version_id} is ACSCurrent" + _clear_in_flight(ctx, step)
 
 
 STEP_FUNCTIONS: dict[Step, Callable[[RotationContext], str]] = {

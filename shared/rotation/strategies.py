@@ -15,7 +15,11 @@ alternating-users
     (now ACSPrevious) keeps working until the rotation after: no gap. The alternate user is created on
     first use, with the grants of the current one. This needs an administrator login, read from the
     secret named by the tag `kms-steward:rotation-admin-secret` (its ACSCurrent value, a credential for
-    the same server); it is never the user rotated.
+    the same server); it is never the user rotated. Refused (never retried) when either user of the pair
+    is the administrator or privileged (PostgreSQL: superuser or CREATEROLE, itself or through a role it
+    belongs to; MySQL/MariaDB: a grant WITH GRANT OPTION, or SUPER, ALL PRIVILEGES, CREATE USER ... on *.*),
+    and a user is cloned only once the current value has logged in: whoever can write the secret must not be
+    able to name a user and get a second login with its grants.
 """
 from __future__ import annotations
 
@@ -52,7 +56,7 @@ class TokenPlan:
         return self.rotator.next_value(current, new_password)
 
     def set(self, pending: SecretValue, current: SecretValue | None, previous: SecretValue | None, *,
-            pending_is_new: bool = False) -> str:
+            pending_is_new: bool = False, others=None) -> str:
         return "nothing to set (no target system)"
 
     def test(self, pending: SecretValue, current: SecretValue | None) -> None:
@@ -70,13 +74,23 @@ class SingleUserPlan:
         return _credential(current, "create_secret").with_login(_credential(current, "create_secret").username, new_password)
 
     def set(self, pending: SecretValue, current: SecretValue | None, previous: SecretValue | None, *,
-            pending_is_new: bool = False) -> str:
+            pending_is_new: bool = False, others: Callable[[], list[tuple[str, SecretValue]]] | None = None) -> str:
         """`pending_is_new`: create_secret made the pending value in this very run, so it cannot be set yet (a
-        login attempt with it is skipped). Otherwise a retry may find it already set."""
+        login attempt with it is skipped). Otherwise a retry may find it already set.
+        `others()`: the values of the versions that hold no stage any more, newest first. Tried last: a
+        rotation abandoned after its set_secret (its pending stage removed), or overtaken by another run,
+        left the database with a password that only such a version still holds."""
+
+        def logins():
+            yield "ACSCurrent", current
+            yield "ACSPrevious", previous
+            for label, value in (others() if others else []):
+                yield label, value
+
         pending = _credential(pending, "set_secret")
         if not pending_is_new and self.rotator.logs_in(pending):
             return "already set: the pending password logs in"
-        for label, login in (("ACSCurrent", current), ("ACSPrevious", previous)):
+        for label, login in logins():
             if not (isinstance(login, DatabaseCredential) and login.username == pending.username and login.same_server(pending)):
                 continue
             try:
@@ -86,8 +100,8 @@ class SingleUserPlan:
                     continue  # this stored password is not the database's: try the next one
                 raise
             return f"password of {pending.username!r} changed (logged in with {label})"
-        raise TargetError(f"no stored password of {pending.username!r} logs in (pending, ACSCurrent, ACSPrevious): "
-                          "its password was changed outside the rotation")
+        raise TargetError(f"no stored password of {pending.username!r} logs in (pending, ACSCurrent, ACSPrevious, the "
+                          "versions without a stage): its password was changed outside the rotation")
 
     def test(self, pending: SecretValue, current: SecretValue | None) -> None:
         self.rotator.check(_credential(pending, "test_secret"))
@@ -105,21 +119,51 @@ class AlternatingUsersPlan:
         if len(other) > self.rotator.max_username_length:
             raise RotationRefused("create_secret", f"the alternate user {other!r} would be longer than the "
                                                    f"{self.rotator.max_username_length} characters the engine allows")
+        # Refused before anything is stored: a pending version that can never be set would only fail every run.
+        self._refuse_privileged("create_secret", current.username, other)
+        if not self.rotator.user_exists(self.admin, other):
+            self._require_login("create_secret", current, other)
         return current.with_login(other, new_password)
 
+    def _refuse_privileged(self, step: str, *usernames: str) -> None:
+        """Alternating users gives a second login the grants of the first (PostgreSQL: membership of its role;
+        MySQL: its SHOW GRANTS replayed): for the administrator, or any user that can grant, create roles or
+        act as superuser, that is a second administrator made from a value whoever can write the secret chose."""
+        for username in usernames:
+            if username == self.admin.username:
+                raise RotationRefused(step, f"user {username!r} is the administrator of the admin secret: "
+                                            f"{ALTERNATING_USERS} would give a second user its grants")
+            why = self.rotator.privileged(self.admin, username)
+            if why:
+                raise RotationRefused(step, f"user {username!r} is privileged ({why}): {ALTERNATING_USERS} copies grants "
+                                            "to a second user only for unprivileged application users; use "
+                                            f"{SINGLE_USER} for it")
+
+    def _require_login(self, step: str, current: SecretValue | None, new_username: str) -> None:
+        if not (isinstance(current, DatabaseCredential) and current.same_server(self.admin)
+                and self.rotator.logs_in(current)):
+            raise RotationRefused(step, f"the current value does not log in: user {new_username!r} is not created with "
+                                        "the grants of a user whose stored password is not the database's")
+
     def set(self, pending: SecretValue, current: SecretValue | None, previous: SecretValue | None, *,
-            pending_is_new: bool = False) -> str:
+            pending_is_new: bool = False, others=None) -> str:
         pending = _credential(pending, "set_secret")
         if pending.username == self.admin.username:
             raise RotationRefused("set_secret", f"the user to rotate, {pending.username!r}, is the administrator itself")
         if not pending.same_server(self.admin):
             raise RotationRefused("set_secret", "the administrator secret is for another server")
+        source = current.username if isinstance(current, DatabaseCredential) else alternate_of(pending.username)
+        self._refuse_privileged("set_secret", pending.username, source)
         if not pending_is_new and self.rotator.logs_in(pending):
             return "already set: the pending password logs in"
         if self.rotator.user_exists(self.admin, pending.username):
             self.rotator.set_password(self.admin, pending.username, pending.password)
             return f"password of {pending.username!r} set"
-        source = current.username if isinstance(current, DatabaseCredential) else alternate_of(pending.username)
+        # Cloned only from a user proven by its own stored password: the username in the secret alone is no
+        # authority to copy grants.
+        if not (isinstance(current, DatabaseCredential) and current.username == source):
+            raise RotationRefused("set_secret", f"no current value of {source!r} to prove before creating {pending.username!r}")
+        self._require_login("set_secret", current, pending.username)
         self.rotator.clone_user(self.admin, source, pending.username, pending.password)
         return f"user {pending.username!r} created with the grants of {source!r}"
 

@@ -48,6 +48,11 @@ class CheckResult:
     complete: bool = True
     reason: str | None = None  # why incomplete: a denied call, throttling past retries, a timeout...
     metrics: list[dict[str, Any]] = field(default_factory=list)  # custom metrics to publish (PutCustomMetric items)
+    note: str | None = None  # what the check cannot see even when complete (coverage), for the report
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"check": self.check, "account": self.account, "region": self.region, "complete": self.complete,
+                "reason": self.reason, "note": self.note, "findings": [f.as_dict() for f in self.findings]}
 
 
 class Check(Protocol):

@@ -201,3 +201,33 @@ TRAIL = {"Name": "audit-trail", "HomeRegion": REGION, "EventRW": "All", "Status"
          "SlsProjectArn": f"acs:log:{REGION}:{ACCOUNT_ID}:project/audit-logs",
          "SlsWriteRoleArn": f"acs:ram::{ACCOUNT_ID}:role/aliyunserviceroleforactiontrail",
          "StartLoggingTime": "2029-01-01T00:00:00Z", "CreateTime": "2029-01-01T00:00:00Z"}
+
+
+# ---------------------------------------------------------------- certificates (CAS, SLB, ALB)
+
+
+def cas_certificate(cert_id: int, end_date: str, common_name: str = "www.example.com", sans: str | None = None, **extra) -> dict:
+    """A ListUserCertificateOrder item (OrderType CERT); EndDate is YYYY-MM-DD, as CAS answers it."""
+    return {"CertificateId": cert_id, "Name": f"cert-{cert_id}", "CommonName": common_name,
+            "Sans": sans if sans is not None else common_name, "EndDate": end_date, "StartDate": "2029-01-01", **extra}
+
+
+def slb_server_certificate(cert_id: str, expire_time: str, common_name: str = "shop.example.com", sans: tuple = (),
+                           region: str = REGION, **extra) -> dict:
+    """A DescribeServerCertificates item."""
+    return {"ServerCertificateId": cert_id, "ServerCertificateName": f"name-{cert_id}", "RegionId": region,
+            "CommonName": common_name, "ExpireTime": expire_time,
+            "SubjectAlternativeNames": {"SubjectAlternativeName": list(sans) or [common_name]}, **extra}
+
+
+def slb_https_listener(lb_id: str, cert_id: str, port: int = 443, region: str = REGION, **extra) -> dict:
+    """A DescribeLoadBalancerListeners item of an HTTPS listener serving `cert_id`."""
+    return {"LoadBalancerId": lb_id, "RegionId": region, "ListenerPort": port, "ListenerProtocol": "https",
+            "HTTPSListenerConfig": {"ServerCertificateId": cert_id}, **extra}
+
+
+def alb_listener(listener_id: str, *cert_ids: str, lb_id: str = "alb-web01", protocol: str = "HTTPS", port: int = 443,
+                 region: str = REGION) -> dict:
+    """A ListListeners item with its ListListenerCertificates items (the first certificate is the default one)."""
+    return {"ListenerId": listener_id, "LoadBalancerId": lb_id, "RegionId": region, "ListenerProtocol": protocol,
+            "ListenerPort": port, "Certificates": [{"CertificateId": c, "IsDefault": i == 0} for i, c in enumerate(cert_ids)]}

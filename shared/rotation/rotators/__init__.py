@@ -45,6 +45,10 @@ class DatabaseRotator(Protocol):
     def user_exists(self, admin: DatabaseCredential, username: str) -> bool:
         ...
 
+    def privileged(self, admin: DatabaseCredential, username: str) -> str | None:
+        """Why `username` is too powerful to copy (superuser, may grant or create users), or None (also when
+        it does not exist)."""
+
     def clone_user(self, admin: DatabaseCredential, source: str, new_username: str, password: str) -> None:
         """Create `new_username` with `password` and the grants `source` has."""
 

@@ -117,6 +117,22 @@ class MySqlRotator(LoginCheck):
     def user_exists(self, admin: DatabaseCredential, username: str) -> bool:
         return bool(self._session(admin, f"looking up user {username!r}", lambda conn, cursor: self._hosts(cursor, username)))
 
+    def privileged(self, admin: DatabaseCredential, username: str) -> str | None:
+        """A grant WITH GRANT OPTION (or WITH ADMIN OPTION, for roles), a global grant (ON *.*) of ALL PRIVILEGES,
+        SUPER, CREATE USER, FILE or the like, or any grant on the `mysql` schema (the grant tables): each lets
+        the user make or become another administrator (MariaDB "GRANT", MySQL "Privileges Provided by MySQL")."""
+
+        def work(conn, cursor):
+            for host in self._hosts(cursor, username):
+                cursor.execute("SHOW GRANTS FOR %s@%s", (username, host))
+                for (grant,) in cursor.fetchall():
+                    why = grant_privilege(str(grant))
+                    if why:
+                        return f"{why} for {username}@{host}"
+            return None
+
+        return self._session(admin, f"looking up the grants of {username!r}", work)
+
     def clone_user(self, admin: DatabaseCredential, source: str, new_username: str, password: str) -> None:
         self.redactor.add(password)
 
@@ -151,6 +167,34 @@ class MySqlRotator(LoginCheck):
                 cursor.execute("ALTER USER %s@%s IDENTIFIED BY %s", (username, host, password))
 
         self._session(admin, f"setting the password of {username!r}", work)
+
+
+# Global privileges that administer the server or its accounts (MySQL "Privileges Provided by MySQL", static and
+# dynamic; MariaDB "GRANT", global privileges).
+_ADMIN_PRIVILEGES = frozenset({"ALL", "ALL PRIVILEGES", "SUPER", "CREATE USER", "GRANT OPTION", "FILE", "SHUTDOWN", "RELOAD",
+                               "SYSTEM_USER", "ROLE_ADMIN", "SET_USER_ID", "SET_ANY_DEFINER", "SYSTEM_VARIABLES_ADMIN",
+                               "CONNECTION_ADMIN", "BINLOG ADMIN", "REPLICATION MASTER ADMIN", "READ_ONLY ADMIN"})
+_GRANT_LINE = re.compile(r"GRANT\s+(?P<privileges>.+?)\s+ON\s+(?P<target>\S+)\s+TO\s", re.I | re.S)
+
+
+def grant_privilege(grant: str) -> str | None:
+    """What makes one SHOW GRANTS line an administrator's, or None."""
+    upper = " ".join(grant.upper().split())
+    if "WITH GRANT OPTION" in upper:
+        return "WITH GRANT OPTION"
+    if "WITH ADMIN OPTION" in upper:
+        return "WITH ADMIN OPTION"
+    match = _GRANT_LINE.match(upper)
+    if not match:
+        return None
+    target = match["target"].replace("`", "")
+    if target.startswith("MYSQL."):
+        return "a grant on the mysql schema"
+    if target != "*.*":
+        return None
+    privileges = {p.strip() for p in re.sub(r"\([^)]*\)", "", match["privileges"]).split(",")}
+    found = sorted(privileges & _ADMIN_PRIVILEGES)
+    return f"{', '.join(found)} ON *.*" if found else None
 
 
 def error_number(exc: BaseException) -> int | None:

@@ -37,7 +37,9 @@ from shared.rotation.rotators import LoginCheck
 # SQLSTATE class 28, "Invalid Authorization Specification": 28P01 invalid_password, 28000 (no pg_hba entry, or
 # an unknown user under some methods) (PostgreSQL docs, Appendix A "PostgreSQL Error Codes").
 _AUTH_REFUSED = ("28P01", "28000")
-SCRAM_ITERATIONS = 4096  # PostgreSQL's scram_iterations default
+SCRAM_ITERATIONS = 4096
+# Predefined roles that read or write the server's files or run programs on it (PostgreSQL docs, "Predefined Roles").
+_SERVER_ACCESS_ROLES = frozenset({"pg_read_server_files", "pg_write_server_files", "pg_execute_server_program"})  # PostgreSQL's scram_iterations default
 
 
 def scram_sha256_verifier(password: str, *, salt: bytes | None = None, iterations: int = SCRAM_ITERATIONS) -> str:
@@ -117,6 +119,26 @@ class PostgresRotator(LoginCheck):
     def user_exists(self, admin: DatabaseCredential, username: str) -> bool:
         rows = self._run(admin, f"looking up role {username!r}", ("SELECT 1 FROM pg_roles WHERE rolname = :name", {"name": username}))
         return bool(rows)
+
+    def privileged(self, admin: DatabaseCredential, username: str) -> str | None:
+        """SUPERUSER or CREATEROLE on the role or on any role it belongs to, directly or not (a member may SET ROLE
+        to it: PostgreSQL docs, "Role Membership"), membership of the administrator's role, or of the predefined
+        roles that reach the server's files and programs (PostgreSQL docs, "Predefined Roles")."""
+        rows = self._run(admin, f"looking up the privileges of role {username!r}", (
+            "WITH RECURSIVE up(oid) AS (SELECT oid FROM pg_roles WHERE rolname = :name "
+            "UNION SELECT m.roleid FROM pg_auth_members m JOIN up ON m.member = up.oid) "
+            "SELECT r.rolname, r.rolsuper, r.rolcreaterole FROM pg_roles r JOIN up ON r.oid = up.oid", {"name": username}))
+        for rolname, rolsuper, rolcreaterole in rows:
+            via = "" if rolname == username else f" through role {rolname!r}"
+            if rolsuper:
+                return f"SUPERUSER{via}"
+            if rolcreaterole:
+                return f"CREATEROLE{via}"
+            if rolname == admin.username:
+                return f"member of the administrator's role {rolname!r}"
+            if rolname in _SERVER_ACCESS_ROLES:
+                return f"member of {rolname}"
+        return None
 
     def clone_user(self, admin: DatabaseCredential, source: str, new_username: str, password: str) -> None:
         self.redactor.add(password)
