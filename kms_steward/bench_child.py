@@ -5,22 +5,22 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import sys
 import time
+
+from kms_steward.bench_rss import current_rss_mb, peak_rss_mb
 
 from shared.audit.scanner import AuditTarget
 from shared.clients import Clients, Credentials
 
 
-def _rss_mb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
+_rss_mb = peak_rss_mb  # VmHWM, the process's own peak: ru_maxrss would report the parent's from before the exec
 
 
 def main(argv: list[str]) -> int:
     mode, target = argv[0], AuditTarget(**json.loads(argv[1]))
     clients = Clients(Credentials.resolve(None), target.region, endpoint_override=os.environ["BENCH_ENDPOINT"])
-    baseline = _rss_mb()  # the interpreter and the SDKs, before any call
+    baseline = current_rss_mb()  # the interpreter and the SDKs, before any call
     started = time.perf_counter()
     if mode == "audit":
         from shared.audit.runner import run_audit

@@ -75,13 +75,17 @@ def preflight(key_id, region, action, fmt, account_file, window_days, trail_proj
 
 @main.command()
 @click.option("--check", "checks", multiple=True, metavar="NAME",
-              help="Run only this check (key_rotation, secret_rotation, deletion_protection, policies, ...); repeatable. "
-                   "Default: every check.")
+              help="Run only this check (key_rotation, secret_rotation, deletion_protection, policies, cert_expiry); "
+                   "repeatable. Default: every check.")
 @click.option("--account", "account_file", type=click.Path(exists=True, dir_okay=False),
               help="Run against a local cloud seeded from this account file instead of Alibaba Cloud.")
 @click.option("--region", "regions", multiple=True, help="Sweep this region (repeatable; default: every region of the account "
                                                          "file, else ALIBABA_CLOUD_REGION_ID).")
-@click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["md", "json", "html"]), default="md", show_default=True,
+              help="md: tables by severity; json: every result; html: one self-contained page for an auditor "
+                   "(certificate expiry timeline, findings by severity, what was not looked at).")
+@click.option("--output", "output", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
+              help="Write the report to FILE instead of stdout.")
 @click.option("--now", type=INSTANT, help="With --account: the local clock's time (ISO 8601).")
 @click.option("--key-rotation-days", type=click.IntRange(7, 730), default=365, show_default=True,
               help="Longest automatic rotation interval allowed for a key.")
@@ -89,21 +93,23 @@ def preflight(key_id, region, action, fmt, account_file, window_days, trail_proj
               help="Oldest a generic secret's current value may be when nothing rotates it.")
 @click.option("--allow-account", "allowed_accounts", multiple=True, metavar="ACCOUNT_ID",
               help="An account key and secret policies may grant besides the swept one; repeatable.")
-def sweep(checks, account_file, regions, fmt, now, key_rotation_days, secret_rotation_days, allowed_accounts) -> None:
-    """Read-only compliance sweep: key rotation, secret rotation, deletion protection of keys something depends on,
-    key and secret policies. Prints a report by severity (md) or JSON; alerts and remembers nothing.
+def sweep(checks, account_file, regions, fmt, output, now, key_rotation_days, secret_rotation_days, allowed_accounts) -> None:
+    """Read-only sweep: key rotation, secret rotation, deletion protection of keys something depends on, key and
+    secret policies, and certificate expiry (CAS, SLB, ALB). Runs synchronously (a progress bar on stderr when it is
+    a terminal) and prints a report by severity (md), JSON, or a self-contained HTML page (html); alerts and
+    remembers nothing.
 
     \b
       0  clear       no finding at WARN or above, every check complete
       3  findings    a finding at WARN or above
-      5  incomplete  no finding, but a check could not look everywhere
+      5  incomplete  no finding at WARN or above, but a check could not look everywhere
       2  no report   unknown check, bad account file, no credentials
     """
     from kms_steward.sweep_run import run_sweep_report
 
     sys.exit(run_sweep_report(checks=checks, account_file=account_file, regions=regions, fmt=fmt, now=now,
                               key_rotation_days=key_rotation_days, secret_rotation_days=secret_rotation_days,
-                              allowed_accounts=allowed_accounts))
+                              allowed_accounts=allowed_accounts, output=output))
 
 
 @main.command()
@@ -169,6 +175,30 @@ def bench_faults(as_json, apis, kinds, workers) -> None:
     else:
         render_faults(result, "kms-steward " + " ".join(sys.argv[1:]))
     sys.exit(0 if result["wrongly_allowed"] == 0 and result["misnamed_alerts"] == 0 else 1)
+
+
+@bench.command("sweep")
+@click.option("--scale", type=click.FloatRange(0.001, 10), default=1.0, show_default=True,
+              help="Size of the estate relative to the default (3 accounts x 20 regions: 10k keys, 10k secrets, 5k "
+                   "certificates).")
+@click.option("--latency-ms", type=click.IntRange(0, 1000), default=20, show_default=True, help="Latency of every call.")
+@click.option("--no-sequential", is_flag=True, help="Skip the same sweep run sequentially in one process.")
+@click.option("--accounts", type=click.IntRange(1, 3), default=3, show_default=True, help="Accounts of the estate (fewer: a quick run).")
+@click.option("--regions", type=click.IntRange(1, 20), default=20, show_default=True, help="Regions of the estate (fewer: a quick run).")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
+def bench_sweep(scale, latency_ms, no_sequential, accounts, regions, as_json) -> None:
+    """The compliance and certificate sweeps fanned out over 3 accounts x 20 regions (one FC instance per target)
+    under per-API quotas: wall time, slowest worker against the function's timeout, API calls against the minimum
+    the chosen APIs need, peak RSS per worker, and the same sweep sequentially in one process."""
+    from kms_steward.bench_sweep import run_sweep_bench
+    from kms_steward.bench_sweep_view import render_sweep_bench
+
+    result = run_sweep_bench(scale, latency_ms=latency_ms, sequential=not no_sequential, accounts=accounts, regions=regions,
+                             progress=lambda msg: click.echo(f"bench: {msg} ...", err=True))
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        render_sweep_bench(result)
 
 
 @bench.command("rotation")

@@ -159,34 +159,43 @@ class AccountCore(StrictRecord):
 
     @classmethod
     def load(cls, path: str | Path) -> "Account":
+        """One account file. A multi-account file (top level `accounts:`) is read with `load_all`."""
         path = Path(path)
-        try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            raise AccountError(f"{path}: cannot read the account file ({exc.strerror})") from None
-        try:
-            text = raw.decode("utf-8-sig")  # -sig: the byte-order mark some editors write is not content
-        except UnicodeDecodeError as exc:
-            # Where, not what: the bytes around it may be a secret.
-            line = raw.count(b"\n", 0, exc.start) + 1
-            column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-            raise AccountError(f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at line {line}, column {column}); "
-                               "save the account file as UTF-8") from None
-        del raw
-        try:
-            data = json.loads(text) if path.suffix.lower() == ".json" else yaml.load(text, Loader=YAML_LOADER)
-        except json.JSONDecodeError as exc:
-            raise AccountError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}") from None
-        except yaml.YAMLError as exc:
-            # Only the position: the parser's message quotes the line, which may hold a secret.
-            mark = getattr(exc, "problem_mark", None)
-            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-            raise AccountError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', None) or 'syntax error'}") from None
-        account = cls.from_data(data, source=str(path))
+        data = _read_data(path)
+        if isinstance(data, dict) and "accounts" in data and "account_id" not in data:
+            raise AccountError(f"{path}: a multi-account file (top level `accounts:`): load it with Account.load_all")
+        return cls._checked(data, str(path))
+
+    @classmethod
+    def load_all(cls, path: str | Path) -> list["Account"]:
+        """Every account a file describes: a multi-account file lists them under `accounts:` (each entry an
+        account file's content; the first is the home account, where the project's functions run, e.g. a
+        Resource Directory's management account); a single-account file gives a list of one."""
+        path = Path(path)
+        data = _read_data(path)
+        if not (isinstance(data, dict) and "accounts" in data and "account_id" not in data):
+            return [cls._checked(data, str(path))]
+        entries = data["accounts"]
+        if set(data) - {"accounts"} or not isinstance(entries, list) or not entries:
+            raise AccountError(f"{path}: a multi-account file has one top-level key, `accounts`, a non-empty list of accounts")
+        accounts = [cls._checked(entry, f"{path} accounts[{i}]") for i, entry in enumerate(entries)]
+        ids = [a.account_id for a in accounts]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise AccountError(f"{path}: account(s) {', '.join(twice)} listed twice under `accounts`")
+        keys = [c.AccessKeyId for a in accounts for c in a.credentials]
+        shared = sorted({k for k in keys if keys.count(k) > 1})
+        if shared:  # an AccessKey belongs to one account: the cloud tells the caller's account by it
+            raise AccountError(f"{path}: AccessKeyId(s) {', '.join(shared)} belong to more than one account")
+        return accounts
+
+    @classmethod
+    def _checked(cls, data: Any, source: str) -> "Account":
+        account = cls.from_data(data, source=source)
         problems = account.file_problems()
         if problems:
             more = f"; and {len(problems) - MAX_PROBLEMS} more" if len(problems) > MAX_PROBLEMS else ""
-            raise AccountError(f"{path}: " + "; ".join(problems[:MAX_PROBLEMS]) + more)
+            raise AccountError(f"{source}: " + "; ".join(problems[:MAX_PROBLEMS]) + more)
         return account
 
     def file_problems(self) -> list[str]:
@@ -255,6 +264,32 @@ class AccountCore(StrictRecord):
 
     def dump(self, path: str | Path) -> None:
         write_data(self.to_data(), path)
+
+
+def _read_data(path: Path) -> Any:
+    """An account file's data (YAML, or JSON by its suffix); AccountError naming where it cannot be read."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise AccountError(f"{path}: cannot read the account file ({exc.strerror})") from None
+    try:
+        text = raw.decode("utf-8-sig")  # -sig: the byte-order mark some editors write is not content
+    except UnicodeDecodeError as exc:
+        # Where, not what: the bytes around it may be a secret.
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise AccountError(f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at line {line}, column {column}); "
+                           "save the account file as UTF-8") from None
+    del raw
+    try:
+        return json.loads(text) if path.suffix.lower() == ".json" else yaml.load(text, Loader=YAML_LOADER)
+    except json.JSONDecodeError as exc:
+        raise AccountError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}") from None
+    except yaml.YAMLError as exc:
+        # Only the position: the parser's message quotes the line, which may hold a secret.
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise AccountError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', None) or 'syntax error'}") from None
 
 
 def write_data(data: dict[str, Any], path: str | Path) -> None:

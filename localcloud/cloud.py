@@ -5,10 +5,18 @@
         ...
         cloud.bus.drain()               # wait for EventBridge deliveries to functions
         cloud.account.dump("state.yaml")
+
+Several accounts (a multi-account file, `Account.load_all`): `LocalCloud([home, member, ...])`. The first is the
+home account, where the project's functions run and whose credentials `cloud.account` means outside a request.
+Every request is served for the account that owns the AccessKey it is signed with (`acting_for`), as the real cloud
+tells accounts apart by the caller's credential; STS AssumeRole (localcloud/products/sts.py) issues credentials in the
+account whose role is entered, so its calls are served there.
 """
 from __future__ import annotations
 
 import socket
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 from localcloud import catalog
@@ -32,13 +40,16 @@ def _check_port(port: int) -> None:
 
 
 class LocalCloud:
-    def __init__(self, account: Account, *, project: str | Path | ServerlessProject | None = None,
+    def __init__(self, account: Account | list[Account], *, project: str | Path | ServerlessProject | None = None,
                  clock: Clock | None = None, duplicate_delivery: bool = False, env: dict[str, str] | None = None,
                  network: Network | None = None):
-        self.account = account
+        accounts = list(account) if isinstance(account, (list, tuple)) else [account]
+        self.home = accounts[0]
+        self.accounts: dict[str, Account] = {a.account_id: a for a in accounts}
+        self._acting = threading.local()
         self.clock = clock or Clock()
         if isinstance(project, (str, Path)):
-            project = ServerlessProject.load(project, account_id=account.account_id, env=env)
+            project = ServerlessProject.load(project, account_id=self.home.account_id, env=env)
         self.project = project
         self.calls = CallCounter()
         self.faults = Faults(self)
@@ -62,7 +73,7 @@ class LocalCloud:
         """Serve every region on 127.0.0.1: on free ports, or from `port` on (the first region on `port`, the
         next on port+1, ...). A port that cannot be bound raises OSError, nothing left listening."""
         try:
-            for i, region in enumerate(self.account.region_ids):
+            for i, region in enumerate(self.region_ids):
                 if port:
                     _check_port(port + i)
                 listener = Listener(self.gateway, region, port + i if port else 0)
@@ -77,6 +88,7 @@ class LocalCloud:
         return self
 
     def stop(self) -> None:
+        self.fc.drain(timeout=30)
         self.bus.drain(timeout=30)
         self.bus.stop()
         for listener in self.listeners.values():
@@ -89,11 +101,43 @@ class LocalCloud:
     def __exit__(self, *exc) -> None:
         self.stop()
 
+    # ------------------------------------------------------------ accounts
+
+    @property
+    def account(self) -> Account:
+        """The account being served: the caller's during a request (`acting_for`), else the home account."""
+        return getattr(self._acting, "account", None) or self.home
+
+    @account.setter
+    def account(self, value: Account) -> None:
+        self.home = value
+        self.accounts[value.account_id] = value
+
+    @property
+    def region_ids(self) -> list[str]:
+        """Every region of every account, the home account's first (each is served on its own listener)."""
+        return list(dict.fromkeys(r for a in [self.home, *self.accounts.values()] for r in a.region_ids))
+
+    def account_of_key(self, access_key_id: str) -> Account | None:
+        return next((a for a in self.accounts.values() if a.credential(access_key_id) is not None), None)
+
+    @contextmanager
+    def acting_for(self, access_key_id: str | None):
+        """Serve what runs inside for the account owning `access_key_id` (the home account when none does:
+        its authentication then refuses the key as the real cloud does)."""
+        owner = self.account_of_key(access_key_id) if access_key_id else None
+        before = getattr(self._acting, "account", None)
+        self._acting.account = owner
+        try:
+            yield owner
+        finally:
+            self._acting.account = before
+
     # ------------------------------------------------------------ addressing
 
     @property
     def default_region(self) -> str:
-        return self.account.region_ids[0]
+        return self.home.region_ids[0]
 
     def endpoint(self, region: str | None = None) -> str:
         """host:port of a region's endpoint, for `Config(endpoint=..., protocol="http")`."""
@@ -115,17 +159,21 @@ class LocalCloud:
 
     def assume_role(self, role_arn: str | None, *, session: str) -> Credential:
         """Issue temporary credentials for a role (what FC hands a function), dropping expired ones."""
+        return self.issue_credentials(self.home, role_arn, session)
+
+    def issue_credentials(self, account: Account, role_arn: str | None, session: str, seconds: int = 3600) -> Credential:
+        """Temporary credentials of a role of `account` (kept in its credentials until they expire)."""
         now = self.clock.now()
-        creds = issue_role_credentials(self.account.account_id, role_arn, session, now)
-        with self.account.lock:
-            self.account.credentials = [c for c in self.account.credentials
-                                        if not (c.SecurityToken and c.Expiration and parse_time(c.Expiration) <= now)]
-            self.account.credentials.append(creds)
+        creds = issue_role_credentials(account.account_id, role_arn, session, now, seconds=seconds)
+        with account.lock:
+            account.credentials = [c for c in account.credentials
+                                   if not (c.SecurityToken and c.Expiration and parse_time(c.Expiration) <= now)]
+            account.credentials.append(creds)
         return creds
 
     def state(self) -> dict:
         """The account as an account file holds it, without temporary credentials."""
-        data = self.account.to_data()
+        data = self.home.to_data()
         data["credentials"] = [c for c in data.get("credentials", []) if not c.get("SecurityToken")]
         return data
 

@@ -53,10 +53,12 @@ import importlib.util
 import json
 import logging
 import os
+import queue
 import re
 import secrets
 import sys
 import threading
+import time
 import traceback
 import uuid
 from dataclasses import dataclass, field
@@ -128,6 +130,47 @@ class FunctionRuntime:
     invocations: list[Invocation] = field(default_factory=list)
     destinations_sent: list[DestinationRecord] = field(default_factory=list)
     _modules: dict[str, Any] = field(default_factory=dict)
+    _queue: "queue.Queue" = field(default_factory=queue.Queue)
+    _pending: int = 0
+    _idle: threading.Condition = field(default_factory=threading.Condition)
+    _dispatcher: threading.Thread | None = None
+
+    # ------------------------------------------------------------ the asynchronous queue (InvokeFunction Async)
+
+    def submit(self, resource: str, event: bytes, *, region: str | None = None, source: str = "") -> str:
+        """Queue an asynchronous invocation, as FC accepts one (202); its first attempt's request id."""
+        request_id = str(uuid.uuid4())
+        with self._idle:
+            self._pending += 1
+            if self._dispatcher is None or not self._dispatcher.is_alive():
+                self._dispatcher = threading.Thread(target=self._dispatch, name="localcloud-fc-async", daemon=True)
+                self._dispatcher.start()
+        self._queue.put((resource, event, region, source, self.cloud.clock.now(), request_id))
+        return request_id
+
+    def drain(self, timeout: float = 60) -> bool:
+        """Wait until every queued asynchronous invocation (and what they queued) has run; False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._pending:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._idle.wait(left)
+        return True
+
+    def _dispatch(self) -> None:
+        while True:
+            resource, event, region, source, queued_at, request_id = self._queue.get()
+            try:
+                self._invoke(resource, event, region=region, invocation_type="Async", source=source, queued_at=queued_at,
+                             depth=0, first_request_id=request_id)
+            except Exception:  # a project error (unknown function): logged, the queue goes on
+                log.exception("asynchronous invocation of %s failed to start", resource)
+            finally:
+                with self._idle:
+                    self._pending -= 1
+                    self._idle.notify_all()
 
     def invoke(self, resource: str, event: bytes, *, region: str | None = None, invocation_type: str = "Sync",
                source: str = "", queued_at: datetime | None = None) -> Invocation:
@@ -156,14 +199,13 @@ class FunctionRuntime:
         return self.cloud.project
 
     def _invoke(self, resource: str, event: bytes, *, region: str | None, invocation_type: str, source: str,
-                queued_at: datetime | None, depth: int) -> Invocation:
+                queued_at: datetime | None, depth: int, first_request_id: str = "") -> Invocation:
         spec = self._project().function(resource)
         region = region or self.cloud.default_region
         is_async = invocation_type == "Async"
         attempts = 1 + (spec.max_async_retries if is_async else 0)
         queued = (queued_at or self.cloud.clock.now()) if is_async else None
         max_age = timedelta(seconds=spec.max_async_event_age)
-        first_request_id = ""
         inv = None
         ran = 0
         condition = CONDITION_SUCCESS
@@ -173,7 +215,7 @@ class FunctionRuntime:
                 log.warning("function %s: event older than maxAsyncEventAgeInSeconds (%ds) after %d attempt(s); not retried",
                             spec.resource, spec.max_async_event_age, ran)
                 break
-            request_id = str(uuid.uuid4())
+            request_id = first_request_id if attempt == 1 and first_request_id else str(uuid.uuid4())
             first_request_id = first_request_id or request_id
             inv = self._run(spec, event, region, request_id, attempt, invocation_type, source, first_request_id, queued)
             ran = attempt
@@ -182,7 +224,7 @@ class FunctionRuntime:
         else:
             condition = CONDITION_UNHANDLED  # every attempt raised: retries exhausted
         if inv is None:  # too old before its first attempt: never run, not in `invocations`
-            first_request_id = str(uuid.uuid4())
+            first_request_id = first_request_id or str(uuid.uuid4())
             inv = Invocation(spec.resource, first_request_id, 0, invocation_type, event, source=source,
                              error={"errorMessage": f"the event is older than maxAsyncEventAgeInSeconds ({spec.max_async_event_age}s)",
                                     "errorType": CONDITION_EVENT_AGE, "stackTrace": []},
@@ -313,7 +355,7 @@ class FunctionRuntime:
         return handler
 
 
-def issue_role_credentials(account_id: str, role_arn: str | None, session: str, now) -> Credential:
+def issue_role_credentials(account_id: str, role_arn: str | None, session: str, now, *, seconds: int = 3600) -> Credential:
     """Temporary credentials for a function's role, as STS AssumeRole would issue them."""
     role_name = (role_arn or "").rsplit("/", 1)[-1] or "fc-default-role"
     return Credential(
@@ -323,5 +365,5 @@ def issue_role_credentials(account_id: str, role_arn: str | None, session: str, 
         UserName=f"{role_name}:{session}",
         IdentityType="assumed-role",
         RoleName=role_name,
-        Expiration=iso(now + timedelta(hours=1)),
+        Expiration=iso(now + timedelta(seconds=seconds)),
     )

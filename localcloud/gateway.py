@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from typing import TYPE_CHECKING, Callable
+from urllib.parse import parse_qs
 
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from localcloud import errors, fault_kinds, pop
 from localcloud.products.base import Call
-from localcloud.quota_gate import QuotaGate
+from localcloud.quota_gate import ScopedQuotaGate
 from localcloud.roa import RoaGateway
 
 if TYPE_CHECKING:
@@ -61,6 +63,11 @@ class Gateway:
 
     def wsgi(self, environ, start_response, region: str):
         request = Request(environ)
+        # Served for the account that owns the AccessKey the request is signed with (LocalCloud.acting_for).
+        with self.cloud.acting_for(access_key_of(request)):
+            return self._serve(request, region)(environ, start_response)
+
+    def _serve(self, request: Request, region: str) -> Response:
         try:
             if request.path == "/" and (request.headers.get("x-acs-action") or _rpc_v1_query(request)):
                 response = self.rpc(request, region)
@@ -74,7 +81,7 @@ class Gateway:
             log.exception("local cloud failed on %s %s", request.method, request.path)
             err = errors.ApiError("InternalError", "The request processing has failed due to some unknown error.", 500)
             response = self._json_error(err, pop.new_request_id(), request.host)
-        return response(environ, start_response)
+        return response
 
     # ------------------------------------------------------------ POP RPC
 
@@ -127,6 +134,29 @@ class Gateway:
                         content_type="application/json;charset=utf-8", headers=headers)
 
 
+# Where each protocol names the AccessKey: ACS3 (`Credential=<ak>,`), OSS V4 (`Credential=<ak>/date/...`), OSS V1
+# (`OSS <ak>:sig`), SLS (`LOG <ak>:sig`); RPC v1 and presigned OSS URLs in the query.
+_KEY_IN_AUTHORIZATION = re.compile(r"(?:Credential=|^OSS |^LOG )([^,/:\s]+)")
+
+
+def access_key_of(request: Request) -> str | None:
+    """The AccessKeyId a request is signed with, wherever its protocol puts it; None when it names none."""
+    match = _KEY_IN_AUTHORIZATION.search(request.headers.get("Authorization", ""))
+    if match:
+        return match.group(1)
+    for name in ("AccessKeyId", "OSSAccessKeyId"):
+        if request.args.get(name):
+            return request.args[name]
+    credential = request.args.get("x-oss-credential", "")
+    if credential:
+        return credential.split("/", 1)[0]
+    if request.mimetype == "application/x-www-form-urlencoded" and request.method == "POST":
+        # get_data caches the body, so the protocol handlers read it again as it came.
+        keys = parse_qs(request.get_data(as_text=True)).get("AccessKeyId")
+        return keys[0] if keys else None
+    return None
+
+
 def _rpc_v1_query(request: Request) -> bool:
     """An RPC call built as the docs' request structure shows it (`/?Action=...&Version=...&Signature=...`,
     "Request structure" / "Signature mechanism" for RPC APIs) without the SDKs' x-acs-* headers."""
@@ -163,12 +193,14 @@ class CallCounter:
 
 class Network:
     """How the whole cloud answers: a latency on every call, and per-API QPS quotas enforced with
-    Alibaba's throttling error (Throttling.User with a retry-after). Off unless asked for."""
+    Alibaba's throttling error (Throttling.User with a retry-after). Off unless asked for. Each quota is
+    counted per calling account, and per region for a regional API, as Alibaba publishes them
+    (localcloud/quota_gate.py, ACCOUNT_WIDE)."""
 
     def __init__(self, latency_ms: int = 0, quotas: Callable[[str], float | None] | None = None,
                  groups: Callable[[str], str] | None = None):
         self.latency_ms = latency_ms
-        self.gate = QuotaGate(quotas, group_of=groups) if quotas else None
+        self.gate = ScopedQuotaGate(quotas, group_of=groups) if quotas else None
 
     @classmethod
     def published(cls, latency_ms: int = 0) -> "Network":
@@ -214,7 +246,7 @@ class Faults:
         if network.latency_ms:
             time.sleep(network.latency_ms / 1000)
         if network.gate is not None:
-            retry_after = network.gate.admit(f"{product}:{action}")
+            retry_after = network.gate.admit(f"{product}:{action}", account=self.cloud.account.account_id, region=region)
             if retry_after is not None:
                 raise errors.throttled(retry_after=retry_after, product=product)
         with self.cloud.account.lock:

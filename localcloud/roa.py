@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Optional
 from urllib.parse import unquote
@@ -43,12 +44,15 @@ JSON = "application/json;charset=utf-8"
 _PARAM = re.compile(r"\{(\w+)\}")
 
 
-def roa_api(action: str, method: str, path: str, *, write: bool = False) -> Callable:
+def roa_api(action: str, method: str, path: str, *, write: bool = False, json_body: bool = True,
+            locked: bool = True) -> Callable:
     """Mark a product method as the handler of ROA API `action` at `method path` (`{Name}` is a path
     parameter, e.g. "/clusters/{ClusterId}"); writes reach ActionTrail and EventBridge as RPC writes do."""
 
     def mark(fn):
-        fn.roa_route = (action, method.upper(), path)
+        # locked: the handler runs holding the account's lock, as every state read-modify-write does; an API that
+        # runs user code which calls the cloud back (FC InvokeFunction) takes what locks it needs itself.
+        fn.roa_route = (action, method.upper(), path, json_body, locked)
         fn.api_write = write
         return fn
 
@@ -62,11 +66,13 @@ class Route:
     template: str
     pattern: re.Pattern
     handler: Callable[["RoaCall"], Any]
+    json_body: bool = True  # the body is JSON (decoded into RoaCall.body); else only RoaCall.raw_body
+    locked: bool = True
 
     @classmethod
-    def of(cls, action: str, method: str, template: str, handler) -> "Route":
+    def of(cls, action: str, method: str, template: str, json_body: bool, locked: bool, handler) -> "Route":
         regex = "".join(f"(?P<{part}>[^/]+)" if i % 2 else re.escape(part) for i, part in enumerate(_PARAM.split(template)))
-        return cls(action, method, template, re.compile(f"^{regex}/?$"), handler)
+        return cls(action, method, template, re.compile(f"^{regex}/?$"), handler, json_body, locked)
 
     def match(self, method: str, path: str) -> Optional[dict[str, str]]:
         if method != self.method:
@@ -82,6 +88,8 @@ class RoaCall(Call):
 
     path_params: dict[str, str] = field(default_factory=dict)
     body: Any = None
+    raw_body: bytes = b""  # the body as sent (an API whose body is not JSON: FC InvokeFunction's event)
+    headers: dict[str, str] = field(default_factory=dict)  # the request's headers, names in lower case
 
 
 class RoaProduct(Product):
@@ -153,9 +161,11 @@ class RoaGateway:
             self.cloud.faults.apply(product.code, action, region, params)
             call = RoaCall(cloud=self.cloud, product=product.code, action=action, params=params, region=region, caller=caller,
                            request_id=request_id, user_agent=request.headers.get("User-Agent", ""),
-                           source_ip=request.remote_addr or "127.0.0.1", path_params=path_params, body=_json_body(request, body))
+                           source_ip=request.remote_addr or "127.0.0.1", path_params=path_params,
+                           body=_json_body(request, body) if route.json_body else None, raw_body=body,
+                           headers={k.lower(): v for k, v in request.headers.items()})
             try:
-                with self.cloud.account.lock:
+                with self.cloud.account.lock if route.locked else nullcontext():
                     result = route.handler(call)
             except errors.ApiError as err:  # the product's own refusal
                 self.cloud.trail.record(product, call, error=err)
@@ -167,6 +177,8 @@ class RoaGateway:
                 self.cloud.trail.record(product, call, error=err)
             return _json(pop.error_body(err, request_id, request.host), err.status, request_id, err.retry_after)
         self.cloud.trail.record(product, call)
+        if isinstance(result, Response):  # an API whose answer is not JSON (FC InvokeFunction: the function's bytes)
+            return result
         return _json(result, 200, request_id)
 
 

@@ -12,6 +12,7 @@ transient (throttling, 5xx, connection failures) honouring the server's retry-af
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import re
 import threading
@@ -28,12 +29,15 @@ from alibabacloud_cms20190101.client import Client as CmsClient
 from alibabacloud_cs20151215.client import Client as CsClient
 from alibabacloud_dds20151201.client import Client as MongodbClient
 from alibabacloud_ecs20140526.client import Client as EcsClient
+from alibabacloud_fc20230330.client import Client as FcClient
 from alibabacloud_kms20160120.client import Client as KmsClient
 from alibabacloud_nas20170626.client import Client as NasClient
 from alibabacloud_polardb20170801.client import Client as PolardbClient
 from alibabacloud_r_kvstore20150101.client import Client as RedisClient
 from alibabacloud_rds20140815.client import Client as RdsClient
+from alibabacloud_resourcemanager20200331.client import Client as ResourceManagerClient
 from alibabacloud_slb20140515.client import Client as SlbClient
+from alibabacloud_sts20150401.client import Client as StsClient
 from alibabacloud_tea_openapi.exceptions import ClientException, ServerException, ThrottlingException
 from alibabacloud_tea_openapi.utils_models import Config
 from darabonba.exceptions import ResponseException
@@ -44,6 +48,12 @@ from shared.quotas import Quotas
 from shared.ratelimit import RateLimiter
 
 T = TypeVar("T")
+
+# oss2 logs, at DEBUG, the string it signs and the request headers, x-oss-security-token included (oss2/auth.py
+# "Make signature: string to be signed", oss2/http.py): with DEBUG on (a person debugging a function), every STS token
+# of the function's role and of each account a sweep enters would reach the function's logstore. Kept at INFO, so a
+# root logger at DEBUG cannot print them (tests/test_sweep_adversarial.py).
+logging.getLogger("oss2").setLevel(logging.INFO)
 
 CONNECT_TIMEOUT_MS = 5_000
 READ_TIMEOUT_MS = 15_000  # KMS_STEWARD_READ_TIMEOUT_MS overrides it (a slow private gateway; the fault benchmark)
@@ -345,9 +355,9 @@ class Clients:
 
     # ------------------------------------------------------------ POP RPC clients
 
-    def _pop(self, cls, region: str | None):
+    def _pop(self, cls, region: str | None, endpoint: str = ""):
         region = region or self.region
-        key = (cls, region)
+        key = (cls, region, endpoint)
         with self._lock:
             if key not in self._cache:
                 config = Config(
@@ -362,6 +372,8 @@ class Clients:
                     url = urlparse(override)
                     config.endpoint = url.netloc or url.path
                     config.protocol = url.scheme or "https"
+                elif endpoint:
+                    config.endpoint = endpoint
                 self._cache[key] = cls(config)
             return self._cache[key]
 
@@ -412,6 +424,21 @@ class Clients:
 
     def actiontrail(self, region: str | None = None) -> ActionTrailClient:
         return self._pop(ActionTrailClient, region)
+
+    def fc(self, region: str | None = None, account_id: str = "") -> FcClient:
+        # Function Compute 3.0 answers at <account id>.<region>.fc.aliyuncs.com ("Service endpoints",
+        # https://www.alibabacloud.com/help/en/functioncompute/fc-3-0/developer-reference/api-fc-2023-03-30-endpoint);
+        # the SDK's own rule (fc.<region>.aliyuncs.com) lacks the account, so it is named when known.
+        region = region or self.region
+        return self._pop(FcClient, region, f"{account_id}.{region}.fc.aliyuncs.com" if account_id else "")
+
+    def sts(self, region: str | None = None) -> StsClient:
+        # STS: regional endpoints sts.<region>.aliyuncs.com (the SDK's rule), or the central sts.aliyuncs.com.
+        return self._pop(StsClient, region)
+
+    def resourcemanager(self, region: str | None = None) -> ResourceManagerClient:
+        # Resource Manager is central (resourcemanager.aliyuncs.com, the SDK's rule).
+        return self._pop(ResourceManagerClient, region)
 
     # ------------------------------------------------------------ OSS
 

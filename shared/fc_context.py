@@ -17,3 +17,8 @@ def timeout_of(context: Any) -> float | None:
         return float(context.function.timeout) or None
     except (AttributeError, TypeError, ValueError):
         return None
+
+
+def function_name_from(context: Any) -> str:
+    """The function's own name (context.function.name, else FC_FUNCTION_NAME): what a function invokes to fan out."""
+    return str(getattr(getattr(context, "function", None), "name", "") or os.environ.get("FC_FUNCTION_NAME", ""))

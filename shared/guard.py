@@ -28,7 +28,6 @@ from shared.audit.scanner import AuditTarget
 from shared.audit.scanners.kms_usage import KmsUsageScanner
 from shared.clients import Clients, TransientError, answered, describe_error, error_code, is_transient
 from shared.config import GuardConfig
-from shared.fc_context import account_id_from  # noqa: F401  (handlers import it from here too)
 from shared.events import (ActionTrailRecord, CloudEvent, EventParseError, TimerEvent, clip, event_dedupe_key,
                            is_region_id, is_timer_payload, parse_fc_events_each, parse_timer_event)
 from shared.idempotency import ClaimBusy, EventClaims

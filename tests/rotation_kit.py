@@ -30,6 +30,23 @@ class Crash(BaseException):
     """Stops a rotation where it stands, as a killed process would (not an Exception: nothing catches it)."""
 
 
+def stop_after(step_to_stop) -> RotationHooks:
+    """Hooks that kill the rotation right after `step_to_stop`, as a timeout or a crashed instance would."""
+    def after(step, version_id):
+        if step == step_to_stop:
+            raise Crash(step)
+    return RotationHooks(after_step=after)
+
+
+def single_user_secret(cloud: LocalCloud, db: DatabaseServer, prefix: str = "app", **extra) -> tuple[str, str, str]:
+    """A database user with a known password, and a single-user secret `db/<user>` holding it."""
+    user, password = unique(prefix), "Original-pw-1234"
+    create_user(db, user, password)
+    name = f"db/{user}"
+    create_secret(cloud, name, db.secret_value(user, password, **extra))
+    return name, user, password
+
+
 def rotation_account(**sections):
     """The test account with the function's decision logstore."""
     logstores = [{"projectName": "kms-steward-logs", "logstoreName": ROTATION_LOGSTORE, "RegionId": REGION}]

@@ -257,3 +257,35 @@ def test_list_create_get_logstore(cloud):
         c.get_logstore(PROJECT, "missing")
     assert (exc.value.get_error_code(), exc.value.resp_status) == ("LogStoreNotExist", 404)
     assert cloud.calls.get("sls:CreateLogStore") == 2 and cloud.calls.get("sls:GetLogStore") == 2
+
+
+# ---------------------------------------------------------------- PutLogs limits
+
+
+def test_put_logs_refuses_more_than_4096_logs_in_a_log_group(cloud):
+    c = client(cloud)
+    put(c, *[item(T0, n=str(i)) for i in range(4096)])  # the most a LogGroup holds
+    with pytest.raises(LogException) as refused:
+        put(c, *[item(T0, n=str(i)) for i in range(4097)])
+    assert refused.value.get_error_code() == "InvalidLogSize" and len(cloud.account.sls.logs) == 4096
+
+
+def test_put_logs_refuses_a_log_group_over_5_mb(cloud):
+    c = client(cloud)
+    big = "x" * (1024 * 1024)
+    put(c, *[item(T0, v=big) for i in range(4)])  # 4 MB and a little framing
+    with pytest.raises(LogException) as refused:
+        put(c, *[item(T0, v=big) for i in range(6)])
+    assert refused.value.get_error_code() == "InvalidLogSize" and len(cloud.account.sls.logs) == 4
+
+
+def test_write_records_batches_within_the_put_logs_limits(cloud, capsys):
+    from shared.clients import Clients, Credentials
+    from shared.records import write_records
+
+    clients = Clients(Credentials(ALICE_AK, ALICE_SECRET), "cn-hangzhou", endpoint_override=cloud.endpoint_url("cn-hangzhou"))
+    records = [{"kind": "finding", "n": i} for i in range(9000)] + [{"kind": "big", "v": "y" * (900 * 1024)} for _ in range(8)]
+    where = write_records(records, clients=clients, project=PROJECT, logstore=STORE, region="cn-hangzhou", topic="t")
+    assert where == {"sls": 9008, "stdout": 0} and len(cloud.account.sls.logs) == 9008
+    assert cloud.calls.get("sls:PutLogs") == 4  # 4096, 4096, 808 + 4 x 900 KB, 4 x 900 KB (each under 5 MB)
+    assert capsys.readouterr().out == ""

@@ -11,7 +11,7 @@ from shared.rotation.driver import RotationHooks
 from shared.rotation.errors import RotationError, StepFailed
 from shared.rotation.protocol import STEPS
 from tests.database_servers import mariadb_server, postgres_server  # noqa: F401 (fixtures)
-from tests.rotation_kit import (ADMIN_TAG, NOW, STRATEGY_TAG, Crash, admin_sql, alerts, create_secret, create_user, holder,
+from tests.rotation_kit import (single_user_secret, ADMIN_TAG, NOW, STRATEGY_TAG, Crash, admin_sql, alerts, create_secret, create_user, holder,
                                 invoke, logs_in, reads_its_table, rotate_now, rotation_account, rotation_records, stages,
                                 unique, value)
 
@@ -26,14 +26,6 @@ def db(request):
 @pytest.fixture
 def cloud(start_cloud):
     return start_cloud(rotation_account(), now=NOW)
-
-
-def single_user_secret(cloud, db, **extra):
-    user, password = unique("app"), "Original-pw-1234"
-    create_user(db, user, password)
-    name = f"db/{user}"
-    create_secret(cloud, name, db.secret_value(user, password, **extra))
-    return name, user, password
 
 
 def alternating_secret(cloud, db):

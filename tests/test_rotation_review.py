@@ -17,7 +17,7 @@ from shared.rotation.protocol import (NEXT_VERSION_PREFIX, PENDING_TAG, Rotation
 from shared.rotation.service import _content
 from tests.conftest import alice_kms
 from tests.database_servers import mariadb_server, postgres_server  # noqa: F401 (fixtures)
-from tests.rotation_kit import (ADMIN_TAG, NOW, STRATEGY_TAG, Crash, admin_sql, alerts, create_secret, create_user,
+from tests.rotation_kit import (single_user_secret, stop_after, ADMIN_TAG, NOW, STRATEGY_TAG, Crash, admin_sql, alerts, create_secret, create_user,
                                 every_value, holder, invoke, logs_in, rotate_now, rotation_account, rotation_records, stages,
                                 store_for, unique, value)
 from alibabacloud_kms20160120 import models as kms
@@ -33,14 +33,6 @@ def cloud(start_cloud):
     return start_cloud(rotation_account(), now=NOW)
 
 
-def single_user_secret(cloud, db, prefix="app"):
-    user, password = unique(prefix), "Original-pw-1234"
-    create_user(db, user, password)
-    name = f"db/{user}"
-    create_secret(cloud, name, db.secret_value(user, password))
-    return name, user, password
-
-
 def assert_converged(cloud, db, name):
     versions = stages(cloud, name)
     assert not any("ACSPending" in s for s in versions.values()), versions
@@ -52,13 +44,6 @@ def assert_converged(cloud, db, name):
 def tags_of(cloud, name) -> dict:
     body = alice_kms(cloud).describe_secret(kms.DescribeSecretRequest(secret_name=name, fetch_tags="true")).body
     return {t.tag_key: t.tag_value for t in ((body.tags.tag if body.tags else None) or [])}
-
-
-def stop_after(step_to_stop: Step):
-    def after(step, version_id):
-        if step == step_to_stop:
-            raise Crash(step)
-    return RotationHooks(after_step=after)
 
 
 # ---------------------------------------------------------------- 1. concurrent runs of one secret

@@ -83,3 +83,19 @@ def test_key_guard_failures_is_key_guard_failure_destination_and_reads_the_sampl
     assert destination.endswith(":functions/" + PROJECT.function("key-guard-failures").function_name)
     original, failure = parse_destination_payload((ROOT / "events" / "key_guard_failure_destination.json").read_bytes())
     assert parse_fc_event(original)[0].data.eventName == "ScheduleKeyDeletion" and "Throttling" in failure
+
+
+@pytest.mark.parametrize("resource, handler, task", [
+    ("compliance-sweep", "functions/compliance_sweep/index.handler", "compliance-sweep"),
+    ("cert-sweep", "functions/cert_sweep/index.handler", "cert-sweep"),
+])
+def test_both_sweeps_are_timer_functions_with_the_fan_out_settings(resource, handler, task):
+    spec = PROJECT.function(resource)
+    assert spec.handler == handler and (spec.code_dir / handler.rsplit(".", 1)[0]).with_suffix(".py").is_file()
+    [timer] = spec.timer_triggers
+    assert timer.enable and json.loads(timer.payload) == {"task": task}
+    env = spec.environment
+    assert env["SWEEP_ROLE_NAME"] == "kms-steward-sweep" and env["SWEEP_FANOUT"] == "auto" and env["STATE_BUCKET"]
+    assert "SWEEP_ACCOUNTS" in env and "SWEEP_REGIONS" in env
+    if task == "cert-sweep":  # where its CAS certificates are read (README's sweep table)
+        assert env["SWEEP_CERT_CAS_REGION"] == "cn-hangzhou"

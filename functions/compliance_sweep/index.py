@@ -1,7 +1,8 @@
 """compliance-sweep: FC3 handler for the daily timer (and direct invocations naming checks or regions) that sweeps
-KMS keys and secrets for rotation, deletion protection and policies (see s.yaml, README "Sweeps").
+KMS keys and secrets for rotation, deletion protection and policies over regions × accounts, fanning out one
+asynchronous invocation of itself per target when there are several (see s.yaml, README "Sweeps").
 
-Thin by design: build the settings and the clients, hand the raw event to shared/sweeps/service.py.
+Thin by design: build the settings and the credentials, hand the raw event to shared/sweeps/service.py.
 """
 from __future__ import annotations
 
@@ -13,17 +14,17 @@ _CODE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__f
 if _CODE_ROOT not in sys.path:
     sys.path.insert(0, _CODE_ROOT)
 
-from shared.clients import Clients, Credentials  # noqa: E402
-from shared.fc_context import account_id_from  # noqa: E402
-from shared.sweeps.service import ComplianceSweep  # noqa: E402
+from shared.clients import Credentials  # noqa: E402
+from shared.fc_context import account_id_from, function_name_from  # noqa: E402
+from shared.sweeps.service import SweepFunction  # noqa: E402
 from shared.sweeps.settings import SweepSettings  # noqa: E402
 
+TASK = "compliance-sweep"
 
-def build(context) -> ComplianceSweep:
-    settings = SweepSettings.from_env()
-    credentials = Credentials.resolve(context)
-    return ComplianceSweep(settings, account_id=account_id_from(context),
-                           clients_for=lambda region: Clients(credentials, region, endpoint_override=settings.endpoint_override))
+
+def build(context) -> SweepFunction:
+    return SweepFunction(SweepSettings.from_env(), task=TASK, account_id=account_id_from(context),
+                         credentials=Credentials.resolve(context), function_name=function_name_from(context))
 
 
 def handler(event, context):

@@ -165,6 +165,17 @@ class Ecs(RpcProduct):
             raise errors.ApiError("DryRunOperation", "Request validation has been passed with DryRun flag set.", 400)
         return super().handle(call)
 
+    @api("DescribeRegions")
+    def describe_regions(self, call: Call) -> dict:
+        """The regions the account has ("DescribeRegions",
+        https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-describeregions: Regions.Region[]
+        with RegionId, LocalName, RegionEndpoint, Status "available"; not paged). RegionEndpoint is the public
+        ecs.<region>.aliyuncs.com (ecs-cn-hangzhou for some China regions in the real answer: UNCONFIRMED which)."""
+        regions = [m.DescribeRegionsResponseBodyRegionsRegion(region_id=r.RegionId, local_name=r.LocalName or r.RegionId,
+                                                              region_endpoint=f"ecs.{r.RegionId}.aliyuncs.com", status="available")
+                   for r in self.account.regions]
+        return m.DescribeRegionsResponseBody(regions=m.DescribeRegionsResponseBodyRegions(region=regions)).to_map()
+
     @api("DescribeInstances")
     def describe_instances(self, call: Call) -> dict:
         """DescribeInstances with the filters the audit may use (InstanceIds, Status). With MaxResults or

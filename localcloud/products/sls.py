@@ -19,7 +19,7 @@ STS credentials must send `x-acs-security-token` equal to the credential's Secur
 by the local clock. Errors are SLS's JSON `{"errorCode", "errorMessage"}` with the real statuses and
 an `x-log-requestid` header, so the SDK raises `LogException` with the production code.
 
-APIs: PutLogs (protobuf LogGroup; lz4 — the SDK's default —, deflate, zstd when installed, or
+APIs: PutLogs (one protobuf LogGroup of at most 4096 logs and 5 MB; lz4 — the SDK's default —, deflate, zstd when installed, or
 uncompressed), GetLogs (v1 `GET /logstores/{ls}?type=log` and the SDK's default v2
 `POST /logstores/{ls}/logs`, whose answer is lz4-compressed as its Accept-Encoding asks),
 ListProject (`GET /` with a Host that names no project), ListLogStores (names only), GetLogStore
@@ -61,6 +61,13 @@ if TYPE_CHECKING:
 
 PRODUCT = "sls"
 MAX_LINES = 100
+# PutLogs takes one LogGroup: at most 4096 logs (PutLogs API reference,
+# https://www.alibabacloud.com/help/en/sls/developer-reference/api-sls-2020-12-30-putlogs; UNCONFIRMED here) and at
+# most 5 MB ("Log group", https://www.alibabacloud.com/help/doc-detail/108219.htm: "The maximum length of a log group
+# is 5 MB"), counted here on the uncompressed protobuf. Refused with InvalidLogSize, 400, the code the SDK itself
+# raises for its own size checks (UNCONFIRMED what the service answers).
+MAX_LOGS_PER_GROUP = 4096
+MAX_LOG_GROUP_BYTES = 5 * 1024 * 1024
 MAX_LIST_SIZE = 500
 DATA_PLANE = frozenset({"PutLogs", "GetLogs"})
 _EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -277,6 +284,12 @@ class Sls(Product):
             group.ParseFromString(raw)
         except DecodeError:
             raise post_body_invalid("The request body is not a valid protobuf LogGroup.") from None
+        if len(group.Logs) > MAX_LOGS_PER_GROUP:
+            raise sls_error("InvalidLogSize", f"logItems' length exceeds maximum limitation: {MAX_LOGS_PER_GROUP} lines. "
+                                              f"now: {len(group.Logs)}", 400)
+        if len(raw) > MAX_LOG_GROUP_BYTES:
+            raise sls_error("InvalidLogSize", f"logItems' size exceeds maximum limitation: {MAX_LOG_GROUP_BYTES} bytes. "
+                                              f"now: {len(raw)}", 400)
         tags = {f"__tag__:{t.Key}": t.Value for t in group.LogTags}
         for log in group.Logs:
             contents = {c.Key: c.Value for c in log.Contents}

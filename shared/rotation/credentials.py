@@ -133,3 +133,19 @@ def parse_secret_value(text: str, *, step: str = "plan", what: str = "the secret
     return DatabaseCredential(engine=engine, host=doc["host"], port=port, username=doc["username"], password=doc["password"],
                               dbname=doc.get("dbname"), ssl=bool(doc.get("ssl", False)), ssl_ca=doc.get("ssl_ca"),
                               extra={k: v for k, v in doc.items() if k not in _KNOWN})
+
+
+def changed_apart_from_login(pending: SecretValue, current: SecretValue) -> list[str]:
+    """The fields in which `current` differs from `pending` other than the login a rotation changes (a database
+    credential's username and password, a token's value): their names only, never their values."""
+    if isinstance(pending, DatabaseCredential) and isinstance(current, DatabaseCredential):
+        changed = [name for name in ("engine", "host", "port", "dbname", "ssl", "ssl_ca")
+                   if getattr(pending, name) != getattr(current, name)]
+        return changed + sorted(str(k)[:40] for k in set(pending.extra) | set(current.extra)
+                                if pending.extra.get(k) != current.extra.get(k))
+    if isinstance(pending, Token) and isinstance(current, Token):
+        before, after = pending.document or {}, current.document or {}
+        if (pending.document is None) != (current.document is None):
+            return ["the shape of the value (a plain token and a JSON object)"]
+        return sorted(str(k)[:40] for k in set(before) | set(after) if before.get(k) != after.get(k))
+    return ["the kind of value (a database credential and a token)"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from shared.rotation.credentials import SecretValue, parse_secret_value
+from shared.rotation.credentials import SecretValue, changed_apart_from_login, parse_secret_value
 from shared.rotation.errors import Redactor, RotationError, RotationRefused, StepFailed, TargetError
 from shared.rotation.protocol import ACS_CURRENT, ACS_PREVIOUS, PENDING_STAGE, PENDING_TAG, Step
 from shared.rotation.secret_store import SecretStore, SecretVersion
@@ -65,8 +65,29 @@ def _stage_value(ctx: RotationContext, step: Step, versions: list[SecretVersion]
 def _previous(ctx: RotationContext, step: Step, versions: list[SecretVersion]) -> SecretValue | None:
     try:
         return _stage_value(ctx, step, versions, ACS_PREVIOUS)
-    except RotationError:
-        return None  # an old value of another shape is no login to fall back on
+    except RotationRefused:
+        return None  # an old value of another shape (or binary) is no login to fall back on
+    # A read that failed (StepFailed: throttled, 5xx) is raised: skipping ACSPrevious would end set_secret with "no
+    # stored password logs in ... changed outside the rotation", sending an operator to reset passwords by hand.
+
+
+def _refuse_if_current_changed(ctx: RotationContext, step: Step, pending: SecretValue, current: SecretValue | None) -> None:
+    """A pending value is ACSCurrent with a new login (create_secret), nothing else changed. If ACSCurrent now
+    differs in anything but the login (a person's PutSecretValue during the rotation, moving the application to
+    another host, database or setting, or to another user), promoting the pending value would silently put the old
+    settings back: PutSecretValue makes the new value ACSCurrent and the old one ACSPrevious ("Secret object model",
+    https://www.alibabacloud.com/help/doc-detail/152002.htm), and finish_secret would demote the person's value the
+    same way. Refused before anything is set or promoted; only field names are said, never values."""
+    if current is None:
+        return
+    changed = changed_apart_from_login(pending, current)
+    if not changed and not ctx.plan_for(pending).pairs_with(pending, current):
+        changed = ["username"]
+    if changed:
+        raise RotationRefused(step.value, f"ACSCurrent changed during the rotation ({', '.join(changed)} now differ from the "
+                                          f"pending version {ctx.version_id}): promoting it would undo that change. If the "
+                                          f"new ACSCurrent is meant, abandon this rotation (UpdateSecretVersionStage: remove "
+                                          f"{PENDING_STAGE} from version {ctx.version_id}); the next run rotates from it")
 
 
 def create_secret(ctx: RotationContext) -> str:
@@ -152,6 +173,7 @@ def set_secret(ctx: RotationContext) -> str:
         raise RotationRefused(step.value, f"version {ctx.version_id} is not pending")
     pending = _value(ctx, step, ctx.version_id, what="the pending value")
     current = _stage_value(ctx, step, versions, ACS_CURRENT)
+    _refuse_if_current_changed(ctx, step, pending, current)
     return ctx.plan_for(pending).set(pending, current, _previous(ctx, step, versions),
                                      pending_is_new=ctx.created_version == ctx.version_id,
                                      others=_other_versions(ctx, step, versions))
@@ -175,6 +197,7 @@ def finish_secret(ctx: RotationContext) -> str:
     if ACS_CURRENT in mine.stages:
         if PENDING_STAGE in mine.stages:
             ctx.store.remove_stage(ctx.secret_name, PENDING_STAGE, ctx.version_id, step.value)
+            _promoted_or_fail(ctx, step)
             return f"already ACSCurrent; {PENDING_STAGE} removed" + _clear_in_flight(ctx, step)
         return "already ACSCurrent" + _clear_in_flight(ctx, step)
     if PENDING_STAGE not in mine.stages:
@@ -182,9 +205,12 @@ def finish_secret(ctx: RotationContext) -> str:
     # Tested again when test_secret did not just pass in this run: a step run on its own, or out of order, never
     # promotes a value the target does not take.
     current = _holding(versions, ACS_CURRENT)
+    pending = _value(ctx, step, ctx.version_id, what="the pending value")
+    current_value = _stage_value(ctx, step, versions, ACS_CURRENT)
+    # ACSCurrent is read again here, not only in set_secret: a person's PutSecretValue may land between the two.
+    _refuse_if_current_changed(ctx, step, pending, current_value)
     if ctx.tested_version != ctx.version_id:
-        pending = _value(ctx, step, ctx.version_id, what="the pending value")
-        ctx.plan_for(pending).test(pending, _stage_value(ctx, step, versions, ACS_CURRENT))
+        ctx.plan_for(pending).test(pending, current_value)
     if current is not None and ACS_PREVIOUS not in current.stages:
         # The old value stays reachable as ACSPrevious. Moved explicitly, before ACSCurrent: whether moving
         # ACSCurrent demotes the old version by itself is not documented for UpdateSecretVersionStage (PutSecretValue's
@@ -197,7 +223,22 @@ def finish_secret(ctx: RotationContext) -> str:
                          from_version=current.version_id if current else None)
     ctx.checkpoint("finish_secret:current-moved")
     ctx.store.remove_stage(ctx.secret_name, PENDING_STAGE, ctx.version_id, step.value)
+    _promoted_or_fail(ctx, step)
     return f"version {ctx.version_id} is ACSCurrent" + _clear_in_flight(ctx, step)
+
+
+def _promoted_or_fail(ctx: RotationContext, step: Step) -> None:
+    """The stages read back after finish_secret's moves. An UpdateSecretVersionStage answered OK but not done (a
+    front end that lost the write) would otherwise be reported as a rotation: in a single-user rotation the
+    database already takes only the new password, so ACSCurrent would hold a login that fails and nothing would
+    say so. Failed instead (alerted; the in-flight tag stays, so the timer's next run finishes it)."""
+    mine = next((v for v in ctx.store.versions(ctx.secret_name, step.value) if v.version_id == ctx.version_id), None)
+    if mine is None or ACS_CURRENT not in mine.stages:
+        raise StepFailed(step.value, f"UpdateSecretVersionStage answered OK but version {ctx.version_id} does not hold "
+                                     f"ACSCurrent when read back: not promoted (the next run finishes it)")
+    if PENDING_STAGE in mine.stages:
+        raise StepFailed(step.value, f"UpdateSecretVersionStage answered OK but version {ctx.version_id} (ACSCurrent) still "
+                                     f"holds {PENDING_STAGE} when read back (the next run removes it)")
 
 
 STEP_FUNCTIONS: dict[Step, Callable[[RotationContext], str]] = {

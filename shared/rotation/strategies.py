@@ -18,8 +18,9 @@ alternating-users
     the same server); it is never the user rotated. Refused (never retried) when either user of the pair
     is the administrator or privileged (PostgreSQL: superuser or CREATEROLE, itself or through a role it
     belongs to; MySQL/MariaDB: a grant WITH GRANT OPTION, or SUPER, ALL PRIVILEGES, CREATE USER ... on *.*),
-    and a user is cloned only once the current value has logged in: whoever can write the secret must not be
-    able to name a user and get a second login with its grants.
+    and the administrator creates or resets a user only once the current value has logged in, and only the
+    other user of ACSCurrent's pair: whoever can write the secret must not be able to name a user (another
+    secret's) and get a login with its grants, or break that secret's credentials.
 """
 from __future__ import annotations
 
@@ -55,6 +56,9 @@ class TokenPlan:
             raise RotationRefused("create_secret", "the current value is a database credential, not a token")
         return self.rotator.next_value(current, new_password)
 
+    def pairs_with(self, pending: SecretValue, current: SecretValue) -> bool:
+        return True  # a token has no user
+
     def set(self, pending: SecretValue, current: SecretValue | None, previous: SecretValue | None, *,
             pending_is_new: bool = False, others=None) -> str:
         return "nothing to set (no target system)"
@@ -72,6 +76,11 @@ class SingleUserPlan:
 
     def next_value(self, current: SecretValue, new_password: str) -> SecretValue:
         return _credential(current, "create_secret").with_login(_credential(current, "create_secret").username, new_password)
+
+    def pairs_with(self, pending: SecretValue, current: SecretValue) -> bool:
+        """The pending value is for ACSCurrent's user (single user: the same user gets a new password)."""
+        return isinstance(pending, DatabaseCredential) and isinstance(current, DatabaseCredential) \
+            and pending.username == current.username
 
     def set(self, pending: SecretValue, current: SecretValue | None, previous: SecretValue | None, *,
             pending_is_new: bool = False, others: Callable[[], list[tuple[str, SecretValue]]] | None = None) -> str:
@@ -121,9 +130,17 @@ class AlternatingUsersPlan:
                                                    f"{self.rotator.max_username_length} characters the engine allows")
         # Refused before anything is stored: a pending version that can never be set would only fail every run.
         self._refuse_privileged("create_secret", current.username, other)
-        if not self.rotator.user_exists(self.admin, other):
-            self._require_login("create_secret", current, other)
+        # Proven whether or not the alternate user exists yet: an existing one gets its password reset by the
+        # administrator, and a secret naming another secret's user (with any password) must not be able to reset
+        # the other user of that pair (a login with its grants for whoever wrote this secret, and the other
+        # secret's ACSCurrent or ACSPrevious broken).
+        self._require_login("create_secret", current, other)
         return current.with_login(other, new_password)
+
+    def pairs_with(self, pending: SecretValue, current: SecretValue) -> bool:
+        """The pending value is for the other user of ACSCurrent's pair (app <-> app_rt)."""
+        return isinstance(pending, DatabaseCredential) and isinstance(current, DatabaseCredential) \
+            and pending.username == alternate_of(current.username)
 
     def _refuse_privileged(self, step: str, *usernames: str) -> None:
         """Alternating users gives a second login the grants of the first (PostgreSQL: membership of its role;
@@ -142,8 +159,9 @@ class AlternatingUsersPlan:
     def _require_login(self, step: str, current: SecretValue | None, new_username: str) -> None:
         if not (isinstance(current, DatabaseCredential) and current.same_server(self.admin)
                 and self.rotator.logs_in(current)):
-            raise RotationRefused(step, f"the current value does not log in: user {new_username!r} is not created with "
-                                        "the grants of a user whose stored password is not the database's")
+            raise RotationRefused(step, f"the current value does not log in: the administrator neither creates nor resets "
+                                        f"user {new_username!r} for a secret whose stored password is not the database's "
+                                        "(it may name another secret's user)")
 
     def set(self, pending: SecretValue, current: SecretValue | None, previous: SecretValue | None, *,
             pending_is_new: bool = False, others=None) -> str:
@@ -152,18 +170,21 @@ class AlternatingUsersPlan:
             raise RotationRefused("set_secret", f"the user to rotate, {pending.username!r}, is the administrator itself")
         if not pending.same_server(self.admin):
             raise RotationRefused("set_secret", "the administrator secret is for another server")
-        source = current.username if isinstance(current, DatabaseCredential) else alternate_of(pending.username)
+        # The administrator acts only on the other user of ACSCurrent's pair: a pending version stored by hand
+        # naming any other user (another secret's) is no authority to reset or create it.
+        if not self.pairs_with(pending, current):
+            raise RotationRefused("set_secret", f"the pending user {pending.username!r} is not the alternate of the "
+                                                "ACSCurrent user: the administrator acts only on the secret's own pair")
+        source = current.username
         self._refuse_privileged("set_secret", pending.username, source)
         if not pending_is_new and self.rotator.logs_in(pending):
             return "already set: the pending password logs in"
+        # Reset or cloned only for a pair proven by ACSCurrent's own stored password: the username in the secret
+        # alone is no authority to reset another login or copy grants.
+        self._require_login("set_secret", current, pending.username)
         if self.rotator.user_exists(self.admin, pending.username):
             self.rotator.set_password(self.admin, pending.username, pending.password)
             return f"password of {pending.username!r} set"
-        # Cloned only from a user proven by its own stored password: the username in the secret alone is no
-        # authority to copy grants.
-        if not (isinstance(current, DatabaseCredential) and current.username == source):
-            raise RotationRefused("set_secret", f"no current value of {source!r} to prove before creating {pending.username!r}")
-        self._require_login("set_secret", current, pending.username)
         self.rotator.clone_user(self.admin, source, pending.username, pending.password)
         return f"user {pending.username!r} created with the grants of {source!r}"
 

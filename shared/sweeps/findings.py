@@ -37,6 +37,13 @@ class Finding:
                 "account": self.account, "region": self.region, "resourceType": self.resource_type,
                 "resourceId": self.resource_id, "message": self.message, "detail": self.detail}
 
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> "Finding":
+        """The finding `as_dict` wrote (a fan-out worker's result, read back by the run's publisher)."""
+        return cls(check=doc["check"], kind=doc["kind"], severity=doc["severity"], account=doc["account"],
+                   region=doc["region"], resource_type=doc["resourceType"], resource_id=doc["resourceId"],
+                   message=doc["message"], detail=doc.get("detail") or {})
+
 
 @dataclass
 class CheckResult:
@@ -53,6 +60,16 @@ class CheckResult:
     def as_dict(self) -> dict[str, Any]:
         return {"check": self.check, "account": self.account, "region": self.region, "complete": self.complete,
                 "reason": self.reason, "note": self.note, "findings": [f.as_dict() for f in self.findings]}
+
+    def to_state(self) -> dict[str, Any]:
+        """Everything the result holds, metrics too: what a fan-out worker writes for the run's publisher."""
+        return {**self.as_dict(), "metrics": self.metrics}
+
+    @classmethod
+    def from_state(cls, doc: dict[str, Any]) -> "CheckResult":
+        return cls(check=doc["check"], account=doc["account"], region=doc["region"],
+                   findings=[Finding.from_dict(f) for f in doc.get("findings", [])], complete=bool(doc.get("complete")),
+                   reason=doc.get("reason"), metrics=list(doc.get("metrics") or []), note=doc.get("note"))
 
 
 class Check(Protocol):

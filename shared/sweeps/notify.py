@@ -13,6 +13,10 @@ Remembered between runs (shared/sweeps/memory.py), per account/region/check:
 Sizes: PutCustomEvent takes at most 50 events and 500 KB a call, PutCustomMetric at most 21 metrics a call (API
 references, https://www.alibabacloud.com/help/doc-detail/115012.html and https://www.alibabacloud.com/help/doc-detail/115004.html);
 the summary lists at most MAX_SUMMARY_ROWS check results and names no more than MAX_IDS resources per list.
+Nothing is sent one call per item: the CRITICAL events of a run go in PutCustomEvent calls of up to 50 events, 500 KB
+and a URL query of QUERY_BYTES_PER_CALL (shared/alerts.py raise_alerts; a refused or lost call leaves all its findings un-alerted, so the next run sends them
+again), and the run's records in PutLogs calls of up to 4096 logs and under the 5 MB LogGroup limit
+(shared/records.py write_records; a refused call's records go to stdout).
 """
 from __future__ import annotations
 
@@ -23,9 +27,9 @@ from typing import Any, Optional
 
 from alibabacloud_cms20190101 import models as cms
 
-from shared.alerts import raise_alert
+from shared.alerts import raise_alert, raise_alerts
 from shared.clients import Clients, describe_error
-from shared.records import write_record
+from shared.records import write_records
 from shared.sweeps.findings import SEVERITIES, CheckResult, Finding, severity_rank
 from shared.sweeps.memory import FindingMemory, StateUnreadable
 from shared.sweeps.settings import SweepSettings
@@ -91,16 +95,27 @@ class SweepPublisher:
         self.memory = FindingMemory(clients, settings.state_bucket, region) if settings.state_bucket else None
         self.problems: list[str] = []  # what went wrong telling people (alert, record, metric, state writes)
         self.state_problems: list[str] = []
+        self._pending_records: list[dict] = []
 
     # ------------------------------------------------------------ the run
 
     def publish(self, results: list[CheckResult], rejections: list[dict], config_problems: tuple[str, ...] = ()) -> Published:
         published = Published(summary={})
-        rows = []
         if self.memory is None:
             self.state_problems.append("STATE_BUCKET is not set or not valid: previous findings are not known")
+        prepared = []
         for result in results:
-            rows.append(self._publish_result(result, published))
+            previous, known = self._previous(result)
+            prepared.append((result, previous, known, compare(previous, result)))
+        accepted = self._alert_critical(prepared, published)
+        rows, states = [], []
+        for result, previous, known, delta in prepared:
+            row, state = self._publish_result(result, previous, delta, accepted, published)
+            rows.append(row)
+            states.append((result, known, state))
+        self._flush_records()  # the findings' records, then the state that says they were recorded
+        for result, known, state in states:
+            self._save(result, known, state)
         metrics_sent = self._put_metrics(results)
         totals = {sev: sum(row["findings"].get(sev, 0) for row in rows) for sev in SEVERITIES}
         summary = {
@@ -121,21 +136,47 @@ class SweepPublisher:
                                     "results": [_short(row) for row in rows[:MAX_SUMMARY_ROWS]]})
         summary["sendProblems"] = self.problems[:MAX_IDS]
         self._record({"kind": "sweep_summary", **summary})
+        self._flush_records()
         published.summary = summary
         return published
 
-    def _publish_result(self, result: CheckResult, published: Published) -> dict[str, Any]:
-        previous, known = self._previous(result)
-        delta = compare(previous, result)
+    def _alert_critical(self, prepared: list, published: Published) -> set[str]:
+        """One KmsStewardCriticalFinding per CRITICAL finding that needs one, sent in as few PutCustomEvent calls as
+        its limits allow (shared/alerts.py raise_alerts). Returns the ids whose call was accepted: every finding of a
+        refused or lost call stays un-alerted in memory, so the next run sends it again (loud, never quiet)."""
+        ids, events = [], []
+        for result, previous, _known, _delta in prepared:
+            for finding in result.findings:
+                before = previous.get(finding.finding_id)
+                if needs_alert(finding, before):
+                    ids.append(finding.finding_id)
+                    events.append((CRITICAL_EVENT, {**finding.as_dict(), "runId": self.run_id,
+                                                    "previousSeverity": before.get("severity") if before else None}))
+        if not events:
+            return set()
+        try:
+            outcome = raise_alerts(self.clients, self.region, events, self.settings.alert_group_id)
+        except Exception as exc:  # never raised: every event of the run counts as not sent
+            outcome = [exc] * len(events)
+        seen_errors: list[int] = []
+        accepted = set()
+        for finding_id, error in zip(ids, outcome):
+            if error is None:
+                accepted.add(finding_id)
+                published.alerts_sent.append(finding_id)
+            elif id(error) not in seen_errors:  # one problem per refused call, not per event in it
+                seen_errors.append(id(error))
+                self.problems.append(f"{CRITICAL_EVENT}: {describe_error(error)}")
+        return accepted
+
+    def _publish_result(self, result: CheckResult, previous: dict, delta: Delta, accepted: set[str],
+                        published: Published) -> tuple[dict[str, Any], dict[str, dict]]:
         state: dict[str, dict] = {}
         for finding in result.findings:
             before = previous.get(finding.finding_id)
             alerted = bool(before and before.get("alerted"))
             if needs_alert(finding, before):
-                alerted = self._alert(CRITICAL_EVENT, {**finding.as_dict(), "runId": self.run_id,
-                                                       "previousSeverity": before.get("severity") if before else None})
-                if alerted:
-                    published.alerts_sent.append(finding.finding_id)
+                alerted = finding.finding_id in accepted
             state[finding.finding_id] = {"severity": finding.severity, "alerted": alerted, "kind": finding.kind,
                                          "resourceId": finding.resource_id, "message": finding.message[:300],
                                          "firstSeen": before.get("firstSeen", self.now) if before else self.now,
@@ -152,16 +193,18 @@ class SweepPublisher:
                           "account": result.account, "region": result.region, "resourceId": before.get("resourceId"),
                           "lastSeverity": before.get("severity"), "firstSeen": before.get("firstSeen"),
                           "lastSeen": before.get("lastSeen"), "resolvedAt": self.now})
+        counts = {sev: sum(1 for f in result.findings if f.severity == sev) for sev in SEVERITIES}
+        return ({"check": result.check, "region": result.region, "account": result.account, "complete": result.complete,
+                 "reason": result.reason, "findings": {k: v for k, v in counts.items() if v}, "new": len(delta.new),
+                 "rose": len(delta.rose), "resolved": len(delta.resolved), "carried": len(delta.carried)}, state)
+
+    def _save(self, result: CheckResult, known: Optional[bool], state: dict[str, dict]) -> None:
         if self.memory is not None and known is not None:
             try:
                 self.memory.save(result.account, result.region, result.check, state, self.now)
             except Exception as exc:
                 self.state_problems.append(f"saving {FindingMemory.object_key(result.account, result.region, result.check)}: "
                                            f"{describe_error(exc)}")
-        counts = {sev: sum(1 for f in result.findings if f.severity == sev) for sev in SEVERITIES}
-        return {"check": result.check, "region": result.region, "account": result.account, "complete": result.complete,
-                "reason": result.reason, "findings": {k: v for k, v in counts.items() if v}, "new": len(delta.new),
-                "rose": len(delta.rose), "resolved": len(delta.resolved), "carried": len(delta.carried)}
 
     def _previous(self, result: CheckResult) -> tuple[dict, Optional[bool]]:
         """(previous findings, True when read; None when unknown). Unreadable: said and alerted, never quietly {}.
@@ -186,10 +229,17 @@ class SweepPublisher:
             return False
 
     def _record(self, record: dict) -> None:
-        where = write_record({"runId": self.run_id, **record}, clients=self.clients, project=self.settings.records_project,
-                             logstore=self.settings.records_logstore, region=self.region, topic=RECORD_TOPIC)
+        """Kept until _flush_records writes the run's records in as few PutLogs calls as its limits allow."""
+        self._pending_records.append({"runId": self.run_id, **record})
+
+    def _flush_records(self) -> None:
+        records, self._pending_records = self._pending_records, []
+        if not records:
+            return
+        where = write_records(records, clients=self.clients, project=self.settings.records_project,
+                              logstore=self.settings.records_logstore, region=self.region, topic=RECORD_TOPIC)
         unwritten = "records: SLS could not be written; they went to stdout"
-        if where != "sls" and self.settings.records_project and unwritten not in self.problems:
+        if where["stdout"] and self.settings.records_project and unwritten not in self.problems:
             self.problems.append(unwritten)
 
     def _put_metrics(self, results: list[CheckResult]) -> int:

@@ -44,9 +44,10 @@ class SweepRequest:
     rejections: list[Rejection] = field(default_factory=list)
 
 
-def parse_request(event: Any) -> SweepRequest:
+def parse_request(event: Any, task: str = TASK) -> SweepRequest:
     """The request an invocation carries: a timer event (its `payload` string holds the request), a request object, or
-    nothing (bytes of an empty event). Never raises: what is not understood is a Rejection."""
+    nothing (bytes of an empty event). Never raises: what is not understood is a Rejection. `task` is the function's
+    own (compliance-sweep, cert-sweep): a request for another task is rejected."""
     request = SweepRequest()
     try:
         doc = json.loads(event) if isinstance(event, (bytes, bytearray, str)) else event
@@ -69,9 +70,9 @@ def parse_request(event: Any) -> SweepRequest:
         request.rejections.append(Rejection("payload", f"expected a JSON object, got {type(doc).__name__}; the configured "
                                                        "sweep runs"))
         return request
-    task = doc.get("task", TASK)
-    if task != TASK:
-        request.rejections.append(Rejection("task", f"task {str(task)[:60]!r} is not {TASK!r}; the configured sweep runs"))
+    asked = doc.get("task", task)
+    if asked != task:
+        request.rejections.append(Rejection("task", f"task {str(asked)[:60]!r} is not {task!r}; the configured sweep runs"))
         return request
     request.checks = _names(doc, "checks", lambda n: True, request)
     request.regions = _names(doc, "regions", is_region_id, request)

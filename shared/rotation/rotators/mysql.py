@@ -140,19 +140,33 @@ class MySqlRotator(LoginCheck):
             hosts = self._hosts(cursor, source)
             if not hosts:
                 raise TargetError(f"MySQL: user {source!r}, whose grants the alternate user takes, does not exist")
-            for host in hosts:
-                cursor.execute("SHOW GRANTS FOR %s@%s", (source, host))
-                grants = [row[0] for row in cursor.fetchall()]
-                cursor.execute("CREATE USER %s@%s IDENTIFIED BY %s", (new_username, host, password))
-                old, new = quoted_account(source, host), quoted_account(new_username, host)
-                for grant in grants:
-                    if not grant.upper().startswith(("GRANT ", "SET DEFAULT ROLE ")) or old not in grant:
-                        continue
-                    # The account follows TO (or FOR, in SET DEFAULT ROLE): replace that one, not a role of the same name.
-                    head, sep, tail = grant.rpartition((" TO " if grant.upper().startswith("GRANT ") else " FOR ") + old)
-                    statement = _IDENTIFIED.sub("", f"{head}{sep.replace(old, new)}{tail}") if sep else None
-                    if statement:
-                        cursor.execute(statement)  # no args: PyMySQL sends it as is (no % formatting)
+            created: list[str] = []
+            try:
+                for host in hosts:
+                    cursor.execute("SHOW GRANTS FOR %s@%s", (source, host))
+                    grants = [row[0] for row in cursor.fetchall()]
+                    cursor.execute("CREATE USER %s@%s IDENTIFIED BY %s", (new_username, host, password))
+                    created.append(host)
+                    old, new = quoted_account(source, host), quoted_account(new_username, host)
+                    for grant in grants:
+                        if not grant.upper().startswith(("GRANT ", "SET DEFAULT ROLE ")) or old not in grant:
+                            continue
+                        # The account follows TO (or FOR, in SET DEFAULT ROLE): replace that one, not a role of the same name.
+                        head, sep, tail = grant.rpartition((" TO " if grant.upper().startswith("GRANT ") else " FOR ") + old)
+                        # The password clause follows the account: stripped from the tail only. Run over the whole line it
+                        # would also cut into a user name holding "IDENTIFIED VIA ..." and send the grant to another account.
+                        statement = f"{head}{sep.replace(old, new)}{_IDENTIFIED.sub('', tail)}" if sep else None
+                        if statement:
+                            cursor.execute(statement)  # no args: PyMySQL sends it as is (no % formatting)
+            except Exception:
+                # A user created without all its grants would log in, be promoted, and lack what the application needs:
+                # dropped, so the next run clones it again (or fails the same way, loudly) instead of resetting its password.
+                for host in created:
+                    try:
+                        cursor.execute("DROP USER %s@%s", (new_username, host))
+                    except Exception:
+                        pass
+                raise
 
         self._session(admin, f"creating user {new_username!r} with the grants of {source!r}", work)
 

@@ -22,8 +22,10 @@ What is read (each list paged to its end; any listing that fails makes the resul
 Where a certificate is reported: an SLB server certificate is a resource of its region, reported in that region's
 run (ACS::SLB::ServerCertificate). A CAS certificate belongs to the account, not to a region: it is reported once, in
 the run of the region `cert_cas_region` (default cn-hangzhou, the China site's CAS endpoint; set ap-southeast-1 for
-an international-site account), and that run looks for its listeners in every region of `cert_regions` (default: the
-target's region only). A CAS certificate served only in a region missing from `cert_regions` is reported as unused.
+an international-site account; the deployed sweeps set it from SWEEP_CERT_CAS_REGION), and that run looks for its
+listeners in every region of `cert_regions` (the deployed sweeps pass every region they sweep in the account, in-process
+and fanned out alike: shared/sweeps/service.py SweepFunction.target; unset, the target's region only). A CAS
+certificate served only in a region missing from `cert_regions` is reported as unused.
 
 Findings (check "cert_expiry"):
 - expired: the certificate's end has passed (CAS: Expired, or the EndDate is past). CRITICAL.
