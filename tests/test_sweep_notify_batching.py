@@ -4,6 +4,7 @@ events leaves every finding of it un-alerted, so the next run sends them again. 
 which enforces both APIs' limits (localcloud/products/cms.py, localcloud/products/sls.py)."""
 from __future__ import annotations
 
+import json
 import math
 from datetime import timedelta
 
@@ -84,3 +85,23 @@ def test_events_are_split_under_what_one_call_can_carry(start_cloud):
     assert 2 <= _calls(cloud, "cms:PutCustomEvent") <= 10
     alone = raise_alerts(clients(cloud), REGION, [(CRITICAL_EVENT, {"pad": "z" * 40_000})], "0")  # over the budget
     assert alone == [None]  # sent by itself, as before batching
+
+
+def test_the_summary_event_fits_one_call_however_long_the_reasons(start_cloud):
+    """A check's reason grows by one gap per resource it could not judge (shared/sweeps/check_kit.py add_gap): 500
+    Generic secrets whose versions cannot be listed give one result a reason of ~80 KB. The summary event carried it
+    whole, its query over what one call can carry, so it was refused on every run while the gap lasted: no summary,
+    the one alert that says the sweep is blind. Now clipped to fit; the summary record keeps the reason whole."""
+    from shared.alerts import QUERY_BYTES_PER_CALL, _query_bytes
+
+    secrets = [secret(f"app/generic-{i:04d}", created=days_before(NOW, 10)) for i in range(500)]
+    cloud = start_cloud(sweep_account(secrets=secrets), now=NOW)
+    cloud.faults.add("kms:ListSecretVersionIds", kind="denied")
+    fire(cloud)
+    [summary] = events(cloud, SUMMARY)  # sent, not refused
+    [row] = [r for r in summary["results"] if r["check"] == "secret_rotation"]
+    assert row["complete"] is False and row["reason"]
+    assert _query_bytes(SUMMARY, json.dumps(summary, separators=(",", ":")), "0") <= QUERY_BYTES_PER_CALL
+    [record] = [r for r in sweep_records(cloud) if r.get("kind") == "sweep_summary"]
+    [full] = [r for r in record["results"] if r["check"] == "secret_rotation"]
+    assert full["reason"].count("app/generic-") == 500  # the record keeps every gap

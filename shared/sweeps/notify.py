@@ -132,8 +132,9 @@ class SweepPublisher:
                                                   "effect": "previous findings unknown: every CRITICAL finding alerted "
                                                             "again, nothing recorded as resolved"})
         summary["sendProblems"] = self.problems[:MAX_IDS]
-        self._alert(SUMMARY_EVENT, {"severity": _top(totals), **{k: v for k, v in summary.items() if k != "results"},
-                                    "results": [_short(row) for row in rows[:MAX_SUMMARY_ROWS]]})
+        self._alert(SUMMARY_EVENT, _fitted({"severity": _top(totals), **{k: v for k, v in summary.items() if k != "results"},
+                                            "results": [_short(row) for row in rows[:MAX_SUMMARY_ROWS]]},
+                                           self.settings.alert_group_id))
         summary["sendProblems"] = self.problems[:MAX_IDS]
         self._record({"kind": "sweep_summary", **summary})
         self._flush_records()
@@ -279,6 +280,26 @@ def _instant(text: str) -> datetime:
 
 def _top(totals: dict[str, int]) -> str:
     return next((sev for sev in reversed(SEVERITIES) if totals.get(sev)), "INFO")
+
+
+SUMMARY_REASON_CHARS = 300
+
+
+def _fitted(content: dict, group_id: str) -> dict:
+    """The summary event made to fit one PutCustomEvent call. A result's reason grows by one gap per resource its check
+    could not judge (check_kit.add_gap: 500 secrets unreadable make ~80 KB), and the event carried it whole: its query
+    over what a call carries (the local cloud answers 414), so the summary was refused on every run while the gap
+    lasted, the one alert saying the sweep is blind (tests/test_sweep_notify_batching.py). Reasons are clipped here,
+    then rows dropped from the end (counted in resultsOmitted) until it fits; the summary record keeps them whole."""
+    from shared.alerts import QUERY_BYTES_PER_CALL, _query_bytes
+
+    rows = [{**r, "reason": r["reason"][:SUMMARY_REASON_CHARS] + "…"} if isinstance(r.get("reason"), str)
+            and len(r["reason"]) > SUMMARY_REASON_CHARS else r for r in content.get("results", [])]
+    content = {**content, "results": rows}
+    while rows and _query_bytes(SUMMARY_EVENT, json.dumps(content, separators=(",", ":")), group_id) > QUERY_BYTES_PER_CALL:
+        rows = rows[:-1]
+        content = {**content, "results": rows, "resultsOmitted": content.get("resultsOmitted", 0) + 1}
+    return content
 
 
 def _short(row: dict) -> dict:
