@@ -140,18 +140,25 @@ def bench() -> None:
 @click.option("--no-growth", is_flag=True, help="Skip the 1/10 and 10x runs.")
 @click.option("--no-sequential", is_flag=True, help="Skip the sequential runbook scan.")
 @click.option("--latency-ms", type=click.IntRange(0, 1000), default=20, show_default=True)
-def bench_audit(scale, as_json, no_growth, no_sequential, latency_ms) -> None:
+@click.option("--concurrent", type=click.IntRange(2, 100), default=None, metavar="N",
+              help="Then N audits at once, each in its own process (N FC instances), on one cloud enforcing the quotas "
+                   "(at --scale): throttled share and total time against the concurrent quota bound.")
+def bench_audit(scale, as_json, no_growth, no_sequential, latency_ms, concurrent) -> None:
     """The audit against a synthetic region under published quotas, next to the quota lower bound
     and a sequential runbook scan."""
     from kms_steward.bench import run_bench
+    from kms_steward.bench_concurrent import extend, render_concurrent, run_concurrent
     from kms_steward.bench_view import render_bench
 
-    result = run_bench(scale, growth=not no_growth, sequential=not no_sequential, latency_ms=latency_ms,
-                       progress=lambda msg: click.echo(f"bench: {msg} ...", err=True))
+    progress = lambda msg: click.echo(f"bench: {msg} ...", err=True)  # noqa: E731
+    result = run_bench(scale, growth=not no_growth, sequential=not no_sequential, latency_ms=latency_ms, progress=progress)
+    result = extend(result, run_concurrent(concurrent, scale, latency_ms=latency_ms, progress=progress) if concurrent else None)
     if as_json:
         click.echo(json.dumps(result, indent=2))
     else:
         render_bench(result)
+        if concurrent:
+            render_concurrent(result["concurrent"])
 
 
 @bench.command("faults")

@@ -63,6 +63,9 @@ def read_timeout_ms() -> int:
     raw = os.environ.get("KMS_STEWARD_READ_TIMEOUT_MS", "").strip()
     return int(raw) if raw.isdigit() and 100 <= int(raw) <= 600_000 else READ_TIMEOUT_MS
 MAX_ATTEMPTS = 4
+# Connections kept per endpoint by a shared HTTP session: one per thread an audit may run (a scanner each and
+# the helpers they share, shared/audit/runner.py); past it urllib3 opens and drops extra ones.
+HTTP_POOL_SIZE = 64
 
 
 class CredentialsMissing(RuntimeError):
@@ -240,13 +243,39 @@ class ApiCalls:
         return sum(self.counts.values())
 
 
+_BACKOFF = wait_exponential_jitter(multiplier=0.2, max=5, jitter=0.2)
+# A refusal by the quota: while instances sharing it adapt (a second or two), the retries spread over ~3 s.
+_THROTTLED_BACKOFF = wait_exponential_jitter(multiplier=0.3, max=5, jitter=0.3)
+
+
+def _retry_after_s(exc: BaseException | None) -> float | None:
+    """A throttled answer's retry-after in seconds (darabonba reads x-acs-retry-after in milliseconds), or None."""
+    retry_after = getattr(exc, "retry_after", None)
+    try:
+        return min(float(retry_after) / 1000, 10.0) if retry_after else None
+    except (TypeError, ValueError):
+        return None
+
+
 def _wait_for_server(state: RetryCallState) -> float:
-    """Honour a throttled answer's retry-after; otherwise back off exponentially with jitter."""
+    """Honour a throttled answer's retry-after, never coming back sooner; otherwise back off exponentially
+    with jitter. A throttled call waits the longer of the two: when several instances share a quota, its
+    retry-after is the instant the next slot frees for all of them, and retries that all come back then
+    collide again and run out of attempts ("Exponential Backoff And Jitter", AWS Architecture Blog,
+    https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/)."""
     exc = state.outcome.exception() if state.outcome else None
-    retry_after = getattr(exc, "retry_after", None)  # milliseconds, as darabonba's retry policy reads it
-    if retry_after:
-        return min(float(retry_after) / 1000, 10.0)
-    return wait_exponential_jitter(multiplier=0.2, max=5, jitter=0.2)(state)
+    retry_after = _retry_after_s(exc)
+    if exc is not None and is_flow_controlled(exc):
+        return max(retry_after or 0.0, _THROTTLED_BACKOFF(state))
+    return _BACKOFF(state) if retry_after is None else retry_after
+
+
+def is_flow_controlled(exc: BaseException) -> bool:
+    """The account's quota refused the call (KMS 429 Rejected.Throttling, the POP products' Throttling.*, SLS's
+    "... QPS Exceed"): the caller is asking for more than its share of a quota, so it should slow down."""
+    if isinstance(exc, LogException):
+        return "Exceed" in (exc.get_error_code() or "") or (exc.resp_status or 0) == 429
+    return is_throttled(exc)
 
 
 def parse_endpoint_override(raw: str) -> tuple[str, dict[str, str]]:
@@ -333,12 +362,22 @@ class Clients:
         """Call `fn` (an SDK method) as API `api` ("ecs:DescribeDisks"), counting and retrying what is
         transient. A write (`write=True`) is retried only when it cannot have run (throttled, never
         delivered): after a lost answer the caller must find out what happened, not do it twice."""
+        limiter = self.limiter
+
         def attempt():
             self._check_live(api)
-            self.limiter.acquire(api)
+            limiter.acquire(api)
             self._check_live(api)
             self.calls.add(api)
-            return fn(*args, **kwargs)
+            sent_at = limiter.now()
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:
+                # A refusal by the quota lowers this process's rate for it: other instances share it
+                # (shared/ratelimit.py); the retry-after, where sent, holds the quota's calls till then.
+                if is_flow_controlled(exc):
+                    limiter.throttled(api, sent_at, _retry_after_s(exc))
+                raise
 
         retrying = Retrying(stop=stop_after_attempt(MAX_ATTEMPTS), wait=_wait_for_server, sleep=self._sleep,
                             retry=retry_if_exception(never_sent if write else is_transient), reraise=True)
@@ -367,6 +406,9 @@ class Clients:
                     region_id=region,
                     connect_timeout=CONNECT_TIMEOUT_MS,
                     read_timeout=self.read_timeout_ms,
+                    # The Tea core keeps one HTTP session per host and pool size for the process (40 connections
+                    # unless told): sized to the threads an audit may run, none is opened and dropped per call.
+                    max_idle_conns=HTTP_POOL_SIZE,
                 )
                 if override := self.endpoint_for(region):
                     url = urlparse(override)
@@ -451,21 +493,42 @@ class Clients:
             return oss2.StsAuth(c.access_key_id, c.access_key_secret, c.security_token)
         return oss2.Auth(c.access_key_id, c.access_key_secret)
 
+    def _shared(self, key: tuple, make: Callable[[], T]) -> T:
+        """One `make()` per key for these clients and every scoped copy of them (they share the cache)."""
+        with self._lock:
+            if key not in self._cache:
+                self._cache[key] = make()
+            return self._cache[key]
+
+    def _oss_session(self) -> oss2.Session:
+        # oss2.Bucket and oss2.Service take a `session`; without one, each builds a requests session (a connection
+        # pool) of its own (OSS SDK for Python API reference, oss2.Bucket / oss2.Session), so one GetBucketInfo per
+        # bucket opened, and dropped, one pool and one connection per call. One session for the run: its pool
+        # keeps a connection per concurrent caller to each endpoint.
+        return self._shared(("oss-session",), lambda: oss2.Session(pool_size=HTTP_POOL_SIZE))
+
     def oss_service(self, region: str | None = None) -> oss2.Service:
-        return oss2.Service(self._oss_auth(), self.oss_endpoint(region), connect_timeout=self.read_timeout_ms / 1000)
+        return oss2.Service(self._oss_auth(), self.oss_endpoint(region), session=self._oss_session(),
+                            connect_timeout=self.read_timeout_ms / 1000)
 
     def oss_bucket(self, name: str, region: str | None = None) -> oss2.Bucket:
         # oss2's one timeout bounds the connection and each read alike.
-        return oss2.Bucket(self._oss_auth(), self.oss_endpoint(region), name, connect_timeout=self.read_timeout_ms / 1000)
+        return oss2.Bucket(self._oss_auth(), self.oss_endpoint(region), name, session=self._oss_session(),
+                           connect_timeout=self.read_timeout_ms / 1000)
 
     # ------------------------------------------------------------ SLS
 
     def sls(self, region: str | None = None):
+        """The SLS client of a region, one per run: each LogClient holds a requests session (a connection pool)."""
         from shared.log_client import make_log_client
 
         endpoint = self.endpoint_for(region) or f"https://{region or self.region}.log.aliyuncs.com"
-        c = self.credentials
-        source = os.environ.get("FC_FUNCTION_NAME") or "kms-steward"
-        client = make_log_client(endpoint, c.access_key_id, c.access_key_secret, c.security_token, source=source)
-        client.timeout = self.read_timeout_ms / 1000
-        return client
+
+        def make():
+            c = self.credentials
+            source = os.environ.get("FC_FUNCTION_NAME") or "kms-steward"
+            client = make_log_client(endpoint, c.access_key_id, c.access_key_secret, c.security_token, source=source)
+            client.timeout = self.read_timeout_ms / 1000
+            return client
+
+        return self._shared(("sls", endpoint), make)

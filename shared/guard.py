@@ -22,6 +22,7 @@ from typing import Any, Callable
 from alibabacloud_kms20160120 import models as kms
 
 from shared import alerts
+from shared.audit.facts import FactsPlace
 from shared.audit.model import AuditReport
 from shared.audit.runner import AUDIT_DEADLINE_S, run_audit
 from shared.audit.scanner import AuditTarget
@@ -58,9 +59,10 @@ class Rule:
     ignore: Callable[[ActionTrailRecord], str | None] = lambda data: None
 
 
-def _turned_on(param: str, what: str) -> Callable[[ActionTrailRecord], str | None]:
+def _turned_on(data: ActionTrailRecord, param: str, what: str) -> str | None:
     # Only an explicit "true" is ignored: a value the guard cannot read is decided from the key's state.
-    return lambda data: f"{what} turned on: nothing to guard" if data.param_bool(param) is True else None
+    # Called at decision time (not when RULES is built), so the mutation tests can reach it.
+    return f"{what} turned on: nothing to guard" if data.param_bool(param) is True else None
 
 
 RULES: dict[str, Rule] = {
@@ -69,9 +71,9 @@ RULES: dict[str, Rule] = {
     "DeleteKeyMaterial": Rule(decide_material_deleted, lambda key: key.state == "PendingImport"),
     "SetDeletionProtection": Rule(decide_protection_removed,
                                   lambda key: key.deletion_protection != "Enabled" and key.state != "PendingDeletion",
-                                  _turned_on("EnableDeletionProtection", "deletion protection")),
+                                  lambda data: _turned_on(data, "EnableDeletionProtection", "deletion protection")),
     "UpdateRotationPolicy": Rule(decide_rotation_off, lambda key: False,
-                                 _turned_on("EnableAutomaticRotation", "automatic rotation")),
+                                 lambda data: _turned_on(data, "EnableAutomaticRotation", "automatic rotation")),
 }
 
 
@@ -99,7 +101,8 @@ class Mutation:
 
 @dataclass
 class Outcome:
-    status: str  # acted | already_done | decided | recorded | no_action | ignored | rejected | duplicate | error
+    # What was decided and done; its "status" is one of acted | already_done | decided | recorded | no_action |
+    # ignored | rejected | duplicate | alert_raised | error.
     record: dict[str, Any] = field(default_factory=dict)
 
     def result(self) -> dict[str, Any]:
@@ -239,8 +242,9 @@ class KeyGuard:
                         source=ev.source, event_type=ev.type, caller=data.caller, as_of=data.eventTime, problems=ev.problems())
 
     def _from_safety_net(self, key_id: str, region: str, day: str, timer: TimerEvent) -> Mutation:
-        data = ActionTrailRecord.model_validate({"eventName": "ScheduleKeyDeletion", "serviceName": "Kms", "acsRegion": region,
-                                                 "requestParameters": {"KeyId": key_id}})
+        # No ActionTrail record stands behind a key found pending deletion: everything the decision reads is
+        # in the Mutation's own fields, so the record is empty (no time, no source address, no failure).
+        data = ActionTrailRecord()
         # One decision per key per day: a retried or doubled timer delivery finds it already made.
         return Mutation(event_id=f"{SAFETY_NET_SOURCE}/{day}/{region}/{key_id}",
                         dedupe_key=f"{SAFETY_NET_SOURCE}/{day}/{region}/{key_id}", event_name="ScheduleKeyDeletion",
@@ -272,7 +276,7 @@ class KeyGuard:
             if not m.key_ref:
                 raise Rejected(f"{m.event_name} event has no KeyId (nor a ProtectedResourceArn naming a key)")
         except _Ignored as exc:
-            return self._finish(Outcome("ignored", {**record, "status": "ignored", "reason": str(exc)}), None, started)
+            return self._finish(Outcome({**record, "status": "ignored", "reason": str(exc)}), None, started)
         except Rejected as exc:
             clients = self._record_clients(self._home(m))
             return self._finish(self._rejected(m, record, str(exc), clients), clients, started)
@@ -340,8 +344,8 @@ class KeyGuard:
         if outcome == "duplicate":
             if existing.get("alertOwed"):
                 return self._raise_owed_alert(m, claims, existing, clients, record, last_chance=last_chance)
-            return Outcome("duplicate", {**record, "status": "duplicate", "step": None,
-                                         "reason": f"event already handled by invocation {existing.get('invocation')}"})
+            return Outcome({**record, "status": "duplicate", "step": None,
+                            "reason": f"event already handled by invocation {existing.get('invocation')}"})
         return claims
 
     def _raise_owed_alert(self, m: Mutation, claims: EventClaims, existing: dict, clients: Clients, record: dict, *,
@@ -352,12 +356,12 @@ class KeyGuard:
         self._send_alert(clients, m, owed["name"], owed["content"], owed.get("severity", "CRITICAL"), record)
         if record.pop("_alertOwed", None) is not None:
             if last_chance:  # every retry failed to raise it: the record is what is left to tell
-                return Outcome("error", {**record, "status": "error", "reason": record.get("alertError")})
+                return Outcome({**record, "status": "error", "reason": record.get("alertError")})
             raise TransientError(f"{owed['name']} still not raised ({record.get('alertError')}): the retry raises it")
         done = {k: v for k, v in existing.items() if k not in ("alertOwed", "event", "status", "finished")}
         self._settle(claims, lambda c: c.complete(m.dedupe_key, {**done, "alertRaisedLate": True}), record)
-        return Outcome("alert_raised", {**record, "status": "alert_raised", "step": None,
-                                        "reason": f"{owed['name']} raised for the decision of invocation {existing.get('invocation')}"})
+        return Outcome({**record, "status": "alert_raised", "step": None,
+                        "reason": f"{owed['name']} raised for the decision of invocation {existing.get('invocation')}"})
 
     @staticmethod
     def _settle(claims: EventClaims | None, step, record: dict) -> None:
@@ -386,7 +390,9 @@ class KeyGuard:
                                  trail_logstore=self.config.trail_logstore or None, as_of=m.as_of,
                                  kms_instance_log_project=self.config.kms_instance_log_project or None,
                                  kms_instance_log_logstore=self.config.kms_instance_log_logstore or None, kms_instance_id=key.kms_instance,
-                                 aliases=tuple(key.aliases))
+                                 aliases=tuple(key.aliases),
+                                 # the warm audit's remembered facts live beside the claims (shared/audit/facts.py)
+                                 facts=FactsPlace(self.config.state_bucket, self._home(m)) if self.config.state_bucket else None)
             audit = run_audit(target, clients, deadline_s=self._audit_deadline())
             record.update(self._audit_fields(audit))
         record["step"] = "decide"
@@ -405,14 +411,14 @@ class KeyGuard:
             return self._guard_failed(m, record, clients, key.key_id, audit, decision.action, result.detail, decision.reasons)
         record["step"] = None
         if result.outcome == "already":  # someone (a person, an earlier delivery) got there first
-            return Outcome("already_done", {**record, "status": "already_done", "reason": result.detail})
+            return Outcome({**record, "status": "already_done", "reason": result.detail})
         if decision.alert:
             name = alerts.EVENT_NAMES.get((m.event_name, decision.verdict), alerts.GUARD_FAILED)
             content = self._content(m, record, key.key_id, decision.verdict, decision.severity, decision.action, result.detail,
                                     audit, decision.reasons)
             self._send_alert(clients, m, name, content, decision.severity, record)
         status = {"no_action": "no_action", "record": "recorded"}.get(decision.verdict, "acted" if result.done else "decided")
-        return Outcome(status, {**record, "status": status, "reason": record.get("reason") or "; ".join(decision.reasons[:2])})
+        return Outcome({**record, "status": status, "reason": record.get("reason") or "; ".join(decision.reasons[:2])})
 
     @staticmethod
     def _audit_fields(audit: AuditReport) -> dict:
@@ -450,8 +456,8 @@ class KeyGuard:
             except Exception as cancel_exc:
                 state = _state_if_refused(clients, key_id, m.region, cancel_exc)
                 if state not in (None, "PendingDeletion"):
-                    return Outcome("already_done", {**record, "status": "already_done", "step": None, "keyStateAfter": state,
-                                                    "reason": f"{reason}; the key is {state}, not pending deletion: nothing at risk"})
+                    return Outcome({**record, "status": "already_done", "step": None, "keyStateAfter": state,
+                                    "reason": f"{reason}; the key is {state}, not pending deletion: nothing at risk"})
                 detail = f"fail-safe cancel not done: {describe_error(cancel_exc)}"
             record.update(decision="block", action="cancel_deletion")
         else:
@@ -478,12 +484,12 @@ class KeyGuard:
             reasons = reasons + [f"the invocation failed every retry: {record['failedInvocation']}"]
         content = self._content(m, record, key_id, "error", "CRITICAL", action, detail, audit, reasons)
         self._send_alert(clients, m, alerts.GUARD_FAILED, content, "CRITICAL", record)
-        return Outcome("error", record)
+        return Outcome(record)
 
     def _safety_net_blind(self, region: str, day: str, exc: Exception) -> Outcome:
         """The safety net could not list a region's keys (denied, unknown region): say so, loudly."""
         m = Mutation(event_id=f"{SAFETY_NET_SOURCE}/{day}/{region}", dedupe_key="", event_name="SafetyNet", key_ref=None,
-                     region=region, data=ActionTrailRecord.model_validate({"eventName": "SafetyNet"}), source=SAFETY_NET_SOURCE,
+                     region=region, data=ActionTrailRecord(), source=SAFETY_NET_SOURCE,
                      caller="daily safety net")
         record = {"eventId": m.event_id, "eventName": "SafetyNet", "region": region, "step": "list keys pending deletion"}
         clients = self.clients_for(region)
@@ -525,7 +531,7 @@ class KeyGuard:
         content = {**self._content(m, record, m.key_ref or "", "rejected", "WARN", "none", REJECTION_FOLLOW_UP, None, [reason]),
                    "keyId": m.key_ref}
         self._alert_rejection(clients, content, record)
-        return Outcome("rejected", record)
+        return Outcome(record)
 
     def reject_payload(self, reason: str) -> dict:
         """A payload no event could be read from: recorded and alerted like any rejection."""
@@ -534,7 +540,7 @@ class KeyGuard:
                    "action": "none", "actionResult": REJECTION_FOLLOW_UP, "reasons": [reason]}
         self._alert_rejection(self._record_clients(self.config.region), content, record)
         self._record(record, None, self.config.region)
-        return Outcome("rejected", record).result()
+        return Outcome(record).result()
 
     def _alert_rejection(self, clients: Clients | None, content: dict, record: dict) -> None:
         if clients is None:

@@ -7,6 +7,8 @@ operator must confirm before acting; what to check afterwards.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import time
 from datetime import datetime, timezone
 from typing import Literal, Optional
@@ -15,6 +17,7 @@ from alibabacloud_kms20160120 import models as kms
 from pydantic import BaseModel, Field
 
 from shared.alerts import EVENT_NAMES
+from shared.audit.facts import FactsPlace
 from shared.audit.model import AuditReport, Dependent, ScanResult
 from shared.audit.runner import OnResult, run_audit
 from shared.audit.scanner import AuditTarget
@@ -167,7 +170,7 @@ def build_preflight(clients: Clients, key_ref: str, region: str, *, action: Acti
     target = AuditTarget(key_id=key.key_id, key_arn=key.arn, region=region, account_id=key.account_id,
                          usage_window_days=usage_window_days, trail_project=trail_project, trail_logstore=trail_logstore,
                          as_of=as_of, kms_instance_id=key.kms_instance or "", aliases=tuple(key.aliases),
-                         **_instance_log_from_env())
+                         facts=_read_only(FactsPlace.from_env(default_region=region)), **_instance_log_from_env())
     audit = run_audit(target, clients, scanners=scanners, on_result=on_result)
     return assemble(key, audit, action=action, usage_window_days=usage_window_days, api_calls=clients.calls.counts,
                     duration_ms=int((time.monotonic() - started) * 1000))
@@ -315,3 +318,8 @@ def _post_checks(key: KeyIdentity, action: Action, window: str) -> list[str]:
         f"Keep the key disabled for at least {window} with no failed Decrypt naming it before planning its deletion "
         "(run this pre-flight with --action delete then).",
     ]
+
+
+def _read_only(place: FactsPlace | None) -> FactsPlace | None:
+    """The pre-flight uses what the guard and the sweeps remembered, and writes nothing (its calls are read-only)."""
+    return dataclasses.replace(place, writable=False) if place is not None else None

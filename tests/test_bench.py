@@ -1,10 +1,12 @@
 """`kms-steward bench audit` end to end on a tiny region: it runs, reports every figure the issue asks
-for, and both audits find exactly what was planted. (Speed is the benchmark's business, not a test's:
+for, both audits find exactly what was planted, and the warm run (the region grown, immutable facts
+remembered) reports exactly what a cold audit of the grown region does. (Speed is the benchmark's business, not a test's:
 nothing here asserts on a time.)"""
 from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from kms_steward.bench_region import BenchRegion, Sizes, minimum_calls
@@ -26,6 +28,20 @@ def test_bench_audit_reports_its_figures_and_finds_what_was_planted():
     for scanner in ("ecs_disks", "ecs_snapshots", "rds_instances", "polardb_clusters", "kms_secrets", "nas_file_systems",
                     "redis_instances", "mongodb_instances", "sls_logstores", "ack_clusters"):
         assert sequential[scanner] == figures["expected"][scanner], scanner  # the baseline really looked too
+
+    # The warm run: the region grown (at least one new resource of each kind, one new secret on the key), the facts the
+    # cold run remembered in the state bucket; the same dependents as a cold audit of the grown region, fewer describes.
+    for key in ("warm_wall_s", "warm_ratio_to_quota_bound", "warm_same_dependents"):
+        assert key in figures, key
+    warm = figures["warm"]
+    assert figures["warm_same_dependents"] is True and warm["complete"] is True
+    assert warm["added"]["kms.secrets"] >= 1 and warm["found"]["kms_secrets"] == figures["expected"]["kms_secrets"] + 1
+    assert warm["found"] == warm["cold_found"]
+    cold_described = figures["api_calls_per_api"]["kms:DescribeSecret"]
+    warm_described = warm["api_calls_per_api"]["kms:DescribeSecret"]
+    # Only the secrets remembered on the key (read fresh for their state) and the new ones.
+    assert warm_described == figures["expected"]["kms_secrets"] + warm["added"]["kms.secrets"] < cold_described
+    assert figures["warm_ratio_to_quota_bound"] == pytest.approx(figures["warm_wall_s"] / figures["quota_lower_bound_s"], rel=0.01)
 
 
 def test_the_synthetic_region_is_a_valid_account_and_its_minimum_covers_every_api():

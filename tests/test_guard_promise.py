@@ -65,6 +65,7 @@ def test_a_cancel_denied_for_good_raises_guard_failed_naming_key_step_and_reason
     assert alert["Name"] == "KmsKeyGuardFailed" and alert["severity"] == "CRITICAL"
     assert alert["keyId"] == KEY and alert["step"] == "cancel_deletion"
     assert "Forbidden.NoPermission" in alert["actionResult"]
+    assert alert["dependents"] == {"ECS": {"count": 1, "ids": ["d-app1"]}}  # what the failed cancel leaves at risk
     record = only_record(cloud)
     assert record["status"] == "error" and "Forbidden.NoPermission" in record["reason"]
     assert key_state(cloud) == "PendingDeletion"  # the guard could not act, and said so

@@ -9,17 +9,7 @@ from shared.clients import Clients, Credentials
 from shared.quotas import Quotas, parse_overrides, quota_of
 from shared.ratelimit import RateLimiter
 from tests.support.accounts import ALICE_AK, ALICE_SECRET, REGION, make_account
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
+from tests.support.clock import FakeClock
 
 
 def test_the_limiter_paces_each_api_to_its_quota_and_apis_independently():

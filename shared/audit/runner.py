@@ -11,6 +11,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Callable
 
+from shared.audit.fanout import worker_pool
 from shared.audit.model import AuditReport, ScanResult
 from shared.audit.scanner import AuditTarget, Scanner
 from shared.audit.scanners import SCANNERS
@@ -23,6 +24,11 @@ OnResult = Callable[[ScanResult], None]
 # secrets alone take over two minutes and 50,000 over twenty (shared/quotas.py). A deletion waits at
 # least 7 days, so a long audit costs nothing; an audit cut short would cancel it (fail safe).
 AUDIT_DEADLINE_S = 3000.0
+
+# Threads an audit may use besides one per scanner: the helpers every scanner's fan-outs share
+# (shared/audit/fanout.py). The quotas bound what is worth having in flight: 100 QPS at ~100 ms a call is
+# 10 calls, and a few scanners fan out at once.
+AUDIT_HELPERS = 32
 
 
 # Codes that say a product is not activated in the account or not offered in the region. The exact
@@ -48,10 +54,12 @@ def incomplete_reason(exc: BaseException) -> str:
     return describe_error(exc)
 
 
-def _run_one(scanner: Scanner, target: AuditTarget, clients: Clients, on_result: OnResult | None = None) -> ScanResult:
+def _run_one(scanner: Scanner, target: AuditTarget, clients: Clients, on_result: OnResult | None = None,
+             pool: ThreadPoolExecutor | None = None) -> ScanResult:
     started = time.monotonic()
     try:
-        found = scanner.scan(target, clients)
+        with worker_pool(pool):
+            found = scanner.scan(target, clients)
         result = ScanResult(scanner=scanner.name, service=scanner.service, complete=True, dependents=found,
                             note=getattr(scanner, "note", None))
     except Exception as exc:  # fail safe: whatever stopped the scanner makes the audit incomplete
@@ -67,9 +75,11 @@ def run_audit(target: AuditTarget, clients: Clients, scanners: tuple[Scanner, ..
     """Every scanner, concurrently; `on_result` is told of each result as it lands (progress displays)."""
     report = AuditReport(key_id=target.key_id, region=target.region)
     audit_clients = clients.scoped()
-    pool = ThreadPoolExecutor(max_workers=max(1, len(scanners)), thread_name_prefix="scanner")
+    # One bounded pool per audit: a thread per scanner (submitted first, so each starts at once) and the
+    # helpers their fan-outs share, instead of a pool per fan-out.
+    pool = ThreadPoolExecutor(max_workers=max(1, len(scanners)) + AUDIT_HELPERS, thread_name_prefix="audit")
     try:
-        futures = {pool.submit(_run_one, s, target, audit_clients, on_result): s for s in scanners}
+        futures = {pool.submit(_run_one, s, target, audit_clients, on_result, pool): s for s in scanners}
         wait(futures, timeout=deadline_s)
         for future, scanner in futures.items():  # in table order, so records read the same every time
             if future.done():

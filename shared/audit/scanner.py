@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Protocol
 
+from shared.audit.facts import FactsPlace
 from shared.audit.model import Dependent
 from shared.clients import Clients
 
@@ -35,6 +36,9 @@ class AuditTarget:
     # The instant the usage window ends (ISO 8601): the mutation's event time for key-guard, so the
     # evidence is "used in the N days before the change"; None is now.
     as_of: Optional[str] = None
+    # Where facts that cannot change are remembered between audits (shared/audit/facts.py: the state bucket); None:
+    # every audit runs cold. The store only spares describes; it never changes what a cold audit would report.
+    facts: Optional[FactsPlace] = None
 
     def names_key(self, value: Optional[str]) -> bool:
         """Whether a field holding a key id, a key ARN (acs:kms:<region>:<uid>:key/<id>) or one of the key's

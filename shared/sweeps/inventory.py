@@ -19,6 +19,10 @@ Products read (the per-key audit's call for the same facts in brackets):
 - PolarDB: DescribeDBClusters, DescribeDBClusterEncryptionKey per cluster [polardb_clusters].
 - ACK: DescribeClustersV1, the key read from each Pro cluster's meta_data [ack_clusters].
 - SLS: ListProject, ListLogStores, GetLogStore per logstore [sls_logstores].
+The Secrets Manager reading describes every secret of the region anyway: what it learned of each secret's encryption
+key, which cannot change (shared/audit/scanners/kms_secrets.py cites the documentation), is written to the audit's
+facts store (shared/audit/facts.py) when one is given, so key-guard and the pre-flight describe only the secrets it
+has not seen. A failure to write is logged and changes nothing here; the inventory never reads the store.
 Not inventoried yet (NOT_INVENTORIED; a key used only by these shows no dependents here, which the result's note
 says): RDS (its reverse lookup is per key: DescribeKmsAssociateResources), Redis/Tair and MongoDB TDE (a describe
 per instance each), OSS replication rules (a call per bucket of every region), and usage evidence (ActionTrail is
@@ -37,6 +41,7 @@ from alibabacloud_ecs20140526 import models as ecs
 from alibabacloud_nas20170626 import models as nas
 from alibabacloud_polardb20170801 import models as polardb
 
+from shared.audit.facts import PROCESS_STARTED, FactsPlace
 from shared.audit.fanout import fan_out
 from shared.audit.model import Dependent
 from shared.audit.paging import items_by_number, items_by_offset, items_by_token
@@ -45,6 +50,7 @@ from shared.audit.scanner import AuditTarget
 from shared.audit.scanners.ack_clusters import AckAuditError, may_encrypt_secrets, secrets_encryption
 from shared.audit.scanners.ecs_default_key import NOT_OFFERED
 from shared.audit.scanners.ecs_disks import check_disks_visible
+from shared.audit.scanners.kms_secrets import remember_secret_keys
 from shared.audit.scanners.oss_buckets import all_buckets, bucket_region
 from shared.clients import Clients, error_code
 from shared.sweeps.kms_reads import secret_metadata
@@ -268,8 +274,10 @@ READERS: dict[str, Callable[[Clients, str], Reading]] = {
 }
 
 
-def build_inventory(clients: Clients, region: str, readers: dict[str, Callable[[Clients, str], Reading]] = READERS) -> RegionInventory:
-    """Every product's listing of the region, concurrently, each once per run (shared by every check asking)."""
+def build_inventory(clients: Clients, region: str, readers: dict[str, Callable[[Clients, str], Reading]] = READERS, *,
+                    account_id: str = "", facts: Optional[FactsPlace] = None) -> RegionInventory:
+    """Every product's listing of the region, concurrently, each once per run (shared by every check asking). With
+    `facts` (and the account the clients read), what the secrets' describes taught is remembered for the audits."""
     def build() -> RegionInventory:
         inventory = RegionInventory(region=region, products=tuple(readers))
         lock = threading.Lock()
@@ -290,6 +298,11 @@ def build_inventory(clients: Clients, region: str, readers: dict[str, Callable[[
         with ThreadPoolExecutor(max_workers=len(readers) or 1, thread_name_prefix="inventory") as pool:
             list(pool.map(read, readers))
         inventory.incomplete = {p: inventory.incomplete[p] for p in readers if p in inventory.incomplete}  # table order
+        if facts is not None and readers.get("Secrets Manager") is _kms_secrets and "Secrets Manager" not in inventory.incomplete:
+            # The describes were made by secret_metadata, once per run, perhaps by another check before this one: the
+            # one instant known to precede them is when this process started (a fact is never dated after its lesson).
+            remember_secret_keys(clients, facts, account_id, region, secret_metadata(clients, region),
+                                 learned_at=PROCESS_STARTED)
         return inventory
 
     return clients.once(("sweep:inventory", region), build)

@@ -134,7 +134,11 @@ class SweepFunction:
     def target(self, account: str, region: str, now: str, swept: tuple[str, ...] = ()) -> SweepTarget:
         """`swept`: the regions the run sweeps in `account` (cert_expiry looks for a CAS certificate's listeners in
         all of them, whichever worker runs it)."""
-        return SweepTarget(account=account, region=region, now=now, settings=self.settings.check_settings(swept))
+        settings = self.settings.check_settings(swept)
+        # The function's own account: only its facts are remembered in STATE_BUCKET (deletion_protection), the
+        # account whose key-guard reads them; a member account's worker never writes the home bucket.
+        settings["home_account"] = self.account_id
+        return SweepTarget(account=account, region=region, now=now, settings=settings)
 
     def publish(self, results: list[CheckResult], rejections: list[dict], now: str, run_id: str) -> dict[str, Any]:
         publisher = SweepPublisher(self.accounts.home(), self.settings, account=self.account_id, region=self.home_region,

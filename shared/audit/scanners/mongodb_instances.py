@@ -18,6 +18,11 @@ Attribute answer, which the terraform provider also reads as "not found") is ski
 error an instance that cannot use TDE (engine older than 4.0, not WiredTiger) gets from
 DescribeDBInstanceTDEInfo; it is not documented, so it is not excused: any other error stops the
 scanner (incomplete).
+
+Not remembered by the warm audit (shared/audit/facts.py): TDE can be enabled on an existing instance
+("ApsaraDB for MongoDB: ModifyDBInstanceTDE", https://alibabacloud.com/help/en/mongodb/api-modifydbinstancetde), and
+whether the cloud disk encryption key can change after creation is UNCONFIRMED; DescribeDBInstanceAttribute also gives
+the current status. Both are read fresh every time.
 """
 from __future__ import annotations
 

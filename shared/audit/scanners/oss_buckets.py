@@ -9,6 +9,10 @@ id uses the OSS-managed key, not this one (dependency-apis.md §2).
 
 Objects uploaded with their own x-oss-server-side-encryption-key-id are not seen: ListObjects carries no
 per-object encryption and a HEAD per object is no audit. The result's note says so.
+
+Not remembered by the warm audit (shared/audit/facts.py): a bucket's default encryption can be set, changed or removed
+at any time ("Object Storage Service: PutBucketEncryption", https://www.alibabacloud.com/help/doc-detail/117914.html,
+and DeleteBucketEncryption). GetBucketInfo is read fresh every time.
 """
 from __future__ import annotations
 

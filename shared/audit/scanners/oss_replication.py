@@ -21,6 +21,9 @@ region, so it should be the key's; the report does not depend on that).
 Each bucket is asked at its own region's endpoint. An ALIBABA_CLOUD_ENDPOINT_OVERRIDE that names one
 endpoint for every region sends them all there, and a bucket of another region answers AccessDenied
 (the scanner is then incomplete, never silently empty); name each region's endpoint instead.
+
+Not remembered by the warm audit (shared/audit/facts.py): replication rules are added and removed at any time
+(OSS API reference: PutBucketReplication, DeleteBucketReplication). Read fresh every time.
 """
 from __future__ import annotations
 

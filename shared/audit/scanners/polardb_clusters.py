@@ -4,6 +4,10 @@ PolarDB has no reverse lookup by key: list the region's clusters (the largest pa
 fetched concurrently), then one DescribeDBClusterEncryptionKey per cluster. Its EncryptionKeyList names
 every key the cluster uses with UsedBy TDE or DiskEncryption, so that one call covers both uses;
 DescribeDBClusterTDE would only repeat the TDE one.
+
+Not remembered by the warm audit (shared/audit/facts.py): the answer can change, since TDE can be enabled on an
+existing cluster, with a key of the caller's choice ("PolarDB: ModifyDBClusterTDE", "Enables the TDE feature or
+changes the encryption method", https://www.alibabacloud.com/help/doc-detail/167982.htm). Read fresh every time.
 """
 from __future__ import annotations
 

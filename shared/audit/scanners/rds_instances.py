@@ -6,6 +6,9 @@ verified with DescribeDBInstanceEncryptionKey, the one per-instance call that co
 EncryptionKeyList names every key the instance uses and what for (UsedBy TDE | DiskEncryption), where
 DescribeDBInstanceTDE would confirm only TDE. An instance the lookup names is reported even when the
 verification does not confirm it (fail safe: either answer may lag the other), with a detail saying so.
+
+Not remembered by the warm audit (shared/audit/facts.py): the lookup is one call per key, and TDE can be enabled on an
+existing instance (RDS API reference: ModifyDBInstanceTDE), so both are read fresh every time.
 """
 from __future__ import annotations
 

@@ -6,6 +6,11 @@ be enabled before DescribeEncryptionKey is called, and what it answers otherwise
 
 Only Tair (Enterprise Edition) memory-optimized instances support TDE; the others answer
 InstanceType.NotSupport and cannot use a key. Any other error stops the scanner (incomplete).
+
+Not remembered by the warm audit (shared/audit/facts.py): TDE can be enabled on an existing instance with a custom key
+("Tair (Redis OSS-compatible): ModifyInstanceTDE",
+https://alibabacloud.com/help/en/redis/developer-reference/api-r-kvstore-2015-01-01-modifyinstancetde-redis), so
+neither answer is final. Read fresh every time.
 """
 from __future__ import annotations
 

@@ -7,6 +7,12 @@ names only, 500 a page), then GetLogStore per logstore, concurrently. A logstore
 and write of the logstore fails (SLS data-encryption doc), so a logstore on the key is live.
 Both listings page by offset: the next offset is where the names received end, so a page shorter than
 asked means more pages, not the end (shared/audit/paging.py).
+
+Not remembered by the warm audit (shared/audit/facts.py): once a logstore's encryption is configured its key cannot
+change, only `enable` can ("Simple Log Service: UpdateLogStoreEncryption", Limits,
+https://alibabacloud.com/help/en/sls/developer-reference/api-sls-2020-12-30-updatelogstoreencryption), but a logstore
+without one can be given one later (the same API creates it), and ListLogStores gives names only: no creation time
+tells a logstore deleted and re-created under its name from the old one. So GetLogStore is read fresh every time.
 """
 from __future__ import annotations
 

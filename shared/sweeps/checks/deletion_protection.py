@@ -11,6 +11,7 @@ still have one there, so it is never reported as fine.
 """
 from __future__ import annotations
 
+from shared.audit.facts import FactsPlace
 from shared.sweeps.check_kit import failed
 from shared.sweeps.findings import CheckResult, Finding, SweepTarget
 from shared.sweeps.inventory import NOT_INVENTORIED, build_inventory
@@ -27,7 +28,11 @@ class DeletionProtectionCheck:
             keys = customer_keys(clients, target.region)
         except Exception as exc:
             return failed(self.name, target, exc, "listing the keys")
-        inventory = build_inventory(clients, target.region)
+        # The inventory's secret describes also feed the audit's facts store (STATE_BUCKET), for key-guard and the
+        # pre-flight, in the function's own account only: a member account's worker holds that account's credentials,
+        # and a fact a member could write is one key-guard would trust.
+        own = target.settings.get("home_account") == target.account
+        inventory = build_inventory(clients, target.region, account_id=target.account, facts=FactsPlace.from_env() if own else None)
         result = CheckResult(check=self.name, account=target.account, region=target.region, complete=inventory.complete,
                              reason=f"inventory incomplete ({inventory.reason()})" if not inventory.complete else None)
         for meta in keys:

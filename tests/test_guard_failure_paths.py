@@ -1,0 +1,223 @@
+"""key-guard's paths when something fails: an alert CloudMonitor refused is owed, raised by the retry once with the
+severity it was decided with, and never again; a fail-safe cancel KMS refuses is "already done" only when the key
+says it is not pending deletion (a denial or another refusal is alerted); a rejection whose alert is refused says
+so; a malformed failed invocation is answered and recorded; every record names the invocation that wrote it and the
+calls it made. The guard runs in-process against the local cloud, through the official SDKs."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from alibabacloud_kms20160120 import models as kms
+
+from shared.clients import TransientError
+from shared.config import GuardConfig
+from shared.events import event_dedupe_key, parse_fc_events_each
+from shared.guard import KeyGuard
+from shared.idempotency import EventClaims
+from tests.support.accounts import ACCOUNT_ID, KEY, REGION, ROOT, make_account
+from tests.support.clients import alice_kms
+from tests.support.guard import alerts, decision_records
+from tests.support.resources import disk
+from tests.support.scanners import clients
+
+SCHEDULE = json.loads((ROOT / "events" / "schedule_key_deletion.json").read_text())
+CMS_DOWN_ONCE = {"Api": "cms:PutCustomEvent", "Code": "ServiceUnavailable", "Status": 503, "Remaining": 1}
+CMS_DOWN = {"Api": "cms:PutCustomEvent", "Code": "ServiceUnavailable", "Status": 503}
+TIMER = {"triggerTime": "2026-12-02T03:00:00Z", "triggerName": "safety-net", "payload": '{"task":"safety-net"}'}
+
+
+def guard(cloud, **kwargs) -> KeyGuard:
+    env = {**cloud.project.function("key-guard").environment, "FC_REGION": REGION}
+    return KeyGuard(GuardConfig.from_env(env), account_id=ACCOUNT_ID, clients_for=lambda region: clients(cloud, region), **kwargs)
+
+
+def pending_key_with_a_dependent(start_cloud, *faults):
+    return start_cloud(make_account(disks=[disk("d-app1")], key_state="PendingDeletion", faults=list(faults)))
+
+
+def test_an_owed_alert_is_raised_by_the_retry_once_and_a_later_delivery_raises_nothing(start_cloud):
+    cloud = pending_key_with_a_dependent(start_cloud, CMS_DOWN_ONCE)
+    keeper = guard(cloud)
+
+    with pytest.raises(TransientError):  # decided and cancelled; CloudMonitor refused the alert: FC retries
+        keeper.handle(SCHEDULE, "inv-first")
+    assert alerts(cloud) == []
+    keeper.handle(SCHEDULE, "inv-retry")  # raises the owed alert, only it
+    keeper.handle(SCHEDULE, "inv-late")  # a late duplicate delivery: everything is done
+
+    assert [a["Name"] for a in alerts(cloud)] == ["KmsKeyDeletionBlocked"]
+    first, retry, late = decision_records(cloud)
+    assert first["alertOwed"] == "KmsKeyDeletionBlocked" and first["invocation"] == "inv-first"
+    assert retry["status"] == "alert_raised" and retry["invocation"] == "inv-retry"
+    assert retry["reason"] == "KmsKeyDeletionBlocked raised for the decision of invocation inv-first"
+    assert late["status"] == "duplicate" and late["invocation"] == "inv-late"
+    assert cloud.calls.get("kms:CancelKeyDeletion") == 1
+    # The event's claim says the alert came late and owes nothing any more.
+    [event] = parse_fc_events_each(json.dumps(SCHEDULE).encode())
+    claims = EventClaims(clients(cloud), keeper.config.state_bucket, REGION)
+    claim = json.loads(claims.bucket.get_object(claims.object_key(event_dedupe_key(event))).read())
+    assert claim["alertRaisedLate"] is True and "alertOwed" not in claim and claim["status"] == "done"
+
+
+def test_an_owed_alert_keeps_the_severity_it_was_decided_with(start_cloud):
+    # Turning deletion protection off a key with dependents is a WARN: raised late by FC's retry, still a WARN.
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], protection="Enabled", faults=[CMS_DOWN_ONCE]))
+    arn = alice_kms(cloud).describe_key(kms.DescribeKeyRequest(key_id=KEY)).body.key_metadata.arn
+    alice_kms(cloud).set_deletion_protection(kms.SetDeletionProtectionRequest(protected_resource_arn=arn,
+                                                                              enable_deletion_protection=False))
+    assert cloud.bus.drain(timeout=60)
+
+    [alert] = alerts(cloud)
+    assert alert["Name"] == "KmsKeyDeletionProtectionRemoved" and alert["severity"] == "WARN"
+    assert [r["status"] for r in decision_records(cloud)] == ["decided", "alert_raised"]
+    assert decision_records(cloud)[-1]["alertSeverity"] == "WARN"
+
+
+def test_an_owed_alert_refused_again_hands_back_to_fc_naming_the_alert_and_the_refusal(start_cloud):
+    cloud = pending_key_with_a_dependent(start_cloud, CMS_DOWN)
+    keeper = guard(cloud)
+    with pytest.raises(TransientError):
+        keeper.handle(SCHEDULE, "inv-first")
+
+    with pytest.raises(TransientError) as raised:
+        keeper.handle(SCHEDULE, "inv-retry")
+
+    assert re.match(r"KmsKeyDeletionBlocked still not raised \(KmsKeyDeletionBlocked not raised: ServiceUnavailable", str(raised.value))
+    assert str(raised.value).endswith("): the retry raises it")
+
+
+def test_on_the_last_chance_an_owed_alert_still_refused_is_recorded_as_an_error_with_the_refusal(start_cloud):
+    cloud = pending_key_with_a_dependent(start_cloud, CMS_DOWN)
+    keeper = guard(cloud)
+    with pytest.raises(TransientError):
+        keeper.handle(SCHEDULE, "inv-first")
+
+    result = keeper.handle_failed_invocation(SCHEDULE, "EventAgeExceeded", "inv-destination")
+
+    [outcome] = result["results"]
+    assert outcome["status"] == "error"
+    last = decision_records(cloud)[-1]
+    assert last["status"] == "error" and last["step"] == "alert" and last["invocation"] == "inv-destination"
+    assert last["reason"].startswith("KmsKeyDeletionBlocked not raised: ServiceUnavailable")
+
+
+def test_the_failure_destination_and_the_safety_net_name_their_invocation_in_every_record(start_cloud):
+    cloud = pending_key_with_a_dependent(start_cloud)
+    keeper = guard(cloud)
+
+    keeper.handle_failed_invocation(TIMER, "EventAgeExceeded", "inv-net-destination")
+    named = decision_records(cloud)
+    assert named and all(r["invocation"] == "inv-net-destination" for r in named)
+
+    cloud2 = pending_key_with_a_dependent(start_cloud)
+    keeper2 = guard(cloud2)
+    keeper2.handle_failed_invocation(SCHEDULE, "EventAgeExceeded")  # no id given: one is made up, never none
+    [record] = decision_records(cloud2)
+    assert re.fullmatch(r"[0-9a-f-]{36}", record["invocation"])
+    keeper2.handle(TIMER)
+    assert all(re.fullmatch(r"[0-9a-f-]{36}", r["invocation"]) for r in decision_records(cloud2))
+
+
+@pytest.mark.parametrize("payload, reason", [
+    ({"triggerTime": ["2026-12-02T03:00:00Z"], "triggerName": {"name": "safety-net"}},
+     "failed invocation with a malformed timer event (EventAgeExceeded): "),
+    (b"\xff\xfe not an event", "failed invocation with a malformed event (EventAgeExceeded): "),
+])
+def test_a_malformed_failed_invocation_is_answered_and_recorded_as_rejected(start_cloud, payload, reason):
+    cloud = pending_key_with_a_dependent(start_cloud)
+
+    result = guard(cloud).handle_failed_invocation(payload, "EventAgeExceeded", "inv-destination")
+
+    [outcome] = result["results"]
+    assert outcome["status"] == "rejected" and outcome["reason"].startswith(reason)
+    [record] = decision_records(cloud)
+    assert record["status"] == "rejected" and record["reason"].startswith(reason)
+
+
+def test_a_fail_safe_cancel_refused_because_the_key_is_not_pending_deletion_is_already_done_and_silent(start_cloud):
+    # The failure destination meets a key it cannot read (one denied DescribeKey), so it cancels fail-safe; KMS
+    # refuses: the key is Enabled (someone cancelled meanwhile). Nothing is at risk, and no one is paged.
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], faults=[{"Api": "kms:DescribeKey", "Code": "Forbidden.RAM",
+                                                                       "Status": 403, "Remaining": 1}]))
+
+    result = guard(cloud).handle_failed_invocation(SCHEDULE, "EventAgeExceeded", "inv-destination")
+
+    [outcome] = result["results"]
+    assert outcome["status"] == "already_done" and outcome["keyStateAfter"] == "Enabled"
+    [record] = decision_records(cloud)
+    assert record["status"] == "already_done" and record["keyStateAfter"] == "Enabled" and record.get("step") is None
+    assert record["reason"].startswith("guard failed at read key: Forbidden.RAM")
+    assert record["reason"].endswith("; the key is Enabled, not pending deletion: nothing at risk")
+    assert alerts(cloud) == []
+
+
+def test_a_rejection_cloudmonitor_refuses_is_recorded_with_the_refusal(start_cloud):
+    cloud = start_cloud(make_account(faults=[CMS_DOWN]))
+    event = json.loads(json.dumps(SCHEDULE))
+    del event["data"]["requestParameters"]["KeyId"]
+
+    guard(cloud).handle(event, "inv-reject")
+
+    [record] = decision_records(cloud)
+    assert record["status"] == "rejected" and "alert" not in record
+    assert record["alertError"].startswith("KmsKeyGuardEventRejected not raised: ServiceUnavailable")
+
+
+@pytest.mark.parametrize("key_state", ["PendingDeletion", "Enabled"])
+def test_a_fail_safe_cancel_denied_is_alerted_as_not_done_whatever_the_keys_state(start_cloud, key_state):
+    # A denial says the guard's role cannot cancel: worth a page, and the key's state is never taken from it, even
+    # when the key is no longer pending deletion.
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], key_state=key_state, faults=[
+        {"Api": "kms:DescribeKey", "Code": "Forbidden.RAM", "Status": 403, "Remaining": 1},
+        {"Api": "kms:CancelKeyDeletion", "Code": "Forbidden.NoPermission", "Status": 403}]))
+
+    guard(cloud).handle_failed_invocation(SCHEDULE, "EventAgeExceeded", "inv-destination")
+
+    [record] = decision_records(cloud)
+    assert record["status"] == "error" and record["actionResult"].startswith("fail-safe cancel not done: Forbidden.NoPermission")
+    [alert] = alerts(cloud)
+    assert alert["Name"] == "KmsKeyGuardFailed" and alert["actionResult"] == record["actionResult"]
+
+
+def test_a_fail_safe_cancel_refused_while_the_key_is_still_pending_deletion_is_alerted_as_not_done(start_cloud):
+    # A refusal that is not about the key's state (here an operation KMS does not support for it) leaves the
+    # key pending deletion: never "already done".
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], key_state="PendingDeletion", faults=[
+        {"Api": "kms:DescribeKey", "Code": "Forbidden.RAM", "Status": 403, "Remaining": 1},
+        {"Api": "kms:CancelKeyDeletion", "Code": "Rejected.UnsupportedOperation", "Status": 400}]))
+
+    guard(cloud).handle_failed_invocation(SCHEDULE, "EventAgeExceeded", "inv-destination")
+
+    [record] = decision_records(cloud)
+    assert record["status"] == "error" and record["actionResult"].startswith("fail-safe cancel not done: Rejected.UnsupportedOperation")
+    assert [a["Name"] for a in alerts(cloud)] == ["KmsKeyGuardFailed"]
+
+
+def test_an_event_for_an_unknown_key_is_rejected_without_a_step_left_over(start_cloud):
+    cloud = start_cloud(make_account())
+    event = json.loads(json.dumps(SCHEDULE))
+    event["data"]["requestParameters"]["KeyId"] = "5e1c2b3a-0d9f-4c8b-a7e6-00000000dead"
+
+    guard(cloud).handle(event, "inv-unknown")
+
+    [record] = decision_records(cloud)
+    assert record["status"] == "rejected" and record["reason"].startswith("unknown key")
+    assert "step" not in record
+    [alert] = alerts(cloud)
+    assert alert["Name"] == "KmsKeyGuardEventRejected" and alert["keyId"] == "5e1c2b3a-0d9f-4c8b-a7e6-00000000dead"
+
+
+def test_the_safety_nets_failure_records_count_the_calls_they_made(start_cloud):
+    # A record says what it cost: the calls made for it, per API, also when the safety net ran out of time or
+    # could not list a region's keys.
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], key_state="PendingDeletion"))
+    guard(cloud, time_limit_s=100, clock=lambda: 0.0).handle_failed_invocation(TIMER, "EventAgeExceeded")
+    not_reached = decision_records(cloud)[0]
+    assert not_reached["step"] == "safety net" and not_reached["apiCalls"]["kms:CancelKeyDeletion"] == 1
+
+    blind_cloud = start_cloud(make_account(faults=[{"Api": "kms:ListKeys", "Code": "Forbidden.NoPermission", "Status": 403}]))
+    guard(blind_cloud).handle(TIMER)
+    blind = decision_records(blind_cloud)[0]
+    assert blind["step"] == "list keys pending deletion" and blind["apiCalls"]["cms:PutCustomEvent"] == 1

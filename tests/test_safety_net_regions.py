@@ -1,0 +1,121 @@
+"""The safety net across regions and within its time: a region it cannot list never stops the others, a listing
+throttled past the retries is handed back to FC (and, on the last chance, alerted), every region's pending keys are
+counted, and keys left when the time runs out are counted and retried. The guard runs in-process against the local
+cloud, through the official SDKs."""
+from __future__ import annotations
+
+import pytest
+from alibabacloud_kms20160120 import models as kms
+from alibabacloud_kms20160120.client import Client as KmsClient
+
+from shared.clients import TransientError
+from shared.config import GuardConfig
+from shared.guard import KeyGuard
+from tests.support.accounts import ACCOUNT_ID, KEY, OTHER_KEY, REGION, SHANGHAI_KEY, make_account, two_region_account
+from tests.support.clients import alice_kms, sdk_config
+from tests.support.guard import alerts, decision_records
+from tests.support.resources import disk
+from tests.support.scanners import clients
+
+SHANGHAI = "cn-shanghai"
+TIMER = {"triggerTime": "2026-12-02T03:00:00Z", "triggerName": "safety-net", "payload": '{"task":"safety-net"}'}
+BOTH_REGIONS = f"{REGION},{SHANGHAI}"
+
+
+def guard(cloud, regions: str = BOTH_REGIONS, **kwargs) -> KeyGuard:
+    env = {**cloud.project.function("key-guard").environment, "FC_REGION": REGION, "GUARD_REGIONS": regions}
+    return KeyGuard(GuardConfig.from_env(env), account_id=ACCOUNT_ID, clients_for=lambda region: clients(cloud, region), **kwargs)
+
+
+def kms_in(cloud, region: str) -> KmsClient:
+    config = sdk_config(cloud)
+    config.endpoint, config.region_id = cloud.endpoint(region), region
+    return KmsClient(config)
+
+
+def state(cloud, region: str, key_id: str) -> str:
+    return kms_in(cloud, region).describe_key(kms.DescribeKeyRequest(key_id=key_id)).body.key_metadata.key_state
+
+
+def both_keys_pending(start_cloud, *faults):
+    """KEY (cn-hangzhou) and SHANGHAI_KEY (cn-shanghai) pending deletion, each with an in-use disk; events lost."""
+    account = two_region_account()
+    account.ecs.disks.append(type(account.ecs.disks[0]).model_validate({k: v for k, v in disk("d-app1").items() if v is not None}))
+    account.faults.extend(faults)
+    cloud = start_cloud(account)
+    cloud.bus.hold()
+    for region, key_id in ((REGION, KEY), (SHANGHAI, SHANGHAI_KEY)):
+        kms_in(cloud, region).schedule_key_deletion(kms.ScheduleKeyDeletionRequest(key_id=key_id, pending_window_in_days=7))
+    return cloud
+
+
+def summary_of(cloud) -> dict:
+    [summary] = [r for r in decision_records(cloud) if r.get("status") == "safety_net"]
+    return summary
+
+
+def test_every_regions_pending_keys_are_decided_and_counted(start_cloud):
+    cloud = both_keys_pending(start_cloud)
+
+    guard(cloud).handle(TIMER, "inv-net")
+
+    assert state(cloud, REGION, KEY) == "Enabled" and state(cloud, SHANGHAI, SHANGHAI_KEY) == "Enabled"
+    summary = summary_of(cloud)
+    assert summary["keysPendingDeletion"] == 2 and summary["regions"] == [REGION, SHANGHAI]
+    assert summary["invocation"] == "inv-net" and "retryLater" not in summary
+
+
+def test_a_region_it_cannot_list_does_not_stop_the_next_one(start_cloud):
+    from localcloud.account import Fault
+
+    cloud = both_keys_pending(start_cloud, Fault(Api="kms:ListKeys", Code="Forbidden.NoPermission", Status=403, RegionId=REGION))
+
+    guard(cloud).handle(TIMER, "inv-net")
+
+    assert state(cloud, SHANGHAI, SHANGHAI_KEY) == "Enabled"  # decided although cn-hangzhou could not be listed
+    assert [a["Name"] for a in alerts(cloud) if a["region"] == REGION] == ["KmsKeyGuardFailed"]
+
+
+def test_a_listing_throttled_past_the_retries_is_handed_back_to_fc_and_the_other_region_still_decided(start_cloud):
+    from localcloud.account import Fault
+
+    cloud = both_keys_pending(start_cloud, Fault(Api="kms:ListKeys", Code="Rejected.Throttling", Status=429, RegionId=REGION))
+
+    with pytest.raises(TransientError) as raised:
+        guard(cloud).handle(TIMER, "inv-net")
+
+    assert str(raised.value).startswith(f"safety net: 1 part(s) to retry: {REGION}: listing keys (Rejected.Throttling")
+    assert state(cloud, SHANGHAI, SHANGHAI_KEY) == "Enabled"
+    summary = summary_of(cloud)
+    assert len(summary["retryLater"]) == 1 and summary["retryLater"][0].startswith(f"{REGION}: listing keys (Rejected.Throttling")
+    assert summary["keysPendingDeletion"] == 1
+    assert [a["Name"] for a in alerts(cloud) if a["Name"] == "KmsKeyGuardFailed"] == []  # FC's retry comes first
+
+
+def test_on_the_last_chance_a_throttled_listing_is_alerted_instead(start_cloud):
+    from localcloud.account import Fault
+
+    cloud = both_keys_pending(start_cloud, Fault(Api="kms:ListKeys", Code="Rejected.Throttling", Status=429, RegionId=REGION))
+
+    result = guard(cloud).handle_failed_invocation(TIMER, "EventAgeExceeded", "inv-destination")
+
+    assert "retryLater" not in result["safetyNet"]
+    failed = [a for a in alerts(cloud) if a["Name"] == "KmsKeyGuardFailed"]
+    assert len(failed) == 1 and failed[0]["region"] == REGION and "Rejected.Throttling" in failed[0]["reasons"][0]
+
+
+def test_keys_left_when_time_runs_out_are_counted_and_handed_back(start_cloud):
+    cloud = start_cloud(make_account(disks=[disk("d-app1"), disk("d-other", key=OTHER_KEY)]))
+    cloud.bus.hold()
+    for key_id in (KEY, OTHER_KEY):
+        alice_kms(cloud).schedule_key_deletion(kms.ScheduleKeyDeletionRequest(key_id=key_id, pending_window_in_days=7))
+    # Time enough for the first key only: the clock jumps once a cancel has been made.
+    keeper = guard(cloud, regions=REGION, time_limit_s=400,
+                   clock=lambda: 1000.0 if cloud.calls.get("kms:CancelKeyDeletion") else 0.0)
+
+    with pytest.raises(TransientError) as raised:
+        keeper.handle(TIMER, "inv-net")
+
+    assert f"1 key(s) in {REGION} not reached within the time limit" in str(raised.value)
+    assert summary_of(cloud)["retryLater"] == [f"1 key(s) in {REGION} not reached within the time limit"]
+    assert cloud.calls.get("kms:CancelKeyDeletion") == 1
