@@ -37,11 +37,18 @@ def _start_cloud(account_file: Path, latency_ms: int) -> tuple[subprocess.Popen,
     raise RuntimeError(f"the local cloud did not start: {proc.stderr.read()[-2000:]}")
 
 
-def _run_child(mode: str, region: BenchRegion, endpoint: str, *, facts: bool = False) -> dict:
-    """One audit in a child process; `facts`: with the warm audit's store (the state bucket), as key-guard runs it."""
+def child_env(region: BenchRegion, endpoint: str) -> dict:
+    """The environment of an audit run in a process of its own (one FC instance): the region's credentials and
+    endpoint, and the published quotas (no AUDIT_QPS override), as the cloud enforces them."""
     env = {**os.environ, "ALIBABA_CLOUD_ACCESS_KEY_ID": region.access_key_id,
            "ALIBABA_CLOUD_ACCESS_KEY_SECRET": region.access_key_secret, "BENCH_ENDPOINT": endpoint}
-    env.pop("AUDIT_QPS", None)  # the audit paces to the published quotas, as the cloud enforces them
+    env.pop("AUDIT_QPS", None)
+    return env
+
+
+def _run_child(mode: str, region: BenchRegion, endpoint: str, *, facts: bool = False) -> dict:
+    """One audit in a child process; `facts`: with the warm audit's store (the state bucket), as key-guard runs it."""
+    env = child_env(region, endpoint)
     target = {**region.target(), **({"facts": facts_place()} if facts else {})}
     out = subprocess.run([sys.executable, "-m", "kms_steward.bench_child", mode, json.dumps(target)],
                          env=env, capture_output=True, text=True, check=False)

@@ -42,11 +42,10 @@ def _instance(argv: list[str]) -> int:
 
 
 def _start(region, endpoint: str) -> subprocess.Popen:
-    env = {**os.environ, "ALIBABA_CLOUD_ACCESS_KEY_ID": region.access_key_id,
-           "ALIBABA_CLOUD_ACCESS_KEY_SECRET": region.access_key_secret, "BENCH_ENDPOINT": endpoint}
-    env.pop("AUDIT_QPS", None)  # every instance paces to the published quotas, as the cloud enforces them
+    from kms_steward.bench import child_env
+
     return subprocess.Popen([sys.executable, "-m", "kms_steward.bench_concurrent", json.dumps(region.target())],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=child_env(region, endpoint), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def concurrent_bound(minimum: dict[str, int], instances: int) -> tuple[float, str]:

@@ -8,6 +8,7 @@ import secrets
 from typing import Any
 
 import pg8000.native
+import pytest
 import pymysql
 from alibabacloud_kms20160120 import models as kms
 
@@ -17,6 +18,7 @@ from shared.clients import Clients, Credentials
 from shared.rotation.driver import RotationHooks, rotate
 from shared.rotation.errors import Redactor
 from shared.rotation.secret_store import SecretStore
+from tests.database_servers import mariadb_server, postgres_server  # noqa: F401 (fixtures, re-exported with db)
 from tests.conftest import ALICE_AK, ALICE_SECRET, KEY, REGION, alice_kms, make_account
 
 NOW = "2030-01-01T00:00:00Z"
@@ -207,3 +209,15 @@ def reads_its_table(server: DatabaseServer, username: str, password: str, table_
             conn.close()
     except (pg8000.native.DatabaseError, pymysql.err.MySQLError):
         return False
+
+
+# The fixtures the rotation test files share: import them by name (`from tests.rotation_kit import cloud, db, ...`).
+@pytest.fixture(params=["postgresql", "mysql"])
+def db(request):
+    """A real database server of each engine the rotators support."""
+    return request.getfixturevalue("postgres_server" if request.param == "postgresql" else "mariadb_server")
+
+
+@pytest.fixture
+def cloud(start_cloud):
+    return start_cloud(rotation_account(), now=NOW)

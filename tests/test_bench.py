@@ -50,3 +50,17 @@ def test_the_synthetic_region_is_a_valid_account_and_its_minimum_covers_every_ap
     minimum = minimum_calls(region)
     assert minimum["kms:DescribeSecret"] == region.sizes.secrets and minimum["ecs:DescribeDisks"] == 1
     assert all(n >= 1 for n in minimum.values())
+
+
+def test_bench_audit_concurrent_runs_each_audit_in_its_own_process_and_reports_the_shared_quota():
+    result = CliRunner().invoke(main, ["bench", "audit", "--scale", "0.005", "--no-growth", "--no-sequential",
+                                       "--concurrent", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    concurrent = figures["concurrent"]
+    assert concurrent["instances"] == 2 and len(concurrent["per_instance_wall_s"]) == 2
+    assert concurrent["all_complete"] is True and concurrent["found_everything"] is True
+    assert figures["concurrent_ratio_to_quota_bound"] == concurrent["concurrent_ratio_to_quota_bound"]
+    assert figures["concurrent_throttled_share"] == concurrent["concurrent_throttled_share"]
+    # The bound of two audits: each quota admits both audits' minimum calls.
+    assert concurrent["quota_bound_s"] == pytest.approx(2 * concurrent["single_quota_bound_s"], rel=0.01)

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from shared.audit.fanout import fan_out
+from shared.audit.fanout import fan_out, worker_pool
 
 
 def test_results_come_back_in_item_order_with_bounded_concurrency():
@@ -24,7 +25,17 @@ def test_results_come_back_in_item_order_with_bounded_concurrency():
     assert 1 < peak[0] <= 8
 
 
-def test_the_first_failure_is_raised_and_the_remaining_items_are_not_called():
+@pytest.fixture(params=["own threads", "one pool per audit"])
+def workers(request):
+    """fan_out on its own threads, or on the audit's shared pool (shared.audit.fanout.worker_pool)."""
+    if request.param == "own threads":
+        yield
+        return
+    with ThreadPoolExecutor(max_workers=4) as pool, worker_pool(pool):
+        yield
+
+
+def test_the_first_failure_is_raised_and_the_remaining_items_are_not_called(workers):
     called = []
 
     def describe(n: int) -> int:

@@ -15,19 +15,9 @@ from shared.rotation.driver import RotationHooks
 from shared.rotation.errors import RotationError, RotationRefused, StepFailed
 from shared.rotation.protocol import PENDING_TAG, Step
 from tests.conftest import alice_kms
-from tests.database_servers import mariadb_server, postgres_server  # noqa: F401 (fixtures)
+from tests.rotation_kit import cloud, db, mariadb_server, postgres_server  # noqa: F401 (fixtures)
 from tests.rotation_kit import (single_user_secret, stop_after, ADMIN_TAG, NOW, STRATEGY_TAG, Crash, admin_sql, alerts, create_secret, create_user, holder,
                                 invoke, logs_in, rotate_now, rotation_account, rotation_records, stages, unique, value)
-
-
-@pytest.fixture(params=["postgresql", "mysql"])
-def db(request):
-    return request.getfixturevalue("postgres_server" if request.param == "postgresql" else "mariadb_server")
-
-
-@pytest.fixture
-def cloud(start_cloud):
-    return start_cloud(rotation_account(), now=NOW)
 
 
 def alternating_secret(cloud, db, username, password, admin_name=None):

@@ -10,22 +10,10 @@ import pytest
 from shared.rotation.driver import RotationHooks
 from shared.rotation.errors import RotationError, StepFailed
 from shared.rotation.protocol import STEPS
-from tests.database_servers import mariadb_server, postgres_server  # noqa: F401 (fixtures)
+from tests.rotation_kit import cloud, db, mariadb_server, postgres_server  # noqa: F401 (fixtures)
 from tests.rotation_kit import (single_user_secret, ADMIN_TAG, NOW, STRATEGY_TAG, Crash, admin_sql, alerts, create_secret, create_user, holder,
                                 invoke, logs_in, reads_its_table, rotate_now, rotation_account, rotation_records, stages,
                                 unique, value)
-
-ENGINES = ["postgresql", "mysql"]
-
-
-@pytest.fixture(params=ENGINES)
-def db(request):
-    return request.getfixturevalue("postgres_server" if request.param == "postgresql" else "mariadb_server")
-
-
-@pytest.fixture
-def cloud(start_cloud):
-    return start_cloud(rotation_account(), now=NOW)
 
 
 def alternating_secret(cloud, db):

@@ -16,21 +16,11 @@ from shared.rotation.protocol import (NEXT_VERSION_PREFIX, PENDING_TAG, Rotation
                                       parse_request)
 from shared.rotation.service import _content
 from tests.conftest import alice_kms
-from tests.database_servers import mariadb_server, postgres_server  # noqa: F401 (fixtures)
-from tests.rotation_kit import (single_user_secret, stop_after, ADMIN_TAG, NOW, STRATEGY_TAG, Crash, admin_sql, alerts, create_secret, create_user,
-                                every_value, holder, invoke, logs_in, rotate_now, rotation_account, rotation_records, stages,
+from tests.rotation_kit import cloud, db, mariadb_server, postgres_server  # noqa: F401 (fixtures)
+from tests.rotation_kit import (single_user_secret, stop_after, ADMIN_TAG, STRATEGY_TAG, Crash, admin_sql, alerts, create_secret, create_user,
+                                every_value, holder, invoke, logs_in, rotate_now, rotation_records, stages,
                                 store_for, unique, value)
 from alibabacloud_kms20160120 import models as kms
-
-
-@pytest.fixture(params=["postgresql", "mysql"])
-def db(request):
-    return request.getfixturevalue("postgres_server" if request.param == "postgresql" else "mariadb_server")
-
-
-@pytest.fixture
-def cloud(start_cloud):
-    return start_cloud(rotation_account(), now=NOW)
 
 
 def assert_converged(cloud, db, name):

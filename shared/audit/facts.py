@@ -38,6 +38,7 @@ from typing import Mapping, Optional
 import oss2
 
 from shared.clients import Clients, describe_error
+from shared.config import _BUCKET_NAME  # OSS bucket naming, as STATE_BUCKET is checked everywhere
 
 PREFIX = "kms-steward/audit/facts/"
 SCHEMA = "kms-steward/audit-facts"
@@ -57,8 +58,6 @@ MAX_OBJECT_BYTES = 32 * 1024 * 1024
 # time without a zone: whether it is UTC or the region's local time is a guess, and a wrong guess moves it by hours,
 # past SETTLE.
 _TO_THE_SECOND = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
-# OSS bucket naming (OSS "Bucket naming conventions"), as shared/config.py checks STATE_BUCKET.
-_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
 
 log = logging.getLogger(__name__)
 # When this module was first imported: before any describe this process makes, so a lower bound on when a fact was
