@@ -75,6 +75,9 @@ class Fault(StrictRecord):
     # Only calls whose parameters include these values meet the fault (e.g. one DBInstanceType of a listing).
     Params: Optional[dict[str, str]] = None
     Remaining: Optional[int] = None  # answer with the fault this many times, then stop; None = always
+    # Let this many matching calls through untouched before the fault is met: a read that works once and
+    # fails the next time (the re-read after a write), as a permission revoked or a backend failing mid-way.
+    After: int = Field(default=0, ge=0)
     Body: Optional[Any] = None  # answer 200 with this body (dict: JSON; str: as is), e.g. a doc sample
     ContentType: Optional[str] = None
     # Paging faults, for the listings paged in localcloud/products/base.py (PageNumber/PageSize and

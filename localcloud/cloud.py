@@ -89,7 +89,8 @@ class LocalCloud:
 
     def stop(self) -> None:
         self.fc.drain(timeout=30)
-        self.bus.drain(timeout=30)
+        if not self.bus.held:  # a held bus delivers nothing more: waiting for it would only run out the timeout
+            self.bus.drain(timeout=30)
         self.bus.stop()
         for listener in self.listeners.values():
             listener.stop()

@@ -42,6 +42,7 @@ class EventBus:
         self._open = threading.Event()  # cleared by hold(): events queue up until release()
         self._open.set()
         self._worker: threading.Thread | None = None
+        self._stopping = False
         self._rules = self._load_rules()
 
     def _load_rules(self):
@@ -60,7 +61,11 @@ class EventBus:
 
     def stop(self) -> None:
         if self._worker:
+            self._stopping = True
             self._queue.put(None)
+            # A held bus is let go so its worker sees the stop: what it held is dropped, not delivered, as
+            # the cloud it would be delivered to is going away (else the join waits out its whole timeout).
+            self._open.set()
             self._worker.join(timeout=10)
 
     def publish(self, event: dict) -> None:
@@ -74,6 +79,10 @@ class EventBus:
 
     def release(self) -> None:
         self._open.set()
+
+    @property
+    def held(self) -> bool:
+        return not self._open.is_set()
 
     def drain(self, timeout: float = 60) -> bool:
         """Wait until every event published so far (and those its handlers caused) is delivered.
@@ -90,7 +99,7 @@ class EventBus:
             event = self._queue.get()
             self._open.wait()
             try:
-                if event is None:
+                if event is None or self._stopping:
                     return
                 self._deliver(event)
             except Exception:

@@ -110,10 +110,10 @@ class Gateway:
                         source_ip=request.remote_addr or "127.0.0.1", faults=met)
             with self.cloud.account.lock:
                 result = product.handle(call)
-            lost = next((f for f in met if f.AnswerLost and f.Code), None)
+            lost = next((f for f in met if f.AnswerLost and (f.Code or f.Kind in fault_kinds.ERROR_KINDS)), None)
             if lost is not None:  # done, but the caller never learns it
                 self.cloud.trail.record(product, call)
-                return self._json_error(Faults._error(lost, f"{product.code}:{action}"), request_id, request.host)
+                return self._json_error(Faults.error_of(lost, product.code, action), request_id, request.host)
         except errors.CannedResponse as canned:
             return canned.response(request_id)
         except errors.ApiError as err:
@@ -221,7 +221,8 @@ class Faults:
 
     def add(self, api: str, code: str | None = None, *, message: str | None = None, status: int | None = None,
             latency_ms: int = 0, region: str | None = None, remaining: int | None = None, retry_after_ms: int | None = None,
-            body=None, content_type: str | None = None, kind: str | None = None, page_size_cap: int | None = None) -> None:
+            body=None, content_type: str | None = None, kind: str | None = None, page_size_cap: int | None = None,
+            after: int = 0) -> None:
         from localcloud.account import Fault
 
         if kind == "silent_denial" and not fault_kinds.supports_silent_denial(api.split(":", 1)[0]):
@@ -229,7 +230,8 @@ class Faults:
         with self.cloud.account.lock:
             self.cloud.account.faults.append(Fault(Api=api, Code=code, Message=message, Status=status, LatencyMs=latency_ms,
                                                    RegionId=region, Remaining=remaining, RetryAfterMs=retry_after_ms,
-                                                   Body=body, ContentType=content_type, Kind=kind, PageSizeCap=page_size_cap))
+                                                   Body=body, ContentType=content_type, Kind=kind, PageSizeCap=page_size_cap,
+                                                   After=after))
 
     def respond(self, api: str, body, *, content_type: str | None = None, remaining: int | None = None) -> None:
         """Answer `api` with a fixed body (a doc sample), instead of the emulated state."""
@@ -254,6 +256,9 @@ class Faults:
                         if f.Api in (f"{product}:{action}", f"{product}:*") and f.RegionId in (None, region)
                         and all((params or {}).get(k) == v for k, v in (f.Params or {}).items())
                         and (f.Remaining is None or f.Remaining > 0)]
+            for fault in [f for f in matching if f.After > 0]:
+                fault.After -= 1
+                matching.remove(fault)
             for fault in matching:
                 if fault.Remaining is not None:
                     fault.Remaining -= 1
@@ -261,10 +266,8 @@ class Faults:
             if fault.LatencyMs or fault.Kind == "timeout":
                 time.sleep((fault_kinds.latency_ms(fault.LatencyMs) if fault.Kind == "timeout" else fault.LatencyMs) / 1000)
         for fault in matching:
-            if fault.Code and not fault.AnswerLost:
-                raise self._error(fault, f"{product}:{action}")
-            if fault.Kind in fault_kinds.ERROR_KINDS:
-                raise fault_kinds.error(product, fault.Kind, action)
+            if (fault.Code or fault.Kind in fault_kinds.ERROR_KINDS) and not fault.AnswerLost:
+                raise self.error_of(fault, product, action)
             if fault.Kind == "malformed":
                 raise fault_kinds.malformed(product, action)
             if fault.Kind == "silent_denial":
@@ -293,6 +296,13 @@ class Faults:
         except ValueError:
             return  # the handler refuses it as it would without the fault
         request.args = ImmutableMultiDict({**request.args.to_dict(), param: str(min([asked, *caps]))})
+
+    @classmethod
+    def error_of(cls, fault, product: str, action: str) -> errors.ApiError:
+        """The error a fault answers with: its own code, or what its kind is in the product's words."""
+        if fault.Code:
+            return cls._error(fault, f"{product}:{action}")
+        return fault_kinds.error(product, fault.Kind, action)
 
     @staticmethod
     def _error(fault, api: str) -> errors.ApiError:

@@ -3,6 +3,8 @@ it uses (`${env('X', 'default')}`, `${vars.x}`, `${config('AccountID')}`, `${thi
 exposes each fc3 resource with its triggers, so the local cloud is wired from the same file."""
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import os
 import re
@@ -15,6 +17,13 @@ import yaml
 
 class ServerlessError(ValueError):
     pass
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(text: str) -> Any:
+    """s.yaml parsed once per text: every local cloud a test suite starts reads the same file, and the
+    pure-Python parser took a sixth of an end-to-end test's time. libyaml's loader where it is installed."""
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 @dataclass
@@ -149,7 +158,7 @@ class ServerlessProject:
     def load(cls, path: str | Path, *, account_id: str = "", env: dict[str, str] | None = None) -> "ServerlessProject":
         path = Path(path).resolve()
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+            raw = copy.deepcopy(_parsed(path.read_text(encoding="utf-8")))
         except (OSError, yaml.YAMLError) as exc:
             raise ServerlessError(f"{path}: cannot read s.yaml: {exc}") from None
         if not isinstance(raw, dict) or "resources" not in raw:

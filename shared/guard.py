@@ -27,7 +27,7 @@ from shared.audit.model import AuditReport
 from shared.audit.runner import AUDIT_DEADLINE_S, run_audit
 from shared.audit.scanner import AuditTarget
 from shared.audit.scanners.kms_usage import KmsUsageScanner
-from shared.clients import Clients, TransientError, answered, describe_error, error_code, is_transient
+from shared.clients import Clients, TransientError, answered, describe_error, error_code, is_transient, never_sent
 from shared.config import GuardConfig
 from shared.events import (ActionTrailRecord, CloudEvent, EventParseError, TimerEvent, clip, event_dedupe_key,
                            is_region_id, is_timer_payload, parse_fc_events_each, parse_timer_event)
@@ -86,11 +86,11 @@ class Mutation:
     """One thing to decide, whichever way it arrived."""
 
     event_id: str
-    dedupe_key: str
     event_name: str
     key_ref: str | None  # as the event names it: key id, ARN or alias
     region: str
-    data: ActionTrailRecord
+    dedupe_key: str = ""  # what its claim is kept under; "" for what is never claimed (a region the net cannot list)
+    data: ActionTrailRecord = field(default_factory=ActionTrailRecord)
     account: str | None = None
     source: str | None = None
     event_type: str | None = None
@@ -183,12 +183,11 @@ class KeyGuard:
                             else self._process(self._from_event(ev), invocation_id, last_chance=failure).result()
                             for ev in events]}
 
-    def safety_net(self, timer: TimerEvent, invocation_id: str = "", *, last_chance: str | None = None) -> dict[str, Any]:
+    def safety_net(self, timer: TimerEvent, invocation_id: str, *, last_chance: str | None = None) -> dict[str, Any]:
         """Re-decide every key in PendingDeletion in each configured region, exactly as its event would
         have been: a missed, lost or failed event is caught within a day, well inside the 7-day minimum
         window. A key whose decision hit a transient failure makes the run raise at the end, so FC
         retries it; the keys already decided are then duplicates of themselves and are not redone."""
-        invocation_id = invocation_id or str(uuid.uuid4())
         day = (timer.triggerTime or "")[:10] or datetime.utcnow().strftime("%Y-%m-%d")
         results: list[dict] = []
         retry_later: list[str] = []
@@ -358,7 +357,7 @@ class KeyGuard:
             if last_chance:  # every retry failed to raise it: the record is what is left to tell
                 return Outcome({**record, "status": "error", "reason": record.get("alertError")})
             raise TransientError(f"{owed['name']} still not raised ({record.get('alertError')}): the retry raises it")
-        done = {k: v for k, v in existing.items() if k not in ("alertOwed", "event", "status", "finished")}
+        done = {k: v for k, v in existing.items() if k != "alertOwed"}  # complete() writes its own status and time
         self._settle(claims, lambda c: c.complete(m.dedupe_key, {**done, "alertRaisedLate": True}), record)
         return Outcome({**record, "status": "alert_raised", "step": None,
                         "reason": f"{owed['name']} raised for the decision of invocation {existing.get('invocation')}"})
@@ -454,11 +453,20 @@ class KeyGuard:
                           "fail-safe cancel answered OK but the key is still PendingDeletion: not cancelled"}.get(
                     _state_or_none(clients, key_id, m.region), "fail-safe cancel sent; the key's state could not be re-read")
             except Exception as cancel_exc:
-                state = _state_if_refused(clients, key_id, m.region, cancel_exc)
-                if state not in (None, "PendingDeletion"):
-                    return Outcome({**record, "status": "already_done", "step": None, "keyStateAfter": state,
-                                    "reason": f"{reason}; the key is {state}, not pending deletion: nothing at risk"})
-                detail = f"fail-safe cancel not done: {describe_error(cancel_exc)}"
+                if is_transient(cancel_exc) and not never_sent(cancel_exc):
+                    # A 5xx or a read timeout after the request went out: the cancel may have run, and only
+                    # the key can tell (a retry could not: it would be refused as the key is no longer pending).
+                    lost = describe_error(cancel_exc)
+                    detail = {"Enabled": f"fail-safe: deletion cancelled (the answer was lost: {lost}; the key's state confirms it)",
+                              "PendingDeletion": f"fail-safe cancel not done: {lost}"}.get(
+                        _state_or_none(clients, key_id, m.region),
+                        f"fail-safe cancel sent but its answer was lost ({lost}); the key's state could not be re-read")
+                else:
+                    state = _state_if_refused(clients, key_id, m.region, cancel_exc)
+                    if state not in (None, "PendingDeletion"):
+                        return Outcome({**record, "status": "already_done", "step": None, "keyStateAfter": state,
+                                        "reason": f"{reason}; the key is {state}, not pending deletion: nothing at risk"})
+                    detail = f"fail-safe cancel not done: {describe_error(cancel_exc)}"
             record.update(decision="block", action="cancel_deletion")
         else:
             detail = "nothing done" + ("; the daily safety net re-decides keys pending deletion" if claim_busy else "")
@@ -488,8 +496,7 @@ class KeyGuard:
 
     def _safety_net_blind(self, region: str, day: str, exc: Exception) -> Outcome:
         """The safety net could not list a region's keys (denied, unknown region): say so, loudly."""
-        m = Mutation(event_id=f"{SAFETY_NET_SOURCE}/{day}/{region}", dedupe_key="", event_name="SafetyNet", key_ref=None,
-                     region=region, data=ActionTrailRecord(), source=SAFETY_NET_SOURCE,
+        m = Mutation(event_id=f"{SAFETY_NET_SOURCE}/{day}/{region}", event_name="SafetyNet", key_ref=None, region=region,
                      caller="daily safety net")
         record = {"eventId": m.event_id, "eventName": "SafetyNet", "region": region, "step": "list keys pending deletion"}
         clients = self.clients_for(region)
@@ -547,7 +554,9 @@ class KeyGuard:
             record["alertError"] = f"{alerts.EVENT_REJECTED} not raised: no client for {self.config.region or 'the home region'}"
             return
         try:
-            alerts.raise_alert(clients, self.config.region or str(content.get("region") or ""), alerts.EVENT_REJECTED,
+            # The guard's own region, where its alert rules live; a guard given none alerts where its
+            # clients were built: the event's region.
+            alerts.raise_alert(clients, self.config.region or clients.region, alerts.EVENT_REJECTED,
                                content, self.config.alert_group_id)
             record.update(alert=alerts.EVENT_REJECTED, alertSeverity="WARN")
         except Exception as exc:  # the rejection stands and is recorded; retrying would only reject it again
@@ -572,7 +581,7 @@ class KeyGuard:
 
     def _record_clients(self, region: str) -> Clients | None:
         try:
-            return self.clients_for(region) if region else None
+            return self.clients_for(region)  # refused for no region ("a region is required"), as for a bad one
         except Exception:
             return None
 

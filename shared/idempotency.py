@@ -71,7 +71,8 @@ class EventClaims:
                         f"since {existing.get('started')}")
 
     def complete(self, dedupe_key: str, summary: dict) -> None:
-        body = {"event": dedupe_key, "status": "done", "finished": _now().isoformat(), **summary}
+        # The claim's own fields last: a summary carried over from an earlier claim never undoes them.
+        body = {**summary, "event": dedupe_key, "status": "done", "finished": _now().isoformat()}
         self._put(self.object_key(dedupe_key), body, forbid_overwrite=False)
 
     def release(self, dedupe_key: str) -> None:

@@ -75,6 +75,62 @@ def test_an_owed_alert_keeps_the_severity_it_was_decided_with(start_cloud):
     assert decision_records(cloud)[-1]["alertSeverity"] == "WARN"
 
 
+def claim_of(cloud, keeper) -> tuple[EventClaims, str]:
+    [event] = parse_fc_events_each(json.dumps(SCHEDULE).encode())
+    claims = EventClaims(clients(cloud), keeper.config.state_bucket, REGION)
+    return claims, claims.object_key(event_dedupe_key(event))
+
+
+def test_an_owed_alert_whose_claim_names_no_severity_is_raised_critical(start_cloud):
+    # A claim whose owed alert carries no severity (written by an earlier version, or by hand) is raised as
+    # what an unknown failure to tell a person is: CRITICAL.
+    cloud = pending_key_with_a_dependent(start_cloud, CMS_DOWN_ONCE)
+    keeper = guard(cloud)
+    with pytest.raises(TransientError):
+        keeper.handle(SCHEDULE, "inv-first")
+    claims, key = claim_of(cloud, keeper)
+    claim = json.loads(claims.bucket.get_object(key).read())
+    del claim["alertOwed"]["severity"]
+    claims.bucket.put_object(key, json.dumps(claim))
+
+    keeper.handle(SCHEDULE, "inv-retry")
+
+    retry = decision_records(cloud)[-1]
+    assert retry["status"] == "alert_raised" and retry["alert"] == "KmsKeyDeletionBlocked"
+    assert retry["alertSeverity"] == "CRITICAL"
+
+
+def test_an_owed_alert_raised_whose_claim_cannot_be_completed_says_so(start_cloud):
+    # The retry raises the owed alert, then cannot write the claim back: the alert stands, and the record says a
+    # later delivery may raise it again (at least once, never silently none).
+    cloud = pending_key_with_a_dependent(start_cloud, CMS_DOWN_ONCE)
+    keeper = guard(cloud)
+    with pytest.raises(TransientError):
+        keeper.handle(SCHEDULE, "inv-first")
+    # The retry's calls to OSS: the claim it tries (refused: the event's claim is there), then its completion.
+    cloud.faults.add("oss:PutObject", kind="denied", after=1)
+
+    keeper.handle(SCHEDULE, "inv-retry")
+
+    retry = decision_records(cloud)[-1]
+    assert retry["status"] == "alert_raised" and [a["Name"] for a in alerts(cloud)] == ["KmsKeyDeletionBlocked"]
+    assert retry["idempotencyProblem"].startswith("claim not settled: AccessDenied")
+
+
+def test_a_guard_with_no_region_of_its_own_raises_an_owed_alert_in_the_events_region(start_cloud):
+    cloud = pending_key_with_a_dependent(start_cloud, CMS_DOWN_ONCE)
+    env = {**cloud.project.function("key-guard").environment, "FC_REGION": ""}
+    env.pop("ALIBABA_CLOUD_REGION_ID", None)
+    keeper = KeyGuard(GuardConfig.from_env(env), account_id=ACCOUNT_ID, clients_for=lambda region: clients(cloud, region))
+    with pytest.raises(TransientError):
+        keeper.handle(SCHEDULE, "inv-first")
+
+    keeper.handle(SCHEDULE, "inv-retry")
+
+    assert [(e.Name, e.RegionId) for e in cloud.account.cms.events] == [("KmsKeyDeletionBlocked", REGION)]
+    assert decision_records(cloud)[-1]["status"] == "alert_raised"
+
+
 def test_an_owed_alert_refused_again_hands_back_to_fc_naming_the_alert_and_the_refusal(start_cloud):
     cloud = pending_key_with_a_dependent(start_cloud, CMS_DOWN)
     keeper = guard(cloud)

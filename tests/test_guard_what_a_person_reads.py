@@ -165,6 +165,69 @@ def test_the_fail_safe_cancel_confirmed_by_the_key(start_cloud):
     assert alert["reasons"] == [reason, "the invocation failed every retry: EventAgeExceeded"]
 
 
+def fail_safe_cancel_with_the_claim_held(cloud) -> tuple[dict, dict]:
+    """The failure destination meets an event whose claim another invocation holds: it cancels fail-safe,
+    without reading the key first. Its one record and one alert."""
+    keeper = guard(cloud)
+    [event] = parse_fc_events_each(json.dumps(SCHEDULE).encode())
+    EventClaims(clients(cloud), keeper.config.state_bucket, REGION).claim(event_dedupe_key(event), "another-invocation")
+    keeper.handle_failed_invocation(SCHEDULE, "EventAgeExceeded")
+    cloud.faults.clear()
+    [record] = records(cloud)
+    [alert] = raised(cloud)
+    assert record["status"] == "error" and record["step"] == "claim" and alert["Name"] == "KmsKeyGuardFailed"
+    assert alert["actionResult"] == record["actionResult"]
+    return record, alert
+
+
+INTERNAL_ERROR = ("InternalError: code: 500, The request processing has failed due to some unknown error, exception or "
+                  "failure. request id: <id>")
+
+
+def test_a_fail_safe_cancel_answered_ok_but_not_done_says_so(start_cloud):
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], key_state="PendingDeletion", faults=[
+        {"Api": "kms:CancelKeyDeletion", "Body": {"RequestId": "answered-for-nothing"}}]))
+
+    record, _ = fail_safe_cancel_with_the_claim_held(cloud)
+
+    assert key_state(cloud) == "PendingDeletion"
+    assert record["actionResult"] == "fail-safe cancel answered OK but the key is still PendingDeletion: not cancelled"
+
+
+def test_a_fail_safe_cancel_whose_answer_was_lost_is_confirmed_by_the_key_and_not_sent_again(start_cloud):
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], key_state="PendingDeletion", faults=[
+        {"Api": "kms:CancelKeyDeletion", "Kind": "server_error", "AnswerLost": True}]))
+
+    record, _ = fail_safe_cancel_with_the_claim_held(cloud)
+
+    assert key_state(cloud) == "Enabled"
+    assert cloud.calls.get("kms:CancelKeyDeletion") == 1  # a write: not retried after it may have run
+    assert record["actionResult"] == (f"fail-safe: deletion cancelled (the answer was lost: {INTERNAL_ERROR}; "
+                                      "the key's state confirms it)")
+
+
+def test_a_fail_safe_cancel_failing_on_the_server_is_not_done(start_cloud):
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], key_state="PendingDeletion", faults=[
+        {"Api": "kms:CancelKeyDeletion", "Kind": "server_error"}]))
+
+    record, _ = fail_safe_cancel_with_the_claim_held(cloud)
+
+    assert key_state(cloud) == "PendingDeletion"
+    assert cloud.calls.get("kms:CancelKeyDeletion") == 1
+    assert record["actionResult"] == f"fail-safe cancel not done: {INTERNAL_ERROR}"
+
+
+def test_a_fail_safe_cancel_whose_answer_was_lost_and_whose_key_cannot_be_read_says_both(start_cloud):
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], key_state="PendingDeletion", faults=[
+        {"Api": "kms:CancelKeyDeletion", "Kind": "server_error", "AnswerLost": True}, DENIED_READ]))
+
+    record, _ = fail_safe_cancel_with_the_claim_held(cloud)
+
+    assert key_state(cloud) == "Enabled"
+    assert record["actionResult"] == (f"fail-safe cancel sent but its answer was lost ({INTERNAL_ERROR}); "
+                                      "the key's state could not be re-read")
+
+
 def test_a_failed_disable_is_told_and_nothing_is_done(start_cloud):
     cloud = start_cloud(make_account(disks=[disk("d-app1")], faults=[DENIED_READ]))
     guard(cloud).handle_failed_invocation(DISABLE, "EventAgeExceeded")

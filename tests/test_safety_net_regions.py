@@ -4,6 +4,8 @@ counted, and keys left when the time runs out are counted and retried. The guard
 cloud, through the official SDKs."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 from alibabacloud_kms20160120 import models as kms
 from alibabacloud_kms20160120.client import Client as KmsClient
@@ -119,3 +121,51 @@ def test_keys_left_when_time_runs_out_are_counted_and_handed_back(start_cloud):
     assert f"1 key(s) in {REGION} not reached within the time limit" in str(raised.value)
     assert summary_of(cloud)["retryLater"] == [f"1 key(s) in {REGION} not reached within the time limit"]
     assert cloud.calls.get("kms:CancelKeyDeletion") == 1
+
+
+def test_a_timer_event_without_a_trigger_time_decides_under_todays_utc_date(start_cloud):
+    cloud = both_keys_pending(start_cloud)
+    today = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+
+    result = guard(cloud, regions=REGION).handle({**TIMER, "triggerTime": ""}, "inv-net")
+
+    [decision] = result["results"]
+    # One decision per key per day: the day is the event's, or, when the timer names none, today's (UTC).
+    after = datetime.now(timezone.utc).strftime("%Y-%m-%d")  # read again: the test may straddle midnight
+    assert decision["eventId"] in {f"kms-steward.safety-net/{day}/{REGION}/{KEY}" for day in (today, after)}
+
+
+def test_on_the_last_chance_keys_left_when_time_runs_out_are_recorded_under_the_invocation(start_cloud):
+    cloud = start_cloud(make_account(disks=[disk("d-app1"), disk("d-other", key=OTHER_KEY)]))
+    cloud.bus.hold()
+    for key_id in (KEY, OTHER_KEY):
+        alice_kms(cloud).schedule_key_deletion(kms.ScheduleKeyDeletionRequest(key_id=key_id, pending_window_in_days=7))
+    keeper = guard(cloud, regions=REGION, time_limit_s=400,
+                   clock=lambda: 1000.0 if cloud.calls.get("kms:CancelKeyDeletion") else 0.0)
+
+    keeper.handle_failed_invocation(TIMER, "EventAgeExceeded", "inv-destination")
+
+    not_reached = [r for r in decision_records(cloud) if r.get("step") == "safety net" or
+                   "not reached" in str(r.get("reason"))]
+    assert not_reached and all(r["invocation"] == "inv-destination" for r in not_reached)
+
+
+def test_keys_whose_decision_must_be_retried_are_each_named_in_what_fc_is_told(start_cloud):
+    from localcloud.account import Fault
+
+    extra = [f"1111111{n}-0000-4000-8000-00000000000{n}" for n in range(5)]
+    account = make_account(kms={"keys": [{"KeyId": key_id, "RegionId": REGION, "KeyState": "PendingDeletion",
+                                          "DeleteDate": f"{datetime.now(timezone.utc).year + 1}-01-01T00:00:00Z",
+                                          "Origin": "Aliyun_KMS", "Creator": ACCOUNT_ID} for key_id in extra]})
+    account.faults.append(Fault(Api="kms:DescribeKey", Code="Rejected.Throttling", Status=429))
+    cloud = start_cloud(account)
+
+    with pytest.raises(TransientError) as raised:
+        guard(cloud, regions=REGION).handle(TIMER, "inv-net")
+
+    message = str(raised.value)
+    head = "safety net: 5 part(s) to retry: "
+    assert message.startswith(head + f"{extra[0]} (retry later (read key): Rejected.Throttling")
+    assert f"); {extra[1]} (retry later (read key): " in message
+    assert len(message) == len(head) + 500  # each part is named; the whole is cut to what a person can read
+    assert [part.split(" ")[0] for part in summary_of(cloud)["retryLater"]] == extra

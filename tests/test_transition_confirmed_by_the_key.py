@@ -1,0 +1,112 @@
+"""Only the key says what a write did (shared/keys.py, _transition): a cancel answered OK while the key stays
+pending deletion is not done; a cancel whose re-read fails is not confirmed, whatever its answer said; a
+cancel that was refused before it ran and cannot be re-read is handed back for FC to retry. These are the
+answers a person reads in the record's actionResult, so they are asserted word for word.
+
+The re-read fails by a fault that lets the first DescribeKey through (the look before the write) and meets
+the second (the look after it), as a permission revoked or a backend failing between two calls would.
+Against the local cloud with the official KMS SDK."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from shared.clients import Clients, TransientError
+from shared.keys import WRITE_ATTEMPTS, cancel_deletion
+from tests.support.accounts import KEY, REGION, make_account
+from tests.support.scanners import clients
+
+DENIED = ("Forbidden.NoPermission: code: 403, This operation is forbidden by permission system. request id: ")
+RE_READ_DENIED = {"Api": "kms:DescribeKey", "Kind": "denied", "After": 1}
+
+
+@pytest.fixture(autouse=True)
+def _no_wait_between_retries(monkeypatch):
+    # Which calls are retried is the subject; the seconds spent waiting between them are not.
+    monkeypatch.setattr(Clients, "_sleep", lambda self, seconds: None)
+
+
+def pending_cloud(start_cloud, *faults):
+    return start_cloud(make_account(key_state="PendingDeletion", faults=list(faults)))
+
+
+def masked(text: str) -> str:
+    """The text with each `request id: <uuid>` cut to `request id: `."""
+    return re.sub(r"request id: [0-9A-Fa-f-]+", "request id: ", text)
+
+
+def key_state(cloud) -> str:
+    return next(k.KeyState for k in cloud.account.kms.keys if k.KeyId == KEY)
+
+
+def test_a_cancel_answered_ok_while_the_key_stays_pending_is_not_done(start_cloud):
+    # A front end answers 200 for a cancel the service never ran: every round re-reads the key, sees it still
+    # pending deletion, and writes again; after the last round the cancel is failed, not done.
+    cloud = pending_cloud(start_cloud, {"Api": "kms:CancelKeyDeletion", "Body": {"RequestId": "answered-for-nothing"}})
+
+    result = cancel_deletion(clients(cloud), KEY, REGION)
+
+    assert (result.outcome, result.done, result.state_after) == ("failed", False, "PendingDeletion")
+    assert result.detail == "kms:CancelKeyDeletion answered OK but the key is still PendingDeletion"
+    assert cloud.calls.get("kms:CancelKeyDeletion") == WRITE_ATTEMPTS
+    assert cloud.calls.get("kms:DescribeKey") == 1 + WRITE_ATTEMPTS
+    assert key_state(cloud) == "PendingDeletion"
+
+
+def test_a_cancel_answered_ok_once_then_done_by_the_next_round_is_done(start_cloud):
+    cloud = pending_cloud(start_cloud, {"Api": "kms:CancelKeyDeletion", "Body": {"RequestId": "answered-for-nothing"},
+                                        "Remaining": 1})
+
+    result = cancel_deletion(clients(cloud), KEY, REGION)
+
+    assert (result.outcome, result.state_after, result.detail) == ("done", "Enabled", "PendingDeletion -> Enabled")
+    assert cloud.calls.get("kms:CancelKeyDeletion") == 2
+
+
+def test_a_cancel_answered_ok_whose_key_cannot_be_re_read_is_failed_as_unconfirmed(start_cloud):
+    cloud = pending_cloud(start_cloud, RE_READ_DENIED)
+
+    result = cancel_deletion(clients(cloud), KEY, REGION)
+
+    assert (result.outcome, result.done, result.state_after) == ("failed", False, None)
+    assert masked(result.detail) == ("kms:CancelKeyDeletion sent but not confirmed: answered OK; re-reading the key failed "
+                                     f"({DENIED}): its state is unconfirmed")
+    assert cloud.calls.get("kms:CancelKeyDeletion") == 1  # not written again: it may well have run
+    assert key_state(cloud) == "Enabled"  # it did: only the key could have said so
+
+
+def test_a_cancel_whose_answer_was_lost_and_whose_key_cannot_be_re_read_names_both_failures(start_cloud):
+    cloud = pending_cloud(start_cloud, RE_READ_DENIED,
+                          {"Api": "kms:CancelKeyDeletion", "Kind": "server_error", "AnswerLost": True, "Remaining": 1})
+
+    result = cancel_deletion(clients(cloud), KEY, REGION)
+
+    assert (result.outcome, result.done, result.state_after) == ("failed", False, None)
+    assert masked(result.detail) == (
+        "kms:CancelKeyDeletion sent but not confirmed: InternalError: code: 500, The request processing has failed due to "
+        "some unknown error, exception or failure. request id: ; re-reading the key failed "
+        f"({DENIED}): its state is unconfirmed")
+    assert cloud.calls.get("kms:CancelKeyDeletion") == 1
+
+
+def test_a_cancel_refused_before_it_ran_whose_key_cannot_be_re_read_is_handed_back_for_a_retry(start_cloud):
+    # Throttled through every retry: the cancel cannot have run, so FC's retry of the invocation is safe.
+    cloud = pending_cloud(start_cloud, RE_READ_DENIED, {"Api": "kms:CancelKeyDeletion", "Kind": "throttled"})
+
+    with pytest.raises(TransientError) as raised:
+        cancel_deletion(clients(cloud), KEY, REGION)
+
+    assert masked(str(raised.value)) == ("kms:CancelKeyDeletion refused (Rejected.Throttling: code: 429, QPS Limit Exceeded "
+                                         "request id: ) and the key could not be re-read")
+    assert key_state(cloud) == "PendingDeletion"
+
+
+def test_a_key_gone_when_re_read_after_the_cancel_is_not_done_and_names_key_and_region(start_cloud):
+    cloud = pending_cloud(start_cloud, {"Api": "kms:DescribeKey", "Code": "Forbidden.KeyNotFound", "Status": 404, "After": 1},
+                          {"Api": "kms:CancelKeyDeletion", "Kind": "server_error", "Remaining": 1})
+
+    result = cancel_deletion(clients(cloud), KEY, REGION)
+
+    assert (result.outcome, result.done, result.state_after) == ("already", False, None)
+    assert result.detail == f"not done: key {KEY} not found in {REGION}"
