@@ -469,7 +469,9 @@ class KeyGuard:
                     detail = f"fail-safe cancel not done: {describe_error(cancel_exc)}"
             record.update(decision="block", action="cancel_deletion")
         else:
-            detail = "nothing done" + ("; the daily safety net re-decides keys pending deletion" if claim_busy else "")
+            # A deletion left to a claim that may be stale is still seen by the safety net; nothing else is.
+            net = claim_busy and m.event_name == "ScheduleKeyDeletion"
+            detail = "nothing done" + ("; the daily safety net re-decides keys pending deletion" if net else "")
         record["actionResult"] = detail
         return self._guard_failed(m, record, clients, record.get("keyId") or m.key_ref or "", None, record.get("action") or "none",
                                   detail, [reason], reason=reason)

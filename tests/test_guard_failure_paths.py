@@ -117,11 +117,23 @@ def test_an_owed_alert_raised_whose_claim_cannot_be_completed_says_so(start_clou
     assert retry["idempotencyProblem"].startswith("claim not settled: AccessDenied")
 
 
-def test_a_guard_with_no_region_of_its_own_raises_an_owed_alert_in_the_events_region(start_cloud):
-    cloud = pending_key_with_a_dependent(start_cloud, CMS_DOWN_ONCE)
+def guard_with_no_region_of_its_own(cloud) -> KeyGuard:
     env = {**cloud.project.function("key-guard").environment, "FC_REGION": ""}
     env.pop("ALIBABA_CLOUD_REGION_ID", None)
-    keeper = KeyGuard(GuardConfig.from_env(env), account_id=ACCOUNT_ID, clients_for=lambda region: clients(cloud, region))
+    return KeyGuard(GuardConfig.from_env(env), account_id=ACCOUNT_ID, clients_for=lambda region: clients(cloud, region))
+
+
+def test_a_guard_with_no_region_of_its_own_raises_its_failure_alert_in_the_events_region(start_cloud):
+    cloud = pending_key_with_a_dependent(start_cloud, {"Api": "kms:DescribeKey", "Code": "Forbidden.RAM"})
+
+    guard_with_no_region_of_its_own(cloud).handle_failed_invocation(SCHEDULE, "EventAgeExceeded", "inv-destination")
+
+    assert [(e.Name, e.RegionId) for e in cloud.account.cms.events] == [("KmsKeyGuardFailed", REGION)]
+
+
+def test_a_guard_with_no_region_of_its_own_raises_an_owed_alert_in_the_events_region(start_cloud):
+    cloud = pending_key_with_a_dependent(start_cloud, CMS_DOWN_ONCE)
+    keeper = guard_with_no_region_of_its_own(cloud)
     with pytest.raises(TransientError):
         keeper.handle(SCHEDULE, "inv-first")
 

@@ -165,13 +165,13 @@ def test_the_fail_safe_cancel_confirmed_by_the_key(start_cloud):
     assert alert["reasons"] == [reason, "the invocation failed every retry: EventAgeExceeded"]
 
 
-def fail_safe_cancel_with_the_claim_held(cloud) -> tuple[dict, dict]:
+def fail_safe_cancel_with_the_claim_held(cloud, original=SCHEDULE, keeper=None) -> tuple[dict, dict]:
     """The failure destination meets an event whose claim another invocation holds: it cancels fail-safe,
     without reading the key first. Its one record and one alert."""
-    keeper = guard(cloud)
-    [event] = parse_fc_events_each(json.dumps(SCHEDULE).encode())
+    keeper = keeper or guard(cloud)
+    [event] = parse_fc_events_each(json.dumps(original).encode())
     EventClaims(clients(cloud), keeper.config.state_bucket, REGION).claim(event_dedupe_key(event), "another-invocation")
-    keeper.handle_failed_invocation(SCHEDULE, "EventAgeExceeded")
+    keeper.handle_failed_invocation(original, "EventAgeExceeded")
     cloud.faults.clear()
     [record] = records(cloud)
     [alert] = raised(cloud)
@@ -226,6 +226,37 @@ def test_a_fail_safe_cancel_whose_answer_was_lost_and_whose_key_cannot_be_read_s
     assert key_state(cloud) == "Enabled"
     assert record["actionResult"] == (f"fail-safe cancel sent but its answer was lost ({INTERNAL_ERROR}); "
                                       "the key's state could not be re-read")
+
+
+def test_a_fail_safe_cancel_throttled_is_not_done_even_when_a_person_cancelled_meanwhile(start_cloud):
+    # Throttled: the cancel never ran, whatever state the key is in; the record does not take the person's
+    # cancel for the guard's own.
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], faults=[{"Api": "kms:CancelKeyDeletion", **THROTTLED}]))
+
+    record, _ = fail_safe_cancel_with_the_claim_held(cloud)
+
+    assert record["actionResult"] == "fail-safe cancel not done: Rejected.Throttling: code: 429, Injected fault on " \
+        "kms:CancelKeyDeletion. request id: <id>"
+
+
+def test_a_deletion_in_alert_mode_left_to_a_held_claim_is_nothing_done_and_left_to_the_safety_net(start_cloud):
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], key_state="PendingDeletion"))
+    env = {**cloud.project.function("key-guard").environment, "FC_REGION": REGION, "GUARD_DELETION_MODE": "alert"}
+    keeper = KeyGuard(GuardConfig.from_env(env), account_id=ACCOUNT_ID, clients_for=lambda region: clients(cloud, region))
+
+    record, _ = fail_safe_cancel_with_the_claim_held(cloud, keeper=keeper)
+
+    assert key_state(cloud) == "PendingDeletion" and cloud.calls.get("kms:CancelKeyDeletion") == 0
+    assert record["actionResult"] == "nothing done; the daily safety net re-decides keys pending deletion"
+
+
+def test_a_disable_left_to_a_held_claim_is_nothing_done(start_cloud):
+    # The safety net re-decides keys pending deletion, not disabled ones: the record does not promise it.
+    cloud = start_cloud(make_account(disks=[disk("d-app1")]))
+
+    record, _ = fail_safe_cancel_with_the_claim_held(cloud, DISABLE)
+
+    assert record["actionResult"] == "nothing done" and "action" not in record
 
 
 def test_a_failed_disable_is_told_and_nothing_is_done(start_cloud):
