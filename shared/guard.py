@@ -32,7 +32,7 @@ from shared.config import GuardConfig
 from shared.events import (ActionTrailRecord, CloudEvent, EventParseError, TimerEvent, clip, event_dedupe_key,
                            is_region_id, is_timer_payload, parse_fc_events_each, parse_timer_event)
 from shared.idempotency import ClaimBusy, EventClaims
-from shared.keys import ActionResult, KeyNotFound, cancel_deletion, enable_key, list_pending_deletion, read_key
+from shared.keys import CANCELLED_STATES, ActionResult, KeyNotFound, cancel_deletion, enable_key, list_pending_deletion, read_key
 from shared.policy import (Decision, KeyView, decide_deletion, decide_disable, decide_material_deleted,
                            decide_protection_removed, decide_rotation_off)
 
@@ -448,19 +448,12 @@ class KeyGuard:
             try:
                 clients.call("kms:CancelKeyDeletion", clients.kms(m.region).cancel_key_deletion,
                              kms.CancelKeyDeletionRequest(key_id=key_id), write=True)
-                # Said only as far as the key shows it: an OK that changed nothing is not a cancel.
-                detail = {"Enabled": "fail-safe: deletion cancelled", "PendingDeletion":
-                          "fail-safe cancel answered OK but the key is still PendingDeletion: not cancelled"}.get(
-                    _state_or_none(clients, key_id, m.region), "fail-safe cancel sent; the key's state could not be re-read")
+                detail = _fail_safe_cancel_shown(_state_or_none(clients, key_id, m.region), lost=None)
             except Exception as cancel_exc:
                 if is_transient(cancel_exc) and not never_sent(cancel_exc):
                     # A 5xx or a read timeout after the request went out: the cancel may have run, and only
                     # the key can tell (a retry could not: it would be refused as the key is no longer pending).
-                    lost = describe_error(cancel_exc)
-                    detail = {"Enabled": f"fail-safe: deletion cancelled (the answer was lost: {lost}; the key's state confirms it)",
-                              "PendingDeletion": f"fail-safe cancel not done: {lost}"}.get(
-                        _state_or_none(clients, key_id, m.region),
-                        f"fail-safe cancel sent but its answer was lost ({lost}); the key's state could not be re-read")
+                    detail = _fail_safe_cancel_shown(_state_or_none(clients, key_id, m.region), lost=describe_error(cancel_exc))
                 else:
                     state = _state_if_refused(clients, key_id, m.region, cancel_exc)
                     if state not in (None, "PendingDeletion"):
@@ -593,6 +586,20 @@ def _state_or_none(clients: Clients, key_id: str, region: str) -> str | None:
         return read_key(clients, key_id, region, with_details=False).state
     except Exception:
         return None
+
+
+def _fail_safe_cancel_shown(state: str | None, *, lost: str | None) -> str:
+    """What a fail-safe cancel did, said only as far as the key shows it (`state`, None when it could not be
+    read): an OK that changed nothing is not a cancel. `lost`: the error that took the answer, if one did."""
+    if state in CANCELLED_STATES:
+        return "fail-safe: deletion cancelled" + (f" (the answer was lost: {lost}; the key's state confirms it)" if lost else "")
+    if state == "PendingDeletion":
+        return f"fail-safe cancel not done: {lost}" if lost else \
+            "fail-safe cancel answered OK but the key is still PendingDeletion: not cancelled"
+    if state is None:
+        return f"fail-safe cancel sent but its answer was lost ({lost}); the key's state could not be re-read" if lost else \
+            "fail-safe cancel sent; the key's state could not be re-read"
+    return f"fail-safe cancel sent; the key is {state} now"
 
 
 def _state_if_refused(clients: Clients, key_id: str, region: str, exc: Exception) -> str | None:

@@ -78,23 +78,28 @@ class NotApplied(Exception):
     """A write answered OK while the key stayed as it was."""
 
 
+# A cancelled key returns to Enabled ("CancelKeyDeletion", KMS API reference), or, with its imported material
+# deleted, to PendingImport, as it has nothing to be enabled with (UNCONFIRMED which state KMS shows then: the
+# local cloud's). Either is a cancel done.
+CANCELLED_STATES = ("Enabled", "PendingImport")
+
 WRITE_ATTEMPTS = 3  # rounds of write, then re-read; each write is itself retried while it provably did not run
 
 
 def cancel_deletion(clients: Clients, key_id: str, region: str) -> ActionResult:
     """CancelKeyDeletion if the key is still pending deletion (cancel is reversible: always safe)."""
-    return _transition(clients, key_id, region, "cancel_deletion", required="PendingDeletion", target="Enabled",
+    return _transition(clients, key_id, region, "cancel_deletion", required="PendingDeletion", target=CANCELLED_STATES,
                        api="kms:CancelKeyDeletion", call=lambda c: c.cancel_key_deletion(kms.CancelKeyDeletionRequest(key_id=key_id)))
 
 
 def enable_key(clients: Clients, key_id: str, region: str) -> ActionResult:
-    return _transition(clients, key_id, region, "enable_key", required="Disabled", target="Enabled",
+    return _transition(clients, key_id, region, "enable_key", required="Disabled", target=("Enabled",),
                        api="kms:EnableKey", call=lambda c: c.enable_key(kms.EnableKeyRequest(key_id=key_id)))
 
 
-def _transition(clients: Clients, key_id: str, region: str, action: str, *, required: str, target: str, api: str,
-                call) -> ActionResult:
-    """Move the key from `required` to `target`. Only the key's state says what a write did: an answer
+def _transition(clients: Clients, key_id: str, region: str, action: str, *, required: str, target: tuple[str, ...],
+                api: str, call) -> ActionResult:
+    """Move the key from `required` to one of the `target` states. Only the key's state says what a write did: an answer
     that says OK while the key stays as it was (a gateway answering for a service it never asked) is not
     done; an answer lost after the write ran (a read timeout, a 5xx) is done when the key shows it; a
     refusal because someone changed the key first is already done; a refusal of the request itself
@@ -127,7 +132,7 @@ def _transition(clients: Clients, key_id: str, region: str, action: str, *, requ
             return ActionResult(action=action, outcome="failed", detail=f"{api} sent but not confirmed: "
                                 f"{describe_error(failure) if failure else 'answered OK'}; re-reading the key failed "
                                 f"({describe_error(exc)}): its state is unconfirmed")
-        if now.state == target and (failure is None or (is_transient(failure) and not never_sent(failure))):
+        if now.state in target and (failure is None or (is_transient(failure) and not never_sent(failure))):
             lost = f" (the answer to {api} was lost; the key's state confirms it)" if failure is not None else ""
             return ActionResult(action=action, outcome="done", state_after=now.state, detail=f"{before.state} -> {now.state}{lost}")
         if now.state != required:

@@ -95,3 +95,19 @@ def test_deleting_material_nothing_uses_is_recorded_without_alert(start_cloud):
 
     assert alerts(cloud) == []
     assert only_record(cloud, "DeleteKeyMaterial")["decision"] == "allow"
+
+
+def test_a_deletion_cancelled_on_a_key_without_its_material_is_blocked_and_the_key_back_to_pending_import(start_cloud):
+    # Material deleted, then the key scheduled for deletion: the cancel brings it back to PendingImport, not
+    # Enabled (it has no material to be enabled with). That is the guard's cancel done, not someone else's.
+    cloud = start_cloud(external_key_account(disks=[disk("d-app1")]))
+    alice_kms(cloud).delete_key_material(kms.DeleteKeyMaterialRequest(key_id=KEY))
+    assert cloud.bus.drain(timeout=60)
+    alice_kms(cloud).schedule_key_deletion(kms.ScheduleKeyDeletionRequest(key_id=KEY, pending_window_in_days=7))
+    assert cloud.bus.drain(timeout=60)
+
+    record = only_record(cloud, "ScheduleKeyDeletion")
+    assert record["status"] == "acted" and record["actionDone"] is True
+    assert (record["keyStateBefore"], record["keyStateAfter"]) == ("PendingDeletion", "PendingImport")
+    assert record["actionResult"] == "PendingDeletion -> PendingImport"
+    assert [a["Name"] for a in alerts(cloud)] == ["KmsKeyMaterialDeleted", "KmsKeyDeletionBlocked"]

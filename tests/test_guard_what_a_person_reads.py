@@ -228,6 +228,29 @@ def test_a_fail_safe_cancel_whose_answer_was_lost_and_whose_key_cannot_be_read_s
                                       "the key's state could not be re-read")
 
 
+def test_a_fail_safe_cancel_bringing_a_key_without_material_back_to_pending_import_is_a_cancel(start_cloud):
+    account = make_account(disks=[disk("d-app1")])
+    next(k for k in account.kms.keys if k.KeyId == KEY).Origin = "EXTERNAL"  # imported material (BYOK)
+    cloud = start_cloud(account)
+    cloud.bus.hold()  # the guard sees these only through the failure destination below
+    alice_kms(cloud).delete_key_material(kms.DeleteKeyMaterialRequest(key_id=KEY))
+    alice_kms(cloud).schedule_key_deletion(kms.ScheduleKeyDeletionRequest(key_id=KEY, pending_window_in_days=7))
+
+    record, _ = fail_safe_cancel_with_the_claim_held(cloud)
+
+    assert key_state(cloud) == "PendingImport"
+    assert record["actionResult"] == "fail-safe: deletion cancelled"
+
+
+def test_a_fail_safe_cancel_answered_ok_on_a_key_in_another_state_names_that_state(start_cloud):
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], key_state="Disabled", faults=[
+        {"Api": "kms:CancelKeyDeletion", "Body": {"RequestId": "answered-for-nothing"}}]))
+
+    record, _ = fail_safe_cancel_with_the_claim_held(cloud)
+
+    assert record["actionResult"] == "fail-safe cancel sent; the key is Disabled now"
+
+
 def test_a_fail_safe_cancel_throttled_is_not_done_even_when_a_person_cancelled_meanwhile(start_cloud):
     # Throttled: the cancel never ran, whatever state the key is in; the record does not take the person's
     # cancel for the guard's own.

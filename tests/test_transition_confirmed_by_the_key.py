@@ -9,12 +9,16 @@ Against the local cloud with the official KMS SDK."""
 from __future__ import annotations
 
 import re
+import threading
+import time
 
 import pytest
+from alibabacloud_kms20160120 import models as kms
 
 from shared.clients import Clients, TransientError
 from shared.keys import WRITE_ATTEMPTS, cancel_deletion
 from tests.support.accounts import KEY, REGION, make_account
+from tests.support.clients import alice_kms
 from tests.support.scanners import clients
 
 DENIED = ("Forbidden.NoPermission: code: 403, This operation is forbidden by permission system. request id: ")
@@ -110,3 +114,60 @@ def test_a_key_gone_when_re_read_after_the_cancel_is_not_done_and_names_key_and_
 
     assert (result.outcome, result.done, result.state_after) == ("already", False, None)
     assert result.detail == f"not done: key {KEY} not found in {REGION}"
+
+
+# ---------------------------------------------------------------- someone else's hand on the key meanwhile
+
+
+def test_a_cancel_refused_while_the_key_was_cancelled_anyway_is_not_taken_for_the_guards(start_cloud):
+    # The cancel is refused for good (denied), yet the key shows Enabled: another hand cancelled it.
+    cloud = pending_cloud(start_cloud, {"Api": "kms:CancelKeyDeletion", "Kind": "denied", "AnswerLost": True})
+
+    result = cancel_deletion(clients(cloud), KEY, REGION)
+
+    assert (result.outcome, result.done, result.state_after) == ("already", False, "Enabled")
+    assert masked(result.detail) == f"not done: the key became Enabled meanwhile ({DENIED})"
+
+
+def test_a_cancel_throttled_through_every_retry_while_the_key_was_cancelled_anyway_is_not_the_guards(start_cloud):
+    # The first attempt's answer is a 429 although the cancel ran (another hand's, as far as anyone can tell);
+    # every retry is throttled before it runs. Throttled means never run: the cancel is not the guard's.
+    cloud = pending_cloud(start_cloud, {"Api": "kms:CancelKeyDeletion", "Kind": "throttled", "AnswerLost": True, "Remaining": 1},
+                          {"Api": "kms:CancelKeyDeletion", "Kind": "throttled", "After": 1})
+
+    result = cancel_deletion(clients(cloud), KEY, REGION)
+
+    assert (result.outcome, result.done, result.state_after) == ("already", False, "Enabled")
+    assert masked(result.detail) == ("not done: the key became Enabled meanwhile (Rejected.Throttling: code: 429, "
+                                     "QPS Limit Exceeded request id: )")
+
+
+def disable_once_the_cancel_is_under_way(cloud) -> threading.Thread:
+    """While the guard's CancelKeyDeletion is held up (a fault's latency), a person cancels the deletion
+    and disables the key: the re-read then finds a state that is neither the one required nor the target."""
+    def person():
+        deadline = time.monotonic() + 10
+        while not cloud.calls.get("kms:CancelKeyDeletion") and time.monotonic() < deadline:
+            time.sleep(0.005)
+        alice_kms(cloud).cancel_key_deletion(kms.CancelKeyDeletionRequest(key_id=KEY))
+        alice_kms(cloud).disable_key(kms.DisableKeyRequest(key_id=KEY))
+
+    thread = threading.Thread(target=person)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("answer, why", [
+    ({"Body": {"RequestId": "answered-for-nothing"}}, ""),
+    ({"Kind": "server_error"}, " (InternalError: code: 500, The request processing has failed due to some unknown error, "
+                               "exception or failure. request id: )"),
+])
+def test_a_key_another_hand_moved_meanwhile_is_not_done_and_says_its_state(start_cloud, answer, why):
+    cloud = pending_cloud(start_cloud, {"Api": "kms:CancelKeyDeletion", "LatencyMs": 1000, "Remaining": 1, **answer})
+    person = disable_once_the_cancel_is_under_way(cloud)
+
+    result = cancel_deletion(clients(cloud), KEY, REGION)
+    person.join()
+
+    assert (result.action, result.outcome, result.done, result.state_after) == ("cancel_deletion", "already", False, "Disabled")
+    assert masked(result.detail) == f"not done: the key became Disabled meanwhile{why}"
