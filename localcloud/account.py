@@ -75,8 +75,9 @@ class Fault(StrictRecord):
     # Only calls whose parameters include these values meet the fault (e.g. one DBInstanceType of a listing).
     Params: Optional[dict[str, str]] = None
     Remaining: Optional[int] = None  # answer with the fault this many times, then stop; None = always
-    # Let this many matching calls through untouched before the fault is met: a read that works once and
-    # fails the next time (the re-read after a write), as a permission revoked or a backend failing mid-way.
+    # The first this many matching calls do not meet this fault (other faults still apply to them): a read
+    # that works once and fails the next time (the re-read after a write), as a permission revoked or a
+    # backend failing mid-way would.
     After: int = Field(default=0, ge=0)
     Body: Optional[Any] = None  # answer 200 with this body (dict: JSON; str: as is), e.g. a doc sample
     ContentType: Optional[str] = None
@@ -89,8 +90,9 @@ class Fault(StrictRecord):
     PageSizeCap: Optional[int] = Field(default=None, ge=1)
     ReportRequestedPageSize: bool = False
     OmitTotal: bool = False
-    # The call runs, then its answer is lost: the caller gets the fault's error (say 503 ServiceUnavailable)
-    # although the write happened, as when a front end fails after the backend has done the work.
+    # The call runs, then its answer is lost: the caller gets the fault's error (its Code, or its Kind's: say
+    # 500 InternalError) although the write happened, as when a front end fails after the backend has done the
+    # work. With a refusal (denied, throttled) it stands for a write someone else made while this one was refused.
     AnswerLost: bool = False
 
     @field_validator("Api")

@@ -56,6 +56,7 @@ class EventBus:
         return rules
 
     def start(self) -> None:
+        self._stopping = False
         self._worker = threading.Thread(target=self._run, name="localcloud-eventbridge", daemon=True)
         self._worker.start()
 

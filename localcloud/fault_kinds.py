@@ -157,6 +157,29 @@ def error(product: str, kind: str, action: str) -> errors.ApiError:
     return err
 
 
+def error_of(fault, product: str, action: str) -> errors.ApiError:
+    """The error an injected fault answers with: its own `Code`, or what its `Kind` is in the product's words."""
+    if not fault.Code:
+        return error(product, fault.Kind, action)
+    api = f"{product}:{action}"
+    if fault.Code in ("Forbidden.RAM", "AccessDenied", "NoPermission"):
+        err = errors.forbidden_ram(api)
+        err.code = fault.Code
+        return err
+    if fault.Code.startswith("Throttling"):
+        err = errors.throttled(retry_after=fault.RetryAfterMs)
+        err.code = fault.Code
+        return err
+    return errors.ApiError(fault.Code, fault.Message or f"Injected fault on {api}.", fault.Status or 400)
+
+
+def lost_answer(met: list, product: str, action: str) -> errors.ApiError | None:
+    """The error that takes the answer of a call that was done (an `AnswerLost` fault met), or None. Every
+    front end asks it after the handler ran, and answers with it in its own error format."""
+    lost = next((f for f in met if f.AnswerLost and (f.Code or f.Kind in ERROR_KINDS)), None)
+    return None if lost is None else error_of(lost, product, action)
+
+
 def malformed(product: str, action: str) -> errors.CannedResponse:
     """A 200 answer cut short: what the front end sends when a body is truncated on the way."""
     if product == "oss":

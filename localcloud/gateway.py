@@ -110,10 +110,10 @@ class Gateway:
                         source_ip=request.remote_addr or "127.0.0.1", faults=met)
             with self.cloud.account.lock:
                 result = product.handle(call)
-            lost = next((f for f in met if f.AnswerLost and (f.Code or f.Kind in fault_kinds.ERROR_KINDS)), None)
+            lost = fault_kinds.lost_answer(met, product.code, action)
             if lost is not None:  # done, but the caller never learns it
                 self.cloud.trail.record(product, call)
-                return self._json_error(Faults.error_of(lost, product.code, action), request_id, request.host)
+                return self._json_error(lost, request_id, request.host)
         except errors.CannedResponse as canned:
             return canned.response(request_id)
         except errors.ApiError as err:
@@ -222,7 +222,7 @@ class Faults:
     def add(self, api: str, code: str | None = None, *, message: str | None = None, status: int | None = None,
             latency_ms: int = 0, region: str | None = None, remaining: int | None = None, retry_after_ms: int | None = None,
             body=None, content_type: str | None = None, kind: str | None = None, page_size_cap: int | None = None,
-            after: int = 0) -> None:
+            after: int = 0, answer_lost: bool = False) -> None:
         from localcloud.account import Fault
 
         if kind == "silent_denial" and not fault_kinds.supports_silent_denial(api.split(":", 1)[0]):
@@ -231,7 +231,7 @@ class Faults:
             self.cloud.account.faults.append(Fault(Api=api, Code=code, Message=message, Status=status, LatencyMs=latency_ms,
                                                    RegionId=region, Remaining=remaining, RetryAfterMs=retry_after_ms,
                                                    Body=body, ContentType=content_type, Kind=kind, PageSizeCap=page_size_cap,
-                                                   After=after))
+                                                   After=after, AnswerLost=answer_lost))
 
     def respond(self, api: str, body, *, content_type: str | None = None, remaining: int | None = None) -> None:
         """Answer `api` with a fixed body (a doc sample), instead of the emulated state."""
@@ -267,7 +267,7 @@ class Faults:
                 time.sleep((fault_kinds.latency_ms(fault.LatencyMs) if fault.Kind == "timeout" else fault.LatencyMs) / 1000)
         for fault in matching:
             if (fault.Code or fault.Kind in fault_kinds.ERROR_KINDS) and not fault.AnswerLost:
-                raise self.error_of(fault, product, action)
+                raise fault_kinds.error_of(fault, product, action)
             if fault.Kind == "malformed":
                 raise fault_kinds.malformed(product, action)
             if fault.Kind == "silent_denial":
@@ -297,21 +297,3 @@ class Faults:
             return  # the handler refuses it as it would without the fault
         request.args = ImmutableMultiDict({**request.args.to_dict(), param: str(min([asked, *caps]))})
 
-    @classmethod
-    def error_of(cls, fault, product: str, action: str) -> errors.ApiError:
-        """The error a fault answers with: its own code, or what its kind is in the product's words."""
-        if fault.Code:
-            return cls._error(fault, f"{product}:{action}")
-        return fault_kinds.error(product, fault.Kind, action)
-
-    @staticmethod
-    def _error(fault, api: str) -> errors.ApiError:
-        if fault.Code in ("Forbidden.RAM", "AccessDenied", "NoPermission"):
-            err = errors.forbidden_ram(api)
-            err.code = fault.Code
-            return err
-        if fault.Code.startswith("Throttling"):
-            err = errors.throttled(retry_after=fault.RetryAfterMs)
-            err.code = fault.Code
-            return err
-        return errors.ApiError(fault.Code, fault.Message or f"Injected fault on {api}.", fault.Status or 400)

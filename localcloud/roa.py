@@ -34,7 +34,7 @@ from urllib.parse import unquote
 
 from werkzeug.wrappers import Request, Response
 
-from localcloud import errors, pop
+from localcloud import errors, fault_kinds, pop
 from localcloud.products.base import Call, Product
 
 if TYPE_CHECKING:
@@ -158,7 +158,7 @@ class RoaGateway:
             params = {**{k: v for k, v in request.args.items()}, **path_params}
             if product.regional_param and params.get(product.regional_param):
                 region = params[product.regional_param]
-            self.cloud.faults.apply(product.code, action, region, params)
+            met = self.cloud.faults.apply(product.code, action, region, params)
             call = RoaCall(cloud=self.cloud, product=product.code, action=action, params=params, region=region, caller=caller,
                            request_id=request_id, user_agent=request.headers.get("User-Agent", ""),
                            source_ip=request.remote_addr or "127.0.0.1", path_params=path_params,
@@ -177,6 +177,8 @@ class RoaGateway:
                 self.cloud.trail.record(product, call, error=err)
             return _json(pop.error_body(err, request_id, request.host), err.status, request_id, err.retry_after)
         self.cloud.trail.record(product, call)
+        if (lost := fault_kinds.lost_answer(met, product.code, action)) is not None:  # done, but the caller never learns it
+            return _json(pop.error_body(lost, request_id, request.host), lost.status, request_id, lost.retry_after)
         if isinstance(result, Response):  # an API whose answer is not JSON (FC InvokeFunction: the function's bytes)
             return result
         return _json(result, 200, request_id)

@@ -86,10 +86,10 @@ class Mutation:
     """One thing to decide, whichever way it arrived."""
 
     event_id: str
+    dedupe_key: str  # what its claim is kept under: never defaulted, so no caller files two events under one
     event_name: str
     key_ref: str | None  # as the event names it: key id, ARN or alias
     region: str
-    dedupe_key: str = ""  # what its claim is kept under; "" for what is never claimed (a region the net cannot list)
     data: ActionTrailRecord = field(default_factory=ActionTrailRecord)
     account: str | None = None
     source: str | None = None
@@ -491,8 +491,8 @@ class KeyGuard:
 
     def _safety_net_blind(self, region: str, day: str, exc: Exception) -> Outcome:
         """The safety net could not list a region's keys (denied, unknown region): say so, loudly."""
-        m = Mutation(event_id=f"{SAFETY_NET_SOURCE}/{day}/{region}", event_name="SafetyNet", key_ref=None, region=region,
-                     caller="daily safety net")
+        m = Mutation(event_id=f"{SAFETY_NET_SOURCE}/{day}/{region}", dedupe_key="", event_name="SafetyNet", key_ref=None,
+                     region=region, caller="daily safety net")  # never claimed: "" is no event's key
         record = {"eventId": m.event_id, "eventName": "SafetyNet", "region": region, "step": "list keys pending deletion"}
         clients = self.clients_for(region)
         outcome = self._guard_failed(m, record, clients, "", None, "none", "keys pending deletion not re-decided in this region",
@@ -582,8 +582,12 @@ class KeyGuard:
 
 
 def _state_or_none(clients: Clients, key_id: str, region: str) -> str | None:
+    """The key's state, or None when it cannot be read. Retried only while the read provably never reached
+    KMS (throttled, no connection), as a write is: this runs when the guard is failing already, where four
+    reads timing out would spend the time the keys after this one need."""
     try:
-        return read_key(clients, key_id, region, with_details=False).state
+        return clients.call("kms:DescribeKey", clients.kms(region).describe_key, kms.DescribeKeyRequest(key_id=key_id),
+                            write=True).body.key_metadata.key_state
     except Exception:
         return None
 
@@ -591,10 +595,11 @@ def _state_or_none(clients: Clients, key_id: str, region: str) -> str | None:
 def _fail_safe_cancel_shown(state: str | None, *, lost: str | None) -> str:
     """What a fail-safe cancel did, said only as far as the key shows it (`state`, None when it could not be
     read): an OK that changed nothing is not a cancel. `lost`: the error that took the answer, if one did."""
-    if state in CANCELLED_STATES:
-        return "fail-safe: deletion cancelled" + (f" (the answer was lost: {lost}; the key's state confirms it)" if lost else "")
-    if state == "PendingDeletion":
-        return f"fail-safe cancel not done: {lost}" if lost else \
+    if state in CANCELLED_STATES:  # after a lost answer, whose cancel it was the key cannot say: only that it holds
+        return f"fail-safe cancel's answer was lost ({lost}); the key is {state}: no longer pending deletion" if lost else \
+            "fail-safe: deletion cancelled"
+    if state == "PendingDeletion":  # a timed-out cancel may still be running: not confirmed, rather than not done
+        return f"fail-safe cancel not confirmed: the key was still PendingDeletion when re-read ({lost})" if lost else \
             "fail-safe cancel answered OK but the key is still PendingDeletion: not cancelled"
     if state is None:
         return f"fail-safe cancel sent but its answer was lost ({lost}); the key's state could not be re-read" if lost else \

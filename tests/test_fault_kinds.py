@@ -8,6 +8,8 @@ import time
 import oss2
 import pytest
 from aliyun.log import LogException, LogItem, PutLogsRequest
+from alibabacloud_cs20151215 import models as cs
+from alibabacloud_cs20151215.client import Client as CsClient
 from alibabacloud_ecs20140526 import models as ecs
 from alibabacloud_ecs20140526.client import Client as EcsClient
 from alibabacloud_kms20160120 import models as kms
@@ -167,6 +169,37 @@ def test_sls_page_size_cap_clamps_size(cloud):
     cloud.faults.add("sls:ListLogStores", page_size_cap=1)
     response = sls(cloud).list_logstore("kms-steward-logs", None, 0, 500)
     assert response.get_count() == 1 and response.get_total() == 2
+
+
+# ---------------------------------------------------------------- answers lost after the work was done
+
+
+def test_an_oss_write_whose_answer_is_lost_is_done_and_answered_with_the_fault(cloud):
+    cloud.faults.add("oss:PutObject", kind="server_error", answer_lost=True)
+    bucket = oss2.Bucket(oss2.Auth(ALICE_AK, ALICE_SECRET), cloud.endpoint_url(), "acme-data")
+    err = raised(lambda: bucket.put_object("claims/evt-1", b"{}"), oss2.exceptions.ServerError)
+    cloud.faults.clear()
+    assert (err.status, err.code) == (503, "ServiceUnavailable")
+    assert bucket.get_object("claims/evt-1").read() == b"{}"  # written all the same
+
+
+def test_an_sls_write_whose_answer_is_lost_is_done_and_answered_with_the_fault(cloud):
+    cloud.faults.add("sls:PutLogs", kind="server_error", answer_lost=True)
+    request = PutLogsRequest("kms-steward-logs", "key-guard-decisions", "t", "", [LogItem(contents=[("a", "b")])])
+    err = raised(lambda: sls(cloud).put_logs(request), LogException)
+    assert (err.get_error_code(), err.resp_status) == ("InternalServerError", 500)
+    # Written every time: the SLS SDK resends a PutLogs whose answer it did not get, so each try landed a copy
+    # (why key-guard gives each record an id of its own).
+    copies = [log.contents.get("a") for log in cloud.account.sls.logs if log.logstoreName == "key-guard-decisions"]
+    assert len(copies) > 1 and set(copies) == {"b"}
+
+
+def test_a_roa_call_whose_answer_is_lost_is_answered_with_the_fault(cloud):
+    # The ROA front end (ACK here; FC's InvokeFunction is its one write, which runs the function first).
+    cloud.faults.add("cs:DescribeClustersV1", kind="server_error", answer_lost=True)
+    err = raised(lambda: CsClient(sdk_config(cloud)).describe_clusters_v1(cs.DescribeClustersV1Request()), ServerException)
+    assert (err.code, err.status_code) == ("InternalError", 500)
+    assert cloud.calls.get("cs:DescribeClustersV1") == 1
 
 
 # ---------------------------------------------------------------- the record

@@ -43,7 +43,7 @@ from oss2 import auth as oss_auth
 from oss2.utils import Crc64, content_type_by_name
 from werkzeug.wrappers import Request, Response
 
-from localcloud import errors
+from localcloud import errors, fault_kinds
 from localcloud.clock import iso, parse_time
 from localcloud.products import oss_xml
 from localcloud.products.base import Product
@@ -99,7 +99,8 @@ class Oss(Product):
             with self.account.lock:
                 response = route.handler(request, route, region, body, request_id)
             self._trail(request, route, region, request_id, credential)
-            return response
+            lost = fault_kinds.lost_answer(met, PRODUCT, route.api)
+            return response if lost is None else self.error_response(lost, request, request_id)
         except errors.CannedResponse as canned:
             return canned.response(request_id)
         except errors.ApiError as err:

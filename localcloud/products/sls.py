@@ -51,7 +51,7 @@ from aliyun.log.util import Util
 from google.protobuf.message import DecodeError
 from werkzeug.wrappers import Request, Response
 
-from localcloud import errors
+from localcloud import errors, fault_kinds
 from localcloud.clock import parse_time
 from localcloud.products.base import Product
 from localcloud.products.sls_state import SlsLog, SlsLogstore
@@ -141,7 +141,8 @@ class Sls(Product):
                     raise project_not_exist(project)
                 response = handler(request, project, logstore, region, body, request_id)
             self._trail(request, api, project, logstore, region, request_id, credential)
-            return response
+            lost = fault_kinds.lost_answer(met, PRODUCT, api)
+            return response if lost is None else self.error_response(lost, request_id)
         except errors.CannedResponse as canned:
             return canned.response(request_id)
         except errors.ApiError as err:
