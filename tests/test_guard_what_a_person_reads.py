@@ -228,6 +228,8 @@ def test_a_fail_safe_cancel_whose_key_cannot_be_re_read_reads_it_once(start_clou
 
     assert cloud.calls.get("kms:DescribeKey") == 1
     assert record["actionResult"] == "fail-safe cancel sent; the key's state could not be re-read"
+    [written] = decision_records(cloud)  # and the record counts that read under its API's name
+    assert written["apiCalls"]["kms:DescribeKey"] == 1 and written["apiCalls"]["kms:CancelKeyDeletion"] == 1
     assert key_state(cloud) == "Enabled"
 
 
