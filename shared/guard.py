@@ -44,6 +44,10 @@ SAFETY_NET_SOURCE = "kms-steward.safety-net"
 AFTER_AUDIT_S = 60.0
 MIN_AUDIT_S = 5.0
 SAFETY_NET_KEY_S = 180.0
+# The safety net's last chance cancels a key it cannot decide only with FAIL_SAFE_KEY_S left: at worst the cancel
+# and one read of the key, each a connect and a read timeout (shared/clients.py: 5 s and 15 s), then the alert and
+# the record. The keys after that are named in one alert rather than cut off unannounced by FC's time limit.
+FAIL_SAFE_KEY_S = 90.0
 # What a rejected event leaves to whom: a key it may have scheduled for deletion is still re-decided.
 REJECTION_FOLLOW_UP = "nothing done; the daily safety net re-decides every key pending deletion"
 ACTIONS = {"cancel_deletion": cancel_deletion, "enable_key": enable_key}
@@ -199,9 +203,12 @@ class KeyGuard:
                 if is_transient(exc) and not last_chance:
                     retry_later.append(f"{region}: listing keys ({describe_error(exc)})")
                 else:
-                    results.append(self._safety_net_blind(region, day, exc).result())
+                    results.append(self._safety_net_region_failed(
+                        region, day, "list keys pending deletion", "keys pending deletion not re-decided in this region",
+                        f"safety net could not list keys in {region}: {describe_error(exc)}", invocation_id, last_chance).result())
                 continue
             pending += len(key_ids)
+            uncancelled: list[str] = []
             for index, key_id in enumerate(key_ids):
                 mutation = self._from_safety_net(key_id, region, day, timer)
                 left = self._seconds_left()
@@ -210,7 +217,10 @@ class KeyGuard:
                     # (the keys decided are duplicates of themselves); on the last chance there is no retry, so
                     # each key left is cancelled fail-safe, which takes a moment, and alerted.
                     if last_chance:
-                        results.append(self._not_reached(mutation, invocation_id, last_chance).result())
+                        if left < FAIL_SAFE_KEY_S:
+                            uncancelled.append(key_id)
+                        else:
+                            results.append(self._not_reached(mutation, invocation_id, last_chance).result())
                         continue
                     retry_later.append(f"{len(key_ids) - index} key(s) in {region} not reached within the time limit")
                     break
@@ -219,6 +229,12 @@ class KeyGuard:
                 except TransientError as exc:
                     retry_later.append(f"{key_id} ({exc})")
             else:
+                if uncancelled:
+                    ids = ", ".join(uncancelled)
+                    results.append(self._safety_net_region_failed(
+                        region, day, "safety net", f"{len(uncancelled)} key(s) pending deletion neither decided nor cancelled: {ids}",
+                        f"the safety net's last run ran out of time before these keys in {region}: {ids}",
+                        invocation_id, last_chance).result())
                 continue
             break  # out of time: the regions after this one are left to the retry as well
         summary = {"status": "safety_net", "eventName": "SafetyNet", "eventId": f"{SAFETY_NET_SOURCE}/{timer.triggerTime}",
@@ -489,15 +505,16 @@ class KeyGuard:
         self._send_alert(clients, m, alerts.GUARD_FAILED, content, "CRITICAL", record)
         return Outcome(record)
 
-    def _safety_net_blind(self, region: str, day: str, exc: Exception) -> Outcome:
-        """The safety net could not list a region's keys (denied, unknown region): say so, loudly."""
+    def _safety_net_region_failed(self, region: str, day: str, step: str, detail: str, reason: str, invocation_id: str,
+                                  last_chance: str | None) -> Outcome:
+        """What the safety net could not do in a region (list its keys; on its last chance, reach every key in
+        time): said loudly, once for the region."""
         m = Mutation(event_id=f"{SAFETY_NET_SOURCE}/{day}/{region}", dedupe_key="", event_name="SafetyNet", key_ref=None,
                      region=region, caller="daily safety net")  # never claimed: "" is no event's key
-        record = {"eventId": m.event_id, "eventName": "SafetyNet", "region": region, "step": "list keys pending deletion"}
+        record = {"eventId": m.event_id, "eventName": "SafetyNet", "region": region, "step": step, "invocation": invocation_id,
+                  "failedInvocation": last_chance}
         clients = self.clients_for(region)
-        outcome = self._guard_failed(m, record, clients, "", None, "none", "keys pending deletion not re-decided in this region",
-                                     [f"safety net could not list keys: {describe_error(exc)}"],
-                                     reason=f"safety net could not list keys in {region}: {describe_error(exc)}")
+        outcome = self._guard_failed(m, record, clients, "", None, "none", detail, [reason], reason=reason)
         return self._finish(outcome, clients, time.monotonic())
 
     # ------------------------------------------------------------ alerting and recording

@@ -22,10 +22,10 @@ SAFETY_NET_TIMER = {"triggerTime": "2026-12-02T03:00:00Z", "triggerName": "safet
 SECONDS_PER_RECORD = 100.0
 
 
-def guard(cloud, *, time_limit_s: float) -> KeyGuard:
+def guard(cloud, *, time_limit_s: float, seconds_per_record: float = SECONDS_PER_RECORD) -> KeyGuard:
     env = {**cloud.project.function("key-guard").environment, "FC_REGION": REGION}
-    # Time passes only as decision records are written: each decision "takes" SECONDS_PER_RECORD.
-    clock = lambda: SECONDS_PER_RECORD * cloud.calls.get("sls:PutLogs")  # noqa: E731
+    # Time passes only as decision records are written: each decision "takes" seconds_per_record.
+    clock = lambda: seconds_per_record * cloud.calls.get("sls:PutLogs")  # noqa: E731
     return KeyGuard(GuardConfig.from_env(env), account_id=ACCOUNT_ID, clients_for=lambda region: clients(cloud, region),
                     time_limit_s=time_limit_s, clock=clock)
 
@@ -58,7 +58,8 @@ def test_the_safety_net_stops_before_the_time_limit_and_its_retry_finishes_the_j
 
 def test_on_its_last_chance_the_safety_net_cancels_the_keys_it_has_no_time_to_decide(two_keys_pending):
     cloud = two_keys_pending
-    answer = guard(cloud, time_limit_s=100).handle_failed_invocation(SAFETY_NET_TIMER, "EventAgeExceeded")
+    # Less time left than a key's decision needs, enough for a fail-safe cancel of each (shared/guard.py FAIL_SAFE_KEY_S).
+    answer = guard(cloud, time_limit_s=170, seconds_per_record=40).handle_failed_invocation(SAFETY_NET_TIMER, "EventAgeExceeded")
 
     assert key_state(cloud) == "Enabled" and key_state(cloud, OTHER_KEY) == "Enabled"
     assert sorted(r["status"] for r in answer["results"]) == ["error", "error"]

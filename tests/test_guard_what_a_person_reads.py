@@ -365,7 +365,7 @@ def test_the_safety_net_blind_in_a_region(start_cloud):
         "mutation": "SafetyNet", "caller": "daily safety net", "eventId": f"kms-steward.safety-net/2026-12-02/{REGION}",
         "decision": "error", "action": "none", "actionResult": "keys pending deletion not re-decided in this region",
         "dependents": {}, "auditIncomplete": [], "step": "list keys pending deletion",
-        "reasons": [f"safety net could not list keys: {denial}"],
+        "reasons": [f"safety net could not list keys in {REGION}: {denial}"],
     }]
 
 

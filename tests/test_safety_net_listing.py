@@ -38,7 +38,7 @@ def test_a_listing_short_of_its_total_leaves_the_region_blind_and_says_which_key
     assert re.fullmatch(f"safety net could not list keys in {REGION}: " + shortfall.pattern, blind["reason"])
     [alert] = raised(cloud)
     assert alert["Name"] == "KmsKeyGuardFailed"
-    assert re.fullmatch("safety net could not list keys: " + shortfall.pattern, alert["reasons"][0])
+    assert re.fullmatch(f"safety net could not list keys in {REGION}: " + shortfall.pattern, alert["reasons"][0])
     assert summary["keysPendingDeletion"] == 0
 
 

@@ -169,3 +169,29 @@ def test_keys_whose_decision_must_be_retried_are_each_named_in_what_fc_is_told(s
     assert f"); {extra[1]} (retry later (read key): " in message
     assert len(message) == len(head) + 500  # each part is named; the whole is cut to what a person can read
     assert [part.split(" ")[0] for part in summary_of(cloud)["retryLater"]] == extra
+
+
+def test_on_the_last_chance_keys_it_has_no_time_to_cancel_are_named_in_one_alert(start_cloud):
+    # Three keys pending deletion, the last run of the safety net, time for one fail-safe cancel: the other two are
+    # neither decided nor cancelled, and one alert names them, before FC's time limit could cut the run off unheard.
+    third = "2222222f-0000-4000-8000-000000000001"
+    account = make_account(disks=[disk("d-app1"), disk("d-other", key=OTHER_KEY)],
+                           kms={"keys": [{"KeyId": third, "RegionId": REGION, "KeyState": "Enabled", "Origin": "Aliyun_KMS",
+                                          "Creator": ACCOUNT_ID}]})
+    cloud = start_cloud(account)
+    cloud.bus.hold()
+    for key_id in (KEY, OTHER_KEY, third):
+        alice_kms(cloud).schedule_key_deletion(kms.ScheduleKeyDeletionRequest(key_id=key_id, pending_window_in_days=7))
+    # 150 s left at the start (less than a key's decision needs), 50 s once the first fail-safe cancel was made.
+    keeper = guard(cloud, regions=REGION, time_limit_s=150,
+                   clock=lambda: 100.0 if cloud.calls.get("kms:CancelKeyDeletion") else 0.0)
+
+    keeper.handle_failed_invocation(TIMER, "EventAgeExceeded", "inv-destination")
+
+    states = {key_id: state(cloud, REGION, key_id) for key_id in (KEY, OTHER_KEY, third)}
+    assert sorted(states.values()) == ["Enabled", "PendingDeletion", "PendingDeletion"]
+    left = sorted(k for k, v in states.items() if v == "PendingDeletion")
+    [named] = [a for a in alerts(cloud) if a["Name"] == "KmsKeyGuardFailed" and a["keyId"] == ""]
+    head, ids = named["actionResult"].split(": ", 1)
+    assert head == "2 key(s) pending deletion neither decided nor cancelled" and sorted(ids.split(", ")) == left
+    assert named["reasons"][0] == f"the safety net's last run ran out of time before these keys in {REGION}: {ids}"
