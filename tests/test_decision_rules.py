@@ -495,3 +495,12 @@ def test_mode_enforce_re_enables_a_disabled_key_whose_audit_is_incomplete(start_
     assert key_state(cloud) == "Enabled"
     [alert] = alerts(cloud)
     assert alert["Name"] == "KmsKeyReenabled" and {p["part"] for p in alert["auditIncomplete"]} == {"oss_buckets", "oss_replication"}
+
+
+def test_usage_evidence_not_looked_at_is_said_so_never_taken_for_none():
+    # An audit that did not run the usage scanner (a rule that audits only the resources) records "not collected",
+    # never an empty list a person would read as "nobody uses the key".
+    from shared.audit.model import AuditReport
+    from shared.guard import usage_evidence
+
+    assert usage_evidence(AuditReport(key_id="k", region="cn-hangzhou")) == "not collected"
