@@ -106,14 +106,20 @@ def test_on_the_last_chance_a_throttled_listing_is_alerted_instead(start_cloud):
     assert len(failed) == 1 and failed[0]["region"] == REGION and "Rejected.Throttling" in failed[0]["reasons"][0]
 
 
-def test_keys_left_when_time_runs_out_are_counted_and_handed_back(start_cloud):
+def two_keys_pending_with_time_for_one(start_cloud) -> tuple:
+    """KEY and OTHER_KEY pending deletion, each with an in-use disk, their events lost; a guard with time enough
+    for the first key only: the clock jumps once a cancel has been made."""
     cloud = start_cloud(make_account(disks=[disk("d-app1"), disk("d-other", key=OTHER_KEY)]))
     cloud.bus.hold()
     for key_id in (KEY, OTHER_KEY):
         alice_kms(cloud).schedule_key_deletion(kms.ScheduleKeyDeletionRequest(key_id=key_id, pending_window_in_days=7))
-    # Time enough for the first key only: the clock jumps once a cancel has been made.
     keeper = guard(cloud, regions=REGION, time_limit_s=400,
                    clock=lambda: 1000.0 if cloud.calls.get("kms:CancelKeyDeletion") else 0.0)
+    return cloud, keeper
+
+
+def test_keys_left_when_time_runs_out_are_counted_and_handed_back(start_cloud):
+    cloud, keeper = two_keys_pending_with_time_for_one(start_cloud)
 
     with pytest.raises(TransientError) as raised:
         keeper.handle(TIMER, "inv-net")
@@ -136,12 +142,7 @@ def test_a_timer_event_without_a_trigger_time_decides_under_todays_utc_date(star
 
 
 def test_on_the_last_chance_keys_left_when_time_runs_out_are_recorded_under_the_invocation(start_cloud):
-    cloud = start_cloud(make_account(disks=[disk("d-app1"), disk("d-other", key=OTHER_KEY)]))
-    cloud.bus.hold()
-    for key_id in (KEY, OTHER_KEY):
-        alice_kms(cloud).schedule_key_deletion(kms.ScheduleKeyDeletionRequest(key_id=key_id, pending_window_in_days=7))
-    keeper = guard(cloud, regions=REGION, time_limit_s=400,
-                   clock=lambda: 1000.0 if cloud.calls.get("kms:CancelKeyDeletion") else 0.0)
+    cloud, keeper = two_keys_pending_with_time_for_one(start_cloud)
 
     keeper.handle_failed_invocation(TIMER, "EventAgeExceeded", "inv-destination")
 
