@@ -47,3 +47,13 @@ def test_the_first_failure_is_raised_and_the_remaining_items_are_not_called(work
     with pytest.raises(PermissionError):
         fan_out(describe, range(10_000), concurrency=4)
     assert len(called) < 100  # the workers stop at the failure instead of describing all 10,000
+
+
+def test_a_fan_out_on_a_thread_that_never_joined_an_audit_runs_on_threads_of_its_own():
+    # A sweep's or a handler's own thread has never entered worker_pool: its fan-outs must still run.
+    answer: list = []
+    thread = threading.Thread(target=lambda: answer.append(fan_out(lambda n: n + 1, [1, 2, 3])))
+    thread.start()
+    thread.join()
+
+    assert answer == [[2, 3, 4]]

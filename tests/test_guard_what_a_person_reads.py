@@ -96,6 +96,11 @@ def test_a_blocked_deletion(start_cloud):
     [record] = records(cloud)
     assert record == blocked_record(record["eventId"])
     assert raised(cloud) == [{**BLOCKED_ALERT, "eventId": record["eventId"]}]
+    # Per scanner: complete or not, what it found and how long it took (which one was slow when an audit
+    # runs out of time); only the milliseconds differ from run to run.
+    [scanners] = [r["scanners"] for r in decision_records(cloud)]
+    assert all(set(s) == {"complete", "found", "ms"} and isinstance(s["ms"], int) and s["ms"] >= 0 for s in scanners.values())
+    assert scanners["ecs_disks"]["found"] == 1 and sum(s["found"] for s in scanners.values()) == 1
 
 
 def test_an_alert_cloudmonitor_refused_once_then_raised_by_the_retry(start_cloud):

@@ -381,6 +381,9 @@ def test_token_paging_follows_every_token():
 def test_a_token_seen_twice_is_a_loop_not_an_endless_listing():
     with pytest.raises(IncompleteListing, match="same next-page token twice"):
         list(items_by_token(token_pages(["a", "b", "a", "b"]), lambda body: body.items, api="DescribeDisks"))
+    # The audit's reason names the API that looped, so the operator knows which listing to look at.
+    with pytest.raises(IncompleteListing, match="^DescribeDisks answered the same next-page token twice"):
+        list(items_by_token(token_pages(["a", "a"]), lambda body: body.items, api="DescribeDisks"))
 
 
 def test_a_token_listing_with_no_end_is_stopped_at_the_page_bound(monkeypatch):
@@ -420,5 +423,54 @@ def test_offset_paging_is_incomplete_when_the_items_end_before_the_total():
     def short(offset):
         return SimpleNamespace(items=ITEMS[offset:offset + 5] if offset < 10 else [], total=len(ITEMS))
 
-    with pytest.raises(IncompleteListing, match="listed 10 of 23 items"):
-        by_offset(short)
+    with pytest.raises(IncompleteListing, match="^DescribeDBInstances listed 10 of 23 instances"):
+        by_offset(short, api="DescribeDBInstances", noun="instances")
+
+
+@pytest.mark.parametrize("count", [23, 24])
+def test_offset_paging_makes_no_call_past_the_reported_total(count):
+    # Every call spends the account's API quota: once the total is reached, the listing is done.
+    fetch, calls = offset_server(ITEMS + ["i23"] if count == 24 else ITEMS), []
+
+    assert by_offset(lambda offset: calls.append(offset) or fetch(offset)) == (ITEMS + ["i23"])[:count]
+    assert len(calls) == -(-count // 3)
+
+
+def test_an_offset_listing_with_no_end_is_stopped_at_the_page_bound(monkeypatch):
+    monkeypatch.setattr(paging, "MAX_PAGES", 5)
+    calls = []
+
+    def endless(offset):
+        calls.append(offset)
+        return SimpleNamespace(items=[f"o{offset + i}" for i in range(3)], total=None)
+
+    with pytest.raises(IncompleteListing, match="^ListSecrets still answered secrets after 5 pages"):
+        by_offset(endless, api="ListSecrets", noun="secrets")
+    assert len(calls) == 5
+
+
+def test_an_item_that_shifted_onto_two_offset_pages_is_kept_once_when_a_key_names_it():
+    # Created at the front while the listing (no total) was read: the last item of page 1 comes again.
+    items, calls = list(ITEMS), []
+
+    def fetch(offset):
+        calls.append(offset)
+        if len(calls) == 2:
+            items.insert(0, "new")
+        return SimpleNamespace(items=items[offset:offset + 3], total=None)
+
+    assert by_offset(fetch, key=str) == ITEMS
+
+
+def test_an_offset_server_repeating_its_first_page_with_a_field_that_changes_is_stopped_by_the_key():
+    # The key names an item; a field that changes from call to call (a status, a timestamp) does not make a
+    # repeated page new. Without the key, this listing would run on to the page bound, call after call.
+    calls = []
+
+    def ignores_offset(offset):
+        calls.append(offset)
+        return SimpleNamespace(items=[{"id": f"i{n}", "checkedAt": len(calls)} for n in range(3)], total=None)
+
+    with pytest.raises(IncompleteListing, match="does not advance"):
+        by_offset(ignores_offset, key=lambda item: item["id"])
+    assert len(calls) == 2
