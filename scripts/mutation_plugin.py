@@ -9,16 +9,28 @@ here, as tests/test_usage_busy_key.py does with AUDIT_QPS. Likewise the clients'
 unchanged; only the wall time spent waiting goes. Every assertion stays what `make test` runs.
 A mutant's tests run fastest first: mutmut stops at the first failure (-x), so a mutant one quick test kills
 does not wait for the slow retry tests before it.
+A mutant that deadlocks (a fan-out waiting for a helper that never finishes) uses no CPU, so mutmut's CPU
+limit never ends it, and its wall limit is 15 times the estimated duration of every test that reaches the
+function (hours, for the functions every audit runs). Past HANG_S on one test, the run ends itself with
+SIGXCPU, which mutmut counts as a timeout, the verdict it gives a mutant that runs too long.
 """
 from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
 
 import pytest
 
 from shared import quotas
 from shared.clients import Clients
+
+HANG_S = 180  # the slowest test of the selection takes about 30 s on a busy 2-core machine
+
+
+def _under_mutant() -> bool:
+    return "__mutmut_" in os.environ.get("MUTANT_UNDER_TEST", "")
 
 
 @pytest.fixture(autouse=True)
@@ -34,7 +46,7 @@ def _no_wait_between_retries(monkeypatch):
 
 def pytest_collection_modifyitems(config, items):
     """Fastest first, by the durations mutmut measured in its clean run (mutants/mutmut-stats.json)."""
-    if "__mutmut_" not in os.environ.get("MUTANT_UNDER_TEST", "") or not os.path.exists("mutmut-stats.json"):
+    if not _under_mutant() or not os.path.exists("mutmut-stats.json"):
         return
     try:
         with open("mutmut-stats.json") as stats:
@@ -42,3 +54,17 @@ def pytest_collection_modifyitems(config, items):
     except (OSError, ValueError):
         return
     items.sort(key=lambda item: duration.get(item.nodeid, float("inf")))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    if not _under_mutant():
+        yield
+        return
+    timer = threading.Timer(HANG_S, os.kill, (os.getpid(), signal.SIGXCPU))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
