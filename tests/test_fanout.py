@@ -57,3 +57,16 @@ def test_a_fan_out_on_a_thread_that_never_joined_an_audit_runs_on_threads_of_its
     thread.join()
 
     assert answer == [[2, 3, 4]]
+
+
+def test_every_call_up_to_the_concurrency_is_in_flight_at_once_whatever_the_machine_has_cores():
+    # The calls wait on the network, not the CPU: a pool sized by the machine's cores (6 threads on 2 cores)
+    # would make a region's 10,000 describes take more than twice as long. Twelve calls that can only finish
+    # together finish only if all twelve run at once.
+    together = threading.Barrier(12, timeout=20)
+
+    def call(n: int) -> int:
+        together.wait()  # BrokenBarrierError after 20 s unless all twelve are waiting
+        return n
+
+    assert fan_out(call, range(12), concurrency=12) == list(range(12))
