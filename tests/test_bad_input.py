@@ -91,12 +91,29 @@ def test_a_bare_actiontrail_record_is_decided_as_its_event(start_cloud):
     assert result["status"] == "acted" and result["alert"] == "KmsKeyDeletionBlocked"
 
 
-def test_an_event_for_another_action_is_recorded_and_ignored(start_cloud):
+def test_a_bare_record_names_its_account_only_in_its_caller_and_is_rejected_for_another_account(start_cloud):
+    # Without the envelope's aliyunaccountid, the caller's userIdentity.accountId says whose key it is.
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], key_state="PendingDeletion"))
+    record = json.loads(event_with())["data"]
+    foreign = {**record, "userIdentity": {**record["userIdentity"], "accountId": "9999999999999999"}}
+    anonymous = {k: v for k, v in record.items() if k != "userIdentity"}
+
+    results = [cloud.fc.invoke("key-guard", json.dumps(r).encode()).result["results"][0] for r in (foreign, anonymous)]
+
+    assert results[0]["status"] == "rejected" and "for account '9999999999999999'" in results[0]["reason"]
+    assert results[1]["status"] == "acted"  # no account named anywhere: decided in this guard's account
+
+
+@pytest.mark.parametrize("event_name, recorded", [("TagResource", "TagResource"), (None, "")])
+def test_an_event_for_another_action_is_recorded_and_ignored(start_cloud, event_name, recorded):
     cloud = start_cloud(make_account())
-    invocation = cloud.fc.invoke("key-guard", event_with(data__eventName="TagResource"))
+    invocation = cloud.fc.invoke("key-guard", event_with(data__eventName=event_name))
     [result] = invocation.result["results"]
     assert result["status"] == "ignored"
-    assert decision_records(cloud)[0]["status"] == "ignored"
+    [record] = decision_records(cloud)
+    # The record names the API as the event did, and none when the event named none.
+    assert record["status"] == "ignored" and record["eventName"] == recorded
+    assert record["reason"] == f"{recorded!r} is not a mutation key-guard acts on"
 
 
 def test_a_batch_of_events_is_handled_one_by_one(start_cloud):

@@ -105,3 +105,16 @@ def test_the_audit_runs_its_fan_outs_on_one_bounded_pool(monkeypatch):
     report = runner.run_audit(target, NoClients(), scanners=scanners, deadline_s=60)
     assert all(r.complete for r in report.results)
     assert peak.peak <= len(scanners) + 3  # a thread per scanner and the three helpers they share
+
+
+def test_inside_an_audit_the_pool_s_workers_take_part_alongside_the_caller():
+    # The caller alone would describe a region's resources one at a time: the pool's workers must help. Five
+    # calls that can only finish together finish only if the caller and all four workers run them at once.
+    together = threading.Barrier(5, timeout=20)
+
+    def call(n: int) -> int:
+        together.wait()  # BrokenBarrierError after 20 s unless all five are waiting
+        return n
+
+    with ThreadPoolExecutor(max_workers=4) as pool, worker_pool(pool):
+        assert fan_out(call, range(5), concurrency=5) == list(range(5))

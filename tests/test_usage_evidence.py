@@ -13,11 +13,13 @@ from alibabacloud_kms20160120 import models as kms
 from shared.audit.scanner import AuditTarget
 from shared.audit.scanners.kms_usage import KmsUsageScanner
 from shared.clients import Clients, Credentials
-from tests.support.accounts import ACCOUNT_ID, ALICE_AK, ALICE_SECRET, KEY, OTHER_KEY, REGION, make_account
+from shared.config import GuardConfig
+from shared.guard import KeyGuard
+from tests.support.accounts import ACCOUNT_ID, ALICE_AK, ALICE_SECRET, KEY, OTHER_KEY, REGION, ROOT, make_account
 from tests.support.clients import alice_kms, key_state
 from tests.support.guard import alerts, only_record, schedule_deletion
 from tests.support.resources import TRAIL, crypto_event, iso
-from tests.support.scanners import now, scan_usage as scan
+from tests.support.scanners import clients as sdk_clients, now, scan_usage as scan
 
 SAMPLES = Path(__file__).parent / "contract" / "samples" / "actiontrail"
 PARTNER = "9876543210987654"
@@ -190,3 +192,20 @@ def test_the_window_reaches_back_from_the_event(start_cloud):
     cloud = start_cloud(make_account(actiontrail={"events": events}))
     found, _ = scan(cloud, as_of=iso(event_time))
     assert set(found) == {"ram-user:before-the-event"}
+
+
+def test_an_event_decided_days_late_is_audited_over_the_window_before_the_event(start_cloud):
+    # An event decided late (FC's retries, the failure destination, a replay): the application that decrypted 29
+    # days before the deletion was scheduled is a dependent, though its call is now more than 30 days old.
+    scheduled = now() - timedelta(days=6)
+    cloud = start_cloud(make_account(key_state="PendingDeletion", actiontrail={"events": [
+        crypto_event("Decrypt", when=scheduled - timedelta(days=29), user="monthly-report")]}))
+    event = json.loads((ROOT / "events" / "schedule_key_deletion.json").read_text())
+    event["time"] = event["data"]["eventTime"] = iso(scheduled)
+    env = {**cloud.project.function("key-guard").environment, "FC_REGION": REGION}
+    guard = KeyGuard(GuardConfig.from_env(env), account_id=ACCOUNT_ID, clients_for=lambda region: sdk_clients(cloud, region))
+
+    [result] = guard.handle(event, "inv-late")["results"]
+
+    assert result["decision"] == "block" and key_state(cloud) == "Enabled"
+    assert result["dependents"]["KMS usage"] == ["ram-user:monthly-report (live, Decrypt×1 in the last 30 days)"]

@@ -17,6 +17,10 @@ from tests.support.accounts import ACCOUNT_ID, KEY, REGION, make_account
 from tests.support.scanners import clients
 
 
+TARGET = AuditTarget(key_id=KEY, key_arn=f"acs:kms:{REGION}:{ACCOUNT_ID}:key/{KEY}", region=REGION, account_id=ACCOUNT_ID,
+                     kms_instance_id="")
+
+
 def iso(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -35,13 +39,59 @@ def test_more_calls_than_the_cap_in_actiontrail_keep_the_newest_and_say_so(start
     monkeypatch.setattr(kms_usage, "MAX_EVENTS", 10)  # 1,000 in production; lowered so the account stays small
     t = datetime.now(timezone.utc).replace(microsecond=0)
     cloud = start_cloud(make_account(actiontrail={"events": [decrypt(t - timedelta(minutes=i + 1)) for i in range(15)]}))
-    target = AuditTarget(key_id=KEY, key_arn=f"acs:kms:{REGION}:{ACCOUNT_ID}:key/{KEY}", region=REGION, account_id=ACCOUNT_ID,
-                         kms_instance_id="")
 
-    [result] = run_audit(target, clients(cloud), scanners=(KmsUsageScanner(),), deadline_s=20).results
+    [result] = run_audit(TARGET, clients(cloud), scanners=(KmsUsageScanner(),), deadline_s=20).results
 
     assert result.complete, result.reason
     [job] = result.dependents
     assert job.usage == "Decrypt×10 in the last 30 days"
     assert job.detail["evidence"] == "ActionTrail LookupEvents (newest 10 events)"
     assert job.detail["last_use"] == iso(t - timedelta(minutes=1)) and job.detail["first_use"] == iso(t - timedelta(minutes=10))
+
+
+PRINCIPALS = {"web": "2049361782650011", "etl": "2049361782650012", "batch-job": "2049361782650002"}
+
+
+def crypto_call(name: str, when: datetime, user: str) -> dict:
+    return {**decrypt(when), "eventName": name,
+            "userIdentity": {"type": "ram-user", "accountId": ACCOUNT_ID, "principalId": PRINCIPALS[user],
+                             "accessKeyId": "LTAI5tBatchJob000000001", "userName": user}}
+
+
+def test_a_busy_key_keeps_the_newest_calls_across_every_crypto_api_not_the_first_api_s(start_cloud, monkeypatch):
+    # A busy key is asked for its crypto calls API by API (Decrypt's answer comes before Encrypt's); the cut keeps
+    # the newest calls of all of them together, so the web service that encrypted a minute ago is never pushed
+    # out by a batch job's hour of Decrypts. Two calls in the same second, from two APIs, are both kept.
+    monkeypatch.setattr(kms_usage, "MAX_EVENTS", 10)
+    monkeypatch.setattr(kms_usage, "QUIET_PAGES", 1)  # over 50 KMS events: busy (200 in production)
+    t = datetime.now(timezone.utc).replace(microsecond=0)
+    events = ([crypto_call("Encrypt", t - timedelta(minutes=m), "web") for m in (1, 2, 3)]
+              + [crypto_call("GenerateDataKey", t - timedelta(minutes=m), "etl") for m in (10, 11)]
+              + [crypto_call("Decrypt", t - timedelta(minutes=m), "batch-job") for m in range(10, 65)])
+    cloud = start_cloud(make_account(actiontrail={"events": events}))
+
+    [result] = run_audit(TARGET, clients(cloud), scanners=(KmsUsageScanner(),), deadline_s=20).results
+
+    assert result.complete, result.reason
+    assert sorted(d.usage for d in result.dependents) == ["Decrypt×5 in the last 30 days", "Encrypt×3 in the last 30 days",
+                                                          "GenerateDataKey×2 in the last 30 days"]
+
+
+def test_a_call_two_sources_both_answer_is_kept_once_and_the_older_calls_after_it_still_count():
+    t = datetime.now(timezone.utc).replace(microsecond=0)
+    shared, older = crypto_call("Decrypt", t - timedelta(minutes=1), "web"), crypto_call("Decrypt", t - timedelta(minutes=5), "etl")
+
+    kept, cut = kms_usage._newest_crypto_calls([iter([shared, older]), iter([shared])], TARGET, t - timedelta(days=30), t)
+
+    assert [e["eventId"] for e in kept] == [shared["eventId"], older["eventId"]] and not cut
+
+
+def test_a_call_outside_the_window_at_the_head_of_a_source_does_not_hide_the_calls_after_it():
+    # A trail logstore is queried by the time each log arrived, which can trail the call's own eventTime: a call
+    # made just after the window's end (the deletion) can head the answer. It is skipped, and the calls after it count.
+    t = datetime.now(timezone.utc).replace(microsecond=0)
+    after_end, inside = crypto_call("Decrypt", t + timedelta(seconds=30), "web"), crypto_call("Decrypt", t - timedelta(minutes=5), "etl")
+
+    kept, _ = kms_usage._newest_crypto_calls([iter([after_end, inside])], TARGET, t - timedelta(days=30), t)
+
+    assert [e["eventId"] for e in kept] == [inside["eventId"]]

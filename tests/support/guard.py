@@ -29,7 +29,7 @@ def decision_records(cloud: LocalCloud) -> list[dict]:
 
 def _maybe_json(value: str):
     """Records keep nested values as JSON text (objects, lists, booleans, numbers); ids stay text."""
-    if value[:1] in "[{" or value in ("true", "false") or value.lstrip("-").isdigit() and len(value) < 16:
+    if value[:1] in ("[", "{") or value in ("true", "false") or value.lstrip("-").isdigit() and len(value) < 16:
         return json.loads(value)
     return value
 
