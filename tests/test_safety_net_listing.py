@@ -66,3 +66,18 @@ def test_a_listing_capped_below_the_size_asked_while_echoing_it_is_read_page_by_
     summary = [r for r in records(cloud) if r.get("status") == "safety_net"][-1]
     assert summary["keysPendingDeletion"] == 2
     assert sorted(d["keyId"] for d in summary["decisions"]) == sorted([KEY, OTHER_KEY])
+
+
+def test_a_listing_capped_and_saying_so_fetches_its_later_pages_together_and_finds_every_key(start_cloud):
+    # ListKeys capped at one key a page and reporting that size, with its TotalCount: the later pages are known
+    # and fetched without walking page after page (shared/audit/paging.py), and every key is found.
+    more = [{"KeyId": f"5e0c7a1b-0000-4000-8000-00000000000{n}", "RegionId": REGION, "KeyState": "PendingDeletion",
+             "DeleteDate": "2099-01-01T00:00:00Z", "Origin": "Aliyun_KMS", "Creator": ACCOUNT_ID} for n in (1, 2)]
+    cloud = start_cloud(make_account(key_state="PendingDeletion", kms={"keys": more},
+                                     faults=[{"Api": "kms:ListKeys", "PageSizeCap": 1}]))
+
+    guard(cloud).handle(TIMER)
+
+    summary = [r for r in records(cloud) if r.get("status") == "safety_net"][-1]
+    assert sorted(d["keyId"] for d in summary["decisions"]) == sorted([KEY, *(k["KeyId"] for k in more)])
+    assert cloud.calls.get("kms:ListKeys") == 3
