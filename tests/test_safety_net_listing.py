@@ -9,10 +9,13 @@ SDK by the local cloud in that shape.
 """
 from __future__ import annotations
 
+import copy
 import re
 
 from alibabacloud_kms20160120 import models as kms
 
+from localcloud.products.base import api
+from localcloud.products.kms import Kms
 from tests.support.accounts import ACCOUNT_ID, KEY, OTHER_KEY, REGION, make_account
 from tests.support.clients import alice_kms
 from tests.test_guard_what_a_person_reads import TIMER, guard, raised, records
@@ -81,3 +84,32 @@ def test_a_listing_capped_and_saying_so_fetches_its_later_pages_together_and_fin
     summary = [r for r in records(cloud) if r.get("status") == "safety_net"][-1]
     assert sorted(d["keyId"] for d in summary["decisions"]) == sorted([KEY, *(k["KeyId"] for k in more)])
     assert cloud.calls.get("kms:ListKeys") == 3
+
+
+def test_a_key_that_shifts_onto_two_pages_while_another_comes_is_never_missed_unheard(start_cloud, monkeypatch):
+    # Between ListKeys' first and second page a key is scheduled for deletion (listed first) and another one's deletion
+    # completes (listed last): the total stays 3, one key comes twice and the new one never. Counting the keys by id
+    # shows the listing short: the region is reported not re-decided, rather than the new key silently left out.
+    more = [{"KeyId": f"5e0c7a1b-0000-4000-8000-00000000000{n}", "RegionId": REGION, "KeyState": "PendingDeletion",
+             "DeleteDate": "2099-01-01T00:00:00Z", "Origin": "Aliyun_KMS", "Creator": ACCOUNT_ID} for n in (1, 2)]
+    arrived_id, list_keys, pages_served = "5e0c7a1b-0000-4000-8000-000000000009", Kms.list_keys, []
+
+    def keys_come_and_go_after_the_first_page(self, call):
+        answer = list_keys(self, call)
+        pages_served.append(call)
+        if len(pages_served) == 1:
+            arrived = copy.deepcopy(self.account.kms.keys[-1])
+            arrived.KeyId = arrived_id
+            self.account.kms.keys = [arrived, *self.account.kms.keys[:-1]]
+        return answer
+
+    monkeypatch.setattr(Kms, "list_keys", api("ListKeys")(keys_come_and_go_after_the_first_page))
+    cloud = start_cloud(make_account(key_state="PendingDeletion", kms={"keys": more},
+                                     faults=[{"Api": "kms:ListKeys", "PageSizeCap": 1}]))
+
+    guard(cloud).handle(TIMER)
+
+    summary = [r for r in records(cloud) if r.get("status") == "safety_net"][-1]
+    decided = {d["keyId"] for d in summary["decisions"]}
+    failed = [a for a in raised(cloud) if a["Name"] == "KmsKeyGuardFailed" and "ListKeys listed 2 distinct" in a["reasons"][0]]
+    assert arrived_id in decided or failed
