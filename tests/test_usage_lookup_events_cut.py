@@ -6,6 +6,7 @@ https://www.alibabacloud.com/help/en/actiontrail/developer-reference/api-actiont
 answered by the local cloud from the recorded events, to the official SDK."""
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -95,3 +96,35 @@ def test_a_call_outside_the_window_at_the_head_of_a_source_does_not_hide_the_cal
     kept, _ = kms_usage._newest_crypto_calls([iter([after_end, inside])], TARGET, t - timedelta(days=30), t)
 
     assert [e["eventId"] for e in kept] == [inside["eventId"]]
+
+
+def test_a_key_read_thousands_of_times_costs_the_same_few_queries_as_one_read_a_few_hundred(start_cloud, monkeypatch):
+    # The quiet query (every KMS event of the key) stops after QUIET_PAGES pages: past that, the key's crypto calls are
+    # asked for by name, so its reads (DescribeKey, ListResourceTags...) never cost a page each, at ActionTrail's 2 calls
+    # a second, and never push the audit past its deadline.
+    monkeypatch.setattr(kms_usage, "QUIET_PAGES", 1)
+    t = datetime.now(timezone.utc).replace(microsecond=0)
+    reads = [{**crypto_call("DescribeKey", t - timedelta(minutes=1, seconds=s), "batch-job"), "requestParameters": {"KeyId": KEY}}
+             for s in range(800)]
+    cloud = start_cloud(make_account(actiontrail={"events": [crypto_call("Encrypt", t - timedelta(days=3), "web"), *reads]}))
+    sdk = clients(cloud)
+
+    [result] = run_audit(TARGET, sdk, scanners=(KmsUsageScanner(),), deadline_s=20).results
+
+    assert [d.usage for d in result.dependents] == ["Encrypt×1 in the last 30 days"]
+    assert sdk.calls.counts["actiontrail:LookupEvents"] == 1 + len(kms_usage.CRYPTO_EVENT_NAMES)
+
+
+def test_the_window_is_asked_in_utc_whatever_the_machine_s_time_zone(start_cloud, monkeypatch):
+    # An operator's laptop 14 hours ahead of UTC runs the pre-flight: a call 29 days and 20 hours ago is in the window.
+    monkeypatch.setenv("TZ", "Etc/GMT-14")
+    time.tzset()
+    try:
+        t = datetime.now(timezone.utc).replace(microsecond=0)
+        cloud = start_cloud(make_account(actiontrail={"events": [crypto_call("Decrypt", t - timedelta(days=29, hours=20), "etl")]}))
+        [result] = run_audit(TARGET, clients(cloud), scanners=(KmsUsageScanner(),), deadline_s=20).results
+    finally:  # the machine's own zone back, for the tests after this one
+        monkeypatch.undo()
+        time.tzset()
+
+    assert [d.resource_id for d in result.dependents] == ["ram-user:etl"]
