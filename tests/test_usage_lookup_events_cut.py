@@ -128,3 +128,19 @@ def test_the_window_is_asked_in_utc_whatever_the_machine_s_time_zone(start_cloud
         time.tzset()
 
     assert [d.resource_id for d in result.dependents] == ["ram-user:etl"]
+
+
+def test_a_key_whose_events_fill_the_quiet_pages_exactly_is_read_in_those_pages_alone(start_cloud):
+    # 181 KMS events: four pages of LookupEvents' 50 (its maximum), newest first, each page asking for the next by
+    # its NextToken. That is still a quiet key: one query, four calls, no per-API queries after it.
+    t = datetime.now(timezone.utc).replace(microsecond=0)
+    reads = [{**crypto_call("DescribeKey", t - timedelta(minutes=1, seconds=s), "batch-job"), "requestParameters": {"KeyId": KEY}}
+             for s in range(180)]
+    cloud = start_cloud(make_account(actiontrail={"events": [crypto_call("Encrypt", t - timedelta(days=3), "web"), *reads]}))
+    sdk = clients(cloud)
+
+    [result] = run_audit(TARGET, sdk, scanners=(KmsUsageScanner(),), deadline_s=20).results
+
+    assert result.complete, result.reason
+    assert [d.usage for d in result.dependents] == ["Encrypt×1 in the last 30 days"]
+    assert sdk.calls.counts["actiontrail:LookupEvents"] == kms_usage.QUIET_PAGES == 4
