@@ -351,6 +351,42 @@ def test_a_server_with_no_end_is_stopped_at_the_page_bound(monkeypatch):
 
     with pytest.raises(IncompleteListing, match="after 5 pages"):
         by_number(endless)
+    calls = []
+    with pytest.raises(IncompleteListing):
+        by_number(lambda number: calls.append(number) or endless(number))
+    assert calls == [1, 2, 3, 4, 5]  # the bound is the pages read, not one more
+
+
+def test_a_silently_capped_listing_with_a_total_makes_no_call_past_it():
+    # Page after page at the size the first page showed; once the items received reach the total, the listing is
+    # done: no empty page asked for (every call spends the account's quota).
+    server = NumberedServer(ITEMS[:20], cap=4, reports=None)
+
+    assert by_number(server) == ITEMS[:20] and server.calls == 5
+
+
+def test_a_total_given_on_the_first_page_only_still_ends_the_walk():
+    class TotalOnce(NumberedServer):
+        def __call__(self, number):
+            body = super().__call__(number)
+            return SimpleNamespace(**{**vars(body), "total": body.total if number == 1 else None})
+
+    server = TotalOnce(ITEMS[:20], cap=4, reports=None)
+
+    assert by_number(server) == ITEMS[:20] and server.calls == 5
+
+
+def test_a_server_repeating_its_second_page_forever_is_stopped_at_the_first_repeat():
+    calls = []
+
+    def stuck_on_page_two(number):
+        calls.append(number)
+        page = ITEMS[:4] if number == 1 else ITEMS[4:8]
+        return SimpleNamespace(items=page, total=None, size=None)
+
+    with pytest.raises(IncompleteListing, match="does not advance"):
+        by_number(stuck_on_page_two)
+    assert calls == [1, 2, 3]
 
 
 def test_a_page_size_of_its_own_contradicted_by_the_page_is_incomplete_at_once():

@@ -98,21 +98,20 @@ def test_a_call_outside_the_window_at_the_head_of_a_source_does_not_hide_the_cal
     assert [e["eventId"] for e in kept] == [inside["eventId"]]
 
 
-def test_a_key_read_thousands_of_times_costs_the_same_few_queries_as_one_read_a_few_hundred(start_cloud, monkeypatch):
+def test_a_key_read_a_thousand_times_costs_the_same_few_queries_as_one_read_a_few_hundred(start_cloud):
     # The quiet query (every KMS event of the key) stops after QUIET_PAGES pages: past that, the key's crypto calls are
     # asked for by name, so its reads (DescribeKey, ListResourceTags...) never cost a page each, at ActionTrail's 2 calls
     # a second, and never push the audit past its deadline.
-    monkeypatch.setattr(kms_usage, "QUIET_PAGES", 1)
     t = datetime.now(timezone.utc).replace(microsecond=0)
     reads = [{**crypto_call("DescribeKey", t - timedelta(minutes=1, seconds=s), "batch-job"), "requestParameters": {"KeyId": KEY}}
-             for s in range(800)]
+             for s in range(1000)]
     cloud = start_cloud(make_account(actiontrail={"events": [crypto_call("Encrypt", t - timedelta(days=3), "web"), *reads]}))
     sdk = clients(cloud)
 
     [result] = run_audit(TARGET, sdk, scanners=(KmsUsageScanner(),), deadline_s=20).results
 
     assert [d.usage for d in result.dependents] == ["Encrypt×1 in the last 30 days"]
-    assert sdk.calls.counts["actiontrail:LookupEvents"] == 1 + len(kms_usage.CRYPTO_EVENT_NAMES)
+    assert sdk.calls.counts["actiontrail:LookupEvents"] == kms_usage.QUIET_PAGES + len(kms_usage.CRYPTO_EVENT_NAMES) == 4 + 13
 
 
 def test_the_window_is_asked_in_utc_whatever_the_machine_s_time_zone(start_cloud, monkeypatch):
@@ -144,3 +143,18 @@ def test_a_key_whose_events_fill_the_quiet_pages_exactly_is_read_in_those_pages_
     assert result.complete, result.reason
     assert [d.usage for d in result.dependents] == ["Encrypt×1 in the last 30 days"]
     assert sdk.calls.counts["actiontrail:LookupEvents"] == kms_usage.QUIET_PAGES == 4
+
+
+def test_lookup_events_answering_the_same_next_token_again_is_an_unreadable_source_at_the_second_page(start_cloud):
+    # A server handing back the token it was given would page forever: the second sight of it ends the listing, and
+    # the audit says so (incomplete: a deletion is cancelled), rather than waiting for its deadline.
+    t = datetime.now(timezone.utc).replace(microsecond=0)
+    cloud = start_cloud(make_account())
+    cloud.faults.respond("actiontrail:LookupEvents", {"Events": [crypto_call("Decrypt", t - timedelta(days=1), "web")],
+                                                      "NextToken": "c2FtZQ==", "RequestId": "4D8C1A7E-1B0F-4C7E-9E55-0A3C3E2B7D11"})
+    sdk = clients(cloud)
+
+    [result] = run_audit(TARGET, sdk, scanners=(KmsUsageScanner(),), deadline_s=20).results
+
+    assert not result.complete and result.reason.endswith(": LookupEvents returned the same NextToken twice"), result.reason
+    assert sdk.calls.counts["actiontrail:LookupEvents"] == 2
