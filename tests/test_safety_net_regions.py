@@ -104,17 +104,21 @@ def test_on_the_last_chance_a_throttled_listing_is_alerted_instead(start_cloud):
     assert "retryLater" not in result["safetyNet"]
     failed = [a for a in alerts(cloud) if a["Name"] == "KmsKeyGuardFailed"]
     assert len(failed) == 1 and failed[0]["region"] == REGION and "Rejected.Throttling" in failed[0]["reasons"][0]
+    # Its record says which run it was, the last chance FC gave, and why: found by whoever reads the day's records.
+    [record] = [r for r in decision_records(cloud) if r.get("step") == "list keys pending deletion"]
+    assert (record["eventId"], record["invocation"], record["failedInvocation"]) == (
+        f"kms-steward.safety-net/2026-12-02/{REGION}", "inv-destination", "EventAgeExceeded")
 
 
-def two_keys_pending_with_time_for_one(start_cloud) -> tuple:
+def two_keys_pending_with_time_for_one(start_cloud, seconds_used: float = 1000.0) -> tuple:
     """KEY and OTHER_KEY pending deletion, each with an in-use disk, their events lost; a guard with time enough
-    for the first key only: the clock jumps once a cancel has been made."""
+    for the first key only: the clock jumps to `seconds_used` of its 400 once a cancel has been made."""
     cloud = start_cloud(make_account(disks=[disk("d-app1"), disk("d-other", key=OTHER_KEY)]))
     cloud.bus.hold()
     for key_id in (KEY, OTHER_KEY):
         alice_kms(cloud).schedule_key_deletion(kms.ScheduleKeyDeletionRequest(key_id=key_id, pending_window_in_days=7))
     keeper = guard(cloud, regions=REGION, time_limit_s=400,
-                   clock=lambda: 1000.0 if cloud.calls.get("kms:CancelKeyDeletion") else 0.0)
+                   clock=lambda: seconds_used if cloud.calls.get("kms:CancelKeyDeletion") else 0.0)
     return cloud, keeper
 
 
@@ -141,14 +145,21 @@ def test_a_timer_event_without_a_trigger_time_decides_under_todays_utc_date(star
     assert decision["eventId"] in {f"kms-steward.safety-net/{day}/{REGION}/{KEY}" for day in (today, after)}
 
 
-def test_on_the_last_chance_keys_left_when_time_runs_out_are_recorded_under_the_invocation(start_cloud):
-    cloud, keeper = two_keys_pending_with_time_for_one(start_cloud)
+@pytest.mark.parametrize("seconds_used, left_as", [
+    (250.0, "cancelled fail-safe"),  # 150 s left: time for a fail-safe cancel, not for a decision
+    (1000.0, "named in the region's alert"),  # out of time: not even a cancel fits
+])
+def test_on_the_last_chance_keys_left_when_time_runs_out_are_recorded_under_the_invocation(start_cloud, seconds_used, left_as):
+    cloud, keeper = two_keys_pending_with_time_for_one(start_cloud, seconds_used)
 
     keeper.handle_failed_invocation(TIMER, "EventAgeExceeded", "inv-destination")
 
-    not_reached = [r for r in decision_records(cloud) if r.get("step") == "safety net" or
-                   "not reached" in str(r.get("reason"))]
-    assert not_reached and all(r["invocation"] == "inv-destination" for r in not_reached)
+    left = [r for r in decision_records(cloud) if r.get("step") == "safety net"]
+    assert len(left) == 1 and left[0]["invocation"] == "inv-destination" and left[0]["failedInvocation"] == "EventAgeExceeded"
+    if left_as == "cancelled fail-safe":
+        assert left[0]["eventId"] == f"kms-steward.safety-net/2026-12-02/{REGION}/{OTHER_KEY}" and left[0]["actionResult"] == "fail-safe: deletion cancelled"
+    else:
+        assert left[0]["eventId"] == f"kms-steward.safety-net/2026-12-02/{REGION}" and OTHER_KEY in left[0]["reason"]
 
 
 def test_keys_whose_decision_must_be_retried_are_each_named_in_what_fc_is_told(start_cloud):
