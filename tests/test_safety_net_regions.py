@@ -108,6 +108,7 @@ def test_on_the_last_chance_a_throttled_listing_is_alerted_instead(start_cloud):
     [record] = [r for r in decision_records(cloud) if r.get("step") == "list keys pending deletion"]
     assert (record["eventId"], record["invocation"], record["failedInvocation"]) == (
         f"kms-steward.safety-net/2026-12-02/{REGION}", "inv-destination", "EventAgeExceeded")
+    assert record["apiCalls"] == {"cms:PutCustomEvent": 1}  # what telling it cost, as every record counts its calls
 
 
 def two_keys_pending_with_time_for_one(start_cloud, seconds_used: float = 1000.0) -> tuple:

@@ -149,6 +149,8 @@ def test_lookup_events_access_denied_makes_the_audit_incomplete_and_the_deletion
     assert "access denied" in alert["auditIncomplete"][0]["reason"] and "Forbidden.RAM" in alert["auditIncomplete"][0]["reason"]
     record = only_record(cloud)
     assert record["auditComplete"] is False and record["dependentCount"] == 0 and record["decision"] == "block"
+    # The record never says "no usage" when the usage could not be read: it says it is incomplete, and why.
+    assert record["usageEvidence"] == {"complete": False, "reason": alert["auditIncomplete"][0]["reason"]}
 
 
 # ---------------------------------------------------------------- contract
