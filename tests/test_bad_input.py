@@ -15,7 +15,7 @@ import pytest
 
 from shared.config import GuardConfig
 from shared.guard import KeyGuard
-from tests.support.accounts import ACCOUNT_ID, REGION, ROOT, make_account, two_region_account
+from tests.support.accounts import ACCOUNT_ID, KEY, REGION, ROOT, SHANGHAI_KEY, make_account, two_region_account
 from tests.support.guard import alerts, decision_records
 from tests.support.resources import disk
 from tests.support.scanners import clients
@@ -260,3 +260,31 @@ def test_a_guard_with_no_region_at_all_records_that_an_unreadable_payloads_alert
     assert result["status"] == "rejected"
     assert result["alertError"] == "KmsKeyGuardEventRejected not raised: no client for the home region"
     assert rejection_alerts(cloud) == []
+
+
+# ---------------------------------------------------------------- a decision's alert
+
+
+def test_a_deletion_blocked_in_another_region_is_alerted_in_the_guards_region_and_alert_group(start_cloud):
+    # The operator's CloudMonitor alert rules live in the guard's own region: every alert goes there, whichever
+    # region the key is in, and to the alert group the guard is configured with.
+    cloud = start_cloud(two_region_account())
+    with cloud.account.lock:
+        key = next(k for k in cloud.account.kms.keys if k.KeyId == SHANGHAI_KEY)
+        key.KeyState, key.DeleteDate = "PendingDeletion", "2099-01-01T00:00:00Z"
+    event = event_for_an_unknown_key_in(SHANGHAI)
+    event["data"]["requestParameters"]["KeyId"] = SHANGHAI_KEY
+
+    [result] = guard(cloud, home=REGION, ALERT_GROUP_ID="4242").handle(event, "inv-1")["results"]
+
+    assert result["status"] == "acted" and result["alert"] == "KmsKeyDeletionBlocked" and result["region"] == SHANGHAI
+    assert [(e.Name, e.RegionId, e.GroupId) for e in cloud.account.cms.events] == [("KmsKeyDeletionBlocked", REGION, "4242")]
+
+
+def test_an_alert_for_an_event_naming_the_key_by_its_alias_names_both(start_cloud):
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], key_state="PendingDeletion"))
+    invocation = cloud.fc.invoke("key-guard", event_with(data__requestParameters={"KeyId": "alias/payments", "PendingWindowInDays": "7"}))
+
+    assert invocation.ok, invocation.error
+    [alert] = alerts(cloud)
+    assert (alert["Name"], alert["keyId"], alert["keyRef"]) == ("KmsKeyDeletionBlocked", KEY, "alias/payments")
