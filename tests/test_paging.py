@@ -389,16 +389,39 @@ def test_a_server_repeating_its_second_page_forever_is_stopped_at_the_first_repe
     assert calls == [1, 2, 3]
 
 
-def test_a_page_size_of_its_own_contradicted_by_the_page_is_incomplete_at_once():
+@pytest.mark.parametrize("given", [1, ASKED])
+def test_a_page_size_of_its_own_contradicted_by_the_page_is_incomplete_at_once(given):
     calls = []
 
     def contradicts(number):
         calls.append(number)
-        return SimpleNamespace(items=ITEMS[:1], total=50, size=20)  # says 20 a page, gives 1, 50 in all
+        return SimpleNamespace(items=ITEMS[:given], total=50, size=20)  # says 20 a page, gives fewer, 50 in all
 
-    with pytest.raises(IncompleteListing, match="listed 1 of 50 items"):
+    with pytest.raises(IncompleteListing, match=f"listed {given} of 50 items"):
         by_number(contradicts)
     assert calls == [1]
+
+
+def test_a_listing_whole_on_its_first_page_is_complete_whatever_page_size_it_names():
+    # Five items, the total 5, and a page size of the service's own (20, not the 10 asked): nothing remains to be
+    # read, so the size contradicts nothing.
+    calls = []
+
+    def whole(number):
+        calls.append(number)
+        return SimpleNamespace(items=ITEMS[:5], total=5, size=20)
+
+    assert by_number(whole) == ITEMS[:5] and calls == [1]
+
+
+def test_a_listing_whose_total_moves_says_from_what_to_what():
+    # Three pages, a total that falls by one on each: the reason names the first total and the last one.
+    def shrinking(number):
+        return SimpleNamespace(items=ITEMS[(number - 1) * ASKED:number * ASKED], total=24 - number, size=ASKED)
+
+    with pytest.raises(ListingShifted, match="^DescribeDisks reported 23, then 21 disks while they were listed: "
+                                             "disks moved between pages$"):
+        by_number(shrinking, concurrency=1, api="DescribeDisks", noun="disks")
 
 
 # NextToken
