@@ -10,6 +10,7 @@ import re
 from alibabacloud_kms20160120 import models as kms
 
 from shared.audit.runner import run_audit
+from shared.audit.scanners.ecs_disks import EcsDisksScanner
 from shared.audit.scanners.nas_file_systems import NasFileSystemsScanner
 from tests.conftest import KEY, alerts, alice_kms, decision_records, make_account
 from tests.scanner_kit import clients, target
@@ -73,3 +74,12 @@ def test_a_listing_that_never_answers_in_time_says_timeout(start_cloud, monkeypa
     result = nas_result(start_cloud, Kind="timeout", LatencyMs=600)
 
     assert result.reason.startswith("timeout (") and "timed out" in result.reason
+
+
+def test_a_scanners_result_carries_its_caveat_for_the_preflight_report(start_cloud):
+    # What a scanner cannot see (its note) is shown beside what it found, complete or not.
+    cloud = start_cloud(make_account())
+
+    [result] = run_audit(target(), clients(cloud), scanners=(EcsDisksScanner(),)).results
+
+    assert result.complete and result.note == EcsDisksScanner.note and result.note

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -352,9 +353,43 @@ def test_a_server_with_no_end_is_stopped_at_the_page_bound(monkeypatch):
     with pytest.raises(IncompleteListing, match="after 5 pages"):
         by_number(endless)
     calls = []
-    with pytest.raises(IncompleteListing):
-        by_number(lambda number: calls.append(number) or endless(number))
+    with pytest.raises(IncompleteListing, match="^ListKeys still answered full pages of keys after 5 pages$"):
+        by_number(lambda number: calls.append(number) or endless(number), api="ListKeys", noun="keys")
     assert calls == [1, 2, 3, 4, 5]  # the bound is the pages read, not one more
+
+
+def test_a_server_repeating_its_first_page_with_a_field_that_changes_is_stopped_by_the_key():
+    # As for offset paging: the key names an item, so a page number the server ignores shows at the second call even
+    # when a field of each item (a status, a timestamp) changes from call to call.
+    calls = []
+
+    def ignores_the_page_number(number):
+        calls.append(number)
+        return SimpleNamespace(items=[{"id": n, "checkedAt": len(calls)} for n in range(ASKED)], total=None, size=None)
+
+    with pytest.raises(IncompleteListing, match="does not advance"):
+        by_number(ignores_the_page_number, key=lambda item: item["id"])
+    assert calls == [1, 2]
+
+
+def test_the_later_pages_are_fetched_no_more_at_once_than_the_caller_allows():
+    # A caller bounds how many pages are asked for at once (1 for KMS's listings): the bound holds.
+    lock, running, peak = threading.Lock(), [0], [0]
+    server = NumberedServer(ITEMS, cap=2)
+
+    def slow(number):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.02)
+        try:
+            return server(number)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    assert by_number(slow, concurrency=2) == ITEMS
+    assert peak[0] == 2
 
 
 def test_a_silently_capped_listing_with_a_total_makes_no_call_past_it():
