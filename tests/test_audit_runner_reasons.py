@@ -6,6 +6,8 @@ with the official SDKs against the local cloud, whose faults answer as the produ
 from __future__ import annotations
 
 import re
+import threading
+import time
 
 from alibabacloud_kms20160120 import models as kms
 
@@ -83,3 +85,32 @@ def test_a_scanners_result_carries_its_caveat_for_the_preflight_report(start_clo
     [result] = run_audit(target(), clients(cloud), scanners=(EcsDisksScanner(),)).results
 
     assert result.complete and result.note == EcsDisksScanner.note and result.note
+
+
+class Rendezvous:
+    """A scanner that finds nothing once all its `party` have started: only scanners running at once get there."""
+
+    service = "test"
+
+    def __init__(self, name: str, party: threading.Barrier, pause_s: float = 0.0):
+        self.name, self.party, self.pause_s = name, party, pause_s
+
+    def scan(self, target, clients):
+        self.party.wait()  # BrokenBarrierError after its timeout unless every scanner of the party is running
+        time.sleep(self.pause_s)
+        return []
+
+
+def test_every_scanner_runs_at_once_however_few_cores_the_machine_has(start_cloud):
+    # A pool sized by the machine (6 threads on two cores) would queue the seventh scanner behind a slow sixth,
+    # and a slow scanner would push the others past the audit's deadline. Eight scanners that can only finish
+    # together all finish; each is timed from its own start, and each result reaches the progress display.
+    cloud, party = start_cloud(make_account()), threading.Barrier(8, timeout=20)
+    landed = []
+
+    report = run_audit(target(), clients(cloud), scanners=tuple(Rendezvous(f"s{n}", party, 0.3) for n in range(8)),
+                       on_result=landed.append)
+
+    assert all(r.complete for r in report.results), [r.reason for r in report.results]
+    assert sorted(r.scanner for r in landed) == [f"s{n}" for n in range(8)] and all(r in report.results for r in landed)
+    assert all(300 <= r.duration_ms < 20_000 for r in report.results), [r.duration_ms for r in report.results]
