@@ -114,3 +114,12 @@ def test_every_scanner_runs_at_once_however_few_cores_the_machine_has(start_clou
     assert all(r.complete for r in report.results), [r.reason for r in report.results]
     assert sorted(r.scanner for r in landed) == [f"s{n}" for n in range(8)] and all(r in report.results for r in landed)
     assert all(300 <= r.duration_ms < 20_000 for r in report.results), [r.duration_ms for r in report.results]
+
+
+def test_a_scanner_past_the_audit_deadline_is_incomplete_and_timed_at_the_deadline(start_cloud):
+    cloud, never_complete = start_cloud(make_account()), threading.Barrier(2, timeout=5)  # a party of two; one comes
+
+    [result] = run_audit(target(), clients(cloud), scanners=(Rendezvous("stuck", never_complete),), deadline_s=0.5).results
+
+    assert (result.complete, result.reason, result.duration_ms) == (
+        False, "timeout: not finished within the audit deadline of 0.5 s", 500)
