@@ -302,6 +302,19 @@ def test_a_listing_that_shifts_once_is_read_again():
     assert server.calls == 3 + 3
 
 
+def test_an_item_repeated_under_a_steady_total_is_a_shift_and_read_again():
+    # One created at the front after page 1 and one deleted at the end: the total holds, i09 comes twice and the
+    # new one never. Read again from the start, every item is there.
+    def created_and_deleted(items):
+        items.insert(0, "new")
+        items.pop()
+
+    server = NumberedServer(ITEMS, changes={2: created_and_deleted})
+
+    assert by_number(server, key=str, concurrency=1) == ["new", *ITEMS[:-1]]
+    assert server.calls == 3 + 3
+
+
 def test_a_listing_that_keeps_shifting_is_incomplete():
     def deleted_each_call(items):
         items.pop(0)
