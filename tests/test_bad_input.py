@@ -288,3 +288,6 @@ def test_an_alert_for_an_event_naming_the_key_by_its_alias_names_both(start_clou
     assert invocation.ok, invocation.error
     [alert] = alerts(cloud)
     assert (alert["Name"], alert["keyId"], alert["keyRef"]) == ("KmsKeyDeletionBlocked", KEY, "alias/payments")
+    # The record too: the key by its id (an alias can be moved to another key later), and the alias the event named.
+    [record] = decision_records(cloud)
+    assert (record["keyId"], record["keyRef"]) == (KEY, "alias/payments")
