@@ -204,10 +204,46 @@ def test_an_event_decided_days_late_is_audited_over_the_window_before_the_event(
         crypto_event("Decrypt", when=scheduled - timedelta(days=29), user="monthly-report")]}))
     event = json.loads((ROOT / "events" / "schedule_key_deletion.json").read_text())
     event["time"] = event["data"]["eventTime"] = iso(scheduled)
-    env = {**cloud.project.function("key-guard").environment, "FC_REGION": REGION}
-    guard = KeyGuard(GuardConfig.from_env(env), account_id=ACCOUNT_ID, clients_for=lambda region: sdk_clients(cloud, region))
 
-    [result] = guard.handle(event, "inv-late")["results"]
+    [result] = guard_with(cloud).handle(event, "inv-late")["results"]
 
     assert result["decision"] == "block" and key_state(cloud) == "Enabled"
     assert result["dependents"]["KMS usage"] == ["ram-user:monthly-report (live, Decrypt×1 in the last 30 days)"]
+
+
+def guard_with(cloud, **env_vars) -> KeyGuard:
+    """key-guard as the handler builds it from s.yaml's environment, with `env_vars` set as a deployer would."""
+    env = {**cloud.project.function("key-guard").environment, "FC_REGION": REGION, **env_vars}
+    return KeyGuard(GuardConfig.from_env(env), account_id=ACCOUNT_ID, clients_for=lambda region: sdk_clients(cloud, region))
+
+
+def schedule_event_now() -> dict:
+    event = json.loads((ROOT / "events" / "schedule_key_deletion.json").read_text())
+    event["time"] = event["data"]["eventTime"] = iso(now())
+    return event
+
+
+def test_a_configured_trail_logstore_is_read_by_the_guard(start_cloud):
+    # The report job's Encrypt names the key only in its request: LookupEvents' ResourceName condition cannot see it,
+    # the trail logstore the deployer configured (TRAIL_SLS_PROJECT/LOGSTORE) can, and the deletion is cancelled.
+    t = now()
+    request_only = {**crypto_event("Encrypt", when=t - timedelta(days=3), user="report-job"), "referencedResources": {}}
+    trail = {**TRAIL, "StartLoggingTime": iso(t - timedelta(days=60)), "CreateTime": iso(t - timedelta(days=60))}
+    cloud = start_cloud(make_account(key_state="PendingDeletion", actiontrail={"events": [request_only], "trails": [trail]}))
+    guard = guard_with(cloud, TRAIL_SLS_PROJECT=TRAIL["SlsProjectArn"], TRAIL_SLS_LOGSTORE="actiontrail_audit-trail")
+
+    [result] = guard.handle(schedule_event_now(), "inv-1")["results"]
+
+    assert result["decision"] == "block" and key_state(cloud) == "Enabled"
+    assert result["dependents"]["KMS usage"] == ["ram-user:report-job (live, Encrypt×1 in the last 30 days)"]
+
+
+def test_the_configured_usage_window_is_the_guards(start_cloud):
+    # USAGE_WINDOW_DAYS=60: a monthly-close job that decrypted 45 days ago still depends on the key.
+    cloud = start_cloud(make_account(key_state="PendingDeletion", actiontrail={"events": [
+        crypto_event("Decrypt", when=now() - timedelta(days=45), user="month-end-close")]}))
+
+    [result] = guard_with(cloud, USAGE_WINDOW_DAYS="60").handle(schedule_event_now(), "inv-1")["results"]
+
+    assert result["decision"] == "block" and key_state(cloud) == "Enabled"
+    assert result["dependents"]["KMS usage"] == ["ram-user:month-end-close (live, Decrypt×1 in the last 60 days)"]
