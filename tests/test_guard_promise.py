@@ -39,6 +39,8 @@ def test_a_cancel_throttled_past_every_retry_is_never_reported_as_blocked(start_
     attempts = guard_invocations(cloud)
     assert attempts and all(not inv.ok for inv in attempts)
     assert all("Rejected.Throttling" in inv.error["errorMessage"] for inv in attempts)
+    # What FC logs for each failed attempt names the step that failed: the cancel, not the audit before it.
+    assert all(inv.error["errorMessage"].startswith("retry later (cancel_deletion): ") for inv in attempts)
     assert "KmsKeyDeletionBlocked" not in [a["Name"] for a in alerts(cloud)]
     assert not [r for r in decision_records(cloud) if r.get("status") in ("acted", "decided")]
 

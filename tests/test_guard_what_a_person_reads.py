@@ -103,6 +103,18 @@ def test_a_blocked_deletion(start_cloud):
     assert scanners["ecs_disks"]["found"] == 1 and sum(s["found"] for s in scanners.values()) == 1
 
 
+def test_an_allowed_deletion(start_cloud):
+    # No dependent, complete audit: nothing is done, no alert, and the record says so in these words.
+    cloud = start_cloud(make_account())
+    schedule_deletion(cloud)
+
+    [record] = records(cloud)
+    assert {k: record[k] for k in ("status", "decision", "action", "actionResult", "actionDone", "keyStateAfter", "reason")} == {
+        "status": "decided", "decision": "allow", "action": "none", "actionResult": "no action", "actionDone": False,
+        "keyStateAfter": "PendingDeletion", "reason": "audit complete: no dependents found"}
+    assert raised(cloud) == []
+
+
 def test_an_alert_cloudmonitor_refused_once_then_raised_by_the_retry(start_cloud):
     cloud = start_cloud(make_account(disks=[disk("d-app1")], faults=[
         {"Api": "cms:PutCustomEvent", "Code": "ServiceUnavailable", "Status": 503, "Remaining": 1}]))
