@@ -12,6 +12,8 @@ from datetime import timedelta
 from alibabacloud_kms20160120 import models as kms
 from alibabacloud_kms20160120.client import Client as KmsClient
 
+from localcloud.products.base import api
+from localcloud.products.kms import Kms
 from shared.audit.runner import run_audit
 from shared.audit.scanners.kms_secrets import KmsSecretsScanner
 from shared.clients import is_access_denied, is_not_found, is_transient
@@ -84,6 +86,27 @@ def test_a_person_cancelling_between_event_and_action_is_already_done(start_clou
     record = only_record(cloud)
     assert record["status"] == "no_action" and "Enabled" in record["reason"]
     assert alerts(cloud) == [] and cloud.calls.get("kms:CancelKeyDeletion") == 1  # alice's only
+
+
+def test_a_person_cancelling_between_the_audit_and_the_cancel_is_already_done_and_not_alerted(start_cloud, monkeypatch):
+    # The guard read the key pending deletion and audited it; a person cancels in the moment before the guard's
+    # cancel, which KMS then refuses. The key is safe and nothing was blocked by the guard: already done, no alert.
+    cancel = Kms.cancel_key_deletion
+
+    def a_person_first(self, call):
+        if not getattr(a_person_first, "done", False):
+            a_person_first.done = True
+            key = next(k for k in self.account.kms.keys if k.KeyId == KEY)
+            key.KeyState, key.DeleteDate = "Enabled", None
+        return cancel(self, call)
+
+    monkeypatch.setattr(Kms, "cancel_key_deletion", api("CancelKeyDeletion", write=True)(a_person_first))
+    cloud = start_cloud(make_account(disks=[disk("d-app1")]))
+    schedule_deletion(cloud)
+
+    record = only_record(cloud)
+    assert record["status"] == "already_done" and key_state(cloud) == "Enabled"
+    assert alerts(cloud) == []
 
 
 def test_a_missing_key_is_not_found_not_access_denied(start_cloud):
