@@ -106,6 +106,8 @@ def test_a_person_cancelling_between_the_audit_and_the_cancel_is_already_done_an
 
     record = only_record(cloud)
     assert record["status"] == "already_done" and key_state(cloud) == "Enabled"
+    assert record["reason"].startswith("not done: the key became Enabled meanwhile (Rejected.StateModifiedFailed")
+    assert [inv.ok for inv in guard_invocations(cloud)] == [True]  # decided at once, no retry
     assert alerts(cloud) == []
 
 
