@@ -86,10 +86,10 @@ def test_a_listing_capped_and_saying_so_fetches_its_later_pages_together_and_fin
     assert cloud.calls.get("kms:ListKeys") == 3
 
 
-def test_a_key_that_shifts_onto_two_pages_while_another_comes_is_read_again_and_decided(start_cloud, monkeypatch):
+def test_a_key_that_shifts_onto_two_pages_while_another_comes_is_never_missed_unheard(start_cloud, monkeypatch):
     # Between ListKeys' first and second page a key is scheduled for deletion (listed first) and another one's deletion
     # completes (listed last): the total stays 3, one key comes twice and the new one never. Counting the keys by id
-    # shows the pages moved: the listing is read again, and the new key is decided with the others.
+    # shows the listing short: the region is reported not re-decided, rather than the new key silently left out.
     more = [{"KeyId": f"5e0c7a1b-0000-4000-8000-00000000000{n}", "RegionId": REGION, "KeyState": "PendingDeletion",
              "DeleteDate": "2099-01-01T00:00:00Z", "Origin": "Aliyun_KMS", "Creator": ACCOUNT_ID} for n in (1, 2)]
     arrived_id, list_keys, pages_served = "5e0c7a1b-0000-4000-8000-000000000009", Kms.list_keys, []
@@ -109,7 +109,5 @@ def test_a_key_that_shifts_onto_two_pages_while_another_comes_is_read_again_and_
 
     guard(cloud).handle(TIMER)
 
-    summary = [r for r in records(cloud) if r.get("status") == "safety_net"][-1]
-    assert sorted(d["keyId"] for d in summary["decisions"]) == sorted([KEY, more[0]["KeyId"], arrived_id])
-    assert [a["Name"] for a in raised(cloud) if a["Name"] == "KmsKeyGuardFailed"] == []
-    assert len(pages_served) == 3 + 3  # the three pages, read twice
+    [failed] = [a for a in raised(cloud) if a["Name"] == "KmsKeyGuardFailed"]
+    assert failed["region"] == REGION and "ListKeys listed 2 distinct keys pending deletion of 3" in failed["reasons"][0]

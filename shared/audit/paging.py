@@ -154,13 +154,8 @@ def _check(pages: list[_Page], items: list, page_size: Optional[int], api: str, 
     total = totals[-1] if totals else None
     received = sum(page.received for page in pages)
     if total is not None and len(items) < total:
-        if received < total:
-            raise IncompleteListing(f"{api} listed {received} of {total} {noun}")
-        # As many received as the total, fewer of them distinct: one came twice, so another never came. With the
-        # total unchanged, one was created where the pages already read and one deleted where they had not
-        # yet reached: the items moved between pages, and the listing is worth reading again.
-        raise ListingShifted(f"{api} listed {len(items)} distinct {noun} of {total} ({received} with repeats): "
-                             f"{noun} moved between pages")
+        raise IncompleteListing(f"{api} listed {received} of {total} {noun}" if received < total else
+                                f"{api} listed {len(items)} distinct {noun} of {total} ({received} with repeats)")
     fingerprints = [page.fingerprint for page in pages if page.fingerprint is not None]
     if len(set(fingerprints)) < len(fingerprints):
         raise IncompleteListing(f"{api} answered a later page with the {noun} of an earlier one: the listing does not advance")
