@@ -98,17 +98,23 @@ def test_a_call_outside_the_window_at_the_head_of_a_source_does_not_hide_the_cal
     assert [e["eventId"] for e in kept] == [inside["eventId"]]
 
 
+def one_encrypt_among_reads(start_cloud, reads: int):
+    """The usage scanner's result, and the clients it used, for a key encrypted with once (3 days ago, by "web") and
+    read `reads` times (DescribeKey, a second apart, in the last minutes)."""
+    t = datetime.now(timezone.utc).replace(microsecond=0)
+    described = [{**crypto_call("DescribeKey", t - timedelta(minutes=1, seconds=s), "batch-job"), "requestParameters": {"KeyId": KEY}}
+                 for s in range(reads)]
+    cloud = start_cloud(make_account(actiontrail={"events": [crypto_call("Encrypt", t - timedelta(days=3), "web"), *described]}))
+    sdk = clients(cloud)
+    [result] = run_audit(TARGET, sdk, scanners=(KmsUsageScanner(),), deadline_s=20).results
+    return result, sdk
+
+
 def test_a_key_read_a_thousand_times_costs_the_same_few_queries_as_one_read_a_few_hundred(start_cloud):
     # The quiet query (every KMS event of the key) stops after QUIET_PAGES pages: past that, the key's crypto calls are
     # asked for by name, so its reads (DescribeKey, ListResourceTags...) never cost a page each, at ActionTrail's 2 calls
     # a second, and never push the audit past its deadline.
-    t = datetime.now(timezone.utc).replace(microsecond=0)
-    reads = [{**crypto_call("DescribeKey", t - timedelta(minutes=1, seconds=s), "batch-job"), "requestParameters": {"KeyId": KEY}}
-             for s in range(1000)]
-    cloud = start_cloud(make_account(actiontrail={"events": [crypto_call("Encrypt", t - timedelta(days=3), "web"), *reads]}))
-    sdk = clients(cloud)
-
-    [result] = run_audit(TARGET, sdk, scanners=(KmsUsageScanner(),), deadline_s=20).results
+    result, sdk = one_encrypt_among_reads(start_cloud, 1000)
 
     assert [d.usage for d in result.dependents] == ["Encrypt×1 in the last 30 days"]
     assert sdk.calls.counts["actiontrail:LookupEvents"] == kms_usage.QUIET_PAGES + len(kms_usage.CRYPTO_EVENT_NAMES) == 4 + 13
@@ -132,13 +138,7 @@ def test_the_window_is_asked_in_utc_whatever_the_machine_s_time_zone(start_cloud
 def test_a_key_whose_events_fill_the_quiet_pages_exactly_is_read_in_those_pages_alone(start_cloud):
     # 181 KMS events: four pages of LookupEvents' 50 (its maximum), newest first, each page asking for the next by
     # its NextToken. That is still a quiet key: one query, four calls, no per-API queries after it.
-    t = datetime.now(timezone.utc).replace(microsecond=0)
-    reads = [{**crypto_call("DescribeKey", t - timedelta(minutes=1, seconds=s), "batch-job"), "requestParameters": {"KeyId": KEY}}
-             for s in range(180)]
-    cloud = start_cloud(make_account(actiontrail={"events": [crypto_call("Encrypt", t - timedelta(days=3), "web"), *reads]}))
-    sdk = clients(cloud)
-
-    [result] = run_audit(TARGET, sdk, scanners=(KmsUsageScanner(),), deadline_s=20).results
+    result, sdk = one_encrypt_among_reads(start_cloud, 180)
 
     assert result.complete, result.reason
     assert [d.usage for d in result.dependents] == ["Encrypt×1 in the last 30 days"]
