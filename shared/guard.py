@@ -33,7 +33,7 @@ from shared.events import (ActionTrailRecord, CloudEvent, EventParseError, Timer
                            is_region_id, is_timer_payload, parse_fc_events_each, parse_timer_event)
 from shared.idempotency import ClaimBusy, EventClaims
 from shared.keys import CANCELLED_STATES, ActionResult, KeyNotFound, cancel_deletion, enable_key, list_pending_deletion, read_key
-from shared.policy import (Decision, KeyView, decide_deletion, decide_disable, decide_material_deleted,
+from shared.policy import (MATERIAL_IN_PLACE_STATES, Decision, KeyView, decide_deletion, decide_disable, decide_material_deleted,
                            decide_protection_removed, decide_rotation_off)
 
 USAGE_SCANNER = KmsUsageScanner.name
@@ -72,7 +72,7 @@ def _turned_on(data: ActionTrailRecord, param: str, what: str) -> str | None:
 RULES: dict[str, Rule] = {
     "ScheduleKeyDeletion": Rule(decide_deletion, lambda key: key.state == "PendingDeletion"),
     "DisableKey": Rule(decide_disable, lambda key: key.state == "Disabled"),
-    "DeleteKeyMaterial": Rule(decide_material_deleted, lambda key: key.state == "PendingImport"),
+    "DeleteKeyMaterial": Rule(decide_material_deleted, lambda key: key.state not in MATERIAL_IN_PLACE_STATES),
     "SetDeletionProtection": Rule(decide_protection_removed,
                                   lambda key: key.deletion_protection != "Enabled" and key.state != "PendingDeletion",
                                   lambda data: _turned_on(data, "EnableDeletionProtection", "deletion protection")),
@@ -317,6 +317,9 @@ class KeyGuard:
                 self._settle(claims, lambda c: c.release(m.dedupe_key), record)
                 raise TransientError(f"retry later ({record.get('step')}): {describe_error(exc)}") from None
             outcome = self._cannot_decide(m, record, clients, exc)
+        if claims is not None and claims.taken_over and self._would_act(m) \
+                and outcome.record.get("status") in ("no_action", "already_done"):
+            outcome = self._after_a_cut_off_attempt(m, outcome.record, clients, claims.taken_over)
         owed = outcome.record.pop("_alertOwed", None)
         summary = {"decision": outcome.record.get("decision"), "action": outcome.record.get("action"), "invocation": invocation_id}
         if owed and claims is not None and not last_chance:
@@ -328,6 +331,25 @@ class KeyGuard:
             raise TransientError(f"{owed['name']} not raised ({outcome.record.get('alertError')}): the retry raises it")
         self._settle(claims, lambda c: c.complete(m.dedupe_key, summary), outcome.record)
         return self._finish(outcome, clients, started)
+
+    def _would_act(self, m: Mutation) -> bool:
+        """Whether a decision on this mutation may act on the key: cancel its deletion, or enable it again."""
+        mode = {"ScheduleKeyDeletion": self.config.deletion_mode, "DisableKey": self.config.disable_mode}.get(m.event_name)
+        return mode == "enforce"
+
+    def _after_a_cut_off_attempt(self, m: Mutation, record: dict, clients: Clients, earlier: dict) -> Outcome:
+        """This attempt finds nothing left to do, but an earlier one at the same event never finished (killed or
+        timed out: its claim was taken over). It may have acted (cancelled the deletion, enabled the key) and been
+        cut off before its alert; only it could say. So a person is told what is known: which attempt did not
+        finish, and the key as it is now. (An attempt cut off after its alert makes this a second message.)"""
+        state = record.get("keyStateAfter") or record.get("keyStateBefore") or "unknown"
+        reason = (f"an earlier attempt at this event (invocation {earlier.get('invocation')}, started "
+                  f"{earlier.get('started')}) did not finish: it may have acted and been cut off before its alert; "
+                  f"the key is {state} now")
+        record = {**record, "step": "alert", "earlierAttempt": earlier.get("invocation")}
+        return self._guard_failed(m, record, clients, record.get("keyId") or m.key_ref or "", None,
+                                  record.get("action") or "none", record.get("actionResult") or "no action",
+                                  [reason] + list(record.get("reasons") or []), reason=reason)
 
     def _validate(self, m: Mutation) -> None:
         if m.source != SAFETY_NET_SOURCE and not (m.source or "").startswith("acs."):
@@ -453,8 +475,10 @@ class KeyGuard:
         deletion is cancelled anyway in enforce mode (cancel is safe; a refusal is harmless), without
         re-reading the key first, since the read may be what failed, and even when another invocation
         seems to hold the event (its claim may be one that could not be released); and someone is always
-        told, unless the cancel is refused because the key is not pending deletion at all: then nothing
-        is at risk (a duplicate delivery meeting a broken claim store after the first had cancelled)."""
+        told, unless the cancel is refused because the key is not pending deletion at all and no other
+        invocation holds the event: then nothing is at risk and nothing of the guard's is untold. When one
+        holds it, it may have cancelled and been cut off before its alert, so this one tells (a second
+        message if that invocation did finish telling but could not settle its claim)."""
         step = record.get("step") or "decide"
         reason = f"guard failed at {step}: {describe_error(exc)}"
         if claim_busy:
@@ -472,10 +496,17 @@ class KeyGuard:
                     detail = _fail_safe_cancel_shown(_state_or_none(clients, key_id, m.region), lost=describe_error(cancel_exc))
                 else:
                     state = _state_if_refused(clients, key_id, m.region, cancel_exc)
-                    if state not in (None, "PendingDeletion"):
+                    if state in (None, "PendingDeletion"):
+                        detail = f"fail-safe cancel not done: {describe_error(cancel_exc)}"
+                    elif not claim_busy:
                         return Outcome({**record, "status": "already_done", "step": None, "keyStateAfter": state,
                                         "reason": f"{reason}; the key is {state}, not pending deletion: nothing at risk"})
-                    detail = f"fail-safe cancel not done: {describe_error(cancel_exc)}"
+                    else:
+                        # The invocation holding the event may have cancelled it and been cut off (killed, timed
+                        # out) before its alert: nothing is at risk, but no one may have been told.
+                        record["keyStateAfter"] = state
+                        detail = (f"fail-safe cancel refused: the key is {state}, not pending deletion (the invocation "
+                                  "holding the event may have cancelled it, and may not have told anyone)")
             record.update(decision="block", action="cancel_deletion")
         else:
             # A deletion left to a claim that may be stale is still seen by the safety net; nothing else is.
@@ -539,7 +570,9 @@ class KeyGuard:
             record.update(alert=name, alertSeverity=severity)
         except Exception as exc:
             record.update(alert=None, alertError=f"{name} not raised: {describe_error(exc)}")
-            if answered(exc):  # CloudMonitor said no: it is still owed (with no answer at all it may have landed)
+            # Still owed when CloudMonitor said no, or when the request never left (no connection, throttled);
+            # without any answer to a request that went out (a read timeout) it may have landed, and is not sent twice.
+            if answered(exc) or never_sent(exc):
                 record["_alertOwed"] = {"name": name, "content": content, "severity": severity}
 
     def _rejected(self, m: Mutation, record: dict, reason: str, clients: Clients | None) -> Outcome:

@@ -5,8 +5,11 @@ claim is an OSS object written with `x-oss-forbid-overwrite: true`: OSS creates 
 answers FileAlreadyExists, so exactly one invocation wins. The winner marks it done when finished.
 
 A claim found in progress is:
-- ours (same invocation id: our own PUT was retried after a lost answer): taken over;
-- stale (older than STALE_AFTER, longer than the function may run): taken over, its holder died;
+- ours (same invocation id: our own PUT was retried after a lost answer, or FC retried the invocation under
+  its request id): taken over;
+- stale (older than STALE_AFTER, longer than the function may run): taken over, its holder died.
+  A claim taken over that is not the very one this attempt wrote (another start) belonged to an attempt that
+  never finished: it is kept in `taken_over`, since that attempt may have acted before it was cut off;
 - anyone else's: ClaimBusy, a transient error, so FC retries later, when the holder has finished
   (the retry then sees "done") or has gone stale. Nothing guarantees that FC's retry of an attempt
   carries the same request id, so an attempt that died holding its claim (killed, timed out) is not
@@ -35,7 +38,9 @@ Outcome = Literal["claimed", "duplicate"]
 
 
 class ClaimBusy(TransientError):
-    pass
+    def __init__(self, message: str, holder: dict | None = None):
+        super().__init__(message)
+        self.holder = holder or {}  # the claim found: who holds the event, since when
 
 
 def _now() -> datetime:
@@ -46,6 +51,9 @@ class EventClaims:
     def __init__(self, clients: Clients, bucket: str, region: str):
         self.clients = clients
         self.bucket = clients.oss_bucket(bucket, region)
+        # The claim of an earlier attempt that never finished, when claim() took it over: that attempt may have
+        # acted before it was cut off (killed, timed out), so what it did is for this one to find out and tell.
+        self.taken_over: dict | None = None
 
     @staticmethod
     def object_key(dedupe_key: str) -> str:
@@ -66,9 +74,12 @@ class EventClaims:
         started = datetime.fromisoformat(existing.get("started") or "1970-01-01T00:00:00+00:00")
         if existing.get("invocation") == invocation or _now() - started > STALE_AFTER:
             self._put(key, body, forbid_overwrite=False)
+            # Our own PUT whose answer was lost holds this very body (same start): nothing was cut off.
+            if existing.get("started") != body["started"]:
+                self.taken_over = {"invocation": existing.get("invocation"), "started": existing.get("started")}
             return "claimed", body
         raise ClaimBusy(f"event {dedupe_key} is being handled by invocation {existing.get('invocation')} "
-                        f"since {existing.get('started')}")
+                        f"since {existing.get('started')}", existing)
 
     def complete(self, dedupe_key: str, summary: dict) -> None:
         # The claim's own fields last: a summary carried over from an earlier claim never undoes them.

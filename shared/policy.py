@@ -87,16 +87,24 @@ def decide_deletion(key: KeyView, audit: AuditReport | None, config: GuardConfig
     return Decision(verdict="alert", alert=True, severity="CRITICAL", mode=mode, reasons=reasons + ["mode alert: deletion left scheduled"])
 
 
+# The states in which a key has its material: only these say that a deleted material was imported again. A key
+# scheduled for deletion after its material was deleted shows PendingDeletion (and PendingImport once cancelled),
+# which hides whether the material is there, so anything else is taken as the event says: deleted.
+MATERIAL_IN_PLACE_STATES = frozenset({"Enabled", "Disabled"})
+
+
 def decide_material_deleted(key: KeyView, audit: AuditReport | None, config: GuardConfig) -> Decision:
     """DeleteKeyMaterial takes effect at once (no pending window): nothing can be cancelled, so the
     guard tells whoever can re-import the same material how much depends on it."""
     mode = config.deletion_mode
-    if key.state != "PendingImport":
+    if key.state in MATERIAL_IN_PLACE_STATES:
         return Decision(verdict="no_action", mode=mode, reasons=[f"key is {key.state} now: its material is in place"])
     assert audit is not None
     if not audit.may_have_dependents:
         return Decision(verdict="allow", mode=mode, reasons=["audit complete: no dependents found"])
-    return Decision(verdict="alert", alert=True, severity="CRITICAL", mode=mode, reasons=_risk(audit) + [
+    hidden = ([f"the key is {key.state} now, which does not show whether its material is there: taken as deleted, "
+               "as the event says"] if key.state != "PendingImport" else [])
+    return Decision(verdict="alert", alert=True, severity="CRITICAL", mode=mode, reasons=_risk(audit) + hidden + [
         "the key material is deleted: every dependent is unreadable until the SAME material is imported again "
         "(GetParametersForImport, then ImportKeyMaterial with the backed-up material)"])
 

@@ -46,6 +46,7 @@ def event_with(**changes) -> bytes:
     (event_with(source="evil.kms"), "not an Alibaba Cloud service"),
     (event_with(data__acsRegion="cn-hangzhou/../x"), "not an Alibaba Cloud region id"),
     (b"[]", "holds no event"),
+    (b'{"triggerTime": ["2026-12-02T03:00:00Z"], "triggerName": {"name": "safety-net"}}', "malformed timer event"),
 ])
 def test_bad_input_is_rejected_and_recorded(start_cloud, payload, reason):
     cloud = start_cloud(make_account())

@@ -149,6 +149,13 @@ MATERIAL_SAYS = ("the key material is deleted: every dependent is unreadable unt
 MATERIAL_RULES = {
     "material imported again: nothing to say": (
         _key("Enabled"), FOUND, Decision(verdict="no_action", mode="enforce", reasons=["key is Enabled now: its material is in place"])),
+    "material imported again, key disabled since: nothing to say": (
+        _key("Disabled"), FOUND, Decision(verdict="no_action", mode="enforce", reasons=["key is Disabled now: its material is in place"])),
+    "scheduled for deletion since: the state hides the material, taken as deleted": (
+        _key("PendingDeletion"), FOUND,
+        Decision(verdict="alert", alert=True, severity="CRITICAL", mode="enforce", reasons=FOUND_SAYS + [
+            "the key is PendingDeletion now, which does not show whether its material is there: taken as deleted, as the event says",
+            MATERIAL_SAYS])),
     "no dependents: nothing is unreadable": (
         _key("PendingImport"), NOTHING, Decision(verdict="allow", mode="enforce", reasons=["audit complete: no dependents found"])),
     "dependents: CRITICAL, with how to restore them": (

@@ -11,18 +11,20 @@ import re
 import pytest
 from alibabacloud_kms20160120 import models as kms
 
-from shared.clients import TransientError
+from shared.clients import Clients, TransientError
 from shared.config import GuardConfig
 from shared.events import event_dedupe_key, parse_fc_events_each
 from shared.guard import KeyGuard
 from shared.idempotency import EventClaims
+from shared.ratelimit import RateLimiter
 from tests.support.accounts import ACCOUNT_ID, KEY, REGION, ROOT, make_account
-from tests.support.clients import alice_kms
+from tests.support.clients import alice_kms, key_state
 from tests.support.guard import alerts, decision_records
 from tests.support.resources import disk
 from tests.support.scanners import clients
 
 SCHEDULE = json.loads((ROOT / "events" / "schedule_key_deletion.json").read_text())
+DISABLE = json.loads((ROOT / "events" / "disable_key.json").read_text())
 CMS_DOWN_ONCE = {"Api": "cms:PutCustomEvent", "Code": "ServiceUnavailable", "Status": 503, "Remaining": 1}
 CMS_DOWN = {"Api": "cms:PutCustomEvent", "Code": "ServiceUnavailable", "Status": 503}
 TIMER = {"triggerTime": "2026-12-02T03:00:00Z", "triggerName": "safety-net", "payload": '{"task":"safety-net"}'}
@@ -35,6 +37,36 @@ def guard(cloud, **kwargs) -> KeyGuard:
 
 def pending_key_with_a_dependent(start_cloud, *faults):
     return start_cloud(make_account(disks=[disk("d-app1")], key_state="PendingDeletion", faults=list(faults)))
+
+
+class CloudMonitorUnreachable(Clients):
+    """The guard's clients, but CloudMonitor's endpoint refuses every connection: the official SDK client meets a
+    closed port, as it does when the endpoint cannot be reached. The request never leaves."""
+
+    def cms(self, region=None):
+        return Clients(self.credentials, region or self.region, endpoint_override="http://127.0.0.1:1").cms(region)
+
+
+def test_an_alert_that_never_left_is_owed_and_raised_by_the_retry(start_cloud):
+    # No connection to CloudMonitor (after the retries a request that cannot have run gets): the deletion is
+    # cancelled, and the alert is provably not sent, so it is owed: the invocation hands back to FC, whose retry
+    # raises it. Taking "no answer" for "may have landed" here would leave it unsent, and no one told.
+    cloud = pending_key_with_a_dependent(start_cloud)
+    env = {**cloud.project.function("key-guard").environment, "FC_REGION": REGION}
+    cut_off = KeyGuard(GuardConfig.from_env(env), account_id=ACCOUNT_ID, clients_for=lambda region: CloudMonitorUnreachable(
+        clients(cloud, region).credentials, region, endpoint_override=cloud.endpoint_override(region),
+        limiter=RateLimiter(lambda api: None)))
+
+    with pytest.raises(TransientError, match="KmsKeyDeletionBlocked not raised"):
+        cut_off.handle(SCHEDULE, "inv-first")
+    assert key_state(cloud) == "Enabled" and alerts(cloud) == []
+    guard(cloud).handle(SCHEDULE, "inv-retry")
+
+    assert [a["Name"] for a in alerts(cloud)] == ["KmsKeyDeletionBlocked"]
+    first, retry = decision_records(cloud)
+    assert first["alertOwed"] == "KmsKeyDeletionBlocked"
+    assert first["alertError"].startswith("KmsKeyDeletionBlocked not raised: UnretryableException")
+    assert retry["status"] == "alert_raised"
 
 
 def test_an_owed_alert_is_raised_by_the_retry_once_and_a_later_delivery_raises_nothing(start_cloud):
@@ -289,3 +321,75 @@ def test_the_safety_nets_failure_records_count_the_calls_they_made(start_cloud):
     guard(blind_cloud).handle(TIMER)
     blind = decision_records(blind_cloud)[0]
     assert blind["step"] == "list keys pending deletion" and blind["apiCalls"]["cms:PutCustomEvent"] == 1
+
+
+def claim_left_by(cloud, keeper: KeyGuard, invocation: str, original=SCHEDULE) -> None:
+    """What an attempt cut off mid-way (FC's timeout, the instance killed) leaves behind: its claim, in progress."""
+    [event] = parse_fc_events_each(json.dumps(original).encode())
+    EventClaims(clients(cloud), keeper.config.state_bucket, REGION).claim(event_dedupe_key(event), invocation)
+
+
+@pytest.mark.parametrize("original", [SCHEDULE, DISABLE], ids=["cancelled", "enabled again"])
+def test_an_attempt_cut_off_after_its_action_is_told_by_its_retry_that_finds_nothing_to_do(start_cloud, original):
+    # The attempt acted (cancelled the deletion, or enabled the key again: the key is Enabled) and was cut off before
+    # its alert. FC's retry (the same request id) takes its claim over and finds nothing left to do, yet the action
+    # may be the attempt's own and untold. A person is told what is known, and that the key is safe.
+    cloud = start_cloud(make_account(disks=[disk("d-app1")]))
+    env = {**cloud.project.function("key-guard").environment, "FC_REGION": REGION, "GUARD_DISABLE_MODE": "enforce"}
+    keeper = KeyGuard(GuardConfig.from_env(env), account_id=ACCOUNT_ID, clients_for=lambda region: clients(cloud, region))
+    claim_left_by(cloud, keeper, "inv-1", original)
+
+    keeper.handle(original, "inv-1")
+
+    [record] = decision_records(cloud)
+    assert record["status"] == "error" and record["earlierAttempt"] == "inv-1" and record["decision"] == "no_action"
+    assert record["reason"].startswith("an earlier attempt at this event (invocation inv-1, started ")
+    assert record["reason"].endswith("did not finish: it may have acted and been cut off before its alert; the key is Enabled now")
+    [alert] = alerts(cloud)
+    assert alert["Name"] == "KmsKeyGuardFailed" and alert["reasons"][0] == record["reason"]
+    assert key_state(cloud) == "Enabled" and cloud.calls.get("kms:CancelKeyDeletion") == cloud.calls.get("kms:EnableKey") == 0
+
+
+def test_an_attempt_cut_off_after_its_cancel_is_told_by_the_failure_destination_when_its_retries_end_busy(start_cloud):
+    # FC's retries carry other request ids: each finds the claim held and hands back; the failure destination's
+    # fail-safe cancel is refused (the key is Enabled). The holder may have cancelled and been cut off: told.
+    cloud = start_cloud(make_account(disks=[disk("d-app1")]))
+    keeper = guard(cloud)
+    claim_left_by(cloud, keeper, "inv-1")
+
+    for attempt in ("inv-2", "inv-3"):
+        with pytest.raises(TransientError, match="being handled by invocation inv-1"):
+            keeper.handle(SCHEDULE, attempt)
+    keeper.handle_failed_invocation(SCHEDULE, "EventAgeExceeded", "inv-destination")
+
+    [record] = decision_records(cloud)
+    assert record["status"] == "error" and record["keyStateAfter"] == "Enabled"
+    assert record["actionResult"] == ("fail-safe cancel refused: the key is Enabled, not pending deletion (the invocation "
+                                      "holding the event may have cancelled it, and may not have told anyone)")
+    [alert] = alerts(cloud)
+    assert alert["Name"] == "KmsKeyGuardFailed" and alert["actionResult"] == record["actionResult"]
+
+
+def test_a_claim_whose_answer_was_lost_is_its_own_and_no_cut_off_attempt(start_cloud):
+    # The claim's PUT went through but its answer was lost: the retried PUT meets the very claim this attempt wrote
+    # (same start), which is no earlier attempt. A key someone else already cancelled is then nothing to tell.
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], faults=[
+        {"Api": "oss:PutObject", "Code": "ServiceUnavailable", "Status": 503, "AnswerLost": True, "Remaining": 1}]))
+    guard(cloud).handle(SCHEDULE, "inv-1")
+
+    [record] = decision_records(cloud)
+    assert record["status"] == "no_action" and "earlierAttempt" not in record
+    assert alerts(cloud) == []
+
+
+def test_in_alert_mode_a_cut_off_attempt_acted_on_nothing_and_a_key_cancelled_since_is_nothing_to_tell(start_cloud):
+    # GUARD_DELETION_MODE=alert: no attempt cancels anything, so a key found cancelled was cancelled by someone else.
+    cloud = start_cloud(make_account(disks=[disk("d-app1")]), env={"GUARD_DELETION_MODE": "alert"})
+    env = {**cloud.project.function("key-guard").environment, "FC_REGION": REGION}
+    keeper = KeyGuard(GuardConfig.from_env(env), account_id=ACCOUNT_ID, clients_for=lambda region: clients(cloud, region))
+    claim_left_by(cloud, keeper, "inv-1")
+
+    keeper.handle(SCHEDULE, "inv-1")
+
+    [record] = decision_records(cloud)
+    assert record["status"] == "no_action" and alerts(cloud) == []

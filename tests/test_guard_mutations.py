@@ -16,10 +16,15 @@ def arn(cloud, key_id=KEY) -> str:
     return alice_kms(cloud).describe_key(kms.DescribeKeyRequest(key_id=key_id)).body.key_metadata.arn
 
 
-def set_protection(cloud, enabled: bool) -> None:
+def set_protection_held(cloud, enabled: bool) -> None:
+    """alice turns the key's deletion protection on or off; its event waits if the bus is held."""
     alice_kms(cloud).set_deletion_protection(kms.SetDeletionProtectionRequest(
         protected_resource_arn=arn(cloud), enable_deletion_protection=enabled,
         deletion_protection_description="guarded" if enabled else None))
+
+
+def set_protection(cloud, enabled: bool) -> None:
+    set_protection_held(cloud, enabled)
     assert cloud.bus.drain(timeout=60)
 
 
@@ -111,3 +116,53 @@ def test_a_deletion_cancelled_on_a_key_without_its_material_is_blocked_and_the_k
     assert (record["keyStateBefore"], record["keyStateAfter"]) == ("PendingDeletion", "PendingImport")
     assert record["actionResult"] == "PendingDeletion -> PendingImport"
     assert [a["Name"] for a in alerts(cloud)] == ["KmsKeyMaterialDeleted", "KmsKeyDeletionBlocked"]
+
+
+def test_protection_turned_off_and_on_again_before_the_guard_reads_the_key_is_no_alert(start_cloud):
+    # The guard decides on the key as it is, not as the event left it: protection back on by the time it reads
+    # the key (a person corrected a slip) is nothing at risk, and no one is paged; the record says the key's
+    # protection as read.
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], protection="Enabled"))
+    cloud.bus.hold()
+    set_protection_held(cloud, False)
+    set_protection_held(cloud, True)
+    cloud.bus.release()
+    assert cloud.bus.drain(timeout=60)
+
+    assert alerts(cloud) == []
+    off = next(r for r in decision_records(cloud) if r.get("eventName") == "SetDeletionProtection" and r["status"] != "ignored")
+    assert off["status"] == "no_action" and off["reason"] == "deletion protection is on again"
+    assert off["deletionProtection"] == "Enabled"
+
+
+def test_rotation_turned_off_and_on_again_before_the_guard_reads_the_key_is_nothing_to_record(start_cloud):
+    cloud = start_cloud(make_account(disks=[disk("d-app1")]))
+    kms_client = alice_kms(cloud)
+    cloud.bus.hold()
+    for enabled in (True, False, True):
+        kms_client.update_rotation_policy(kms.UpdateRotationPolicyRequest(
+            key_id=KEY, enable_automatic_rotation=enabled, rotation_interval="365d" if enabled else None))
+    cloud.bus.release()
+    assert cloud.bus.drain(timeout=60)
+
+    [off] = [r for r in decision_records(cloud) if r.get("eventName") == "UpdateRotationPolicy" and r["status"] != "ignored"]
+    assert off["status"] == "no_action" and off["reason"] == "automatic rotation is on again"
+
+
+def test_material_deleted_then_the_key_scheduled_before_the_guard_reads_it_is_still_told(start_cloud):
+    # The key shows PendingDeletion when the guard reads it for the DeleteKeyMaterial event: that state hides
+    # whether the material is there, so the event is taken at its word. The material alert (with how to re-import)
+    # is raised as well as the deletion's own decision; neither record says the material is in place.
+    cloud = start_cloud(external_key_account(disks=[disk("d-app1")]))
+    cloud.bus.hold()
+    alice_kms(cloud).delete_key_material(kms.DeleteKeyMaterialRequest(key_id=KEY))
+    alice_kms(cloud).schedule_key_deletion(kms.ScheduleKeyDeletionRequest(key_id=KEY, pending_window_in_days=7))
+    cloud.bus.release()
+    assert cloud.bus.drain(timeout=60)
+
+    assert sorted(a["Name"] for a in alerts(cloud)) == ["KmsKeyDeletionBlocked", "KmsKeyMaterialDeleted"]
+    material = only_record(cloud, "DeleteKeyMaterial")
+    assert material["status"] == "decided" and material["decision"] == "alert"
+    assert material["keyStateBefore"] == "PendingDeletion"
+    assert not any("in place" in reason for reason in material["reasons"])
+    assert only_record(cloud, "ScheduleKeyDeletion")["status"] == "acted"

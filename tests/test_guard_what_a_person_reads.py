@@ -115,6 +115,56 @@ def test_an_allowed_deletion(start_cloud):
     assert raised(cloud) == []
 
 
+def test_a_deletion_left_scheduled_in_alert_mode_reads_its_first_two_reasons_on_one_line(start_cloud):
+    # Three reasons (what was found, what could not be looked at, why nothing was done): the record's one-line
+    # reason, what a dashboard lists, carries the first two, joined by "; "; the record and the alert carry all three.
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], faults=[{"Api": "oss:ListBuckets", "Code": "Forbidden.RAM"}]),
+                        env={"GUARD_DELETION_MODE": "alert"})
+    schedule_deletion(cloud)
+
+    [record] = records(cloud)
+    found, blind, left = record["reasons"]
+    assert found.startswith("1 dependent(s): ECS: 1; INCOMPLETE: oss_buckets (access denied")
+    assert blind.startswith("audit incomplete, counted as dependents: oss_buckets (access denied")
+    assert left == "mode alert: deletion left scheduled"
+    assert record["reason"] == f"{found}; {blind}"
+    assert {k: record[k] for k in ("status", "decision", "action", "keyStateAfter", "alert")} == {
+        "status": "decided", "decision": "alert", "action": "none", "keyStateAfter": "PendingDeletion",
+        "alert": "KmsKeyDeletionAtRisk"}
+    [alert] = raised(cloud)
+    assert alert["reasons"] == [found, blind, left] and alert["Name"] == "KmsKeyDeletionAtRisk"
+
+
+def test_a_records_api_calls_are_the_calls_the_cloud_answered_for_its_decision(start_cloud):
+    # What a decision cost the account's quotas, per API, as the record says it (the figure an operator sums
+    # when the guard and the account's own traffic share a quota): exactly what the cloud answered, named as the
+    # cloud names it, but the record's own write, which comes after it is counted.
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], key_state="PendingDeletion"))
+    before = cloud.calls.snapshot()
+    guard(cloud).handle(SCHEDULE)
+    after = cloud.calls.snapshot()
+
+    [record] = decision_records(cloud)
+    answered = {api: n - before.get(api, 0) for api, n in after.items() if n != before.get(api, 0)}
+    assert answered.pop("sls:PutLogs") == 1
+    assert record["apiCalls"] == answered
+    assert record["apiCalls"]["kms:DescribeKey"] >= 1 and record["apiCalls"]["kms:CancelKeyDeletion"] == 1
+
+
+def test_a_key_read_without_its_optional_fields_is_recorded_as_read_not_invented(start_cloud):
+    # DescribeKey answers only the key's id and state (its Arn and DeletionProtection left out): the guard still
+    # decides, the record invents no ARN, and protection it was not told of reads as off (what DescribeKey's
+    # Enabled | Disabled means when absent: no protection to rely on, so nothing is skipped because of it).
+    bare = {"RequestId": "bare-describe", "KeyMetadata": {"KeyId": KEY, "KeyState": "PendingDeletion"}}
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], key_state="PendingDeletion", faults=[
+        {"Api": "kms:DescribeKey", "Body": bare, "Remaining": 1}]))
+    guard(cloud).handle(SCHEDULE)
+
+    [record] = records(cloud)
+    assert (record["keyArn"], record["deletionProtection"]) == ("", "Disabled")
+    assert record["status"] == "acted" and key_state(cloud) == "Enabled"
+
+
 def test_an_alert_cloudmonitor_refused_once_then_raised_by_the_retry(start_cloud):
     cloud = start_cloud(make_account(disks=[disk("d-app1")], faults=[
         {"Api": "cms:PutCustomEvent", "Code": "ServiceUnavailable", "Status": 503, "Remaining": 1}]))
