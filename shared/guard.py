@@ -308,7 +308,7 @@ class KeyGuard:
         if isinstance(claims, Outcome):  # a duplicate: already handled
             return self._finish(claims, clients, started)
         try:
-            outcome = self._decide_and_act(m, rule, record, clients)
+            outcome = self._decide_and_act(m, rule, record, clients, claims)
         except Rejected as exc:
             outcome = self._rejected(m, record, str(exc), clients)
         except Exception as exc:
@@ -338,15 +338,15 @@ class KeyGuard:
         return mode == "enforce"
 
     def _after_a_cut_off_attempt(self, m: Mutation, record: dict, clients: Clients, earlier: dict) -> Outcome:
-        """This attempt finds nothing left to do, but an earlier one at the same event never finished (killed or
-        timed out: its claim was taken over). It may have acted (cancelled the deletion, enabled the key) and been
-        cut off before its alert; only it could say. So a person is told what is known: which attempt did not
-        finish, and the key as it is now. (An attempt cut off after its alert makes this a second message.)"""
+        """This attempt finds nothing left to do, but an earlier one at the same event started an action and never
+        finished (its claim was taken over). It may have acted and been cut off before its alert; only it could
+        say. So a person is told what is known: which attempt did not finish, and the key as it is now. (An
+        attempt cut off after its alert, before settling its claim, makes this a second message.)"""
         state = record.get("keyStateAfter") or record.get("keyStateBefore") or "unknown"
         reason = (f"an earlier attempt at this event (invocation {earlier.get('invocation')}, started "
-                  f"{earlier.get('started')}) did not finish: it may have acted and been cut off before its alert; "
-                  f"the key is {state} now")
-        record = {**record, "step": "alert", "earlierAttempt": earlier.get("invocation")}
+                  f"{earlier.get('started')}) started to {earlier.get('acting')} and did not finish: it may have acted "
+                  f"and been cut off before its alert; the key is {state} now")
+        record = {**record, "step": None, "earlierAttempt": earlier.get("invocation")}
         return self._guard_failed(m, record, clients, record.get("keyId") or m.key_ref or "", None,
                                   record.get("action") or "none", record.get("actionResult") or "no action",
                                   [reason] + list(record.get("reasons") or []), reason=reason)
@@ -409,7 +409,7 @@ class KeyGuard:
         except Exception as exc:  # the decision stands; a duplicate may later be handled again
             record["idempotencyProblem"] = f"claim not settled: {describe_error(exc)}"
 
-    def _decide_and_act(self, m: Mutation, rule: Rule, record: dict, clients: Clients) -> Outcome:
+    def _decide_and_act(self, m: Mutation, rule: Rule, record: dict, clients: Clients, claims: EventClaims | None) -> Outcome:
         record["step"] = "read key"
         try:
             key = read_key(clients, m.key_ref, m.region)
@@ -440,6 +440,9 @@ class KeyGuard:
         result = ActionResult(action="none", outcome="none", detail="no action", state_after=key.state)
         if decision.action != "none":
             record["step"] = decision.action
+            # Noted first, so an attempt cut off after acting is told by whoever meets its claim; a note that
+            # cannot be written does not hold the action back (cancel is safe).
+            self._settle(claims, lambda c: c.note_acting(m.dedupe_key, decision.action), record)
             result = ACTIONS[decision.action](clients, key.key_id, m.region)
         record.update(actionResult=result.detail, actionDone=result.done, keyStateAfter=result.state_after)
 
@@ -475,14 +478,17 @@ class KeyGuard:
         deletion is cancelled anyway in enforce mode (cancel is safe; a refusal is harmless), without
         re-reading the key first, since the read may be what failed, and even when another invocation
         seems to hold the event (its claim may be one that could not be released); and someone is always
-        told, unless the cancel is refused because the key is not pending deletion at all and no other
-        invocation holds the event: then nothing is at risk and nothing of the guard's is untold. When one
-        holds it, it may have cancelled and been cut off before its alert, so this one tells (a second
-        message if that invocation did finish telling but could not settle its claim)."""
+        told, unless the cancel is refused because the key is not pending deletion at all: then nothing is
+        at risk. But when the invocation holding the event had started an action, it may have acted and been
+        cut off before its alert, so this one tells (a second message if that invocation did finish telling
+        but could not settle its claim)."""
         step = record.get("step") or "decide"
         reason = f"guard failed at {step}: {describe_error(exc)}"
         if claim_busy:
             reason += " (another invocation holds the event, or a failed attempt could not release its claim)"
+        # The invocation holding the event had started an action: it may have acted and been cut off untold.
+        holder = getattr(exc, "holder", None) or {}
+        held_action = holder.get("acting") if claim_busy else None
         if m.event_name == "ScheduleKeyDeletion" and self.config.deletion_mode == "enforce":
             key_id = record.get("keyId") or m.key_ref
             try:
@@ -498,20 +504,25 @@ class KeyGuard:
                     state = _state_if_refused(clients, key_id, m.region, cancel_exc)
                     if state in (None, "PendingDeletion"):
                         detail = f"fail-safe cancel not done: {describe_error(cancel_exc)}"
-                    elif not claim_busy:
+                    elif not held_action:
                         return Outcome({**record, "status": "already_done", "step": None, "keyStateAfter": state,
                                         "reason": f"{reason}; the key is {state}, not pending deletion: nothing at risk"})
                     else:
-                        # The invocation holding the event may have cancelled it and been cut off (killed, timed
-                        # out) before its alert: nothing is at risk, but no one may have been told.
+                        # Nothing is at risk, but the holder may have cancelled and been cut off before its alert.
                         record["keyStateAfter"] = state
-                        detail = (f"fail-safe cancel refused: the key is {state}, not pending deletion (the invocation "
-                                  "holding the event may have cancelled it, and may not have told anyone)")
+                        detail = (f"fail-safe cancel refused: the key is {state}, not pending deletion (invocation "
+                                  f"{holder.get('invocation')}, holding the event, started to {held_action} and may not "
+                                  "have told anyone)")
             record.update(decision="block", action="cancel_deletion")
         else:
             # A deletion left to a claim that may be stale is still seen by the safety net; nothing else is.
             net = claim_busy and m.event_name == "ScheduleKeyDeletion"
             detail = "nothing done" + ("; the daily safety net re-decides keys pending deletion" if net else "")
+            if held_action:
+                state = _state_or_none(clients, record.get("keyId") or m.key_ref or "", m.region)
+                record["keyStateAfter"] = state
+                detail += (f"; invocation {holder.get('invocation')}, holding the event, started to {held_action} and may "
+                           f"not have told anyone: the key is {state or 'unreadable'} now")
         record["actionResult"] = detail
         return self._guard_failed(m, record, clients, record.get("keyId") or m.key_ref or "", None, record.get("action") or "none",
                                   detail, [reason], reason=reason)

@@ -8,8 +8,9 @@ A claim found in progress is:
 - ours (same invocation id: our own PUT was retried after a lost answer, or FC retried the invocation under
   its request id): taken over;
 - stale (older than STALE_AFTER, longer than the function may run): taken over, its holder died.
-  A claim taken over that is not the very one this attempt wrote (another start) belonged to an attempt that
-  never finished: it is kept in `taken_over`, since that attempt may have acted before it was cut off;
+  Before acting (a cancel, an enable) an attempt notes the action in its claim (note_acting): a claim taken over
+  that carries one belonged to an attempt that may have acted and been cut off before telling anyone; it is kept
+  in `taken_over` (and a ClaimBusy carries the claim it met, `holder`), so the guard tells;
 - anyone else's: ClaimBusy, a transient error, so FC retries later, when the holder has finished
   (the retry then sees "done") or has gone stale. Nothing guarantees that FC's retry of an attempt
   carries the same request id, so an attempt that died holding its claim (killed, timed out) is not
@@ -51,9 +52,10 @@ class EventClaims:
     def __init__(self, clients: Clients, bucket: str, region: str):
         self.clients = clients
         self.bucket = clients.oss_bucket(bucket, region)
-        # The claim of an earlier attempt that never finished, when claim() took it over: that attempt may have
-        # acted before it was cut off (killed, timed out), so what it did is for this one to find out and tell.
+        # The claim of an earlier attempt that never finished and had started an action, when claim() took it
+        # over: it may have acted and been cut off (killed, timed out) before telling anyone, so this one tells.
         self.taken_over: dict | None = None
+        self._held: dict = {}  # the claim as this attempt wrote it
 
     @staticmethod
     def object_key(dedupe_key: str) -> str:
@@ -64,6 +66,7 @@ class EventClaims:
         body = {"event": dedupe_key, "status": "in_progress", "started": _now().isoformat(), "invocation": invocation}
         try:
             self._put(key, body, forbid_overwrite=True)
+            self._held = body
             return "claimed", body
         except oss2.exceptions.OssError as exc:
             if exc.status != 409:  # FileAlreadyExists: a claim is there already
@@ -74,12 +77,20 @@ class EventClaims:
         started = datetime.fromisoformat(existing.get("started") or "1970-01-01T00:00:00+00:00")
         if existing.get("invocation") == invocation or _now() - started > STALE_AFTER:
             self._put(key, body, forbid_overwrite=False)
-            # Our own PUT whose answer was lost holds this very body (same start): nothing was cut off.
-            if existing.get("started") != body["started"]:
-                self.taken_over = {"invocation": existing.get("invocation"), "started": existing.get("started")}
+            self._held = body
+            # Only an attempt that noted an action may have done something untold (our own PUT whose answer was
+            # lost holds this very body, and an attempt that stopped before acting noted nothing).
+            if existing.get("acting"):
+                self.taken_over = {k: existing.get(k) for k in ("invocation", "started", "acting")}
             return "claimed", body
         raise ClaimBusy(f"event {dedupe_key} is being handled by invocation {existing.get('invocation')} "
                         f"since {existing.get('started')}", existing)
+
+    def note_acting(self, dedupe_key: str, action: str) -> None:
+        """Mark the claim in progress with the action about to be taken: should this attempt be cut off before
+        it settles the claim, whoever meets the claim next knows that it may have acted."""
+        self._held = {**self._held, "event": dedupe_key, "status": "in_progress", "acting": action}
+        self._put(self.object_key(dedupe_key), self._held, forbid_overwrite=False)
 
     def complete(self, dedupe_key: str, summary: dict) -> None:
         # The claim's own fields last: a summary carried over from an earlier claim never undoes them.

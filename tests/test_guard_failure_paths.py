@@ -11,6 +11,7 @@ import re
 import pytest
 from alibabacloud_kms20160120 import models as kms
 
+from shared import alerts as shared_alerts
 from shared.clients import Clients, TransientError
 from shared.config import GuardConfig
 from shared.events import event_dedupe_key, parse_fc_events_each
@@ -323,28 +324,34 @@ def test_the_safety_nets_failure_records_count_the_calls_they_made(start_cloud):
     assert blind["step"] == "list keys pending deletion" and blind["apiCalls"]["cms:PutCustomEvent"] == 1
 
 
-def claim_left_by(cloud, keeper: KeyGuard, invocation: str, original=SCHEDULE) -> None:
-    """What an attempt cut off mid-way (FC's timeout, the instance killed) leaves behind: its claim, in progress."""
+def claim_left_by(cloud, keeper: KeyGuard, invocation: str, original=SCHEDULE, acting: str | None = "cancel_deletion") -> None:
+    """What an attempt cut off mid-way (FC's timeout, the instance killed) leaves behind: its claim, in progress,
+    with the action it had started noted (`acting`; None: cut off before acting)."""
     [event] = parse_fc_events_each(json.dumps(original).encode())
-    EventClaims(clients(cloud), keeper.config.state_bucket, REGION).claim(event_dedupe_key(event), invocation)
+    claims = EventClaims(clients(cloud), keeper.config.state_bucket, REGION)
+    claims.claim(event_dedupe_key(event), invocation)
+    if acting:
+        claims.note_acting(event_dedupe_key(event), acting)
 
 
-@pytest.mark.parametrize("original", [SCHEDULE, DISABLE], ids=["cancelled", "enabled again"])
-def test_an_attempt_cut_off_after_its_action_is_told_by_its_retry_that_finds_nothing_to_do(start_cloud, original):
+@pytest.mark.parametrize("original, action", [(SCHEDULE, "cancel_deletion"), (DISABLE, "enable_key")],
+                         ids=["cancelled", "enabled again"])
+def test_an_attempt_cut_off_after_its_action_is_told_by_its_retry_that_finds_nothing_to_do(start_cloud, original, action):
     # The attempt acted (cancelled the deletion, or enabled the key again: the key is Enabled) and was cut off before
     # its alert. FC's retry (the same request id) takes its claim over and finds nothing left to do, yet the action
     # may be the attempt's own and untold. A person is told what is known, and that the key is safe.
     cloud = start_cloud(make_account(disks=[disk("d-app1")]))
     env = {**cloud.project.function("key-guard").environment, "FC_REGION": REGION, "GUARD_DISABLE_MODE": "enforce"}
     keeper = KeyGuard(GuardConfig.from_env(env), account_id=ACCOUNT_ID, clients_for=lambda region: clients(cloud, region))
-    claim_left_by(cloud, keeper, "inv-1", original)
+    claim_left_by(cloud, keeper, "inv-1", original, action)
 
     keeper.handle(original, "inv-1")
 
     [record] = decision_records(cloud)
     assert record["status"] == "error" and record["earlierAttempt"] == "inv-1" and record["decision"] == "no_action"
     assert record["reason"].startswith("an earlier attempt at this event (invocation inv-1, started ")
-    assert record["reason"].endswith("did not finish: it may have acted and been cut off before its alert; the key is Enabled now")
+    assert record["reason"].endswith(f"started to {action} and did not finish: it may have acted and been cut off before its "
+                                     "alert; the key is Enabled now")
     [alert] = alerts(cloud)
     assert alert["Name"] == "KmsKeyGuardFailed" and alert["reasons"][0] == record["reason"]
     assert key_state(cloud) == "Enabled" and cloud.calls.get("kms:CancelKeyDeletion") == cloud.calls.get("kms:EnableKey") == 0
@@ -364,8 +371,8 @@ def test_an_attempt_cut_off_after_its_cancel_is_told_by_the_failure_destination_
 
     [record] = decision_records(cloud)
     assert record["status"] == "error" and record["keyStateAfter"] == "Enabled"
-    assert record["actionResult"] == ("fail-safe cancel refused: the key is Enabled, not pending deletion (the invocation "
-                                      "holding the event may have cancelled it, and may not have told anyone)")
+    assert record["actionResult"] == ("fail-safe cancel refused: the key is Enabled, not pending deletion (invocation inv-1, "
+                                      "holding the event, started to cancel_deletion and may not have told anyone)")
     [alert] = alerts(cloud)
     assert alert["Name"] == "KmsKeyGuardFailed" and alert["actionResult"] == record["actionResult"]
 
@@ -393,3 +400,69 @@ def test_in_alert_mode_a_cut_off_attempt_acted_on_nothing_and_a_key_cancelled_si
 
     [record] = decision_records(cloud)
     assert record["status"] == "no_action" and alerts(cloud) == []
+
+
+def test_a_disable_left_by_an_attempt_cut_off_after_enabling_the_key_says_how_the_key_is(start_cloud):
+    # Its retries end busy; the failure destination does nothing to a disabled key (re-enabling is opt-in), but says
+    # that the holder had started to enable it, and how the key is now.
+    cloud = start_cloud(make_account(disks=[disk("d-app1")]))
+    env = {**cloud.project.function("key-guard").environment, "FC_REGION": REGION, "GUARD_DISABLE_MODE": "enforce"}
+    keeper = KeyGuard(GuardConfig.from_env(env), account_id=ACCOUNT_ID, clients_for=lambda region: clients(cloud, region))
+    claim_left_by(cloud, keeper, "inv-1", DISABLE, "enable_key")
+
+    keeper.handle_failed_invocation(DISABLE, "EventAgeExceeded", "inv-destination")
+
+    [record] = decision_records(cloud)
+    assert record["status"] == "error" and record["keyStateAfter"] == "Enabled"
+    assert record["actionResult"] == ("nothing done; invocation inv-1, holding the event, started to enable_key and may not "
+                                      "have told anyone: the key is Enabled now")
+    assert [a["Name"] for a in alerts(cloud)] == ["KmsKeyGuardFailed"]
+
+
+@pytest.mark.parametrize("retry", ["same request id", "failure destination"])
+def test_an_attempt_that_stopped_before_acting_is_no_cut_off_action_to_tell(start_cloud, retry):
+    # The attempt failed before acting (say its key read was throttled) and could not release its claim; a person
+    # cancelled the deletion meanwhile. Its claim notes no action: nothing of the guard's is untold, no one is paged.
+    cloud = start_cloud(make_account(disks=[disk("d-app1")]))
+    keeper = guard(cloud)
+    claim_left_by(cloud, keeper, "inv-1", acting=None)
+
+    if retry == "same request id":
+        keeper.handle(SCHEDULE, "inv-1")
+    else:
+        keeper.handle_failed_invocation(SCHEDULE, "EventAgeExceeded", "inv-destination")
+
+    [record] = decision_records(cloud)
+    assert record["status"] in ("no_action", "already_done") and alerts(cloud) == []
+
+
+class InstanceKilled(BaseException):
+    """FC ending the instance (its timeout, out of memory): nothing after this point runs, no handler sees it."""
+
+
+@pytest.mark.parametrize("retry", ["same request id", "failure destination"])
+def test_an_attempt_killed_between_its_cancel_and_its_alert_is_told_afterwards(start_cloud, monkeypatch, retry):
+    # The whole chain, with a real attempt: it notes the cancel in its claim, cancels, and dies as it raises the
+    # alert. Whoever meets its claim next finds the key cancelled and tells a person.
+    cloud = pending_key_with_a_dependent(start_cloud)
+    keeper = guard(cloud)
+    real_raise_alert = shared_alerts.raise_alert
+
+    def dies_once(*args, **kwargs):
+        monkeypatch.setattr(shared_alerts, "raise_alert", real_raise_alert)
+        raise InstanceKilled()
+    monkeypatch.setattr(shared_alerts, "raise_alert", dies_once)
+    with pytest.raises(InstanceKilled):
+        keeper.handle(SCHEDULE, "inv-1")
+    assert key_state(cloud) == "Enabled" and alerts(cloud) == [] and decision_records(cloud) == []
+
+    if retry == "same request id":
+        keeper.handle(SCHEDULE, "inv-1")
+    else:
+        with pytest.raises(TransientError):
+            keeper.handle(SCHEDULE, "inv-2")
+        keeper.handle_failed_invocation(SCHEDULE, "EventAgeExceeded", "inv-destination")
+
+    [alert] = alerts(cloud)
+    assert alert["Name"] == "KmsKeyGuardFailed" and "inv-1" in json.dumps(alert) and "cancel_deletion" in json.dumps(alert)
+    assert cloud.calls.get("kms:CancelKeyDeletion") == (1 if retry == "same request id" else 2)
