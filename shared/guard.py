@@ -208,6 +208,7 @@ class KeyGuard:
                         f"safety net could not list keys in {region}: {describe_error(exc)}", invocation_id, last_chance).result())
                 continue
             pending += len(key_ids)
+            key_ids += self._left_acting(region, day, key_ids, retry_later, last_chance)
             uncancelled: list[str] = []
             for index, key_id in enumerate(key_ids):
                 mutation = self._from_safety_net(key_id, region, day, timer)
@@ -246,6 +247,23 @@ class KeyGuard:
         if retry_later and not last_chance:
             raise TransientError(f"safety net: {len(retry_later)} part(s) to retry: " + "; ".join(retry_later)[:500])
         return {"safetyNet": {k: v for k, v in summary.items() if v is not None}, "results": results}
+
+    def _left_acting(self, region: str, day: str, listed: list[str], retry_later: list[str], last_chance: str | None) -> list[str]:
+        """Keys an earlier run of today's safety net started to act on and never finished (cut off): cancelled,
+        perhaps, so no longer listed as pending deletion, and maybe told to no one. Decided again, each meets that
+        run's claim and says so. A claim store that cannot be listed loses only this look: the run is retried when
+        that is transient; otherwise each key's own decision records that its claim could not be used."""
+        if not self.config.state_bucket:
+            return []
+        try:
+            claims = EventClaims(self.clients_for(region), self.config.state_bucket, self.config.region or region)
+            left = claims.unfinished(f"{SAFETY_NET_SOURCE}/{day}/{region}")
+        except Exception as exc:
+            if is_transient(exc) and not last_chance:
+                retry_later.append(f"{region}: listing the claims an earlier run left ({describe_error(exc)})")
+            return []
+        key_ids = [str(c.get("event", "")).rsplit("/", 1)[-1] for c in left]
+        return [k for k in dict.fromkeys(key_ids) if k and k not in listed]
 
     # ------------------------------------------------------------ building mutations
 

@@ -10,7 +10,8 @@ A claim found in progress is:
 - stale (older than STALE_AFTER, longer than the function may run): taken over, its holder died.
   Before acting (a cancel, an enable) an attempt notes the action in its claim (note_acting): a claim taken over
   that carries one belonged to an attempt that may have acted and been cut off before telling anyone; it is kept
-  in `taken_over` (and a ClaimBusy carries the claim it met, `holder`), so the guard tells;
+  in `taken_over` (and a ClaimBusy carries the claim it met, `holder`), so the guard tells. The safety net's
+  claims live in a folder per day and region (OWN_CLAIMS), so its next run lists those left acting (unfinished);
 - anyone else's: ClaimBusy, a transient error, so FC retries later, when the holder has finished
   (the retry then sees "done") or has gone stale. Nothing guarantees that FC's retry of an attempt
   carries the same request id, so an attempt that died holding its claim (killed, timed out) is not
@@ -33,6 +34,10 @@ import oss2
 from shared.clients import Clients, TransientError
 
 PREFIX = "kms-steward/key-guard/events/"
+# The guard's own claims (the daily safety net's, one per key, day and region) are kept in a folder named after all
+# but the last part of their key, so a later run can list the ones an earlier run left (EventClaims.unfinished); an
+# event's claim is found by its hash alone.
+OWN_CLAIMS = "kms-steward."
 STALE_AFTER = timedelta(seconds=3660)  # above s.yaml's 3600 s function timeout
 
 Outcome = Literal["claimed", "duplicate"]
@@ -59,7 +64,20 @@ class EventClaims:
 
     @staticmethod
     def object_key(dedupe_key: str) -> str:
-        return PREFIX + hashlib.sha256(dedupe_key.encode()).hexdigest() + ".json"
+        digest = hashlib.sha256(dedupe_key.encode()).hexdigest()
+        if dedupe_key.startswith(OWN_CLAIMS) and "/" in dedupe_key:
+            return f"{PREFIX}{dedupe_key.rsplit('/', 1)[0]}/{digest}.json"
+        return f"{PREFIX}{digest}.json"
+
+    def unfinished(self, folder: str) -> list[dict]:
+        """The claims in progress, each noting an action, among the guard's own whose keys start with `folder` +
+        "/" (a safety-net run's day and region): left by a run cut off after it started to act."""
+        prefix = f"{PREFIX}{folder}/"
+        listed = self.clients.call("oss:ListObjectsV2", lambda: [o.key for o in oss2.ObjectIteratorV2(
+            self.bucket, prefix=prefix, max_keys=1000)])
+        claims = [json.loads(self.clients.call("oss:GetObject", self.bucket.get_object, key).read())
+                  for key in listed if key.endswith(".json")]
+        return [c for c in claims if isinstance(c, dict) and c.get("status") == "in_progress" and c.get("acting")]
 
     def claim(self, dedupe_key: str, invocation: str) -> tuple[Outcome, dict]:
         key = self.object_key(dedupe_key)

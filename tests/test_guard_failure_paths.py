@@ -466,3 +466,43 @@ def test_an_attempt_killed_between_its_cancel_and_its_alert_is_told_afterwards(s
     [alert] = alerts(cloud)
     assert alert["Name"] == "KmsKeyGuardFailed" and "inv-1" in json.dumps(alert) and "cancel_deletion" in json.dumps(alert)
     assert cloud.calls.get("kms:CancelKeyDeletion") == (1 if retry == "same request id" else 2)
+
+
+@pytest.mark.parametrize("retry", ["same request id", "failure destination"])
+def test_a_safety_net_run_killed_between_a_cancel_and_its_alert_is_told_by_the_next_run(start_cloud, monkeypatch, retry):
+    # The cancelled key is no longer pending deletion, so listing the pending keys again would never meet it: the
+    # next run also lists the claims today's runs left acting in the region, and decides those keys again.
+    cloud = pending_key_with_a_dependent(start_cloud)
+    keeper = guard(cloud)
+    real_raise_alert = shared_alerts.raise_alert
+
+    def dies_once(*args, **kwargs):
+        monkeypatch.setattr(shared_alerts, "raise_alert", real_raise_alert)
+        raise InstanceKilled()
+    monkeypatch.setattr(shared_alerts, "raise_alert", dies_once)
+    with pytest.raises(InstanceKilled):
+        keeper.handle(TIMER, "inv-timer")
+    assert key_state(cloud) == "Enabled" and alerts(cloud) == []
+
+    if retry == "same request id":
+        keeper.handle(TIMER, "inv-timer")
+    else:
+        with pytest.raises(TransientError):
+            keeper.handle(TIMER, "inv-timer-2")
+        keeper.handle_failed_invocation(TIMER, "EventAgeExceeded", "inv-destination")
+
+    [alert] = alerts(cloud)
+    assert alert["Name"] == "KmsKeyGuardFailed" and alert["keyId"] == KEY
+    assert "inv-timer" in json.dumps(alert) and "cancel_deletion" in json.dumps(alert)
+
+
+def test_a_safety_net_run_finds_no_left_claims_on_a_quiet_day_and_decides_only_the_pending_keys(start_cloud):
+    # Today's finished claims are not left acting: a second run of the day redoes nothing and tells no one.
+    cloud = pending_key_with_a_dependent(start_cloud)
+    keeper = guard(cloud)
+    keeper.handle(TIMER, "inv-timer")
+    first = len(alerts(cloud))
+    result = keeper.handle(TIMER, "inv-timer-again")
+
+    assert first == 1 and len(alerts(cloud)) == 1
+    assert result["safetyNet"]["keysPendingDeletion"] == 0 and result["results"] == []
