@@ -31,7 +31,7 @@ from shared.clients import Clients, TransientError, answered, describe_error, er
 from shared.config import GuardConfig
 from shared.events import (ActionTrailRecord, CloudEvent, EventParseError, TimerEvent, clip, event_dedupe_key,
                            is_region_id, is_timer_payload, parse_fc_events_each, parse_timer_event)
-from shared.idempotency import ClaimBusy, EventClaims
+from shared.idempotency import ClaimBusy, EventClaims, cut_off_action
 from shared.keys import CANCELLED_STATES, ActionResult, KeyNotFound, cancel_deletion, enable_key, list_pending_deletion, read_key
 from shared.policy import (MATERIAL_IN_PLACE_STATES, Decision, KeyView, decide_deletion, decide_disable, decide_material_deleted,
                            decide_protection_removed, decide_rotation_off)
@@ -101,6 +101,7 @@ class Mutation:
     caller: str = ""
     as_of: str | None = None  # the instant the usage window ends (the event's time; None: now)
     problems: list[str] = field(default_factory=list)  # impossible identifiers in the event, each naming its field
+    own: bool = False  # made by the guard itself (the safety net), never by a delivered event
 
 
 @dataclass
@@ -195,6 +196,7 @@ class KeyGuard:
         day = (timer.triggerTime or "")[:10] or datetime.utcnow().strftime("%Y-%m-%d")
         results: list[dict] = []
         retry_later: list[str] = []
+        unread: list[str] = []  # claims an earlier run left that could not be looked at
         pending = 0
         for region in self.config.regions or (self.config.region,):
             try:
@@ -208,7 +210,8 @@ class KeyGuard:
                         f"safety net could not list keys in {region}: {describe_error(exc)}", invocation_id, last_chance).result())
                 continue
             pending += len(key_ids)
-            key_ids += self._left_acting(region, day, key_ids, retry_later, last_chance)
+            # First: their actions are untold already, and a run short of time reaches them before any other.
+            key_ids = self._left_acting(region, day, key_ids, retry_later, unread, last_chance) + key_ids
             uncancelled: list[str] = []
             for index, key_id in enumerate(key_ids):
                 mutation = self._from_safety_net(key_id, region, day, timer)
@@ -242,26 +245,31 @@ class KeyGuard:
                    "trigger": timer.triggerName, "regions": list(self.config.regions or (self.config.region,)),
                    "keysPendingDeletion": pending, "decisions": [
                        {k: r.get(k) for k in ("keyId", "region", "status", "decision")} for r in results],
-                   "retryLater": retry_later or None, "invocation": invocation_id}
+                   "retryLater": retry_later or None, "claimsNotRead": unread or None, "invocation": invocation_id}
         self._record(summary, None, self.config.region)
         if retry_later and not last_chance:
             raise TransientError(f"safety net: {len(retry_later)} part(s) to retry: " + "; ".join(retry_later)[:500])
         return {"safetyNet": {k: v for k, v in summary.items() if v is not None}, "results": results}
 
-    def _left_acting(self, region: str, day: str, listed: list[str], retry_later: list[str], last_chance: str | None) -> list[str]:
+    def _left_acting(self, region: str, day: str, listed: list[str], retry_later: list[str], unread: list[str],
+                     last_chance: str | None) -> list[str]:
         """Keys an earlier run of today's safety net started to act on and never finished (cut off): cancelled,
         perhaps, so no longer listed as pending deletion, and maybe told to no one. Decided again, each meets that
         run's claim and says so. A claim store that cannot be listed loses only this look: the run is retried when
-        that is transient; otherwise each key's own decision records that its claim could not be used."""
+        that is transient, and otherwise the run's summary says which claims were not read (`unread`)."""
         if not self.config.state_bucket:
             return []
+        folder = f"{SAFETY_NET_SOURCE}/{day}/{region}"
         try:
             claims = EventClaims(self.clients_for(region), self.config.state_bucket, self.config.region or region)
-            left = claims.unfinished(f"{SAFETY_NET_SOURCE}/{day}/{region}")
+            left, not_read = claims.unfinished(folder)
         except Exception as exc:
             if is_transient(exc) and not last_chance:
                 retry_later.append(f"{region}: listing the claims an earlier run left ({describe_error(exc)})")
+            else:
+                unread.append(f"{folder}: {describe_error(exc)}")
             return []
+        unread.extend(not_read)
         key_ids = [str(c.get("event", "")).rsplit("/", 1)[-1] for c in left]
         return [k for k in dict.fromkeys(key_ids) if k and k not in listed]
 
@@ -282,7 +290,7 @@ class KeyGuard:
         return Mutation(event_id=f"{SAFETY_NET_SOURCE}/{day}/{region}/{key_id}",
                         dedupe_key=f"{SAFETY_NET_SOURCE}/{day}/{region}/{key_id}", event_name="ScheduleKeyDeletion",
                         key_ref=key_id, region=region, data=data, account=self.account_id, source=SAFETY_NET_SOURCE,
-                        event_type=f"timer:{timer.triggerName}",
+                        event_type=f"timer:{timer.triggerName}", own=True,
                         caller="unknown: found pending deletion by the daily safety net (see ActionTrail for who scheduled it)")
 
     # ------------------------------------------------------------ one mutation
@@ -370,7 +378,9 @@ class KeyGuard:
                                   [reason] + list(record.get("reasons") or []), reason=reason)
 
     def _validate(self, m: Mutation) -> None:
-        if m.source != SAFETY_NET_SOURCE and not (m.source or "").startswith("acs."):
+        # Only the guard's own mutations carry its own source: a delivered event naming it (say, to file its claim
+        # where the safety net's for a key and day is, and so pre-empt it) is not a service's event.
+        if not m.own and not (m.source or "").startswith("acs."):
             raise Rejected(f"event source {clip(m.source)} is not an Alibaba Cloud service (acs.*)")
         if m.problems:  # an identifier no KMS key or region can have: every call would be refused, or answer 414
             raise Rejected("; ".join(m.problems))
@@ -419,13 +429,13 @@ class KeyGuard:
                         "reason": f"{owed['name']} raised for the decision of invocation {existing.get('invocation')}"})
 
     @staticmethod
-    def _settle(claims: EventClaims | None, step, record: dict) -> None:
+    def _settle(claims: EventClaims | None, step, record: dict, *, what: str = "claim not settled") -> None:
         if claims is None:
             return
         try:
             step(claims)
         except Exception as exc:  # the decision stands; a duplicate may later be handled again
-            record["idempotencyProblem"] = f"claim not settled: {describe_error(exc)}"
+            record["idempotencyProblem"] = f"{what}: {describe_error(exc)}"
 
     def _decide_and_act(self, m: Mutation, rule: Rule, record: dict, clients: Clients, claims: EventClaims | None) -> Outcome:
         record["step"] = "read key"
@@ -458,9 +468,11 @@ class KeyGuard:
         result = ActionResult(action="none", outcome="none", detail="no action", state_after=key.state)
         if decision.action != "none":
             record["step"] = decision.action
-            # Noted first, so an attempt cut off after acting is told by whoever meets its claim; a note that
-            # cannot be written does not hold the action back (cancel is safe).
-            self._settle(claims, lambda c: c.note_acting(m.dedupe_key, decision.action), record)
+            # Noted first, so an attempt cut off after acting is told by whoever meets its claim. The note is one
+            # write, not retried after a lost answer (at most a read timeout before the action); one that fails
+            # is recorded and the action goes ahead (cancel is safe).
+            self._settle(claims, lambda c: c.note_acting(m.dedupe_key, decision.action), record,
+                         what="action not noted in the claim")
             result = ACTIONS[decision.action](clients, key.key_id, m.region)
         record.update(actionResult=result.detail, actionDone=result.done, keyStateAfter=result.state_after)
 
@@ -506,7 +518,7 @@ class KeyGuard:
             reason += " (another invocation holds the event, or a failed attempt could not release its claim)"
         # The invocation holding the event had started an action: it may have acted and been cut off untold.
         holder = getattr(exc, "holder", None) or {}
-        held_action = holder.get("acting") if claim_busy else None
+        held_action = cut_off_action(holder) if claim_busy else None
         if m.event_name == "ScheduleKeyDeletion" and self.config.deletion_mode == "enforce":
             key_id = record.get("keyId") or m.key_ref
             try:

@@ -53,6 +53,14 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def cut_off_action(claim: dict) -> str | None:
+    """The action a claim not settled says an attempt started (its own note, or one carried from an attempt before
+    it), which that attempt may have taken and told no one of; None for a settled claim or one noting nothing."""
+    if claim.get("status") not in ("in_progress", "released"):
+        return None
+    return claim.get("acting") or (claim.get("cutOff") or {}).get("acting")
+
+
 class EventClaims:
     def __init__(self, clients: Clients, bucket: str, region: str):
         self.clients = clients
@@ -69,15 +77,25 @@ class EventClaims:
             return f"{PREFIX}{dedupe_key.rsplit('/', 1)[0]}/{digest}.json"
         return f"{PREFIX}{digest}.json"
 
-    def unfinished(self, folder: str) -> list[dict]:
-        """The claims in progress, each noting an action, among the guard's own whose keys start with `folder` +
-        "/" (a safety-net run's day and region): left by a run cut off after it started to act."""
+    def unfinished(self, folder: str) -> tuple[list[dict], list[str]]:
+        """Among the guard's own claims whose keys start with `folder` + "/" (a safety-net run's day and region),
+        those that carry an action no one may have told of (`cut_off_action`), and the objects that could not be
+        read (each named with why: such a claim may be one of them)."""
         prefix = f"{PREFIX}{folder}/"
         listed = self.clients.call("oss:ListObjectsV2", lambda: [o.key for o in oss2.ObjectIteratorV2(
             self.bucket, prefix=prefix, max_keys=1000)])
-        claims = [json.loads(self.clients.call("oss:GetObject", self.bucket.get_object, key).read())
-                  for key in listed if key.endswith(".json")]
-        return [c for c in claims if isinstance(c, dict) and c.get("status") == "in_progress" and c.get("acting")]
+        found, unreadable = [], []
+        for key in listed:
+            try:
+                claim = json.loads(self.clients.call("oss:GetObject", self.bucket.get_object, key).read())
+            except oss2.exceptions.NoSuchKey:
+                continue  # settled and released meanwhile: nothing left
+            except Exception as exc:
+                unreadable.append(f"{key}: {type(exc).__name__}: {str(exc)[:120]}")
+                continue
+            if isinstance(claim, dict) and cut_off_action(claim):
+                found.append(claim)
+        return found, unreadable
 
     def claim(self, dedupe_key: str, invocation: str) -> tuple[Outcome, dict]:
         key = self.object_key(dedupe_key)
@@ -93,22 +111,27 @@ class EventClaims:
         if existing.get("status") == "done":
             return "duplicate", existing
         started = datetime.fromisoformat(existing.get("started") or "1970-01-01T00:00:00+00:00")
-        if existing.get("invocation") == invocation or _now() - started > STALE_AFTER:
+        if existing.get("status") == "released" or existing.get("invocation") == invocation or _now() - started > STALE_AFTER:
+            # Only an attempt that noted an action may have done something untold (our own PUT whose answer was
+            # lost holds this very body, and an attempt that stopped before acting noted nothing). What it noted
+            # is carried into this claim, so it survives this attempt failing or being cut off in turn.
+            cut_off = existing.get("cutOff") or (
+                {k: existing.get(k) for k in ("invocation", "started", "acting")} if existing.get("acting") else None)
+            if cut_off:
+                body["cutOff"] = cut_off
             self._put(key, body, forbid_overwrite=False)
             self._held = body
-            # Only an attempt that noted an action may have done something untold (our own PUT whose answer was
-            # lost holds this very body, and an attempt that stopped before acting noted nothing).
-            if existing.get("acting"):
-                self.taken_over = {k: existing.get(k) for k in ("invocation", "started", "acting")}
+            self.taken_over = cut_off
             return "claimed", body
         raise ClaimBusy(f"event {dedupe_key} is being handled by invocation {existing.get('invocation')} "
                         f"since {existing.get('started')}", existing)
 
     def note_acting(self, dedupe_key: str, action: str) -> None:
         """Mark the claim in progress with the action about to be taken: should this attempt be cut off before
-        it settles the claim, whoever meets the claim next knows that it may have acted."""
+        it settles the claim, whoever meets the claim next knows that it may have acted. Sent as a write (no
+        retry after a lost answer): the action waits for it, and a note not made only loses that knowledge."""
         self._held = {**self._held, "event": dedupe_key, "status": "in_progress", "acting": action}
-        self._put(self.object_key(dedupe_key), self._held, forbid_overwrite=False)
+        self._put(self.object_key(dedupe_key), self._held, forbid_overwrite=False, write=True)
 
     def complete(self, dedupe_key: str, summary: dict) -> None:
         # The claim's own fields last: a summary carried over from an earlier claim never undoes them.
@@ -116,11 +139,16 @@ class EventClaims:
         self._put(self.object_key(dedupe_key), body, forbid_overwrite=False)
 
     def release(self, dedupe_key: str) -> None:
+        """Let the next attempt start afresh. A claim carrying an earlier attempt's action is kept, marked
+        released (anyone may take it over), so that action is still told."""
+        if self._held.get("cutOff"):
+            self._put(self.object_key(dedupe_key), {**self._held, "status": "released"}, forbid_overwrite=False)
+            return
         self.clients.call("oss:DeleteObject", self.bucket.delete_object, self.object_key(dedupe_key))
 
-    def _put(self, key: str, body: dict, *, forbid_overwrite: bool) -> None:
+    def _put(self, key: str, body: dict, *, forbid_overwrite: bool, write: bool = False) -> None:
         # Retried like a read on purpose: a claim whose answer was lost meets its own object on the retry
         # (409), which claim() recognises as ours by the invocation id; completing twice writes the same.
         headers = {"x-oss-forbid-overwrite": "true"} if forbid_overwrite else None
         data = json.dumps(body, separators=(",", ":"))
-        self.clients.call("oss:PutObject", self.bucket.put_object, key, data, headers=headers)
+        self.clients.call("oss:PutObject", self.bucket.put_object, key, data, headers=headers, write=write)

@@ -15,8 +15,9 @@ from shared import alerts as shared_alerts
 from shared.clients import Clients, TransientError
 from shared.config import GuardConfig
 from shared.events import event_dedupe_key, parse_fc_events_each
-from shared.guard import KeyGuard
-from shared.idempotency import EventClaims
+from shared import guard as shared_guard
+from shared.guard import SAFETY_NET_SOURCE, KeyGuard
+from shared.idempotency import PREFIX, EventClaims
 from shared.ratelimit import RateLimiter
 from tests.support.accounts import ACCOUNT_ID, KEY, REGION, ROOT, make_account
 from tests.support.clients import alice_kms, key_state
@@ -506,3 +507,101 @@ def test_a_safety_net_run_finds_no_left_claims_on_a_quiet_day_and_decides_only_t
 
     assert first == 1 and len(alerts(cloud)) == 1
     assert result["safetyNet"]["keysPendingDeletion"] == 0 and result["results"] == []
+
+
+DESCRIBE_DOWN_ONE_ATTEMPT = {"Api": "kms:DescribeKey", "Code": "ServiceUnavailable", "Status": 503, "Remaining": 4}
+
+
+@pytest.mark.parametrize("then", ["same request id", "failure destination"])
+def test_a_cut_off_action_survives_a_retry_that_fails_before_telling(start_cloud, then):
+    # The retry that takes the claim over fails transiently itself (its key read: 503 past the retries) and hands
+    # back to FC. The claim it leaves still carries the first attempt's action (released, not deleted), so whoever
+    # comes next still tells.
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], faults=[DESCRIBE_DOWN_ONE_ATTEMPT]))
+    keeper = guard(cloud)
+    claim_left_by(cloud, keeper, "inv-1")
+    with pytest.raises(TransientError, match=r"retry later \(read key\)"):
+        keeper.handle(SCHEDULE, "inv-1")
+
+    if then == "same request id":
+        keeper.handle(SCHEDULE, "inv-1")
+    else:
+        keeper.handle_failed_invocation(SCHEDULE, "EventAgeExceeded", "inv-destination")
+
+    [alert] = alerts(cloud)
+    assert alert["Name"] == "KmsKeyGuardFailed" and "invocation inv-1" in alert["reasons"][0]
+
+
+def test_a_cut_off_action_survives_a_retry_cut_off_in_turn(start_cloud, monkeypatch):
+    cloud = start_cloud(make_account(disks=[disk("d-app1")]))
+    keeper = guard(cloud)
+    claim_left_by(cloud, keeper, "inv-1")
+    real_read_key = shared_guard.read_key
+
+    def dies_once(*args, **kwargs):
+        monkeypatch.setattr(shared_guard, "read_key", real_read_key)
+        raise InstanceKilled()
+    monkeypatch.setattr(shared_guard, "read_key", dies_once)
+    with pytest.raises(InstanceKilled):
+        keeper.handle(SCHEDULE, "inv-1")
+    keeper.handle(SCHEDULE, "inv-1")
+
+    [alert] = alerts(cloud)
+    assert alert["Name"] == "KmsKeyGuardFailed" and "invocation inv-1" in alert["reasons"][0]
+
+
+def test_the_safety_net_says_which_claims_of_an_earlier_run_it_could_not_read_and_still_finds_the_others(start_cloud, monkeypatch):
+    cloud = pending_key_with_a_dependent(start_cloud)
+    keeper = guard(cloud)
+    real_raise_alert = shared_alerts.raise_alert
+
+    def dies_once(*args, **kwargs):
+        monkeypatch.setattr(shared_alerts, "raise_alert", real_raise_alert)
+        raise InstanceKilled()
+    monkeypatch.setattr(shared_alerts, "raise_alert", dies_once)
+    with pytest.raises(InstanceKilled):
+        keeper.handle(TIMER, "inv-timer")
+    folder = f"{PREFIX}{SAFETY_NET_SOURCE}/2026-12-02/{REGION}/"
+    bucket = EventClaims(clients(cloud), keeper.config.state_bucket, REGION).bucket
+    bucket.put_object(folder + "0" * 64 + ".json", b"{not json")
+
+    result = keeper.handle(TIMER, "inv-timer")
+
+    assert [a["Name"] for a in alerts(cloud)] == ["KmsKeyGuardFailed"]
+    [unread] = result["safetyNet"]["claimsNotRead"]
+    assert unread.startswith(folder + "0" * 64 + ".json: JSONDecodeError")
+
+
+def test_the_safety_net_that_may_not_list_its_claims_says_so_and_decides_the_pending_keys(start_cloud):
+    cloud = pending_key_with_a_dependent(start_cloud, {"Api": "oss:ListObjectsV2", "Code": "AccessDenied", "Status": 403})
+    result = guard(cloud).handle(TIMER, "inv-timer")
+
+    assert key_state(cloud) == "Enabled" and [a["Name"] for a in alerts(cloud)] == ["KmsKeyDeletionBlocked"]
+    [unread] = result["safetyNet"]["claimsNotRead"]
+    assert unread.startswith(f"{SAFETY_NET_SOURCE}/2026-12-02/{REGION}: AccessDenied")
+
+
+def test_an_event_naming_the_safety_nets_own_source_is_rejected_and_cannot_pre_empt_it(start_cloud):
+    # Its id chosen to be the safety net's claim for the key and day: were it taken, the daily run would find the key
+    # "already handled". It is no service's event: rejected before any claim, and the safety net decides the key.
+    cloud = pending_key_with_a_dependent(start_cloud)
+    keeper = guard(cloud)
+    forged = json.loads(json.dumps(DISABLE))
+    forged.update(source=SAFETY_NET_SOURCE, id=f"2026-12-02/{REGION}/{KEY}")
+
+    [outcome] = keeper.handle(forged, "inv-forged")["results"]
+    assert outcome["status"] == "rejected" and "not an Alibaba Cloud service" in outcome["reason"]
+    keeper.handle(TIMER, "inv-timer")
+    assert key_state(cloud) == "Enabled"
+
+
+def test_an_action_note_whose_answer_is_lost_is_not_sent_again_and_the_action_goes_ahead(start_cloud):
+    # The note is a write: after a 503 it may have landed, so it is not retried (the cancel waits for none of that).
+    cloud = pending_key_with_a_dependent(start_cloud, {"Api": "oss:PutObject", "Code": "ServiceUnavailable", "Status": 503,
+                                                       "After": 1, "Remaining": 1})
+    guard(cloud).handle(SCHEDULE, "inv-1")
+
+    [record] = decision_records(cloud)
+    assert record["status"] == "acted" and key_state(cloud) == "Enabled"
+    assert record["idempotencyProblem"].startswith("action not noted in the claim: ServiceUnavailable")
+    assert cloud.calls.get("oss:PutObject") == 3  # the claim, the note once, the claim settled
