@@ -165,6 +165,17 @@ def test_a_key_read_without_its_optional_fields_is_recorded_as_read_not_invented
     assert record["status"] == "acted" and key_state(cloud) == "Enabled"
 
 
+def test_a_key_whose_tags_answer_carries_no_tags_is_decided_as_untagged(start_cloud):
+    # ListResourceTags answering without a Tags element (a key never tagged, as a service may answer it): no
+    # allow-list tag, so a deletion with a dependent is cancelled as any other; the answer is no failure.
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], key_state="PendingDeletion", faults=[
+        {"Api": "kms:ListResourceTags", "Body": {"RequestId": "no-tags"}}]))
+    guard(cloud).handle(SCHEDULE)
+
+    [record] = records(cloud)
+    assert record["status"] == "acted" and record["allowListed"] is False and key_state(cloud) == "Enabled"
+
+
 def test_an_alert_cloudmonitor_refused_once_then_raised_by_the_retry(start_cloud):
     cloud = start_cloud(make_account(disks=[disk("d-app1")], faults=[
         {"Api": "cms:PutCustomEvent", "Code": "ServiceUnavailable", "Status": 503, "Remaining": 1}]))
