@@ -368,7 +368,7 @@ class KeyGuard:
         finished (its claim was taken over). It may have acted and been cut off before its alert; only it could
         say. So a person is told what is known: which attempt did not finish, and the key as it is now. (An
         attempt cut off after its alert, before settling its claim, makes this a second message.)"""
-        state = record.get("keyStateAfter") or record.get("keyStateBefore") or "unknown"
+        state = record.get("keyStateAfter") or "unknown"  # set by every path that ends in no_action or already_done
         reason = (f"an earlier attempt at this event (invocation {earlier.get('invocation')}, started "
                   f"{earlier.get('started')}) started to {earlier.get('acting')} and did not finish: it may have acted "
                   f"and been cut off before its alert; the key is {state} now")

@@ -605,3 +605,22 @@ def test_an_action_note_whose_answer_is_lost_is_not_sent_again_and_the_action_go
     assert record["status"] == "acted" and key_state(cloud) == "Enabled"
     assert record["idempotencyProblem"].startswith("action not noted in the claim: ServiceUnavailable")
     assert cloud.calls.get("oss:PutObject") == 3  # the claim, the note once, the claim settled
+
+
+def test_a_cut_off_action_met_by_a_retry_that_cannot_read_the_key_is_told_with_what_the_retry_did(start_cloud):
+    # The retry takes over the claim of an attempt that noted a cancel; it may not read the key (denied), so it
+    # cancels fail-safe, which KMS refuses: the key is Enabled. Nothing is at risk, and the first attempt's cancel
+    # may be untold: the alert says so, with this attempt's own action (none) and no decision it never made.
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], faults=[{"Api": "kms:DescribeKey", "Code": "Forbidden.RAM",
+                                                                    "Status": 403, "Remaining": 1}]))
+    keeper = guard(cloud)
+    claim_left_by(cloud, keeper, "inv-1")
+
+    keeper.handle(SCHEDULE, "inv-1")
+
+    [record] = decision_records(cloud)
+    assert record["status"] == "error" and record["earlierAttempt"] == "inv-1" and record["keyStateAfter"] == "Enabled"
+    [alert] = alerts(cloud)
+    assert alert["Name"] == "KmsKeyGuardFailed" and alert["keyId"] == KEY
+    assert (alert["action"], alert["actionResult"]) == ("none", "no action")
+    assert alert["reasons"] == [record["reason"]] and record["reason"].endswith("the key is Enabled now")
