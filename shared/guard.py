@@ -31,7 +31,7 @@ from shared.clients import Clients, TransientError, answered, describe_error, er
 from shared.config import GuardConfig
 from shared.events import (ActionTrailRecord, CloudEvent, EventParseError, TimerEvent, clip, event_dedupe_key,
                            is_region_id, is_timer_payload, parse_fc_events_each, parse_timer_event)
-from shared.idempotency import ClaimBusy, EventClaims, cut_off_action
+from shared.idempotency import ClaimBusy, EventClaims, cut_off
 from shared.keys import CANCELLED_STATES, ActionResult, KeyNotFound, cancel_deletion, enable_key, list_pending_deletion, read_key
 from shared.policy import (MATERIAL_IN_PLACE_STATES, Decision, KeyView, decide_deletion, decide_disable, decide_material_deleted,
                            decide_protection_removed, decide_rotation_off)
@@ -102,6 +102,7 @@ class Mutation:
     as_of: str | None = None  # the instant the usage window ends (the event's time; None: now)
     problems: list[str] = field(default_factory=list)  # impossible identifiers in the event, each naming its field
     own: bool = False  # made by the guard itself (the safety net), never by a delivered event
+    cut_off: dict | None = None  # the safety net: a run earlier today started this action on the key and never finished
 
 
 @dataclass
@@ -210,11 +211,18 @@ class KeyGuard:
                         f"safety net could not list keys in {region}: {describe_error(exc)}", invocation_id, last_chance).result())
                 continue
             pending += len(key_ids)
+            left_acting, not_read = self._left_acting(region, day, key_ids, retry_later, last_chance)
+            if not_read:
+                unread.extend(not_read)
+                results.append(self._safety_net_region_failed(
+                    region, day, "read claims", "keys an earlier run of today may have cancelled untold are not looked for",
+                    f"the safety net could not read the claims its earlier runs of today left in {region} (a cancel made "
+                    f"just before a run was cut off may be untold): {'; '.join(not_read)[:300]}", invocation_id, last_chance).result())
             # First: their actions are untold already, and a run short of time reaches them before any other.
-            key_ids = self._left_acting(region, day, key_ids, retry_later, unread, last_chance) + key_ids
+            key_ids = list(left_acting) + key_ids
             uncancelled: list[str] = []
             for index, key_id in enumerate(key_ids):
-                mutation = self._from_safety_net(key_id, region, day, timer)
+                mutation = self._from_safety_net(key_id, region, day, timer, cut_off=left_acting.get(key_id))
                 left = self._seconds_left()
                 if left is not None and left < SAFETY_NET_KEY_S:
                     # Not enough time left to decide a key whole. FC's retry carries on where this run stopped
@@ -236,7 +244,8 @@ class KeyGuard:
                 if uncancelled:
                     ids = ", ".join(uncancelled)
                     results.append(self._safety_net_region_failed(
-                        region, day, "safety net", f"{len(uncancelled)} key(s) pending deletion neither decided nor cancelled: {ids}",
+                        region, day, "safety net", f"{len(uncancelled)} key(s) neither decided nor cancelled (pending deletion, "
+                        f"or left by an earlier run that started to act on them): {ids}",
                         f"the safety net's last run ran out of time before these keys in {region}: {ids}",
                         invocation_id, last_chance).result())
                 continue
@@ -251,14 +260,14 @@ class KeyGuard:
             raise TransientError(f"safety net: {len(retry_later)} part(s) to retry: " + "; ".join(retry_later)[:500])
         return {"safetyNet": {k: v for k, v in summary.items() if v is not None}, "results": results}
 
-    def _left_acting(self, region: str, day: str, listed: list[str], retry_later: list[str], unread: list[str],
-                     last_chance: str | None) -> list[str]:
-        """Keys an earlier run of today's safety net started to act on and never finished (cut off): cancelled,
-        perhaps, so no longer listed as pending deletion, and maybe told to no one. Decided again, each meets that
-        run's claim and says so. A claim store that cannot be listed loses only this look: the run is retried when
-        that is transient, and otherwise the run's summary says which claims were not read (`unread`)."""
+    def _left_acting(self, region: str, day: str, listed: list[str], retry_later: list[str],
+                     last_chance: str | None) -> tuple[dict[str, dict], list[str]]:
+        """({key id: the cut-off attempt}, the claims not read): keys an earlier run of today's safety net started
+        to act on and never finished (cut off). Cancelled, perhaps, so no longer listed as pending deletion, and
+        maybe told to no one; decided again, each meets that run's claim and says so. Claims that cannot be read
+        are retried with the run when that is transient, and otherwise named, for the run to alert."""
         if not self.config.state_bucket:
-            return []
+            return {}, []
         folder = f"{SAFETY_NET_SOURCE}/{day}/{region}"
         try:
             claims = EventClaims(self.clients_for(region), self.config.state_bucket, self.config.region or region)
@@ -266,12 +275,10 @@ class KeyGuard:
         except Exception as exc:
             if is_transient(exc) and not last_chance:
                 retry_later.append(f"{region}: listing the claims an earlier run left ({describe_error(exc)})")
-            else:
-                unread.append(f"{folder}: {describe_error(exc)}")
-            return []
-        unread.extend(not_read)
-        key_ids = [str(c.get("event", "")).rsplit("/", 1)[-1] for c in left]
-        return [k for k in dict.fromkeys(key_ids) if k and k not in listed]
+                return {}, []
+            return {}, [f"{folder}: {describe_error(exc)}"]
+        acted = {str(c.get("event", "")).rsplit("/", 1)[-1]: cut_off(c) for c in left}
+        return {k: v for k, v in acted.items() if k and k not in listed}, not_read
 
     # ------------------------------------------------------------ building mutations
 
@@ -282,7 +289,7 @@ class KeyGuard:
                         account=ev.aliyunaccountid or (data.userIdentity.accountId if data.userIdentity else None),
                         source=ev.source, event_type=ev.type, caller=data.caller, as_of=data.eventTime, problems=ev.problems())
 
-    def _from_safety_net(self, key_id: str, region: str, day: str, timer: TimerEvent) -> Mutation:
+    def _from_safety_net(self, key_id: str, region: str, day: str, timer: TimerEvent, *, cut_off: dict | None = None) -> Mutation:
         # No ActionTrail record stands behind a key found pending deletion: everything the decision reads is
         # in the Mutation's own fields, so the record is empty (no time, no source address, no failure).
         data = ActionTrailRecord()
@@ -290,7 +297,7 @@ class KeyGuard:
         return Mutation(event_id=f"{SAFETY_NET_SOURCE}/{day}/{region}/{key_id}",
                         dedupe_key=f"{SAFETY_NET_SOURCE}/{day}/{region}/{key_id}", event_name="ScheduleKeyDeletion",
                         key_ref=key_id, region=region, data=data, account=self.account_id, source=SAFETY_NET_SOURCE,
-                        event_type=f"timer:{timer.triggerName}", own=True,
+                        event_type=f"timer:{timer.triggerName}", own=True, cut_off=cut_off,
                         caller="unknown: found pending deletion by the daily safety net (see ActionTrail for who scheduled it)")
 
     # ------------------------------------------------------------ one mutation
@@ -516,9 +523,9 @@ class KeyGuard:
         reason = f"guard failed at {step}: {describe_error(exc)}"
         if claim_busy:
             reason += " (another invocation holds the event, or a failed attempt could not release its claim)"
-        # The invocation holding the event had started an action: it may have acted and been cut off untold.
-        holder = getattr(exc, "holder", None) or {}
-        held_action = cut_off_action(holder) if claim_busy else None
+        # An attempt had started an action (the invocation holding the event, or one before it whose claim it
+        # took over; for the safety net, a run cut off earlier today): it may have acted and been cut off untold.
+        acted = cut_off(getattr(exc, "holder", None) or {}) if claim_busy else m.cut_off
         if m.event_name == "ScheduleKeyDeletion" and self.config.deletion_mode == "enforce":
             key_id = record.get("keyId") or m.key_ref
             try:
@@ -534,25 +541,24 @@ class KeyGuard:
                     state = _state_if_refused(clients, key_id, m.region, cancel_exc)
                     if state in (None, "PendingDeletion"):
                         detail = f"fail-safe cancel not done: {describe_error(cancel_exc)}"
-                    elif not held_action:
+                    elif not acted:
                         return Outcome({**record, "status": "already_done", "step": None, "keyStateAfter": state,
                                         "reason": f"{reason}; the key is {state}, not pending deletion: nothing at risk"})
                     else:
                         # Nothing is at risk, but the holder may have cancelled and been cut off before its alert.
                         record["keyStateAfter"] = state
                         detail = (f"fail-safe cancel refused: the key is {state}, not pending deletion (invocation "
-                                  f"{holder.get('invocation')}, holding the event, started to {held_action} and may not "
-                                  "have told anyone)")
+                                  f"{acted.get('invocation')} started to {acted.get('acting')} and may not have told anyone)")
             record.update(decision="block", action="cancel_deletion")
         else:
             # A deletion left to a claim that may be stale is still seen by the safety net; nothing else is.
             net = claim_busy and m.event_name == "ScheduleKeyDeletion"
             detail = "nothing done" + ("; the daily safety net re-decides keys pending deletion" if net else "")
-            if held_action:
+            if acted:
                 state = _state_or_none(clients, record.get("keyId") or m.key_ref or "", m.region)
                 record["keyStateAfter"] = state
-                detail += (f"; invocation {holder.get('invocation')}, holding the event, started to {held_action} and may "
-                           f"not have told anyone: the key is {state or 'unreadable'} now")
+                detail += (f"; invocation {acted.get('invocation')} started to {acted.get('acting')} and may not have told "
+                           f"anyone: the key is {state or 'unreadable'} now")
         record["actionResult"] = detail
         return self._guard_failed(m, record, clients, record.get("keyId") or m.key_ref or "", None, record.get("action") or "none",
                                   detail, [reason], reason=reason)

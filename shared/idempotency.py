@@ -18,9 +18,9 @@ A claim found in progress is:
   recognised by its retry: the retries end busy, the failure destination says so (KmsKeyGuardFailed),
   and the daily safety net re-decides the key. An attempt that fails transiently releases its claim
   before raising, so its retry starts afresh.
-Two deliveries finding the same stale claim at the same instant could both take it over; OSS offers
-no compare-and-swap on PutObject, and the window (a claim older than STALE_AFTER, raced within
-milliseconds) is accepted.
+Two deliveries finding the same stale or released claim at the same instant could both take it over; OSS
+offers no compare-and-swap on PutObject, and the window (a claim older than STALE_AFTER, or released by an
+attempt that failed after meeting a cut-off action, raced within milliseconds) is accepted.
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from typing import Literal
 
 import oss2
 
-from shared.clients import Clients, TransientError
+from shared.clients import Clients, TransientError, is_transient
 
 PREFIX = "kms-steward/key-guard/events/"
 # The guard's own claims (the daily safety net's, one per key, day and region) are kept in a folder named after all
@@ -53,12 +53,16 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def cut_off_action(claim: dict) -> str | None:
-    """The action a claim not settled says an attempt started (its own note, or one carried from an attempt before
-    it), which that attempt may have taken and told no one of; None for a settled claim or one noting nothing."""
+def cut_off(claim: dict) -> dict | None:
+    """The attempt a claim not settled says started an action ({"invocation", "started", "acting"}: the claim's
+    own note, else one carried from an attempt before it), which that attempt may have taken and told no one of;
+    None for a settled claim or one noting nothing."""
     if claim.get("status") not in ("in_progress", "released"):
         return None
-    return claim.get("acting") or (claim.get("cutOff") or {}).get("acting")
+    if claim.get("acting"):
+        return {k: claim.get(k) for k in ("invocation", "started", "acting")}
+    carried = claim.get("cutOff")
+    return carried if isinstance(carried, dict) and carried.get("acting") else None
 
 
 class EventClaims:
@@ -79,7 +83,7 @@ class EventClaims:
 
     def unfinished(self, folder: str) -> tuple[list[dict], list[str]]:
         """Among the guard's own claims whose keys start with `folder` + "/" (a safety-net run's day and region),
-        those that carry an action no one may have told of (`cut_off_action`), and the objects that could not be
+        those that carry an action no one may have told of (`cut_off`), and the objects that could not be
         read (each named with why: such a claim may be one of them)."""
         prefix = f"{PREFIX}{folder}/"
         listed = self.clients.call("oss:ListObjectsV2", lambda: [o.key for o in oss2.ObjectIteratorV2(
@@ -91,9 +95,11 @@ class EventClaims:
             except oss2.exceptions.NoSuchKey:
                 continue  # settled and released meanwhile: nothing left
             except Exception as exc:
+                if is_transient(exc):  # for the caller's retry, which reads them all again
+                    raise
                 unreadable.append(f"{key}: {type(exc).__name__}: {str(exc)[:120]}")
                 continue
-            if isinstance(claim, dict) and cut_off_action(claim):
+            if isinstance(claim, dict) and cut_off(claim):
                 found.append(claim)
         return found, unreadable
 
@@ -115,13 +121,12 @@ class EventClaims:
             # Only an attempt that noted an action may have done something untold (our own PUT whose answer was
             # lost holds this very body, and an attempt that stopped before acting noted nothing). What it noted
             # is carried into this claim, so it survives this attempt failing or being cut off in turn.
-            cut_off = existing.get("cutOff") or (
-                {k: existing.get(k) for k in ("invocation", "started", "acting")} if existing.get("acting") else None)
-            if cut_off:
-                body["cutOff"] = cut_off
+            earlier = cut_off(existing)
+            if earlier:
+                body["cutOff"] = earlier
             self._put(key, body, forbid_overwrite=False)
             self._held = body
-            self.taken_over = cut_off
+            self.taken_over = earlier
             return "claimed", body
         raise ClaimBusy(f"event {dedupe_key} is being handled by invocation {existing.get('invocation')} "
                         f"since {existing.get('started')}", existing)
