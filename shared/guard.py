@@ -243,9 +243,9 @@ class KeyGuard:
             else:
                 if uncancelled:
                     ids = ", ".join(uncancelled)
+                    what = "pending deletion" + (" or left acting by an earlier run" if set(uncancelled) & set(left_acting) else "")
                     results.append(self._safety_net_region_failed(
-                        region, day, "safety net", f"{len(uncancelled)} key(s) neither decided nor cancelled (pending deletion, "
-                        f"or left by an earlier run that started to act on them): {ids}",
+                        region, day, "safety net", f"{len(uncancelled)} key(s) {what} neither decided nor cancelled: {ids}",
                         f"the safety net's last run ran out of time before these keys in {region}: {ids}",
                         invocation_id, last_chance).result())
                 continue
