@@ -442,60 +442,43 @@ class InstanceKilled(BaseException):
     """FC ending the instance (its timeout, out of memory): nothing after this point runs, no handler sees it."""
 
 
+def killed_at_first_call(monkeypatch, module, name: str) -> None:
+    """The instance dies the first time the guard calls `module.name`; calls after that (a later attempt's) run."""
+    real = getattr(module, name)
+
+    def dies_once(*args, **kwargs):
+        monkeypatch.setattr(module, name, real)
+        raise InstanceKilled()
+    monkeypatch.setattr(module, name, dies_once)
+
+
+@pytest.mark.parametrize("payload, first, later", [(SCHEDULE, "inv-1", "inv-2"), (TIMER, "inv-timer", "inv-timer-2")],
+                         ids=["event", "safety net"])
 @pytest.mark.parametrize("retry", ["same request id", "failure destination"])
-def test_an_attempt_killed_between_its_cancel_and_its_alert_is_told_afterwards(start_cloud, monkeypatch, retry):
+def test_an_attempt_killed_between_its_cancel_and_its_alert_is_told_afterwards(start_cloud, monkeypatch, retry, payload,
+                                                                               first, later):
     # The whole chain, with a real attempt: it notes the cancel in its claim, cancels, and dies as it raises the
-    # alert. Whoever meets its claim next finds the key cancelled and tells a person.
+    # alert. Whoever meets its claim next finds the key cancelled and tells a person. For the safety net, the
+    # cancelled key is no longer pending deletion, so listing the pending keys again would never meet it: the next
+    # run also lists the claims today's runs left acting in the region, and decides those keys again.
     cloud = pending_key_with_a_dependent(start_cloud)
     keeper = guard(cloud)
-    real_raise_alert = shared_alerts.raise_alert
-
-    def dies_once(*args, **kwargs):
-        monkeypatch.setattr(shared_alerts, "raise_alert", real_raise_alert)
-        raise InstanceKilled()
-    monkeypatch.setattr(shared_alerts, "raise_alert", dies_once)
+    killed_at_first_call(monkeypatch, shared_alerts, "raise_alert")
     with pytest.raises(InstanceKilled):
-        keeper.handle(SCHEDULE, "inv-1")
-    assert key_state(cloud) == "Enabled" and alerts(cloud) == [] and decision_records(cloud) == []
-
-    if retry == "same request id":
-        keeper.handle(SCHEDULE, "inv-1")
-    else:
-        with pytest.raises(TransientError):
-            keeper.handle(SCHEDULE, "inv-2")
-        keeper.handle_failed_invocation(SCHEDULE, "EventAgeExceeded", "inv-destination")
-
-    [alert] = alerts(cloud)
-    assert alert["Name"] == "KmsKeyGuardFailed" and "inv-1" in json.dumps(alert) and "cancel_deletion" in json.dumps(alert)
-    assert cloud.calls.get("kms:CancelKeyDeletion") == (1 if retry == "same request id" else 2)
-
-
-@pytest.mark.parametrize("retry", ["same request id", "failure destination"])
-def test_a_safety_net_run_killed_between_a_cancel_and_its_alert_is_told_by_the_next_run(start_cloud, monkeypatch, retry):
-    # The cancelled key is no longer pending deletion, so listing the pending keys again would never meet it: the
-    # next run also lists the claims today's runs left acting in the region, and decides those keys again.
-    cloud = pending_key_with_a_dependent(start_cloud)
-    keeper = guard(cloud)
-    real_raise_alert = shared_alerts.raise_alert
-
-    def dies_once(*args, **kwargs):
-        monkeypatch.setattr(shared_alerts, "raise_alert", real_raise_alert)
-        raise InstanceKilled()
-    monkeypatch.setattr(shared_alerts, "raise_alert", dies_once)
-    with pytest.raises(InstanceKilled):
-        keeper.handle(TIMER, "inv-timer")
+        keeper.handle(payload, first)
     assert key_state(cloud) == "Enabled" and alerts(cloud) == []
 
     if retry == "same request id":
-        keeper.handle(TIMER, "inv-timer")
+        keeper.handle(payload, first)
     else:
         with pytest.raises(TransientError):
-            keeper.handle(TIMER, "inv-timer-2")
-        keeper.handle_failed_invocation(TIMER, "EventAgeExceeded", "inv-destination")
+            keeper.handle(payload, later)
+        keeper.handle_failed_invocation(payload, "EventAgeExceeded", "inv-destination")
 
     [alert] = alerts(cloud)
     assert alert["Name"] == "KmsKeyGuardFailed" and alert["keyId"] == KEY
-    assert "inv-timer" in json.dumps(alert) and "cancel_deletion" in json.dumps(alert)
+    assert re.search(rf"invocation {first}[ ,]", json.dumps(alert)) and "cancel_deletion" in json.dumps(alert)
+    assert cloud.calls.get("kms:CancelKeyDeletion") == (1 if retry == "same request id" else 2)
 
 
 def test_a_safety_net_run_finds_no_left_claims_on_a_quiet_day_and_decides_only_the_pending_keys(start_cloud):
@@ -537,12 +520,7 @@ def test_a_cut_off_action_survives_a_retry_cut_off_in_turn(start_cloud, monkeypa
     cloud = start_cloud(make_account(disks=[disk("d-app1")]))
     keeper = guard(cloud)
     claim_left_by(cloud, keeper, "inv-1")
-    real_read_key = shared_guard.read_key
-
-    def dies_once(*args, **kwargs):
-        monkeypatch.setattr(shared_guard, "read_key", real_read_key)
-        raise InstanceKilled()
-    monkeypatch.setattr(shared_guard, "read_key", dies_once)
+    killed_at_first_call(monkeypatch, shared_guard, "read_key")
     with pytest.raises(InstanceKilled):
         keeper.handle(SCHEDULE, "inv-1")
     keeper.handle(SCHEDULE, "inv-1")
@@ -554,12 +532,7 @@ def test_a_cut_off_action_survives_a_retry_cut_off_in_turn(start_cloud, monkeypa
 def test_the_safety_net_alerts_the_claims_of_an_earlier_run_it_could_not_read_and_still_finds_the_others(start_cloud, monkeypatch):
     cloud = pending_key_with_a_dependent(start_cloud)
     keeper = guard(cloud)
-    real_raise_alert = shared_alerts.raise_alert
-
-    def dies_once(*args, **kwargs):
-        monkeypatch.setattr(shared_alerts, "raise_alert", real_raise_alert)
-        raise InstanceKilled()
-    monkeypatch.setattr(shared_alerts, "raise_alert", dies_once)
+    killed_at_first_call(monkeypatch, shared_alerts, "raise_alert")
     with pytest.raises(InstanceKilled):
         keeper.handle(TIMER, "inv-timer")
     folder = f"{PREFIX}{SAFETY_NET_SOURCE}/2026-12-02/{REGION}/"
@@ -639,12 +612,7 @@ def test_a_key_an_earlier_run_left_acting_and_the_last_chance_has_little_time_fo
     # The safety net's failure destination has time only to cancel fail-safe (under the 180 s a decision needs):
     # the left key's cancel is refused (it is Enabled), and it is told as the earlier run's untold action.
     cloud = pending_key_with_a_dependent(start_cloud)
-    real_raise_alert = shared_alerts.raise_alert
-
-    def dies_once(*args, **kwargs):
-        monkeypatch.setattr(shared_alerts, "raise_alert", real_raise_alert)
-        raise InstanceKilled()
-    monkeypatch.setattr(shared_alerts, "raise_alert", dies_once)
+    killed_at_first_call(monkeypatch, shared_alerts, "raise_alert")
     with pytest.raises(InstanceKilled):
         guard(cloud).handle(TIMER, "inv-timer")
 
