@@ -197,7 +197,7 @@ class KeyGuard:
         day = (timer.triggerTime or "")[:10] or datetime.utcnow().strftime("%Y-%m-%d")
         results: list[dict] = []
         retry_later: list[str] = []
-        unread: list[str] = []  # claims an earlier run left that could not be looked at
+        unread_by_region: dict[str, list[str]] = {}  # claims an earlier run left that could not be read
         pending = 0
         for region in self.config.regions or (self.config.region,):
             try:
@@ -213,11 +213,7 @@ class KeyGuard:
             pending += len(key_ids)
             left_acting, not_read = self._left_acting(region, day, key_ids, retry_later, last_chance)
             if not_read:
-                unread.extend(not_read)
-                results.append(self._safety_net_region_failed(
-                    region, day, "read claims", "keys an earlier run of today may have cancelled untold are not looked for",
-                    f"the safety net could not read the claims its earlier runs of today left in {region} (a cancel made "
-                    f"just before a run was cut off may be untold): {'; '.join(not_read)[:300]}", invocation_id, last_chance).result())
+                unread_by_region[region] = not_read
             # First: their actions are untold already, and a run short of time reaches them before any other.
             key_ids = list(left_acting) + key_ids
             uncancelled: list[str] = []
@@ -250,6 +246,13 @@ class KeyGuard:
                         invocation_id, last_chance).result())
                 continue
             break  # out of time: the regions after this one are left to the retry as well
+        if not (retry_later and not last_chance):  # said once, by the attempt that ends the run, not by each retry
+            for region, not_read in unread_by_region.items():
+                results.append(self._safety_net_region_failed(
+                    region, day, "read claims", f"{len(not_read)} claim(s) an earlier run of today left could not be read",
+                    f"the safety net could not read the claims its earlier runs of today left in {region} (a cancel made "
+                    f"just before a run was cut off may be untold): {'; '.join(not_read)[:300]}", invocation_id, last_chance).result())
+        unread = [entry for entries in unread_by_region.values() for entry in entries]
         summary = {"status": "safety_net", "eventName": "SafetyNet", "eventId": f"{SAFETY_NET_SOURCE}/{timer.triggerTime}",
                    "trigger": timer.triggerName, "regions": list(self.config.regions or (self.config.region,)),
                    "keysPendingDeletion": pending, "decisions": [
@@ -261,22 +264,28 @@ class KeyGuard:
         return {"safetyNet": {k: v for k, v in summary.items() if v is not None}, "results": results}
 
     def _left_acting(self, region: str, day: str, listed: list[str], retry_later: list[str],
-                     last_chance: str | None) -> tuple[dict[str, dict], list[str]]:
-        """({key id: the cut-off attempt}, the claims not read): keys an earlier run of today's safety net started
-        to act on and never finished (cut off). Cancelled, perhaps, so no longer listed as pending deletion, and
-        maybe told to no one; decided again, each meets that run's claim and says so. Claims that cannot be read
-        are retried with the run when that is transient, and otherwise named, for the run to alert."""
+                     last_chance: str | None) -> tuple[dict[str, dict | None], list[str]]:
+        """({key id: the cut-off attempt, or None}, the claims not read): keys whose telling an earlier run of
+        today's safety net left unfinished. It started to act and was cut off, or its alert is still owed; either
+        way the key may be cancelled, so no longer listed as pending deletion, and the action told to no one.
+        Decided again, each meets that run's claim: the owed alert is raised, or the cut-off action told. Claims
+        that cannot be read are retried with the run when that is transient, and otherwise named, for the run to
+        alert."""
         if not self.config.state_bucket:
             return {}, []
         folder = f"{SAFETY_NET_SOURCE}/{day}/{region}"
         try:
             claims = EventClaims(self.clients_for(region), self.config.state_bucket, self.config.region or region)
-            left, not_read = claims.unfinished(folder)
+            left, transient, not_read = claims.unfinished(folder)
         except Exception as exc:
             if is_transient(exc) and not last_chance:
                 retry_later.append(f"{region}: listing the claims an earlier run left ({describe_error(exc)})")
                 return {}, []
             return {}, [f"{folder}: {describe_error(exc)}"]
+        if transient and not last_chance:
+            retry_later.append(f"{region}: {len(transient)} claim(s) an earlier run left not read ({transient[0]})")
+        else:
+            not_read += transient
         acted = {str(c.get("event", "")).rsplit("/", 1)[-1]: cut_off(c) for c in left}
         return {k: v for k, v in acted.items() if k and k not in listed}, not_read
 

@@ -81,27 +81,26 @@ class EventClaims:
             return f"{PREFIX}{dedupe_key.rsplit('/', 1)[0]}/{digest}.json"
         return f"{PREFIX}{digest}.json"
 
-    def unfinished(self, folder: str) -> tuple[list[dict], list[str]]:
+    def unfinished(self, folder: str) -> tuple[list[dict], list[str], list[str]]:
         """Among the guard's own claims whose keys start with `folder` + "/" (a safety-net run's day and region),
-        those that carry an action no one may have told of (`cut_off`), and the objects that could not be
-        read (each named with why: such a claim may be one of them)."""
+        those whose telling is not finished: an action started that no one may have told of (`cut_off`), or a
+        decision whose alert is still owed. Then the objects that could not be read, each named with why (such a
+        claim may be one of them): those that failed transiently (worth reading again), and the others."""
         prefix = f"{PREFIX}{folder}/"
         listed = self.clients.call("oss:ListObjectsV2", lambda: [o.key for o in oss2.ObjectIteratorV2(
             self.bucket, prefix=prefix, max_keys=1000)])
-        found, unreadable = [], []
+        found, transient, unreadable = [], [], []
         for key in listed:
             try:
                 claim = json.loads(self.clients.call("oss:GetObject", self.bucket.get_object, key).read())
             except oss2.exceptions.NoSuchKey:
                 continue  # settled and released meanwhile: nothing left
             except Exception as exc:
-                if is_transient(exc):  # for the caller's retry, which reads them all again
-                    raise
-                unreadable.append(f"{key}: {type(exc).__name__}: {str(exc)[:120]}")
+                (transient if is_transient(exc) else unreadable).append(f"{key}: {type(exc).__name__}: {str(exc)[:120]}")
                 continue
-            if isinstance(claim, dict) and cut_off(claim):
+            if isinstance(claim, dict) and (cut_off(claim) or (claim.get("status") == "done" and claim.get("alertOwed"))):
                 found.append(claim)
-        return found, unreadable
+        return found, transient, unreadable
 
     def claim(self, dedupe_key: str, invocation: str) -> tuple[Outcome, dict]:
         key = self.object_key(dedupe_key)

@@ -641,3 +641,55 @@ def test_the_failure_destination_names_the_attempt_that_acted_not_the_one_holdin
 
     [record] = decision_records(cloud)
     assert "invocation inv-1 started to cancel_deletion" in record["actionResult"] and "inv-B" not in record["actionResult"]
+
+
+@pytest.mark.parametrize("then", ["same request id", "another request id", "failure destination"])
+def test_a_safety_net_alert_cloudmonitor_refused_is_raised_by_the_next_run_though_the_key_is_cancelled(start_cloud, then):
+    # The run cancels a key and CloudMonitor refuses the alert: it is owed, kept with the key's claim, and the run
+    # hands back to FC. The key is no longer pending deletion, so only the claims the run left lead back to it.
+    cloud = pending_key_with_a_dependent(start_cloud, CMS_DOWN_ONCE)
+    keeper = guard(cloud)
+    with pytest.raises(TransientError, match="KmsKeyDeletionBlocked not raised"):
+        keeper.handle(TIMER, "inv-timer")
+    assert key_state(cloud) == "Enabled" and alerts(cloud) == []
+
+    if then == "failure destination":
+        keeper.handle_failed_invocation(TIMER, "EventAgeExceeded", "inv-destination")
+    else:
+        keeper.handle(TIMER, "inv-timer" if then == "same request id" else "inv-timer-2")
+
+    assert [a["Name"] for a in alerts(cloud)] == ["KmsKeyDeletionBlocked"]
+    assert cloud.calls.get("kms:CancelKeyDeletion") == 1
+
+
+def test_claims_the_safety_net_cannot_read_are_alerted_once_by_the_attempt_that_ends_the_run(start_cloud):
+    # Every attempt of the run is retried (the key's read fails transiently) and none can list the claims: the
+    # attempts handed back to FC say nothing of the claims; the failure destination, which ends the run, says it once.
+    cloud = pending_key_with_a_dependent(start_cloud, {"Api": "oss:ListObjectsV2", "Code": "AccessDenied", "Status": 403},
+                                         {"Api": "kms:DescribeKey", "Code": "ServiceUnavailable", "Status": 503, "Remaining": 12})
+    keeper = guard(cloud)
+    for attempt in ("inv-1", "inv-2", "inv-3"):
+        with pytest.raises(TransientError):
+            keeper.handle(TIMER, attempt)
+    assert alerts(cloud) == []
+    keeper.handle_failed_invocation(TIMER, "EventAgeExceeded", "inv-destination")
+
+    blind = [a for a in alerts(cloud) if a["reasons"][0].startswith("the safety net could not read the claims")]
+    assert len(blind) == 1
+
+
+def test_a_claim_read_failing_transiently_retries_the_run_which_then_tells(start_cloud, monkeypatch):
+    cloud = pending_key_with_a_dependent(start_cloud)
+    keeper = guard(cloud)
+    killed_at_first_call(monkeypatch, shared_alerts, "raise_alert")
+    with pytest.raises(InstanceKilled):
+        keeper.handle(TIMER, "inv-timer")
+    cloud.faults.add("oss:GetObject", "ServiceUnavailable", status=503, remaining=4)  # one read, past its retries
+
+    with pytest.raises(TransientError, match="claim\\(s\\) an earlier run left not read"):
+        keeper.handle(TIMER, "inv-timer")
+    assert alerts(cloud) == []
+    keeper.handle(TIMER, "inv-timer")
+
+    [alert] = alerts(cloud)
+    assert alert["Name"] == "KmsKeyGuardFailed" and alert["keyId"] == KEY
