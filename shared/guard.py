@@ -214,13 +214,18 @@ class KeyGuard:
             left_acting, not_read = self._left_acting(region, day, key_ids, retry_later, last_chance)
             if not_read:
                 unread_by_region[region] = not_read
+                if last_chance:  # no retry follows: said now, while there is time
+                    results.append(self._claims_not_read(region, day, not_read, invocation_id, last_chance))
             # First: their actions are untold already, and a run short of time reaches them before any other.
             key_ids = list(left_acting) + key_ids
             uncancelled: list[str] = []
             for index, key_id in enumerate(key_ids):
-                mutation = self._from_safety_net(key_id, region, day, timer, cut_off=left_acting.get(key_id))
+                told = left_acting.get(key_id) or {}
+                mutation = self._from_safety_net(key_id, region, day, timer, cut_off=None if told.get("alertOwed") else told or None)
                 left = self._seconds_left()
-                if left is not None and left < SAFETY_NET_KEY_S:
+                # A key owing only its alert is not decided again (its claim raises the alert, a moment's work): it
+                # goes ahead whatever the time left.
+                if left is not None and left < SAFETY_NET_KEY_S and not told.get("alertOwed"):
                     # Not enough time left to decide a key whole. FC's retry carries on where this run stopped
                     # (the keys decided are duplicates of themselves); on the last chance there is no retry, so
                     # each key left is cancelled fail-safe, which takes a moment, and alerted.
@@ -246,12 +251,9 @@ class KeyGuard:
                         invocation_id, last_chance).result())
                 continue
             break  # out of time: the regions after this one are left to the retry as well
-        if not (retry_later and not last_chance):  # said once, by the attempt that ends the run, not by each retry
-            for region, not_read in unread_by_region.items():
-                results.append(self._safety_net_region_failed(
-                    region, day, "read claims", f"{len(not_read)} claim(s) an earlier run of today left could not be read",
-                    f"the safety net could not read the claims its earlier runs of today left in {region} (a cancel made "
-                    f"just before a run was cut off may be untold): {'; '.join(not_read)[:300]}", invocation_id, last_chance).result())
+        if not retry_later and not last_chance:  # said once, by the attempt that ends the run, not by each retry
+            results += [self._claims_not_read(region, day, not_read, invocation_id, None)
+                        for region, not_read in unread_by_region.items()]
         unread = [entry for entries in unread_by_region.values() for entry in entries]
         summary = {"status": "safety_net", "eventName": "SafetyNet", "eventId": f"{SAFETY_NET_SOURCE}/{timer.triggerTime}",
                    "trigger": timer.triggerName, "regions": list(self.config.regions or (self.config.region,)),
@@ -263,9 +265,15 @@ class KeyGuard:
             raise TransientError(f"safety net: {len(retry_later)} part(s) to retry: " + "; ".join(retry_later)[:500])
         return {"safetyNet": {k: v for k, v in summary.items() if v is not None}, "results": results}
 
+    def _claims_not_read(self, region: str, day: str, not_read: list[str], invocation_id: str, last_chance: str | None) -> dict:
+        return self._safety_net_region_failed(
+            region, day, "read claims", f"{len(not_read)} claim(s) an earlier run of today left could not be read",
+            f"the safety net could not read the claims its earlier runs of today left in {region} (a cancel made just "
+            f"before a run was cut off may be untold): {'; '.join(not_read)[:300]}", invocation_id, last_chance).result()
+
     def _left_acting(self, region: str, day: str, listed: list[str], retry_later: list[str],
-                     last_chance: str | None) -> tuple[dict[str, dict | None], list[str]]:
-        """({key id: the cut-off attempt, or None}, the claims not read): keys whose telling an earlier run of
+                     last_chance: str | None) -> tuple[dict[str, dict], list[str]]:
+        """({key id: the cut-off attempt, or {"alertOwed": name}}, the claims not read): keys whose telling an earlier run of
         today's safety net left unfinished. It started to act and was cut off, or its alert is still owed; either
         way the key may be cancelled, so no longer listed as pending deletion, and the action told to no one.
         Decided again, each meets that run's claim: the owed alert is raised, or the cut-off action told. Claims
@@ -286,7 +294,8 @@ class KeyGuard:
             retry_later.append(f"{region}: {len(transient)} claim(s) an earlier run left not read ({transient[0]})")
         else:
             not_read += transient
-        acted = {str(c.get("event", "")).rsplit("/", 1)[-1]: cut_off(c) for c in left}
+        # Each key with what its claim says: the cut-off attempt, or the alert still owed.
+        acted = {str(c.get("event", "")).rsplit("/", 1)[-1]: cut_off(c) or {"alertOwed": c.get("alertOwed")} for c in left}
         return {k: v for k, v in acted.items() if k and k not in listed}, not_read
 
     # ------------------------------------------------------------ building mutations

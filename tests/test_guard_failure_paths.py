@@ -693,3 +693,14 @@ def test_a_claim_read_failing_transiently_retries_the_run_which_then_tells(start
 
     [alert] = alerts(cloud)
     assert alert["Name"] == "KmsKeyGuardFailed" and alert["keyId"] == KEY
+
+
+def test_an_alert_owed_for_a_cancelled_key_is_raised_even_by_a_last_chance_short_of_time(start_cloud):
+    # Owing only its alert, the key is not decided again: its claim raises the alert, whatever the time left.
+    cloud = pending_key_with_a_dependent(start_cloud, CMS_DOWN_ONCE)
+    with pytest.raises(TransientError, match="KmsKeyDeletionBlocked not raised"):
+        guard(cloud).handle(TIMER, "inv-timer")
+
+    guard(cloud, time_limit_s=120).handle_failed_invocation(TIMER, "EventAgeExceeded", "inv-destination")
+
+    assert [a["Name"] for a in alerts(cloud)] == ["KmsKeyDeletionBlocked"]
