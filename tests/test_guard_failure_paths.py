@@ -452,6 +452,17 @@ def killed_at_first_call(monkeypatch, module, name: str) -> None:
     monkeypatch.setattr(module, name, dies_once)
 
 
+def safety_net_run_killed_at_its_alert(start_cloud, monkeypatch):
+    """A key pending deletion with a dependent, and a safety-net run (inv-timer) that cancelled it and died as it
+    raised the alert."""
+    cloud = pending_key_with_a_dependent(start_cloud)
+    keeper = guard(cloud)
+    killed_at_first_call(monkeypatch, shared_alerts, "raise_alert")
+    with pytest.raises(InstanceKilled):
+        keeper.handle(TIMER, "inv-timer")
+    return cloud, keeper
+
+
 @pytest.mark.parametrize("payload, first, later", [(SCHEDULE, "inv-1", "inv-2"), (TIMER, "inv-timer", "inv-timer-2")],
                          ids=["event", "safety net"])
 @pytest.mark.parametrize("retry", ["same request id", "failure destination"])
@@ -530,11 +541,7 @@ def test_a_cut_off_action_survives_a_retry_cut_off_in_turn(start_cloud, monkeypa
 
 
 def test_the_safety_net_alerts_the_claims_of_an_earlier_run_it_could_not_read_and_still_finds_the_others(start_cloud, monkeypatch):
-    cloud = pending_key_with_a_dependent(start_cloud)
-    keeper = guard(cloud)
-    killed_at_first_call(monkeypatch, shared_alerts, "raise_alert")
-    with pytest.raises(InstanceKilled):
-        keeper.handle(TIMER, "inv-timer")
+    cloud, keeper = safety_net_run_killed_at_its_alert(start_cloud, monkeypatch)
     folder = f"{PREFIX}{SAFETY_NET_SOURCE}/2026-12-02/{REGION}/"
     bucket = EventClaims(clients(cloud), keeper.config.state_bucket, REGION).bucket
     bucket.put_object(folder + "0" * 64 + ".json", b"{not json")
@@ -679,11 +686,7 @@ def test_claims_the_safety_net_cannot_read_are_alerted_once_by_the_attempt_that_
 
 
 def test_a_claim_read_failing_transiently_retries_the_run_which_then_tells(start_cloud, monkeypatch):
-    cloud = pending_key_with_a_dependent(start_cloud)
-    keeper = guard(cloud)
-    killed_at_first_call(monkeypatch, shared_alerts, "raise_alert")
-    with pytest.raises(InstanceKilled):
-        keeper.handle(TIMER, "inv-timer")
+    cloud, keeper = safety_net_run_killed_at_its_alert(start_cloud, monkeypatch)
     cloud.faults.add("oss:GetObject", "ServiceUnavailable", status=503, remaining=4)  # one read, past its retries
 
     with pytest.raises(TransientError, match="claim\\(s\\) an earlier run left not read"):
