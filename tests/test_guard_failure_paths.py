@@ -351,7 +351,8 @@ def test_an_attempt_cut_off_after_its_action_is_told_by_its_retry_that_finds_not
 
     [record] = decision_records(cloud)
     assert record["status"] == "error" and record["earlierAttempt"] == "inv-1" and record["decision"] == "no_action"
-    assert record["reason"].startswith("an earlier attempt at this event (invocation inv-1, started ")
+    assert re.match(r"an earlier attempt at this event \(invocation inv-1, started 20\d\d-\d\d-\d\dT[\d:.]+\+00:00\) ",
+                    record["reason"])  # when that attempt took the event: its claim's start
     assert record["reason"].endswith(f"started to {action} and did not finish: it may have acted and been cut off before its "
                                      "alert; the key is Enabled now")
     [alert] = alerts(cloud)
@@ -567,6 +568,8 @@ def test_the_safety_net_that_may_not_list_its_claims_says_so_and_decides_the_pen
     assert unread.startswith(f"{SAFETY_NET_SOURCE}/2026-12-02/{REGION}: AccessDenied")
     [blind] = [a for a in alerts(cloud) if a["Name"] == "KmsKeyGuardFailed"]
     assert blind["reasons"][0].startswith(f"the safety net could not read the claims its earlier runs of today left in {REGION}")
+    [said] = [r for r in decision_records(cloud) if r.get("eventName") == "SafetyNet" and r.get("status") == "error"]
+    assert (said["step"], said["eventId"]) == ("read claims", f"{SAFETY_NET_SOURCE}/2026-12-02/{REGION}")
 
 
 def test_an_event_naming_the_safety_nets_own_source_is_rejected_and_cannot_pre_empt_it(start_cloud):
@@ -707,3 +710,20 @@ def test_an_alert_owed_for_a_cancelled_key_is_raised_even_by_a_last_chance_short
     guard(cloud, time_limit_s=120).handle_failed_invocation(TIMER, "EventAgeExceeded", "inv-destination")
 
     assert [a["Name"] for a in alerts(cloud)] == ["KmsKeyDeletionBlocked"]
+
+
+
+def test_a_claim_whose_carried_action_is_unreadable_is_no_cut_off_action(start_cloud):
+    # A claim written by hand or damaged on the way (its `cutOff` not what the guard writes) tells of nothing, and
+    # breaks nothing: the retry decides as ever (the key is Enabled: nothing to do, no one paged).
+    cloud = start_cloud(make_account(disks=[disk("d-app1")]))
+    keeper = guard(cloud)
+    [event] = parse_fc_events_each(json.dumps(SCHEDULE).encode())
+    claims = EventClaims(clients(cloud), keeper.config.state_bucket, REGION)
+    for carried in ("cancel_deletion", {"invocation": "inv-0"}):
+        claims.bucket.put_object(claims.object_key(event_dedupe_key(event)), json.dumps({
+            "event": event_dedupe_key(event), "status": "in_progress", "started": datetime.now(timezone.utc).isoformat(),
+            "invocation": "inv-1", "cutOff": carried}))
+        keeper.handle(SCHEDULE, "inv-1")
+
+    assert [r["status"] for r in decision_records(cloud)] == ["no_action", "no_action"] and alerts(cloud) == []
