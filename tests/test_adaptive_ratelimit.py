@@ -278,4 +278,7 @@ def test_concurrent_instances_on_the_local_cloud_keep_to_the_quota_with_few_thro
     print(f"{instances} instances: {attempts} attempts, {refused} refused ({refused / attempts:.1%}), "
           f"{wall:.1f} s against a bound of {bound:g} s")
     assert (attempts - refused) / wall <= qps * 1.1  # what got through stayed within the quota (its 1 s burst aside)
-    assert wall <= 1.5 * bound
+    # Sharing is not starving: together the instances still ask for a good part of the quota, whatever this machine's
+    # load (how fast they finish is the bench's to measure, `kms-steward bench audit --concurrent 10`, not a test's).
+    rates = [c.limiter.stats()["ecs:DescribeDisks"]["rate"] for c in clients]
+    assert sum(rates) >= 0.5 * qps, rates
