@@ -30,8 +30,12 @@ MUTATION_STAMP := $(VENV)/.mutation-installed
 MUTATION_JOBS ?= 2
 MUTANTS ?=
 
+# Verdicts are kept in mutation-results/ (committed): a run starts from them, re-tests only the functions that
+# changed, and saves what it checked even when stopped part way (mutation_results.py says why).
 mutation: $(MUTATION_STAMP)
-	nice -n 10 $(VENV)/bin/mutmut run --max-children $(MUTATION_JOBS) $(MUTANTS)
+	$(VENV)/bin/python scripts/mutation_results.py restore
+	nice -n 10 $(VENV)/bin/mutmut run --max-children $(MUTATION_JOBS) $(MUTANTS); status=$$?; \
+		$(VENV)/bin/python scripts/mutation_results.py save; exit $$status
 	$(VENV)/bin/python scripts/mutation_report.py
 
 $(MUTATION_STAMP): $(STAMP) pyproject.toml
