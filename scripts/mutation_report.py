@@ -3,9 +3,12 @@
     .venv/bin/python scripts/mutation_report.py      (from the repository root, after `mutmut run`)
 
 Reads mutmut's own results (mutants/<module>.meta, through mutmut's classes, so the statuses are the
-ones `mutmut results` prints). A survivor listed in MUTATION.md (a line starting with its name in
-backquotes) is judged equivalent: shown as such and left out of the adjusted kill rate. Exits 1 when
-a survivor is not explained there, so a new one cannot go unnoticed.
+ones `mutmut results` prints). A survivor listed in MUTATION.md is judged equivalent: shown as such and
+left out of the adjusted kill rate. An entry is a line "- `NAME` @HASH: why", HASH being the first 8
+characters of mutmut's hash of the function as it was judged (the report prints it beside each survivor).
+mutmut numbers mutants per function, so once the function changes a number may name another mutation:
+the judgment then lapses and the survivor is shown again, as "stale judgment". Exits 1 when a survivor
+is not explained, so a new one cannot go unnoticed.
 """
 from __future__ import annotations
 
@@ -22,11 +25,19 @@ ROOT = Path(__file__).resolve().parents[1]
 NOT_RUN = ("not checked", "skipped")  # outside this run: counted in no rate
 
 
-def equivalents(path: Path) -> set[str]:
-    """Mutant names MUTATION.md explains: lines such as "- `shared.policy.x_f__mutmut_3`: why"."""
+def equivalents(path: Path) -> dict[str, str]:
+    """{mutant name: the function hash it was judged at} for the lines "- `shared.policy.x_f__mutmut_3` @1a2b3c4d: why"
+    in MUTATION.md ("" for an entry without a hash, which matches no function)."""
     if not path.exists():
-        return set()
-    return set(re.findall(r"^\s*[-*]\s*`([^`]+__mutmut_\d+)`", path.read_text(encoding="utf-8"), re.M))
+        return {}
+    entries = re.findall(r"^\s*[-*]\s*`([^`]+__mutmut_\d+)`(?:\s*@([0-9a-f]{8}))?", path.read_text(encoding="utf-8"), re.M)
+    return {name: stamp for name, stamp in entries}
+
+
+def function_hash(name: str, data: SourceFileMutationData) -> str:
+    """The first 8 characters of mutmut's hash of the function a mutant belongs to, as this run generated it."""
+    function = name.rsplit("__mutmut_", 1)[0].rsplit(".", 1)[-1]  # shared.guard.xǁKeyGuardǁ_f__mutmut_3 -> xǁKeyGuardǁ_f
+    return (data.hash_by_function_name.get(function) or "")[:8]
 
 
 def changed_lines(name: str, module: Path) -> str:
@@ -60,21 +71,23 @@ def main() -> int:
         count = Counter(run.values())
         killed = count["killed"] + count["timeout"] + count["caught by type check"]
         survived = [n for n, s in run.items() if s == "survived"]
-        equiv = [n for n in survived if n in explained]
+        stamp = {n: function_hash(n, data) for n in survived}
+        equiv = [n for n in survived if explained.get(n) and explained[n] == stamp[n]]
         other = len(run) - killed - len(survived) - count["no tests"]
         rate = killed / len(run)
         adjusted = killed / (len(run) - len(equiv)) if len(run) > len(equiv) else 1.0
         print(f"{str(module):42} {len(run):7} {killed:6} {len(survived):8} {len(equiv):5} {count['no tests']:8} {other:5}"
               f" {rate:9.1%} {adjusted:8.1%}")
-        survivors += [(n, "equivalent" if n in explained else run[n], module) for n in survived]
-        survivors += [(n, s, module) for n, s in sorted(run.items()) if s not in ("killed", "survived", "timeout",
-                                                                                    "caught by type check")]
+        survivors += [(n, "equivalent" if n in equiv else "stale judgment" if n in explained else run[n], module,
+                       stamp[n]) for n in survived]
+        survivors += [(n, s, module, function_hash(n, data)) for n, s in sorted(run.items())
+                      if s not in ("killed", "survived", "timeout", "caught by type check")]
     if survivors:
         print("\nnot killed (mutmut show <name> prints the whole diff):")
-    for name, what, module in survivors:
+    for name, what, module, at in survivors:
         if what != "equivalent":
             unexplained += 1
-        print(f"  [{what}] {name}: {changed_lines(name, module)}")
+        print(f"  [{what}] {name} @{at}: {changed_lines(name, module)}")
     return 1 if unexplained else 0
 
 

@@ -12,6 +12,8 @@ from datetime import datetime, timezone
 import pytest
 from alibabacloud_kms20160120 import models as kms
 
+from localcloud.products.base import api
+from localcloud.products.kms import Kms
 from shared import alerts as shared_alerts
 from shared.clients import Clients, TransientError
 from shared.config import GuardConfig
@@ -727,3 +729,90 @@ def test_a_claim_whose_carried_action_is_unreadable_is_no_cut_off_action(start_c
         keeper.handle(SCHEDULE, "inv-1")
 
     assert [r["status"] for r in decision_records(cloud)] == ["no_action", "no_action"] and alerts(cloud) == []
+
+
+def test_the_alert_for_unread_claims_names_each_claim_how_many_and_the_run(start_cloud, monkeypatch):
+    # Two claims of today's region folder cannot be read: the alert says how many, which (in full up to 300
+    # characters, each separated), and the record names the run that found them.
+    cloud, keeper = safety_net_run_killed_at_its_alert(start_cloud, monkeypatch)
+    folder = f"{PREFIX}{SAFETY_NET_SOURCE}/2026-12-02/{REGION}/"
+    bucket = EventClaims(clients(cloud), keeper.config.state_bucket, REGION).bucket
+    for digit in "01":
+        bucket.put_object(folder + digit * 64 + ".json", b"{not json")
+
+    result = keeper.handle(TIMER, "inv-timer")
+
+    unread = result["safetyNet"]["claimsNotRead"]
+    assert len(unread) == 2 and len("; ".join(unread)) > 300
+    [alert] = [a for a in alerts(cloud) if a["keyId"] != KEY]
+    assert alert["actionResult"] == "2 claim(s) an earlier run of today left could not be read"
+    assert alert["reasons"][0] == (f"the safety net could not read the claims its earlier runs of today left in {REGION} "
+                                   "(a cancel made just before a run was cut off may be untold): "
+                                   + "; ".join(unread)[:300])
+    [said] = [r for r in decision_records(cloud) if r.get("step") == "read claims"]
+    assert said["invocation"] == "inv-timer" and said.get("failedInvocation") is None
+
+
+def test_unread_claims_alerted_by_the_failure_destination_say_the_run_failed_every_retry(start_cloud):
+    cloud = pending_key_with_a_dependent(start_cloud, {"Api": "oss:ListObjectsV2", "Code": "AccessDenied", "Status": 403},
+                                         {"Api": "kms:DescribeKey", "Code": "ServiceUnavailable", "Status": 503, "Remaining": 12})
+    keeper = guard(cloud)
+    for attempt in ("inv-1", "inv-2", "inv-3"):
+        with pytest.raises(TransientError):
+            keeper.handle(TIMER, attempt)
+    keeper.handle_failed_invocation(TIMER, "EventAgeExceeded", "inv-destination")
+
+    [said] = [r for r in decision_records(cloud) if r.get("step") == "read claims"]
+    assert said["invocation"] == "inv-destination" and said["failedInvocation"]
+    [blind] = [a for a in alerts(cloud) if a["reasons"][0].startswith("the safety net could not read the claims")]
+    assert blind["reasons"][-1] == f"the invocation failed every retry: {said['failedInvocation']}"
+
+
+def test_a_cut_off_attempt_on_an_event_naming_the_key_by_an_alias_is_told_with_the_keys_id_and_the_decisions_reasons(
+        start_cloud):
+    # The event names the key by an alias; the alert names the key by the id the guard resolved, and carries the
+    # attempt that did not finish first, then the reasons of the decision this attempt made (nothing left to do).
+    cloud = start_cloud(make_account(disks=[disk("d-app1")]))
+    keeper = guard(cloud)
+    by_alias = json.loads(json.dumps(SCHEDULE))
+    by_alias["data"]["requestParameters"]["KeyId"] = "alias/payments"
+    claim_left_by(cloud, keeper, "inv-1", by_alias)
+
+    keeper.handle(by_alias, "inv-1")
+
+    [record] = decision_records(cloud)
+    assert record["status"] == "error" and record["decision"] == "no_action" and record["reasons"]
+    assert record.get("step") is None
+    [alert] = alerts(cloud)
+    assert alert["Name"] == "KmsKeyGuardFailed" and alert["keyId"] == KEY
+    assert alert["reasons"] == [record["reason"]] + record["reasons"]
+    assert alert["action"] == record["action"] and alert["actionResult"] == record["actionResult"]
+
+
+def test_a_cut_off_attempt_whose_retry_is_beaten_to_the_cancel_is_told_with_the_refused_cancel(start_cloud, monkeypatch):
+    # The earlier attempt noted its cancel and was cut off before it went out. The retry reads the key pending
+    # deletion and audits it; a person cancels in the moment before the retry's cancel, which KMS refuses. Whether the
+    # earlier attempt's cancel landed no one can say: the alert tells it, with the action this attempt tried and its
+    # answer, and no step (nothing failed: the key is safe).
+    cancel = Kms.cancel_key_deletion
+
+    def a_person_first(self, call):
+        if not getattr(a_person_first, "done", False):
+            a_person_first.done = True
+            key = next(k for k in self.account.kms.keys if k.KeyId == KEY)
+            key.KeyState, key.DeleteDate = "Enabled", None
+        return cancel(self, call)
+
+    monkeypatch.setattr(Kms, "cancel_key_deletion", api("CancelKeyDeletion", write=True)(a_person_first))
+    cloud = pending_key_with_a_dependent(start_cloud)
+    keeper = guard(cloud)
+    claim_left_by(cloud, keeper, "inv-1")
+
+    keeper.handle(SCHEDULE, "inv-1")
+
+    [record] = decision_records(cloud)
+    assert record["status"] == "error" and record["earlierAttempt"] == "inv-1" and record.get("step") is None
+    assert record["action"] == "cancel_deletion" and record["actionResult"].startswith("not done: the key became Enabled")
+    [alert] = alerts(cloud)
+    assert alert["Name"] == "KmsKeyGuardFailed" and alert.get("step") is None
+    assert (alert["action"], alert["actionResult"]) == (record["action"], record["actionResult"])
