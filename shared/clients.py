@@ -532,3 +532,10 @@ class Clients:
             return client
 
         return self._shared(("sls", endpoint), make)
+
+
+def oss_objects(bucket: oss2.Bucket, prefix: str, **kwargs) -> oss2.ObjectIteratorV2:
+    """ListObjectsV2 over every page, 1,000 keys a page (the most OSS returns; its default is 100), each page asked
+    once. Called inside `Clients.call`, which retries what is transient, paced and counted: oss2's iterators would
+    otherwise retry a 5xx page three times more at once, unpaced and unseen (oss2 iterators, fetch_with_retry)."""
+    return oss2.ObjectIteratorV2(bucket, prefix=prefix, max_keys=1000, max_retries=1, **kwargs)

@@ -31,7 +31,7 @@ from typing import Literal
 
 import oss2
 
-from shared.clients import Clients, TransientError, is_transient
+from shared.clients import Clients, TransientError, is_transient, oss_objects
 
 PREFIX = "kms-steward/key-guard/events/"
 # The guard's own claims (the daily safety net's, one per key, day and region) are kept in a folder named after all
@@ -87,8 +87,7 @@ class EventClaims:
         decision whose alert is still owed. Then the objects that could not be read, each named with why (such a
         claim may be one of them): those that failed transiently (worth reading again), and the others."""
         prefix = f"{PREFIX}{folder}/"
-        listed = self.clients.call("oss:ListObjectsV2", lambda: [o.key for o in oss2.ObjectIteratorV2(
-            self.bucket, prefix=prefix, max_keys=1000)])
+        listed = self.clients.call("oss:ListObjectsV2", lambda: [o.key for o in oss_objects(self.bucket, prefix)])
         found, transient, unreadable = [], [], []
         for key in listed:
             try:

@@ -816,3 +816,101 @@ def test_a_cut_off_attempt_whose_retry_is_beaten_to_the_cancel_is_told_with_the_
     [alert] = alerts(cloud)
     assert alert["Name"] == "KmsKeyGuardFailed" and alert.get("step") is None
     assert (alert["action"], alert["actionResult"]) == (record["action"], record["actionResult"])
+
+
+def safety_net_folder(keeper: KeyGuard, cloud, day: str = "2026-12-02", region: str = REGION) -> tuple:
+    """The state bucket, and the folder of the safety net's claims for a day and region, as the guard writes them."""
+    return EventClaims(clients(cloud), keeper.config.state_bucket, REGION).bucket, f"{PREFIX}{SAFETY_NET_SOURCE}/{day}/{region}/"
+
+
+def test_claims_left_acting_on_another_day_or_in_another_region_are_not_this_runs(start_cloud):
+    # Yesterday's run, and today's run of another region, each left a claim acting on the key. Today's run in this
+    # region reads only its own folder: the key (Enabled, not pending) is nothing to tell here.
+    cloud = start_cloud(make_account(disks=[disk("d-app1")]))
+    keeper = guard(cloud)
+    for day, region in (("2026-12-01", REGION), ("2026-12-02", "cn-shanghai")):
+        original = {"source": SAFETY_NET_SOURCE, "id": f"{day}/{region}/{KEY}"}
+        claims = EventClaims(clients(cloud), keeper.config.state_bucket, REGION)
+        claims.claim(f"{SAFETY_NET_SOURCE}/{day}/{region}/{KEY}", "inv-old")
+        claims.note_acting(f"{SAFETY_NET_SOURCE}/{day}/{region}/{KEY}", "cancel_deletion")
+        assert original  # (the dedupe key above is the safety net's own: its source, day, region and key)
+
+    result = keeper.handle(TIMER, "inv-timer")
+
+    assert result["results"] == [] and alerts(cloud) == []
+
+
+def test_the_claims_of_a_run_are_listed_a_thousand_to_a_call(start_cloud):
+    # OSS's ListObjectsV2 returns up to 1,000 keys a call (max-keys; its default is 100): 150 claims, one call.
+    cloud = start_cloud(make_account(disks=[disk("d-app1")]))
+    keeper = guard(cloud)
+    bucket, folder = safety_net_folder(keeper, cloud)
+    for n in range(150):
+        bucket.put_object(f"{folder}{n:064x}.json", b'{"status": "done"}')
+    calls_before = cloud.calls.get("oss:ListObjectsV2") or 0
+
+    keeper.handle(TIMER, "inv-timer")
+
+    assert (cloud.calls.get("oss:ListObjectsV2") or 0) - calls_before == 1 and alerts(cloud) == []
+
+
+def test_a_claim_gone_between_the_listing_and_its_read_does_not_hide_the_claims_after_it(start_cloud):
+    # The first claim listed is settled and removed before it is read (NoSuchKey); the one after it was left acting
+    # by an earlier run of today and is still told.
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], faults=[
+        {"Api": "oss:GetObject", "Code": "NoSuchKey", "Status": 404, "Remaining": 1}]))
+    keeper = guard(cloud)
+    bucket, folder = safety_net_folder(keeper, cloud)
+    bucket.put_object(f"{folder}{'0' * 64}.json", b'{"status": "done"}')
+    dedupe = f"{SAFETY_NET_SOURCE}/2026-12-02/{REGION}/{KEY}"
+    claims = EventClaims(clients(cloud), keeper.config.state_bucket, REGION)
+    claims.claim(dedupe, "inv-timer")  # this run's first attempt, cut off after its cancel: FC retries it
+    claims.note_acting(dedupe, "cancel_deletion")
+    assert claims.object_key(dedupe) > f"{folder}{'0' * 64}.json"  # listed after the one that goes
+
+    keeper.handle(TIMER, "inv-timer")
+
+    [alert] = alerts(cloud)
+    assert alert["Name"] == "KmsKeyGuardFailed" and "invocation inv-timer" in alert["reasons"][0]
+
+
+def test_a_claim_that_may_not_be_read_is_named_with_its_error_cut_to_120_characters(start_cloud):
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], faults=[
+        {"Api": "oss:GetObject", "Code": "AccessDenied", "Status": 403, "Remaining": 1}]))
+    keeper = guard(cloud)
+    bucket, folder = safety_net_folder(keeper, cloud)
+    bucket.put_object(f"{folder}{'0' * 64}.json", b'{"status": "done"}')
+
+    result = keeper.handle(TIMER, "inv-timer")
+
+    [unread] = result["safetyNet"]["claimsNotRead"]
+    named, _, error = unread.partition(": AccessDenied: ")
+    assert named == f"{folder}{'0' * 64}.json" and len(error) == 120 and error.startswith("{'status': 403")
+
+
+def test_a_claims_listing_failing_transiently_retries_the_run_and_alerts_nothing_yet(start_cloud):
+    cloud = pending_key_with_a_dependent(start_cloud, {"Api": "oss:ListObjectsV2", "Code": "ServiceUnavailable",
+                                                       "Status": 503, "Remaining": 4})  # one listing, past its retries
+    keeper = guard(cloud)
+
+    with pytest.raises(TransientError, match=f"{REGION}: listing the claims an earlier run left \\(ServiceUnavailable"):
+        keeper.handle(TIMER, "inv-timer")
+    assert cloud.calls.get("oss:ListObjectsV2") == 4  # the clients' attempts, paced: no burst of oss2's own retries
+    assert [a["Name"] for a in alerts(cloud)] == ["KmsKeyDeletionBlocked"]  # the key is decided all the same
+
+    result = keeper.handle(TIMER, "inv-timer")
+    assert "claimsNotRead" not in result["safetyNet"] and len(alerts(cloud)) == 1
+
+
+def test_damaged_claims_naming_no_event_are_passed_over_and_the_run_goes_on(start_cloud):
+    # A claim in the folder with an empty event, and one with none: no key to tell of, and no run stopped by them.
+    cloud = pending_key_with_a_dependent(start_cloud)
+    keeper = guard(cloud)
+    bucket, folder = safety_net_folder(keeper, cloud)
+    acting = {"status": "in_progress", "acting": "cancel_deletion", "invocation": "inv-x", "started": "2026-12-02T03:00:00+00:00"}
+    bucket.put_object(f"{folder}{'0' * 64}.json", json.dumps({**acting, "event": ""}))
+    bucket.put_object(f"{folder}{'1' * 64}.json", json.dumps(acting))
+
+    keeper.handle(TIMER, "inv-timer")
+
+    assert key_state(cloud) == "Enabled" and [a["Name"] for a in alerts(cloud)] == ["KmsKeyDeletionBlocked"]

@@ -23,7 +23,7 @@ from typing import Any
 
 import oss2
 
-from shared.clients import Clients
+from shared.clients import Clients, oss_objects
 
 PREFIX = "kms-steward/sweeps/"
 
@@ -56,8 +56,7 @@ class RunState:
 
     def result_keys(self) -> set[str]:
         prefix = f"{self.root}results/"
-        listed = self.clients.call("oss:ListObjectsV2", lambda: [o.key for o in oss2.ObjectIteratorV2(self.bucket, prefix=prefix,
-                                                                                                      max_keys=1000)])
+        listed = self.clients.call("oss:ListObjectsV2", lambda: [o.key for o in oss_objects(self.bucket, prefix)])
         return {key[len(prefix):-len(".json")] for key in listed if key.endswith(".json")}
 
     def result(self, key: str) -> dict | None:
@@ -91,8 +90,7 @@ class RunState:
         own = self.root[len(task_prefix):-1]
 
         def listed() -> list[str]:
-            return [o.key[len(task_prefix):-1] for o in oss2.ObjectIteratorV2(self.bucket, prefix=task_prefix, delimiter="/",
-                                                                              max_keys=1000) if o.is_prefix()]
+            return [o.key[len(task_prefix):-1] for o in oss_objects(self.bucket, task_prefix, delimiter="/") if o.is_prefix()]
 
         # The timer's runs (`<task>-<instant>`) last, in their order: a run id made of a request id (a direct
         # invocation) sorts anywhere, and must not push the timer's runs out of the `limit` kept.
