@@ -31,11 +31,15 @@ MUTATION_JOBS ?= 2
 MUTANTS ?=
 
 # Verdicts are kept in mutation-results/ (committed): a run starts from them, re-tests only the functions that
-# changed, and saves what it checked even when stopped part way (mutation_results.py says why).
+# changed, and saves what it checked even when stopped part way; then the survivors listed in mutation-results/rerun.txt
+# (killed by tests added since) are run again by name (mutation_results.py says why).
 mutation: $(MUTATION_STAMP)
 	$(VENV)/bin/python scripts/mutation_results.py restore
 	nice -n 10 $(VENV)/bin/mutmut run --max-children $(MUTATION_JOBS) $(MUTANTS); status=$$?; \
 		$(VENV)/bin/python scripts/mutation_results.py save; exit $$status
+	names="$$($(VENV)/bin/python scripts/mutation_results.py survivors-to-rerun)"; test -z "$$names" || { \
+		nice -n 10 $(VENV)/bin/mutmut run --max-children $(MUTATION_JOBS) $$names; status=$$?; \
+		$(VENV)/bin/python scripts/mutation_results.py save; exit $$status; }
 	$(VENV)/bin/python scripts/mutation_report.py
 
 $(MUTATION_STAMP): $(STAMP) pyproject.toml

@@ -102,7 +102,8 @@ class Mutation:
     as_of: str | None = None  # the instant the usage window ends (the event's time; None: now)
     problems: list[str] = field(default_factory=list)  # impossible identifiers in the event, each naming its field
     own: bool = False  # made by the guard itself (the safety net), never by a delivered event
-    cut_off: dict | None = None  # the safety net: a run earlier today started this action on the key and never finished
+    # the safety net: a run earlier today started this action on the key and never finished, or owes its alert
+    cut_off: dict | None = None
 
 
 @dataclass
@@ -221,7 +222,7 @@ class KeyGuard:
             uncancelled: list[str] = []
             for index, key_id in enumerate(key_ids):
                 told = left_acting.get(key_id) or {}
-                mutation = self._from_safety_net(key_id, region, day, timer, cut_off=None if told.get("alertOwed") else told or None)
+                mutation = self._from_safety_net(key_id, region, day, timer, cut_off=told or None)
                 left = self._seconds_left()
                 # A key owing only its alert is not decided again (its claim raises the alert, a moment's work): it
                 # goes ahead whatever the time left.
@@ -543,6 +544,7 @@ class KeyGuard:
             reason += " (another invocation holds the event, or a failed attempt could not release its claim)"
         # An attempt had started an action (the invocation holding the event, or one before it whose claim it
         # took over; for the safety net, a run cut off earlier today): it may have acted and been cut off untold.
+        # For the safety net, also a run of today whose alert is still owed: this failure must not swallow it.
         acted = cut_off(getattr(exc, "holder", None) or {}) if claim_busy else m.cut_off
         if m.event_name == "ScheduleKeyDeletion" and self.config.deletion_mode == "enforce":
             key_id = record.get("keyId") or m.key_ref
@@ -565,8 +567,7 @@ class KeyGuard:
                     else:
                         # Nothing is at risk, but the holder may have cancelled and been cut off before its alert.
                         record["keyStateAfter"] = state
-                        detail = (f"fail-safe cancel refused: the key is {state}, not pending deletion (invocation "
-                                  f"{acted.get('invocation')} started to {acted.get('acting')} and may not have told anyone)")
+                        detail = f"fail-safe cancel refused: the key is {state}, not pending deletion ({_untold(acted)})"
             record.update(decision="block", action="cancel_deletion")
         else:
             # A deletion left to a claim that may be stale is still seen by the safety net; nothing else is.
@@ -575,8 +576,7 @@ class KeyGuard:
             if acted:
                 state = _state_or_none(clients, record.get("keyId") or m.key_ref or "", m.region)
                 record["keyStateAfter"] = state
-                detail += (f"; invocation {acted.get('invocation')} started to {acted.get('acting')} and may not have told "
-                           f"anyone: the key is {state or 'unreadable'} now")
+                detail += f"; {_untold(acted)}: the key is {state or 'unreadable'} now"
         record["actionResult"] = detail
         return self._guard_failed(m, record, clients, record.get("keyId") or m.key_ref or "", None, record.get("action") or "none",
                                   detail, [reason], reason=reason)
@@ -694,6 +694,14 @@ class KeyGuard:
             return self.clients_for(region)  # refused for no region ("a region is required"), as for a bad one
         except Exception:
             return None
+
+
+def _untold(acted: dict) -> str:
+    """What an earlier attempt may have left untold: an action it started (and may have taken), or the alert it owes."""
+    owed = acted.get("alertOwed")
+    if owed:
+        return f"an earlier run of today owes its alert {owed.get('name') if isinstance(owed, dict) else owed}, never raised"
+    return f"invocation {acted.get('invocation')} started to {acted.get('acting')} and may not have told anyone"
 
 
 def _state_or_none(clients: Clients, key_id: str, region: str) -> str | None:

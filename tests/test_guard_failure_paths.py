@@ -914,3 +914,110 @@ def test_damaged_claims_naming_no_event_are_passed_over_and_the_run_goes_on(star
     keeper.handle(TIMER, "inv-timer")
 
     assert key_state(cloud) == "Enabled" and [a["Name"] for a in alerts(cloud)] == ["KmsKeyDeletionBlocked"]
+
+
+def test_a_fail_safe_cancel_after_the_read_names_the_key_by_its_id_not_by_the_events_alias(start_cloud, monkeypatch):
+    # The event names its key by an alias; the guard reads the key, then fails (a scanner's bug). CancelKeyDeletion
+    # takes no alias (its KeyId is the key's id), so the fail-safe cancel, and the alert, name the key read.
+    def broken_audit(*args, **kwargs):
+        raise ValueError("a scanner's bug")
+
+    monkeypatch.setattr(shared_guard, "run_audit", broken_audit)
+    cloud = pending_key_with_a_dependent(start_cloud)
+    by_alias = json.loads(json.dumps(SCHEDULE))
+    by_alias["data"]["requestParameters"]["KeyId"] = "alias/payments"
+
+    guard(cloud).handle(by_alias, "inv-1")
+
+    assert key_state(cloud) == "Enabled"
+    [record] = decision_records(cloud)
+    assert record["status"] == "error" and record["reason"].startswith("guard failed at audit: ValueError")
+    [alert] = alerts(cloud)
+    assert alert["Name"] == "KmsKeyGuardFailed" and alert["keyId"] == KEY
+
+
+def test_a_busy_claim_whose_holder_started_to_enable_the_key_is_told_even_when_the_key_cannot_be_read(start_cloud):
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], faults=[{"Api": "kms:DescribeKey", "Code": "Forbidden.RAM",
+                                                                       "Status": 403}]))
+    env = {**cloud.project.function("key-guard").environment, "FC_REGION": REGION, "GUARD_DISABLE_MODE": "enforce"}
+    keeper = KeyGuard(GuardConfig.from_env(env), account_id=ACCOUNT_ID, clients_for=lambda region: clients(cloud, region))
+    claim_left_by(cloud, keeper, "inv-1", DISABLE, "enable_key")
+
+    keeper.handle_failed_invocation(DISABLE, "EventAgeExceeded", "inv-destination")
+
+    [alert] = alerts(cloud)
+    assert alert["Name"] == "KmsKeyGuardFailed"
+    assert alert["actionResult"].endswith("invocation inv-1 started to enable_key and may not have told anyone: the key is "
+                                          "unreadable now")
+
+
+def test_a_key_both_pending_and_left_acting_by_an_earlier_run_is_decided_once(start_cloud):
+    # The earlier attempt of this run noted its cancel and was cut off before the cancel went out: the key is still
+    # pending deletion, so it is listed, and its claim is left acting. One decision, not two.
+    cloud = pending_key_with_a_dependent(start_cloud)
+    keeper = guard(cloud)
+    dedupe = f"{SAFETY_NET_SOURCE}/2026-12-02/{REGION}/{KEY}"
+    claims = EventClaims(clients(cloud), keeper.config.state_bucket, REGION)
+    claims.claim(dedupe, "inv-timer")
+    claims.note_acting(dedupe, "cancel_deletion")
+
+    result = keeper.handle(TIMER, "inv-timer")
+
+    assert [r["keyId"] for r in result["results"]] == [KEY] and key_state(cloud) == "Enabled"
+    assert cloud.calls.get("kms:CancelKeyDeletion") == 1
+
+
+def test_an_owed_alert_is_not_swallowed_when_its_keys_claim_cannot_be_read_on_the_last_chance(start_cloud):
+    # Earlier today the safety net cancelled the key and CloudMonitor refused its alert: the claim is done and owes
+    # it. The run's last attempt lists that claim, but reading it again for the key's decision fails (OSS answers
+    # 503 past the retries). The fail-safe cancel finds the key safe; the owed alert must still reach a person.
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], faults=[
+        {"Api": "oss:GetObject", "Code": "ServiceUnavailable", "Status": 503, "After": 1}]))
+    keeper = guard(cloud)
+    dedupe = f"{SAFETY_NET_SOURCE}/2026-12-02/{REGION}/{KEY}"
+    claims = EventClaims(clients(cloud), keeper.config.state_bucket, REGION)
+    claims.claim(dedupe, "inv-timer")
+    claims.complete(dedupe, {"decision": "block", "action": "cancel_deletion",
+                             "alertOwed": {"name": "KmsKeyDeletionBlocked", "content": {}, "severity": "CRITICAL"}})
+
+    keeper.handle_failed_invocation(TIMER, "EventAgeExceeded", "inv-destination")
+
+    [alert] = alerts(cloud)
+    assert alert["Name"] == "KmsKeyGuardFailed" and alert["keyId"] == KEY
+    assert alert["actionResult"] == ("fail-safe cancel refused: the key is Enabled, not pending deletion (an earlier run "
+                                     "of today owes its alert KmsKeyDeletionBlocked, never raised)")
+
+
+def test_on_the_last_chance_claims_not_listed_for_a_transient_failure_are_alerted_at_once(start_cloud):
+    # No retry follows the failure destination: a claims listing failing transiently (503, past the clients'
+    # retries) is not left for a retry that will never come; it is alerted, under the day's and region's id.
+    cloud = pending_key_with_a_dependent(start_cloud, {"Api": "oss:ListObjectsV2", "Code": "ServiceUnavailable",
+                                                       "Status": 503})
+    keeper = guard(cloud)
+
+    result = keeper.handle_failed_invocation(TIMER, "EventAgeExceeded", "inv-destination")
+
+    assert key_state(cloud) == "Enabled"
+    [unread] = result["safetyNet"]["claimsNotRead"]
+    assert unread.startswith(f"{SAFETY_NET_SOURCE}/2026-12-02/{REGION}: ServiceUnavailable")
+    [said] = [r for r in decision_records(cloud) if r.get("step") == "read claims"]
+    assert said["eventId"] == f"{SAFETY_NET_SOURCE}/2026-12-02/{REGION}"
+    assert any(a["reasons"][0].startswith("the safety net could not read the claims") for a in alerts(cloud))
+
+
+def test_on_the_last_chance_a_key_left_acting_and_out_of_time_is_named_as_left_acting(start_cloud):
+    # A run earlier today noted a cancel on the key and was cut off; the key is no longer pending deletion, so it is
+    # known only from that claim. The last chance has no time left for even a fail-safe cancel: the alert naming
+    # the keys left says they may be left acting, not only pending deletion.
+    cloud = start_cloud(make_account(disks=[disk("d-app1")]))
+    keeper = guard(cloud, time_limit_s=60, clock=lambda: 0.0)  # 60 s: less than a fail-safe cancel needs
+    dedupe = f"{SAFETY_NET_SOURCE}/2026-12-02/{REGION}/{KEY}"
+    claims = EventClaims(clients(cloud), keeper.config.state_bucket, REGION)
+    claims.claim(dedupe, "inv-timer")
+    claims.note_acting(dedupe, "cancel_deletion")
+
+    keeper.handle_failed_invocation(TIMER, "EventAgeExceeded", "inv-destination")
+
+    [named] = [a for a in alerts(cloud) if a["Name"] == "KmsKeyGuardFailed" and a["keyId"] == ""]
+    assert named["actionResult"] == (f"1 key(s) pending deletion or left acting by an earlier run neither decided nor "
+                                     f"cancelled: {KEY}")
