@@ -516,6 +516,27 @@ class Clients:
         return oss2.Bucket(self._oss_auth(), self.oss_endpoint(region), name, session=self._oss_session(),
                            connect_timeout=self.read_timeout_ms / 1000)
 
+    def oss_list(self, bucket: oss2.Bucket, prefix: str, *, delimiter: str = "") -> tuple[list[str], list[str]]:
+        """(object keys, common prefixes) under `prefix`: ListObjectsV2 page by page, 1,000 entries a page (the most
+        OSS returns; its default is 100), each page one `call`, so each is paced, counted and retried on its own.
+        (oss2's iterators would retry a 5xx page twice more at once themselves, unpaced and uncounted: oss2
+        iterators, fetch_with_retry.) A page that is truncated but names no new continuation token ends the
+        listing with an error rather than early or in a loop."""
+        keys: list[str] = []
+        prefixes: list[str] = []
+        token = ""
+        while True:
+            page = self.call("oss:ListObjectsV2", bucket.list_objects_v2, prefix=prefix, delimiter=delimiter,
+                             continuation_token=token, max_keys=1000)
+            keys += [o.key for o in page.object_list]
+            prefixes += list(page.prefix_list)
+            if not page.is_truncated:
+                return keys, prefixes
+            if not page.next_continuation_token or page.next_continuation_token == token:
+                raise RuntimeError(f"OSS listing of {prefix!r} truncated without a new continuation token after "
+                                   f"{len(keys) + len(prefixes)} entries")
+            token = page.next_continuation_token
+
     # ------------------------------------------------------------ SLS
 
     def sls(self, region: str | None = None):
@@ -533,9 +554,3 @@ class Clients:
 
         return self._shared(("sls", endpoint), make)
 
-
-def oss_objects(bucket: oss2.Bucket, prefix: str, **kwargs) -> oss2.ObjectIteratorV2:
-    """ListObjectsV2 over every page, 1,000 keys a page (the most OSS returns; its default is 100), each page asked
-    once. Called inside `Clients.call`, which retries what is transient, paced and counted: oss2's iterators would
-    otherwise retry a 5xx page three times more at once, unpaced and unseen (oss2 iterators, fetch_with_retry)."""
-    return oss2.ObjectIteratorV2(bucket, prefix=prefix, max_keys=1000, max_retries=1, **kwargs)

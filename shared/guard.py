@@ -31,7 +31,7 @@ from shared.clients import Clients, TransientError, answered, describe_error, er
 from shared.config import GuardConfig
 from shared.events import (ActionTrailRecord, CloudEvent, EventParseError, TimerEvent, clip, event_dedupe_key,
                            is_region_id, is_timer_payload, parse_fc_events_each, parse_timer_event)
-from shared.idempotency import ClaimBusy, EventClaims, cut_off
+from shared.idempotency import ClaimBusy, EventClaims, cut_off, is_owed_alert
 from shared.keys import CANCELLED_STATES, ActionResult, KeyNotFound, cancel_deletion, enable_key, list_pending_deletion, read_key
 from shared.policy import (MATERIAL_IN_PLACE_STATES, Decision, KeyView, decide_deletion, decide_disable, decide_material_deleted,
                            decide_protection_removed, decide_rotation_off)
@@ -212,13 +212,13 @@ class KeyGuard:
                         f"safety net could not list keys in {region}: {describe_error(exc)}", invocation_id, last_chance).result())
                 continue
             pending += len(key_ids)
-            left_acting, not_read = self._left_acting(region, day, key_ids, retry_later, last_chance)
+            left_acting, not_read = self._left_acting(region, day, retry_later, last_chance)
             if not_read:
                 unread_by_region[region] = not_read
                 if last_chance:  # no retry follows: said now, while there is time
                     results.append(self._claims_not_read(region, day, not_read, invocation_id, last_chance))
             # First: their actions are untold already, and a run short of time reaches them before any other.
-            key_ids = list(left_acting) + key_ids
+            key_ids = list(left_acting) + [k for k in key_ids if k not in left_acting]
             uncancelled: list[str] = []
             for index, key_id in enumerate(key_ids):
                 told = left_acting.get(key_id) or {}
@@ -242,6 +242,8 @@ class KeyGuard:
                     results.append(self._process(mutation, invocation_id, last_chance=last_chance).result())
                 except TransientError as exc:
                     retry_later.append(f"{key_id} ({exc})")
+                except Exception as exc:  # a fault of the guard's own (damaged state, a bug) stops no other key
+                    results.append(self._not_reached(mutation, invocation_id, last_chance, exc).result())
             else:
                 if uncancelled:
                     ids = ", ".join(uncancelled)
@@ -272,11 +274,12 @@ class KeyGuard:
             f"the safety net could not read the claims its earlier runs of today left in {region} (a cancel made just "
             f"before a run was cut off may be untold): {'; '.join(not_read)[:300]}", invocation_id, last_chance).result()
 
-    def _left_acting(self, region: str, day: str, listed: list[str], retry_later: list[str],
+    def _left_acting(self, region: str, day: str, retry_later: list[str],
                      last_chance: str | None) -> tuple[dict[str, dict], list[str]]:
         """({key id: the cut-off attempt, or {"alertOwed": name}}, the claims not read): keys whose telling an earlier run of
         today's safety net left unfinished. It started to act and was cut off, or its alert is still owed; either
-        way the key may be cancelled, so no longer listed as pending deletion, and the action told to no one.
+        way the key may be cancelled, so no longer listed as pending deletion, and the action told to no one (a key
+        still pending keeps what its claim says too: its decision may fail before it meets that claim).
         Decided again, each meets that run's claim: the owed alert is raised, or the cut-off action told. Claims
         that cannot be read are retried with the run when that is transient, and otherwise named, for the run to
         alert."""
@@ -297,7 +300,7 @@ class KeyGuard:
             not_read += transient
         # Each key with what its claim says: the cut-off attempt, or the alert still owed.
         acted = {str(c.get("event", "")).rsplit("/", 1)[-1]: cut_off(c) or {"alertOwed": c.get("alertOwed")} for c in left}
-        return {k: v for k, v in acted.items() if k and k not in listed}, not_read
+        return {k: v for k, v in acted.items() if k}, not_read
 
     # ------------------------------------------------------------ building mutations
 
@@ -369,9 +372,12 @@ class KeyGuard:
                 self._settle(claims, lambda c: c.release(m.dedupe_key), record)
                 raise TransientError(f"retry later ({record.get('step')}): {describe_error(exc)}") from None
             outcome = self._cannot_decide(m, record, clients, exc)
-        if claims is not None and claims.taken_over and self._would_act(m) \
-                and outcome.record.get("status") in ("no_action", "already_done"):
-            outcome = self._after_a_cut_off_attempt(m, outcome.record, clients, claims.taken_over)
+        # What an earlier attempt may have left untold: the claim taken over says so; with no usable claim store, the
+        # safety net's own listing of today's claims does (an action noted, or an alert still owed).
+        earlier = claims.taken_over if claims is not None else m.cut_off
+        if earlier and outcome.record.get("status") in ("no_action", "already_done") \
+                and (earlier.get("alertOwed") or self._would_act(m)):
+            outcome = self._after_a_cut_off_attempt(m, outcome.record, clients, earlier)
         owed = outcome.record.pop("_alertOwed", None)
         summary = {"decision": outcome.record.get("decision"), "action": outcome.record.get("action"), "invocation": invocation_id}
         if owed and claims is not None and not last_chance:
@@ -395,9 +401,12 @@ class KeyGuard:
         say. So a person is told what is known: which attempt did not finish, and the key as it is now. (An
         attempt cut off after its alert, before settling its claim, makes this a second message.)"""
         state = record.get("keyStateAfter") or "unknown"  # set by every path that ends in no_action or already_done
-        reason = (f"an earlier attempt at this event (invocation {earlier.get('invocation')}, started "
-                  f"{earlier.get('started')}) started to {earlier.get('acting')} and did not finish: it may have acted "
-                  f"and been cut off before its alert; the key is {state} now")
+        if earlier.get("alertOwed"):
+            reason = f"{_untold(earlier)}; the key is {state} now"
+        else:
+            reason = (f"an earlier attempt at this event (invocation {earlier.get('invocation')}, started "
+                      f"{earlier.get('started')}) started to {earlier.get('acting')} and did not finish: it may have "
+                      f"acted and been cut off before its alert; the key is {state} now")
         record = {**record, "step": None, "earlierAttempt": earlier.get("invocation")}
         return self._guard_failed(m, record, clients, record.get("keyId") or m.key_ref or "", None,
                                   record.get("action") or "none", record.get("actionResult") or "no action",
@@ -444,6 +453,12 @@ class KeyGuard:
         """The event was decided, but its alert did not arrive: raise it now (only it; nothing is redone)."""
         owed = existing["alertOwed"]
         record = {**record, "step": "alert", "decision": existing.get("decision"), "action": existing.get("action")}
+        if not is_owed_alert(owed):  # damaged in the claim: what is known is told instead
+            reason = (f"the alert owed for the decision of invocation {existing.get('invocation')} is damaged in its claim "
+                      f"({clip(owed, 80)})")
+            owed = {"name": alerts.GUARD_FAILED, "severity": "CRITICAL", "content": self._content(
+                m, record, record.get("keyId") or m.key_ref or "", "error", "CRITICAL", existing.get("action") or "none",
+                reason, None, [reason])}
         self._send_alert(clients, m, owed["name"], owed["content"], owed.get("severity", "CRITICAL"), record)
         if record.pop("_alertOwed", None) is not None:
             if last_chance:  # every retry failed to raise it: the record is what is left to tell
@@ -567,7 +582,9 @@ class KeyGuard:
                     else:
                         # Nothing is at risk, but the holder may have cancelled and been cut off before its alert.
                         record["keyStateAfter"] = state
-                        detail = f"fail-safe cancel refused: the key is {state}, not pending deletion ({_untold(acted)})"
+                        detail = f"fail-safe cancel refused: the key is {state}, not pending deletion"
+            if acted:  # what an earlier attempt may have left untold, whatever the cancel did
+                detail += f" ({_untold(acted)})"
             record.update(decision="block", action="cancel_deletion")
         else:
             # A deletion left to a claim that may be stale is still seen by the safety net; nothing else is.
@@ -581,15 +598,16 @@ class KeyGuard:
         return self._guard_failed(m, record, clients, record.get("keyId") or m.key_ref or "", None, record.get("action") or "none",
                                   detail, [reason], reason=reason)
 
-    def _not_reached(self, m: Mutation, invocation_id: str, last_chance: str) -> Outcome:
-        """A key the safety net's last run had no time left to decide: cancelled fail-safe, and alerted."""
+    def _not_reached(self, m: Mutation, invocation_id: str, last_chance: str | None, exc: Exception | None = None) -> Outcome:
+        """A key the safety net could not decide: its last run had no time left, or the decision itself failed
+        unexpectedly (`exc`). Cancelled fail-safe, and alerted."""
         started = time.monotonic()
         record: dict[str, Any] = {"status": "", "eventId": m.event_id, "eventSource": m.source, "eventType": m.event_type,
                                   "eventName": m.event_name, "keyId": m.key_ref, "region": m.region, "account": m.account,
                                   "caller": m.caller, "invocation": invocation_id, "failedInvocation": last_chance,
                                   "step": "safety net"}
         clients = self.clients_for(m.region)
-        outcome = self._cannot_decide(m, record, clients, TimeoutError("not reached within the invocation's time limit"))
+        outcome = self._cannot_decide(m, record, clients, exc or TimeoutError("not reached within the invocation's time limit"))
         return self._finish(outcome, clients, started)
 
     def _guard_failed(self, m: Mutation, record: dict, clients: Clients, key_id: str, audit: AuditReport | None, action: str,
@@ -700,7 +718,8 @@ def _untold(acted: dict) -> str:
     """What an earlier attempt may have left untold: an action it started (and may have taken), or the alert it owes."""
     owed = acted.get("alertOwed")
     if owed:
-        return f"an earlier run of today owes its alert {owed.get('name') if isinstance(owed, dict) else owed}, never raised"
+        name = owed.get("name") if isinstance(owed, dict) else owed
+        return f"an earlier run of today owes its alert {str(name)[:80]}, which may not have been raised (its claim still owes it)"
     return f"invocation {acted.get('invocation')} started to {acted.get('acting')} and may not have told anyone"
 
 

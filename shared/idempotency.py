@@ -31,7 +31,7 @@ from typing import Literal
 
 import oss2
 
-from shared.clients import Clients, TransientError, is_transient, oss_objects
+from shared.clients import Clients, TransientError, is_transient
 
 PREFIX = "kms-steward/key-guard/events/"
 # The guard's own claims (the daily safety net's, one per key, day and region) are kept in a folder named after all
@@ -65,6 +65,12 @@ def cut_off(claim: dict) -> dict | None:
     return carried if isinstance(carried, dict) and carried.get("acting") else None
 
 
+def is_owed_alert(owed: object) -> bool:
+    """Whether a claim's `alertOwed` is one the guard can raise: {"name": str, "content": dict, ...} as it writes it."""
+    return isinstance(owed, dict) and isinstance(owed.get("name"), str) and bool(owed["name"]) \
+        and isinstance(owed.get("content"), dict)
+
+
 class EventClaims:
     def __init__(self, clients: Clients, bucket: str, region: str):
         self.clients = clients
@@ -87,7 +93,7 @@ class EventClaims:
         decision whose alert is still owed. Then the objects that could not be read, each named with why (such a
         claim may be one of them): those that failed transiently (worth reading again), and the others."""
         prefix = f"{PREFIX}{folder}/"
-        listed = self.clients.call("oss:ListObjectsV2", lambda: [o.key for o in oss_objects(self.bucket, prefix)])
+        listed, _ = self.clients.oss_list(self.bucket, prefix)
         found, transient, unreadable = [], [], []
         for key in listed:
             try:
@@ -97,8 +103,15 @@ class EventClaims:
             except Exception as exc:
                 (transient if is_transient(exc) else unreadable).append(f"{key}: {type(exc).__name__}: {str(exc)[:120]}")
                 continue
-            if isinstance(claim, dict) and (cut_off(claim) or (claim.get("status") == "done" and claim.get("alertOwed"))):
+            if not isinstance(claim, dict):
+                continue
+            if cut_off(claim):
                 found.append(claim)
+            elif claim.get("status") == "done" and claim.get("alertOwed"):
+                if is_owed_alert(claim["alertOwed"]):
+                    found.append(claim)
+                else:  # what it owes cannot be raised from it: named, for the run to alert
+                    unreadable.append(f"{key}: the alert it owes is damaged ({str(claim['alertOwed'])[:80]})")
         return found, transient, unreadable
 
     def claim(self, dedupe_key: str, invocation: str) -> tuple[Outcome, dict]:

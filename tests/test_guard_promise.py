@@ -12,14 +12,12 @@ from datetime import timedelta
 from alibabacloud_kms20160120 import models as kms
 from alibabacloud_kms20160120.client import Client as KmsClient
 
-from localcloud.products.base import api
-from localcloud.products.kms import Kms
 from shared.audit.runner import run_audit
 from shared.audit.scanners.kms_secrets import KmsSecretsScanner
 from shared.clients import is_access_denied, is_not_found, is_transient
 from tests.support.accounts import KEY, OTHER_KEY, REGION, SHANGHAI_KEY, make_account, two_region_account
 from tests.support.clients import alice_kms, error_of, key_state, sdk_config
-from tests.support.guard import alerts, decision_records, only_record, schedule_deletion
+from tests.support.guard import a_person_cancels_just_before_the_guard, alerts, decision_records, only_record, schedule_deletion
 from tests.support.resources import bucket, disk, secret
 from tests.support.scanners import clients, target
 
@@ -91,16 +89,7 @@ def test_a_person_cancelling_between_event_and_action_is_already_done(start_clou
 def test_a_person_cancelling_between_the_audit_and_the_cancel_is_already_done_and_not_alerted(start_cloud, monkeypatch):
     # The guard read the key pending deletion and audited it; a person cancels in the moment before the guard's
     # cancel, which KMS then refuses. The key is safe and nothing was blocked by the guard: already done, no alert.
-    cancel = Kms.cancel_key_deletion
-
-    def a_person_first(self, call):
-        if not getattr(a_person_first, "done", False):
-            a_person_first.done = True
-            key = next(k for k in self.account.kms.keys if k.KeyId == KEY)
-            key.KeyState, key.DeleteDate = "Enabled", None
-        return cancel(self, call)
-
-    monkeypatch.setattr(Kms, "cancel_key_deletion", api("CancelKeyDeletion", write=True)(a_person_first))
+    a_person_cancels_just_before_the_guard(monkeypatch)
     cloud = start_cloud(make_account(disks=[disk("d-app1")]))
     schedule_deletion(cloud)
 

@@ -275,7 +275,9 @@ class Oss(Product):
         seen_prefixes = set()
         truncated = False
         for o in objects:
-            if o.Key <= after:
+            # A page that ended on a common prefix resumes after everything under it: the keys below "a/" sort
+            # after "a/" itself, and OSS lists each prefix once (ListObjectsV2, delimiter and CommonPrefixes).
+            if o.Key <= after or (delimiter and after.endswith(delimiter) and o.Key.startswith(after)):
                 continue
             entry_prefix = None
             if delimiter:

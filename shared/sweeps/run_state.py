@@ -23,7 +23,7 @@ from typing import Any
 
 import oss2
 
-from shared.clients import Clients, oss_objects
+from shared.clients import Clients
 
 PREFIX = "kms-steward/sweeps/"
 
@@ -56,7 +56,7 @@ class RunState:
 
     def result_keys(self) -> set[str]:
         prefix = f"{self.root}results/"
-        listed = self.clients.call("oss:ListObjectsV2", lambda: [o.key for o in oss_objects(self.bucket, prefix)])
+        listed, _ = self.clients.oss_list(self.bucket, prefix)
         return {key[len(prefix):-len(".json")] for key in listed if key.endswith(".json")}
 
     def result(self, key: str) -> dict | None:
@@ -89,13 +89,11 @@ class RunState:
         task_prefix = self.root.rsplit("/", 2)[0] + "/"
         own = self.root[len(task_prefix):-1]
 
-        def listed() -> list[str]:
-            return [o.key[len(task_prefix):-1] for o in oss_objects(self.bucket, task_prefix, delimiter="/") if o.is_prefix()]
-
         # The timer's runs (`<task>-<instant>`) last, in their order: a run id made of a request id (a direct
         # invocation) sorts anywhere, and must not push the timer's runs out of the `limit` kept.
         timer = self.root[len(PREFIX):].split("/", 1)[0] + "-"  # fanout.run_id: f"{task}-{triggerTime digits}"
-        runs = [r for r in self.clients.call("oss:ListObjectsV2", listed) if r != own]
+        folders = self.clients.oss_list(self.bucket, task_prefix, delimiter="/")[1]
+        runs = [r for r in (folder[len(task_prefix):-1] for folder in folders) if r != own]
         return sorted(runs, key=lambda r: (r.startswith(timer), r))[-limit:]
 
     def other_run(self, run_id: str) -> "RunState":

@@ -8,6 +8,8 @@ import json
 from alibabacloud_kms20160120 import models as kms
 
 from localcloud.cloud import LocalCloud
+from localcloud.products.base import api
+from localcloud.products.kms import Kms
 from tests.support.accounts import KEY
 from tests.support.clients import alice_kms
 
@@ -42,3 +44,18 @@ def only_record(cloud, event_name="ScheduleKeyDeletion"):
 
 def alerts(cloud: LocalCloud) -> list[dict]:
     return [{"Name": e.Name, **json.loads(e.Content)} for e in cloud.account.cms.events]
+
+
+def a_person_cancels_just_before_the_guard(monkeypatch, key_id: str = KEY) -> None:
+    """KMS as it is when a person cancels a deletion in the moment before the guard's own cancel: the first
+    CancelKeyDeletion finds the key Enabled already, and KMS refuses it (Rejected.StateModifiedFailed)."""
+    cancel = Kms.cancel_key_deletion
+
+    def a_person_first(self, call):
+        if not getattr(a_person_first, "done", False):
+            a_person_first.done = True
+            key = next(k for k in self.account.kms.keys if k.KeyId == key_id)
+            key.KeyState, key.DeleteDate = "Enabled", None
+        return cancel(self, call)
+
+    monkeypatch.setattr(Kms, "cancel_key_deletion", api("CancelKeyDeletion", write=True)(a_person_first))
