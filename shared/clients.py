@@ -521,10 +521,10 @@ class Clients:
         OSS returns; its default is 100), each page one `call`, so each is paced, counted and retried on its own.
         (oss2's iterators would retry a 5xx page twice more at once themselves, unpaced and uncounted: oss2
         iterators, fetch_with_retry.) A page that is truncated but names no new continuation token ends the
-        listing with an error rather than early or in a loop."""
+        listing with an error rather than early or in a loop (a token given before, too)."""
         keys: list[str] = []
         prefixes: list[str] = []
-        token = ""
+        token, seen = "", {""}
         while True:
             page = self.call("oss:ListObjectsV2", bucket.list_objects_v2, prefix=prefix, delimiter=delimiter,
                              continuation_token=token, max_keys=1000)
@@ -532,10 +532,11 @@ class Clients:
             prefixes += list(page.prefix_list)
             if not page.is_truncated:
                 return keys, prefixes
-            if not page.next_continuation_token or page.next_continuation_token == token:
+            token = page.next_continuation_token
+            if token in seen:  # none, or one already given: the listing would end early or never
                 raise RuntimeError(f"OSS listing of {prefix!r} truncated without a new continuation token after "
                                    f"{len(keys) + len(prefixes)} entries")
-            token = page.next_continuation_token
+            seen.add(token)
 
     # ------------------------------------------------------------ SLS
 

@@ -218,6 +218,7 @@ class KeyGuard:
                 if last_chance:  # no retry follows: said now, while there is time
                     results.append(self._claims_not_read(region, day, not_read, invocation_id, last_chance))
             # First: their actions are untold already, and a run short of time reaches them before any other.
+            pending_here = set(key_ids)
             key_ids = list(left_acting) + [k for k in key_ids if k not in left_acting]
             uncancelled: list[str] = []
             for index, key_id in enumerate(key_ids):
@@ -226,7 +227,7 @@ class KeyGuard:
                 left = self._seconds_left()
                 # A key owing only its alert is not decided again (its claim raises the alert, a moment's work): it
                 # goes ahead whatever the time left.
-                if left is not None and left < SAFETY_NET_KEY_S and not told.get("alertOwed"):
+                if left is not None and left < SAFETY_NET_KEY_S and not (told.get("alertOwed") and key_id not in pending_here):
                     # Not enough time left to decide a key whole. FC's retry carries on where this run stopped
                     # (the keys decided are duplicates of themselves); on the last chance there is no retry, so
                     # each key left is cancelled fail-safe, which takes a moment, and alerted.
@@ -243,7 +244,13 @@ class KeyGuard:
                 except TransientError as exc:
                     retry_later.append(f"{key_id} ({exc})")
                 except Exception as exc:  # a fault of the guard's own (damaged state, a bug) stops no other key
-                    results.append(self._not_reached(mutation, invocation_id, last_chance, exc).result())
+                    if not last_chance:  # FC's retry decides it again (the keys done are duplicates of themselves)
+                        retry_later.append(f"{key_id} (unforeseen failure: {describe_error(exc)})")
+                        continue
+                    try:  # no retry follows: cancelled fail-safe and alerted; failing that, named with the keys left
+                        results.append(self._not_reached(mutation, invocation_id, last_chance, exc).result())
+                    except Exception:
+                        uncancelled.append(key_id)
             else:
                 if uncancelled:
                     ids = ", ".join(uncancelled)
@@ -576,7 +583,7 @@ class KeyGuard:
                     state = _state_if_refused(clients, key_id, m.region, cancel_exc)
                     if state in (None, "PendingDeletion"):
                         detail = f"fail-safe cancel not done: {describe_error(cancel_exc)}"
-                    elif not acted:
+                    elif not acted and not record.get("actionDone"):
                         return Outcome({**record, "status": "already_done", "step": None, "keyStateAfter": state,
                                         "reason": f"{reason}; the key is {state}, not pending deletion: nothing at risk"})
                     else:
@@ -585,6 +592,8 @@ class KeyGuard:
                         detail = f"fail-safe cancel refused: the key is {state}, not pending deletion"
             if acted:  # what an earlier attempt may have left untold, whatever the cancel did
                 detail += f" ({_untold(acted)})"
+            if record.get("actionDone"):  # this attempt acted before it failed: that is told, not taken for "safe"
+                detail += f" (this attempt had already done {record.get('action')}: {record.get('actionResult')})"
             record.update(decision="block", action="cancel_deletion")
         else:
             # A deletion left to a claim that may be stale is still seen by the safety net; nothing else is.
@@ -608,6 +617,7 @@ class KeyGuard:
                                   "step": "safety net"}
         clients = self.clients_for(m.region)
         outcome = self._cannot_decide(m, record, clients, exc or TimeoutError("not reached within the invocation's time limit"))
+        outcome.record.pop("_alertOwed", None)  # the last chance: no retry would raise it; the record says it failed
         return self._finish(outcome, clients, started)
 
     def _guard_failed(self, m: Mutation, record: dict, clients: Clients, key_id: str, audit: AuditReport | None, action: str,

@@ -32,6 +32,7 @@ from typing import Literal
 import oss2
 
 from shared.clients import Clients, TransientError, is_transient
+from shared.events import clip
 
 PREFIX = "kms-steward/key-guard/events/"
 # The guard's own claims (the daily safety net's, one per key, day and region) are kept in a folder named after all
@@ -111,7 +112,8 @@ class EventClaims:
                 if is_owed_alert(claim["alertOwed"]):
                     found.append(claim)
                 else:  # what it owes cannot be raised from it: named, for the run to alert
-                    unreadable.append(f"{key}: the alert it owes is damaged ({str(claim['alertOwed'])[:80]})")
+                    unreadable.append(f"{key} (event {clip(claim.get('event'), 120)}): the alert it owes is damaged "
+                                      f"({clip(claim['alertOwed'], 80)})")
         return found, transient, unreadable
 
     def claim(self, dedupe_key: str, invocation: str) -> tuple[Outcome, dict]:

@@ -1063,7 +1063,7 @@ def test_a_damaged_owed_alert_stops_nothing_and_is_told(start_cloud, owed, last_
 
     assert key_state(cloud) == "Enabled"
     [unread] = result["safetyNet"]["claimsNotRead"]
-    assert unread.startswith(f"{claims.object_key(dedupe)}: the alert it owes is damaged")
+    assert unread.startswith(f"{claims.object_key(dedupe)} (event '{dedupe}'): the alert it owes is damaged")
     assert any(a["reasons"][0].startswith("the safety net could not read the claims") for a in alerts(cloud))
 
 
@@ -1079,9 +1079,41 @@ def test_a_duplicate_event_whose_owed_alert_is_damaged_is_told_not_crashed_on(st
 
     keeper.handle(SCHEDULE, "inv-2")
 
+    reason = "the alert owed for the decision of invocation inv-1 is damaged in its claim ('KmsKeyDeletionBlocked')"
     [alert] = alerts(cloud)
-    assert alert["Name"] == "KmsKeyGuardFailed" and alert["keyId"] == KEY
-    assert alert["actionResult"].startswith("the alert owed for the decision of invocation inv-1 is damaged in its claim")
+    assert (alert["Name"], alert["severity"], alert["decision"], alert["keyId"]) == ("KmsKeyGuardFailed", "CRITICAL", "error", KEY)
+    assert (alert["action"], alert["actionResult"], alert["reasons"]) == ("cancel_deletion", reason, [reason])
+    [record] = decision_records(cloud)
+    assert record["status"] == "alert_raised" and record["alertSeverity"] == "CRITICAL"
+
+
+def test_a_damaged_owed_alert_is_cut_to_80_characters_in_what_is_told(start_cloud):
+    cloud = start_cloud(make_account(disks=[disk("d-app1")]))
+    keeper = guard(cloud)
+    [event] = parse_fc_events_each(json.dumps(SCHEDULE).encode())
+    claims = EventClaims(clients(cloud), keeper.config.state_bucket, REGION)
+    claims.bucket.put_object(claims.object_key(event_dedupe_key(event)), json.dumps(
+        {"event": event_dedupe_key(event), "status": "done", "invocation": "inv-1", "alertOwed": "x" * 100}))
+
+    keeper.handle(SCHEDULE, "inv-2")
+
+    [alert] = alerts(cloud)
+    assert alert["actionResult"].endswith(f"is damaged in its claim ({'x' * 80!r}… (100 characters))")
+    assert alert["action"] == "none"  # the claim names no action
+
+
+def test_an_attempt_that_fails_transiently_lets_another_delivery_of_the_event_take_it_at_once(start_cloud):
+    # The first attempt releases its claim as it hands the event back to FC: a second delivery of the same event
+    # (another request id) arriving meanwhile decides it, rather than waiting for the claim to go stale.
+    cloud = pending_key_with_a_dependent(start_cloud, {"Api": "kms:DescribeKey", "Code": "ServiceUnavailable",
+                                                       "Status": 503, "Remaining": 4})
+    keeper = guard(cloud)
+    with pytest.raises(TransientError):
+        keeper.handle(SCHEDULE, "inv-1")
+
+    keeper.handle(SCHEDULE, "inv-2")
+
+    assert key_state(cloud) == "Enabled" and [a["Name"] for a in alerts(cloud)] == ["KmsKeyDeletionBlocked"]
 
 
 @pytest.mark.parametrize("mode, owed", [("alert", "KmsKeyDeletionAtRisk"), ("enforce", "KmsKeyDeletionAllowed")])
@@ -1101,3 +1133,65 @@ def test_the_owed_alert_of_a_key_still_pending_is_named_when_its_claim_cannot_be
 
     [alert] = [a for a in alerts(cloud) if a["keyId"] == KEY]
     assert alert["Name"] == "KmsKeyGuardFailed" and f"owes its alert {owed}" in alert["actionResult"]
+
+
+def test_an_unforeseen_failure_after_this_attempts_own_cancel_is_told_not_taken_for_nothing_at_risk(start_cloud, monkeypatch):
+    # The guard cancels the deletion, then fails before its alert (a bug building it). The fail-safe cancel is refused
+    # (the key is Enabled: this attempt's own cancel), which must not read as "nothing at risk, nothing to tell".
+    built = shared_alerts.alert_content
+
+    def broken_once(*args, **kwargs):
+        if not getattr(broken_once, "done", False):
+            broken_once.done = True
+            raise ValueError("a bug building the alert")
+        return built(*args, **kwargs)
+
+    monkeypatch.setattr(shared_alerts, "alert_content", broken_once)
+    cloud = pending_key_with_a_dependent(start_cloud)
+
+    guard(cloud).handle(SCHEDULE, "inv-1")
+
+    assert key_state(cloud) == "Enabled"
+    [alert] = alerts(cloud)
+    assert alert["Name"] == "KmsKeyGuardFailed" and "this attempt had already done cancel_deletion" in alert["actionResult"]
+
+
+def test_an_unforeseen_failure_of_one_key_is_retried_by_fc_and_stops_no_other_key(start_cloud, monkeypatch):
+    # A bug meets one key's decision; the safety net decides the others and hands the run back to FC for the one.
+    # On the last chance that key is cancelled fail-safe and alerted; and should even that fail, it is named.
+    cloud = start_cloud(make_account(disks=[disk("d-app1"), disk("d-other", key=OTHER_KEY)], key_state="PendingDeletion"))
+    cloud.bus.hold()  # the event of the deletion below is never delivered: only the safety net meets it
+    alice_kms(cloud).schedule_key_deletion(kms.ScheduleKeyDeletionRequest(key_id=OTHER_KEY, pending_window_in_days=7))
+    claim = KeyGuard._claim
+
+    def broken_for_key(self, m, *args, **kwargs):  # a fault outside the decision's own handling: in the claim step
+        if m.key_ref == KEY:
+            raise ValueError("a bug reading this key")
+        return claim(self, m, *args, **kwargs)
+
+    monkeypatch.setattr(KeyGuard, "_claim", broken_for_key)
+    keeper = guard(cloud)
+
+    with pytest.raises(TransientError, match=f"{KEY} \\(unforeseen failure: ValueError"):
+        keeper.handle(TIMER, "inv-timer")
+    assert key_state(cloud, OTHER_KEY) == "Enabled"
+
+    keeper.handle_failed_invocation(TIMER, "EventAgeExceeded", "inv-destination")
+    assert key_state(cloud) == "Enabled"
+    [told] = [a for a in alerts(cloud) if a["keyId"] == KEY]
+    assert told["Name"] == "KmsKeyGuardFailed" and "ValueError: a bug reading this key" in told["reasons"][0]
+
+
+def test_a_claim_carrying_a_cut_off_action_is_released_for_any_delivery_when_its_attempt_fails_transiently(start_cloud):
+    # inv-1's first try noted a cancel and was cut off; its retry takes the claim over (carrying that note) and fails
+    # transiently. The claim is kept, marked released: a second delivery (another request id) takes it at once.
+    cloud = pending_key_with_a_dependent(start_cloud, {"Api": "kms:DescribeKey", "Code": "ServiceUnavailable",
+                                                       "Status": 503, "Remaining": 4})
+    keeper = guard(cloud)
+    claim_left_by(cloud, keeper, "inv-1")
+    with pytest.raises(TransientError):
+        keeper.handle(SCHEDULE, "inv-1")
+
+    keeper.handle(SCHEDULE, "inv-2")
+
+    assert key_state(cloud) == "Enabled" and [a["Name"] for a in alerts(cloud)] == ["KmsKeyDeletionBlocked"]
