@@ -453,6 +453,20 @@ def killed_at_first_call(monkeypatch, module, name: str) -> None:
     monkeypatch.setattr(module, name, dies_once)
 
 
+def todays_claim(cloud, keeper: KeyGuard, *, acting: str | None = None, owed: str | None = None) -> tuple[EventClaims, str]:
+    """The claim an earlier attempt of today's safety-net run left for KEY (invocation inv-timer, which FC's retry
+    shares): in progress with `acting` noted (cut off after it), or done owing the alert `owed`."""
+    dedupe = f"{SAFETY_NET_SOURCE}/2026-12-02/{REGION}/{KEY}"
+    claims = EventClaims(clients(cloud), keeper.config.state_bucket, REGION)
+    claims.claim(dedupe, "inv-timer")
+    if acting:
+        claims.note_acting(dedupe, acting)
+    if owed:
+        claims.complete(dedupe, {"decision": "block", "action": "cancel_deletion",
+                                 "alertOwed": {"name": owed, "content": {}, "severity": "CRITICAL"}})
+    return claims, dedupe
+
+
 def safety_net_run_killed_at_its_alert(start_cloud, monkeypatch):
     """A key pending deletion with a dependent, and a safety-net run (inv-timer) that cancelled it and died as it
     raised the alert."""
@@ -851,10 +865,7 @@ def test_a_claim_gone_between_the_listing_and_its_read_does_not_hide_the_claims_
     keeper = guard(cloud)
     bucket, folder = safety_net_folder(keeper, cloud)
     bucket.put_object(f"{folder}{'0' * 64}.json", b'{"status": "done"}')
-    dedupe = f"{SAFETY_NET_SOURCE}/2026-12-02/{REGION}/{KEY}"
-    claims = EventClaims(clients(cloud), keeper.config.state_bucket, REGION)
-    claims.claim(dedupe, "inv-timer")  # this run's first attempt, cut off after its cancel: FC retries it
-    claims.note_acting(dedupe, "cancel_deletion")
+    claims, dedupe = todays_claim(cloud, keeper, acting="cancel_deletion")  # cut off after its cancel: FC retries it
     assert claims.object_key(dedupe) > f"{folder}{'0' * 64}.json"  # listed after the one that goes
 
     keeper.handle(TIMER, "inv-timer")
@@ -945,10 +956,7 @@ def test_a_key_both_pending_and_left_acting_by_an_earlier_run_is_decided_once(st
     # pending deletion, so it is listed, and its claim is left acting. One decision, not two.
     cloud = pending_key_with_a_dependent(start_cloud)
     keeper = guard(cloud)
-    dedupe = f"{SAFETY_NET_SOURCE}/2026-12-02/{REGION}/{KEY}"
-    claims = EventClaims(clients(cloud), keeper.config.state_bucket, REGION)
-    claims.claim(dedupe, "inv-timer")
-    claims.note_acting(dedupe, "cancel_deletion")
+    todays_claim(cloud, keeper, acting="cancel_deletion")
 
     result = keeper.handle(TIMER, "inv-timer")
 
@@ -963,11 +971,7 @@ def test_an_owed_alert_is_not_swallowed_when_its_keys_claim_cannot_be_read_on_th
     cloud = start_cloud(make_account(disks=[disk("d-app1")], faults=[
         {"Api": "oss:GetObject", "Code": "ServiceUnavailable", "Status": 503, "After": 1}]))
     keeper = guard(cloud)
-    dedupe = f"{SAFETY_NET_SOURCE}/2026-12-02/{REGION}/{KEY}"
-    claims = EventClaims(clients(cloud), keeper.config.state_bucket, REGION)
-    claims.claim(dedupe, "inv-timer")
-    claims.complete(dedupe, {"decision": "block", "action": "cancel_deletion",
-                             "alertOwed": {"name": "KmsKeyDeletionBlocked", "content": {}, "severity": "CRITICAL"}})
+    todays_claim(cloud, keeper, owed="KmsKeyDeletionBlocked")
 
     keeper.handle_failed_invocation(TIMER, "EventAgeExceeded", "inv-destination")
 
@@ -1001,10 +1005,7 @@ def test_on_the_last_chance_a_key_left_acting_and_out_of_time_is_named_as_left_a
     # the keys left says they may be left acting, not only pending deletion.
     cloud = start_cloud(make_account(disks=[disk("d-app1")]))
     keeper = guard(cloud, time_limit_s=60, clock=lambda: 0.0)  # 60 s: less than a fail-safe cancel needs
-    dedupe = f"{SAFETY_NET_SOURCE}/2026-12-02/{REGION}/{KEY}"
-    claims = EventClaims(clients(cloud), keeper.config.state_bucket, REGION)
-    claims.claim(dedupe, "inv-timer")
-    claims.note_acting(dedupe, "cancel_deletion")
+    todays_claim(cloud, keeper, acting="cancel_deletion")
 
     keeper.handle_failed_invocation(TIMER, "EventAgeExceeded", "inv-destination")
 
@@ -1024,14 +1025,10 @@ def test_what_todays_claim_says_is_told_when_the_keys_claim_store_cannot_be_used
     # finds the key safe (Enabled), and still tells what the listing said rather than nothing.
     cloud = start_cloud(make_account(disks=[disk("d-app1")], faults=[fault]))
     keeper = guard(cloud)
-    dedupe = f"{SAFETY_NET_SOURCE}/2026-12-02/{REGION}/{KEY}"
-    claims = EventClaims(clients(cloud), keeper.config.state_bucket, REGION)
-    claims.claim(dedupe, "inv-timer")
     if left == "acting":
-        claims.note_acting(dedupe, "cancel_deletion")
+        todays_claim(cloud, keeper, acting="cancel_deletion")
     else:
-        claims.complete(dedupe, {"decision": "block", "action": "cancel_deletion",
-                                 "alertOwed": {"name": "KmsKeyDeletionBlocked", "content": {}, "severity": "CRITICAL"}})
+        todays_claim(cloud, keeper, owed="KmsKeyDeletionBlocked")
 
     if last_chance:
         keeper.handle_failed_invocation(TIMER, "EventAgeExceeded", "inv-destination")
@@ -1123,11 +1120,7 @@ def test_the_owed_alert_of_a_key_still_pending_is_named_when_its_claim_cannot_be
         {"Api": "oss:GetObject", "Code": "ServiceUnavailable", "Status": 503, "After": 1}]))
     env = {**cloud.project.function("key-guard").environment, "FC_REGION": REGION, "GUARD_DELETION_MODE": mode}
     keeper = KeyGuard(GuardConfig.from_env(env), account_id=ACCOUNT_ID, clients_for=lambda region: clients(cloud, region))
-    dedupe = f"{SAFETY_NET_SOURCE}/2026-12-02/{REGION}/{KEY}"
-    claims = EventClaims(clients(cloud), keeper.config.state_bucket, REGION)
-    claims.claim(dedupe, "inv-timer")
-    claims.complete(dedupe, {"decision": "alert", "action": "none",
-                             "alertOwed": {"name": owed, "content": {}, "severity": "CRITICAL"}})
+    todays_claim(cloud, keeper, owed=owed)
 
     keeper.handle_failed_invocation(TIMER, "EventAgeExceeded", "inv-destination")
 
