@@ -700,6 +700,9 @@ def test_claims_the_safety_net_cannot_read_are_alerted_once_by_the_attempt_that_
 
     blind = [a for a in alerts(cloud) if a["reasons"][0].startswith("the safety net could not read the claims")]
     assert len(blind) == 1
+    [said] = [r for r in decision_records(cloud) if r.get("step") == "read claims"]
+    assert said["invocation"] == "inv-destination" and said["failedInvocation"]
+    assert blind[0]["reasons"][-1] == f"the invocation failed every retry: {said['failedInvocation']}"
 
 
 def test_a_claim_read_failing_transiently_retries_the_run_which_then_tells(start_cloud, monkeypatch):
@@ -763,21 +766,6 @@ def test_the_alert_for_unread_claims_names_each_claim_how_many_and_the_run(start
                                    + "; ".join(unread)[:300])
     [said] = [r for r in decision_records(cloud) if r.get("step") == "read claims"]
     assert said["invocation"] == "inv-timer" and said.get("failedInvocation") is None
-
-
-def test_unread_claims_alerted_by_the_failure_destination_say_the_run_failed_every_retry(start_cloud):
-    cloud = pending_key_with_a_dependent(start_cloud, {"Api": "oss:ListObjectsV2", "Code": "AccessDenied", "Status": 403},
-                                         {"Api": "kms:DescribeKey", "Code": "ServiceUnavailable", "Status": 503, "Remaining": 12})
-    keeper = guard(cloud)
-    for attempt in ("inv-1", "inv-2", "inv-3"):
-        with pytest.raises(TransientError):
-            keeper.handle(TIMER, attempt)
-    keeper.handle_failed_invocation(TIMER, "EventAgeExceeded", "inv-destination")
-
-    [said] = [r for r in decision_records(cloud) if r.get("step") == "read claims"]
-    assert said["invocation"] == "inv-destination" and said["failedInvocation"]
-    [blind] = [a for a in alerts(cloud) if a["reasons"][0].startswith("the safety net could not read the claims")]
-    assert blind["reasons"][-1] == f"the invocation failed every retry: {said['failedInvocation']}"
 
 
 def test_a_cut_off_attempt_on_an_event_naming_the_key_by_an_alias_is_told_with_the_keys_id_and_the_decisions_reasons(
@@ -857,14 +845,21 @@ def test_the_claims_of_a_run_are_listed_a_thousand_to_a_call(start_cloud):
     assert (cloud.calls.get("oss:ListObjectsV2") or 0) - calls_before == 1 and alerts(cloud) == []
 
 
-def test_a_claim_gone_between_the_listing_and_its_read_does_not_hide_the_claims_after_it(start_cloud):
-    # The first claim listed is settled and removed before it is read (NoSuchKey); the one after it was left acting
-    # by an earlier run of today and is still told.
+def a_settled_claim_listed_first(start_cloud, code: str, status: int) -> tuple:
+    """A safety net whose day's folder holds, first in listing order, a settled claim whose one read is answered
+    with `code`; (cloud, guard, folder)."""
     cloud = start_cloud(make_account(disks=[disk("d-app1")], faults=[
-        {"Api": "oss:GetObject", "Code": "NoSuchKey", "Status": 404, "Remaining": 1}]))
+        {"Api": "oss:GetObject", "Code": code, "Status": status, "Remaining": 1}]))
     keeper = guard(cloud)
     bucket, folder = safety_net_folder(keeper, cloud)
     bucket.put_object(f"{folder}{'0' * 64}.json", b'{"status": "done"}')
+    return cloud, keeper, folder
+
+
+def test_a_claim_gone_between_the_listing_and_its_read_does_not_hide_the_claims_after_it(start_cloud):
+    # The first claim listed is settled and removed before it is read (NoSuchKey); the one after it was left acting
+    # by an earlier run of today and is still told.
+    cloud, keeper, folder = a_settled_claim_listed_first(start_cloud, "NoSuchKey", 404)
     claims, dedupe = todays_claim(cloud, keeper, acting="cancel_deletion")  # cut off after its cancel: FC retries it
     assert claims.object_key(dedupe) > f"{folder}{'0' * 64}.json"  # listed after the one that goes
 
@@ -875,11 +870,7 @@ def test_a_claim_gone_between_the_listing_and_its_read_does_not_hide_the_claims_
 
 
 def test_a_claim_that_may_not_be_read_is_named_with_its_error_cut_to_120_characters(start_cloud):
-    cloud = start_cloud(make_account(disks=[disk("d-app1")], faults=[
-        {"Api": "oss:GetObject", "Code": "AccessDenied", "Status": 403, "Remaining": 1}]))
-    keeper = guard(cloud)
-    bucket, folder = safety_net_folder(keeper, cloud)
-    bucket.put_object(f"{folder}{'0' * 64}.json", b'{"status": "done"}')
+    cloud, keeper, folder = a_settled_claim_listed_first(start_cloud, "AccessDenied", 403)
 
     result = keeper.handle(TIMER, "inv-timer")
 
