@@ -1137,7 +1137,9 @@ def test_an_unforeseen_failure_after_this_attempts_own_cancel_is_told_not_taken_
 
     assert key_state(cloud) == "Enabled"
     [alert] = alerts(cloud)
-    assert alert["Name"] == "KmsKeyGuardFailed" and "this attempt had already done cancel_deletion" in alert["actionResult"]
+    assert alert["Name"] == "KmsKeyGuardFailed"
+    assert alert["actionResult"] == ("fail-safe cancel refused: the key is Enabled, not pending deletion (this attempt had "
+                                     "already done cancel_deletion: PendingDeletion -> Enabled)")
 
 
 def test_an_unforeseen_failure_of_one_key_is_retried_by_fc_and_stops_no_other_key(start_cloud, monkeypatch):
@@ -1179,3 +1181,14 @@ def test_a_claim_carrying_a_cut_off_action_is_released_for_any_delivery_when_its
     keeper.handle(SCHEDULE, "inv-2")
 
     assert key_state(cloud) == "Enabled" and [a["Name"] for a in alerts(cloud)] == ["KmsKeyDeletionBlocked"]
+
+
+def test_a_key_the_last_chance_cannot_reach_keeps_no_owed_alert_in_its_record(start_cloud):
+    # No time left for the key's decision, and CloudMonitor refuses the fail-safe's alert: no retry follows to raise
+    # it, so the record says the alert failed, and carries no alert kept for a retry.
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], key_state="PendingDeletion", faults=[CMS_DOWN]))
+    guard(cloud, time_limit_s=100, clock=lambda: 0.0).handle_failed_invocation(TIMER, "EventAgeExceeded")
+
+    not_reached = [r for r in decision_records(cloud) if r.get("step") == "safety net"][0]
+    assert not_reached["alertError"].startswith("KmsKeyGuardFailed not raised")
+    assert not [field for field in not_reached if field.startswith("_")]
