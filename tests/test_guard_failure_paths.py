@@ -1166,6 +1166,9 @@ def test_an_unforeseen_failure_of_one_key_is_retried_by_fc_and_stops_no_other_ke
     assert key_state(cloud) == "Enabled"
     [told] = [a for a in alerts(cloud) if a["keyId"] == KEY]
     assert told["Name"] == "KmsKeyGuardFailed" and "ValueError: a bug reading this key" in told["reasons"][0]
+    assert told["reasons"][-1] == "the invocation failed every retry: EventAgeExceeded"
+    [record] = [r for r in decision_records(cloud) if r.get("keyId") == KEY and r.get("status") == "error"]
+    assert record["invocation"] == "inv-destination"
 
 
 def test_a_claim_carrying_a_cut_off_action_is_released_for_any_delivery_when_its_attempt_fails_transiently(start_cloud):
@@ -1192,3 +1195,47 @@ def test_a_key_the_last_chance_cannot_reach_keeps_no_owed_alert_in_its_record(st
     not_reached = [r for r in decision_records(cloud) if r.get("step") == "safety net"][0]
     assert not_reached["alertError"].startswith("KmsKeyGuardFailed not raised")
     assert not [field for field in not_reached if field.startswith("_")]
+
+
+def test_a_damaged_owed_alert_and_its_event_are_cut_in_the_name_of_the_claim_not_read(start_cloud):
+    cloud = pending_key_with_a_dependent(start_cloud)
+    keeper = guard(cloud)
+    bucket, folder = safety_net_folder(keeper, cloud)
+    event = "e" * 130
+    bucket.put_object(f"{folder}{'0' * 64}.json", json.dumps({"event": event, "status": "done", "alertOwed": "x" * 100}))
+
+    result = keeper.handle(TIMER, "inv-timer")
+
+    [unread] = result["safetyNet"]["claimsNotRead"]
+    assert unread == (f"{folder}{'0' * 64}.json (event {'e' * 120!r}… (130 characters)): the alert it owes is damaged "
+                      f"({'x' * 80!r}… (100 characters))")
+
+
+def test_a_claim_that_is_not_an_object_is_passed_over_and_the_claims_after_it_are_read(start_cloud):
+    cloud = start_cloud(make_account(disks=[disk("d-app1")]))
+    keeper = guard(cloud)
+    bucket, folder = safety_net_folder(keeper, cloud)
+    bucket.put_object(f"{folder}{'0' * 64}.json", b"[]")
+    todays_claim(cloud, keeper, acting="cancel_deletion")
+
+    keeper.handle(TIMER, "inv-timer")
+
+    [alert] = alerts(cloud)
+    assert alert["Name"] == "KmsKeyGuardFailed" and "invocation inv-timer" in alert["reasons"][0]
+
+
+def test_a_key_the_fail_safe_itself_fails_on_is_named_with_the_keys_left_on_the_last_chance(start_cloud, monkeypatch):
+    # A fault of the guard's own meets the key's claim step, and then the fail-safe path too: the key is not lost
+    # from sight, it is named in the region's alert of keys neither decided nor cancelled.
+    cloud = pending_key_with_a_dependent(start_cloud)
+
+    def broken(self, *args, **kwargs):
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(KeyGuard, "_claim", broken)
+    monkeypatch.setattr(KeyGuard, "_not_reached", broken)
+
+    guard(cloud).handle_failed_invocation(TIMER, "EventAgeExceeded", "inv-destination")
+
+    [named] = [a for a in alerts(cloud) if a["Name"] == "KmsKeyGuardFailed" and a["keyId"] == ""]
+    assert named["actionResult"] == f"1 key(s) pending deletion neither decided nor cancelled: {KEY}"
