@@ -221,7 +221,8 @@ def _html_error_status(text: str) -> int | None:
 def describe_error(exc: BaseException) -> str:
     """A one-line reason fit for a record or an alert (the SDK messages carry no secrets)."""
     message = getattr(exc, "message", None) or (exc.get_error_message() if isinstance(exc, LogException) else None) or str(exc)
-    return f"{error_code(exc)}: {str(message).splitlines()[0][:200]}"
+    first_line = next(iter(str(message).splitlines()), "") or "(no message)"  # a bare TimeoutError() has no text
+    return f"{error_code(exc)}: {first_line[:200]}"
 
 
 # ---------------------------------------------------------------- accounting

@@ -48,6 +48,9 @@ SAFETY_NET_KEY_S = 180.0
 # and one read of the key, each a connect and a read timeout (shared/clients.py: 5 s and 15 s), then the alert and
 # the record. The keys after that are named in one alert rather than cut off unannounced by FC's time limit.
 FAIL_SAFE_KEY_S = 90.0
+# An alert no retry of the invocation can raise (no claim keeps it, or this is the last chance) is sent again after
+# these pauses: a CloudMonitor refusal (a 5xx, throttling) usually passes within seconds.
+IN_PLACE_ALERT_PAUSES_S = (2.0, 8.0)
 # What a rejected event leaves to whom: a key it may have scheduled for deletion is still re-decided.
 REJECTION_FOLLOW_UP = "nothing done; the daily safety net re-decides every key pending deletion"
 ACTIONS = {"cancel_deletion": cancel_deletion, "enable_key": enable_key}
@@ -209,14 +212,15 @@ class KeyGuard:
                 else:
                     results.append(self._safety_net_region_failed(
                         region, day, "list keys pending deletion", "keys pending deletion not re-decided in this region",
-                        f"safety net could not list keys in {region}: {describe_error(exc)}", invocation_id, last_chance).result())
+                        f"safety net could not list keys in {region}: {describe_error(exc)}", invocation_id, last_chance,
+                        retry_later).result())
                 continue
             pending += len(key_ids)
             left_acting, not_read = self._left_acting(region, day, retry_later, last_chance)
             if not_read:
                 unread_by_region[region] = not_read
                 if last_chance:  # no retry follows: said now, while there is time
-                    results.append(self._claims_not_read(region, day, not_read, invocation_id, last_chance))
+                    results.append(self._claims_not_read(region, day, not_read, invocation_id, last_chance, retry_later))
             # First: their actions are untold already, and a run short of time reaches them before any other.
             pending_here = set(key_ids)
             key_ids = list(left_acting) + [k for k in key_ids if k not in left_acting]
@@ -258,11 +262,11 @@ class KeyGuard:
                     results.append(self._safety_net_region_failed(
                         region, day, "safety net", f"{len(uncancelled)} key(s) {what} neither decided nor cancelled: {ids}",
                         f"the safety net's last run ran out of time before these keys in {region}: {ids}",
-                        invocation_id, last_chance).result())
+                        invocation_id, last_chance, retry_later).result())
                 continue
             break  # out of time: the regions after this one are left to the retry as well
         if not retry_later and not last_chance:  # said once, by the attempt that ends the run, not by each retry
-            results += [self._claims_not_read(region, day, not_read, invocation_id, None)
+            results += [self._claims_not_read(region, day, not_read, invocation_id, None, retry_later)
                         for region, not_read in unread_by_region.items()]
         unread = [entry for entries in unread_by_region.values() for entry in entries]
         summary = {"status": "safety_net", "eventName": "SafetyNet", "eventId": f"{SAFETY_NET_SOURCE}/{timer.triggerTime}",
@@ -275,11 +279,13 @@ class KeyGuard:
             raise TransientError(f"safety net: {len(retry_later)} part(s) to retry: " + "; ".join(retry_later)[:500])
         return {"safetyNet": {k: v for k, v in summary.items() if v is not None}, "results": results}
 
-    def _claims_not_read(self, region: str, day: str, not_read: list[str], invocation_id: str, last_chance: str | None) -> dict:
+    def _claims_not_read(self, region: str, day: str, not_read: list[str], invocation_id: str, last_chance: str | None,
+                         retry_later: list[str]) -> dict:
         return self._safety_net_region_failed(
             region, day, "read claims", f"{len(not_read)} claim(s) an earlier run of today left could not be read",
             f"the safety net could not read the claims its earlier runs of today left in {region} (a cancel made just "
-            f"before a run was cut off may be untold): {'; '.join(not_read)[:300]}", invocation_id, last_chance).result()
+            f"before a run was cut off may be untold): {'; '.join(not_read)[:300]}", invocation_id, last_chance,
+            retry_later).result()
 
     def _left_acting(self, region: str, day: str, retry_later: list[str],
                      last_chance: str | None) -> tuple[dict[str, dict], list[str]]:
@@ -386,6 +392,8 @@ class KeyGuard:
                 and (earlier.get("alertOwed") or self._would_act(m)):
             outcome = self._after_a_cut_off_attempt(m, outcome.record, clients, earlier)
         owed = outcome.record.pop("_alertOwed", None)
+        if owed and (claims is None or last_chance):  # no claim keeps it for a retry, or no retry follows
+            owed = self._raise_in_place(clients, m, owed, outcome.record)
         summary = {"decision": outcome.record.get("decision"), "action": outcome.record.get("action"), "invocation": invocation_id}
         if owed and claims is not None and not last_chance:
             # The decision stands and is not redone; the alert is owed. Kept with the claim, it is raised by
@@ -467,9 +475,12 @@ class KeyGuard:
                 m, record, record.get("keyId") or m.key_ref or "", "error", "CRITICAL", existing.get("action") or "none",
                 reason, None, [reason])}
         self._send_alert(clients, m, owed["name"], owed["content"], owed.get("severity", "CRITICAL"), record)
-        if record.pop("_alertOwed", None) is not None:
-            if last_chance:  # every retry failed to raise it: the record is what is left to tell
-                return Outcome({**record, "status": "error", "reason": record.get("alertError")})
+        if (again := record.pop("_alertOwed", None)) is not None:
+            if last_chance:  # every retry failed to raise it: tried here a last time, then the record is what is left
+                if self._raise_in_place(clients, m, again, record) is not None:
+                    return Outcome({**record, "status": "error", "reason": record.get("alertError")})
+                return Outcome({**record, "status": "alert_raised", "step": None,
+                                "reason": f"{owed['name']} raised for the decision of invocation {existing.get('invocation')}"})
             raise TransientError(f"{owed['name']} still not raised ({record.get('alertError')}): the retry raises it")
         done = {k: v for k, v in existing.items() if k != "alertOwed"}  # complete() writes its own status and time
         self._settle(claims, lambda c: c.complete(m.dedupe_key, {**done, "alertRaisedLate": True}), record)
@@ -630,15 +641,21 @@ class KeyGuard:
         return Outcome(record)
 
     def _safety_net_region_failed(self, region: str, day: str, step: str, detail: str, reason: str, invocation_id: str,
-                                  last_chance: str | None) -> Outcome:
+                                  last_chance: str | None, retry_later: list[str]) -> Outcome:
         """What the safety net could not do in a region (list its keys; on its last chance, reach every key in
-        time): said loudly, once for the region."""
+        time): said loudly, once for the region. An alert CloudMonitor refuses is owed: the run is retried by FC
+        (`retry_later`), which says it again; on the last chance it is tried again here."""
         m = Mutation(event_id=f"{SAFETY_NET_SOURCE}/{day}/{region}", dedupe_key="", event_name="SafetyNet", key_ref=None,
                      region=region, caller="daily safety net")  # never claimed: "" is no event's key
         record = {"eventId": m.event_id, "eventName": "SafetyNet", "region": region, "step": step, "invocation": invocation_id,
                   "failedInvocation": last_chance}
         clients = self.clients_for(region)
         outcome = self._guard_failed(m, record, clients, "", None, "none", detail, [reason], reason=reason)
+        if owed := outcome.record.pop("_alertOwed", None):
+            if last_chance:
+                self._raise_in_place(clients, m, owed, outcome.record)
+            else:
+                retry_later.append(f"{region}: {owed['name']} ({step}) not raised: {outcome.record.get('alertError')}")
         return self._finish(outcome, clients, time.monotonic())
 
     # ------------------------------------------------------------ alerting and recording
@@ -667,6 +684,28 @@ class KeyGuard:
             # without any answer to a request that went out (a read timeout) it may have landed, and is not sent twice.
             if answered(exc) or never_sent(exc):
                 record["_alertOwed"] = {"name": name, "content": content, "severity": severity}
+
+    def _raise_in_place(self, clients: Clients, m: Mutation, owed: dict, record: dict) -> dict | None:
+        """An alert refused (or never sent) that no retry of the invocation will raise: there is no claim to keep it
+        in, or this is the last chance. Sent again here after short pauses, while time allows (a refused alert did
+        not land, so this sends no second one). Returns it when still not raised, None once raised."""
+        first_error = record.get("alertError")
+        tries = 1
+        for pause in IN_PLACE_ALERT_PAUSES_S:
+            left = self._seconds_left()
+            if left is not None and left < pause + FAIL_SAFE_KEY_S:  # the keys and events after this one need the time
+                break
+            clients._sleep(pause)
+            tries += 1
+            self._send_alert(clients, m, owed["name"], owed["content"], owed["severity"], record)
+            if record.pop("_alertOwed", None) is None:
+                if record.get("alert") is None:  # a lost answer: it may have landed, and is not sent twice
+                    return None
+                record["alertError"] = None
+                record["alertLate"] = f"raised after a pause; the first attempt failed: {first_error}"
+                return None
+        record["alertError"] = f"{record.get('alertError')} (tried {tries} time(s); no retry of the invocation would raise it)"
+        return owed
 
     def _rejected(self, m: Mutation, record: dict, reason: str, clients: Clients | None) -> Outcome:
         """An event the guard cannot decide on its own terms (no key named, an unknown key, another account,

@@ -115,6 +115,10 @@ def _transition(clients: Clients, key_id: str, region: str, action: str, *, requ
                             state_after=before.state)
     client = clients.kms(region)
     failure: Exception | None = None
+    # An earlier round's write may have run: its answer was lost, or an OK the key did not show yet. If it lands
+    # after that round's re-read, the next write is refused for the very state it made: that is this action done,
+    # not someone else's, and it is told as done.
+    maybe_ran: str | None = None
     for _ in range(WRITE_ATTEMPTS):
         try:
             clients.call(api, call, client, write=True)
@@ -135,10 +139,16 @@ def _transition(clients: Clients, key_id: str, region: str, action: str, *, requ
         if now.state in target and (failure is None or (is_transient(failure) and not never_sent(failure))):
             lost = f" (the answer to {api} was lost; the key's state confirms it)" if failure is not None else ""
             return ActionResult(action=action, outcome="done", state_after=now.state, detail=f"{before.state} -> {now.state}{lost}")
+        if now.state in target and maybe_ran:
+            return ActionResult(action=action, outcome="done", state_after=now.state,
+                                detail=f"{before.state} -> {now.state} (an earlier {api} {maybe_ran} and the key showed it "
+                                       f"late; the repeat was refused: {describe_error(failure)})")
         if now.state != required:
             why = f" ({describe_error(failure)})" if failure is not None else ""
             return ActionResult(action=action, outcome="already", state_after=now.state,
                                 detail=f"not done: the key became {now.state} meanwhile{why}")
+        if failure is None or (is_transient(failure) and not never_sent(failure)):
+            maybe_ran = "answered OK" if failure is None else f"lost its answer ({describe_error(failure)})"
         if failure is None:  # answered OK, yet the key is as it was: not done, whatever the answer said
             failure = NotApplied(f"{api} answered OK but the key is still {now.state}")
             continue

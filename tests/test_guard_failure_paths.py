@@ -1239,3 +1239,117 @@ def test_a_key_the_fail_safe_itself_fails_on_is_named_with_the_keys_left_on_the_
 
     [named] = [a for a in alerts(cloud) if a["Name"] == "KmsKeyGuardFailed" and a["keyId"] == ""]
     assert named["actionResult"] == f"1 key(s) pending deletion neither decided nor cancelled: {KEY}"
+
+
+# ---------------------------------------------------------------- an alert no retry of the invocation can raise
+
+
+def no_claim_store(start_cloud, cms_fault, how):
+    """A key with a dependent, a cloud whose claim store cannot be used (`how`: no STATE_BUCKET configured, or the
+    bucket refusing every write), and CloudMonitor failing as `cms_fault` says."""
+    if how == "unset":
+        return start_cloud(make_account(disks=[disk("d-app1")], faults=[cms_fault]), env={"STATE_BUCKET": ""})
+    return start_cloud(make_account(disks=[disk("d-app1")], faults=[{"Api": "oss:PutObject", "Code": "AccessDenied", "Status": 403},
+                                                                    cms_fault]))
+
+
+@pytest.mark.parametrize("how", ["unset", "refused"])
+def test_an_alert_refused_with_no_claim_to_keep_it_is_raised_in_place_after_a_pause(start_cloud, how):
+    # The cancel is done; CloudMonitor refuses its alert once. With no claim to keep the alert owed, FC's retry would
+    # find the key cancelled and nothing to tell: the alert is sent again here, after a pause.
+    cloud = no_claim_store(start_cloud, CMS_DOWN_ONCE, how)
+    alice_kms(cloud).schedule_key_deletion(kms.ScheduleKeyDeletionRequest(key_id=KEY, pending_window_in_days=7))
+    assert cloud.bus.drain(timeout=120)
+
+    assert key_state(cloud) == "Enabled"
+    assert [a["Name"] for a in alerts(cloud)] == ["KmsKeyDeletionBlocked"]
+    [record] = [r for r in decision_records(cloud) if r.get("eventName") == "ScheduleKeyDeletion"]
+    assert record["status"] == "acted" and record["alert"] == "KmsKeyDeletionBlocked" and "alertError" not in record
+    assert record["alertLate"].startswith("raised after a pause; the first attempt failed: "
+                                          "KmsKeyDeletionBlocked not raised: ServiceUnavailable")
+    assert [inv.ok for inv in cloud.fc.invocations if inv.function == "key-guard"] == [True]
+
+
+def test_an_alert_refused_every_time_with_no_claim_to_keep_it_is_tried_three_times_and_recorded(start_cloud):
+    cloud = no_claim_store(start_cloud, CMS_DOWN, "unset")
+    alice_kms(cloud).schedule_key_deletion(kms.ScheduleKeyDeletionRequest(key_id=KEY, pending_window_in_days=7))
+    assert cloud.bus.drain(timeout=120)
+
+    assert key_state(cloud) == "Enabled" and alerts(cloud) == []
+    [record] = [r for r in decision_records(cloud) if r.get("eventName") == "ScheduleKeyDeletion"]
+    assert record["status"] == "acted" and "alert" not in record
+    assert record["alertError"].startswith("KmsKeyDeletionBlocked not raised: ServiceUnavailable")
+    assert record["alertError"].endswith("(tried 3 time(s); no retry of the invocation would raise it)")
+    assert cloud.calls.get("cms:PutCustomEvent") == 1 + len(shared_guard.IN_PLACE_ALERT_PAUSES_S)
+    # Nothing a retry could do: the invocation does not fail into a retry storm.
+    assert [inv.ok for inv in cloud.fc.invocations if inv.function == "key-guard"] == [True]
+
+
+def test_the_last_chance_raises_its_refused_alert_in_place(start_cloud):
+    # The failure destination decides the event one last time and cancels; CloudMonitor refuses once. No retry
+    # follows the last chance: the alert is sent again here.
+    cloud = pending_key_with_a_dependent(start_cloud, CMS_DOWN_ONCE)
+
+    result = guard(cloud).handle_failed_invocation(SCHEDULE, "EventAgeExceeded", "inv-destination")
+
+    assert key_state(cloud) == "Enabled"
+    assert [a["Name"] for a in alerts(cloud)] == ["KmsKeyDeletionBlocked"]
+    assert result["results"][0]["status"] == "acted" and result["results"][0]["alert"] == "KmsKeyDeletionBlocked"
+    assert decision_records(cloud)[-1]["alertLate"].startswith("raised after a pause")
+
+
+def test_an_owed_alert_the_last_chance_meets_refused_once_more_is_raised_in_place(start_cloud):
+    cloud = pending_key_with_a_dependent(start_cloud, CMS_DOWN_ONCE)
+    keeper = guard(cloud)
+    with pytest.raises(TransientError):  # cancelled; the alert owed in the event's claim
+        keeper.handle(SCHEDULE, "inv-first")
+    cloud.faults.add("cms:PutCustomEvent", "ServiceUnavailable", status=503, remaining=1)
+
+    result = keeper.handle_failed_invocation(SCHEDULE, "EventAgeExceeded", "inv-destination")
+
+    assert [a["Name"] for a in alerts(cloud)] == ["KmsKeyDeletionBlocked"]
+    assert result["results"][0]["status"] == "alert_raised"
+    assert result["results"][0]["reason"] == "KmsKeyDeletionBlocked raised for the decision of invocation inv-first"
+    assert cloud.calls.get("kms:CancelKeyDeletion") == 1
+
+
+def region_the_safety_net_cannot_list(start_cloud):
+    return pending_key_with_a_dependent(start_cloud, {"Api": "kms:ListKeys", "Code": "Forbidden.NoPermission", "Status": 403},
+                                        CMS_DOWN_ONCE)
+
+
+def test_a_region_alert_cloudmonitor_refuses_makes_the_safety_net_run_again(start_cloud):
+    # The region's keys could not be listed, so none was re-decided: the alert saying so is owed like any other. The
+    # run is handed back to FC, whose retry says it.
+    cloud = region_the_safety_net_cannot_list(start_cloud)
+    keeper = guard(cloud)
+
+    with pytest.raises(TransientError, match=r"KmsKeyGuardFailed \(list keys pending deletion\) not raised"):
+        keeper.handle(TIMER, "inv-net")
+    assert alerts(cloud) == []
+    keeper.handle(TIMER, "inv-net-retry")
+
+    assert [a["Name"] for a in alerts(cloud)] == ["KmsKeyGuardFailed"]
+    assert all("_alertOwed" not in r for r in decision_records(cloud))
+
+
+def test_the_safety_nets_last_chance_raises_a_refused_region_alert_in_place(start_cloud):
+    cloud = region_the_safety_net_cannot_list(start_cloud)
+
+    guard(cloud).handle_failed_invocation(TIMER, "EventAgeExceeded", "inv-net-destination")
+
+    assert [a["Name"] for a in alerts(cloud)] == ["KmsKeyGuardFailed"]
+    [region] = [r for r in decision_records(cloud) if r.get("step") == "list keys pending deletion"]
+    assert region["alertLate"].startswith("raised after a pause") and "alertError" not in region
+
+
+def test_no_pause_to_raise_an_alert_again_is_taken_from_the_time_the_work_after_it_needs(start_cloud):
+    # The last chance, with 90 s left of the invocation: a pause and another try would eat into the time a fail-safe
+    # cancel of the next key or event needs (FAIL_SAFE_KEY_S). The refusal is recorded at once.
+    cloud = pending_key_with_a_dependent(start_cloud, CMS_DOWN_ONCE)
+
+    guard(cloud, time_limit_s=90).handle_failed_invocation(SCHEDULE, "EventAgeExceeded", "inv-destination")
+
+    assert key_state(cloud) == "Enabled" and alerts(cloud) == []
+    assert decision_records(cloud)[-1]["alertError"].endswith("(tried 1 time(s); no retry of the invocation would raise it)")
+    assert cloud.calls.get("cms:PutCustomEvent") == 1

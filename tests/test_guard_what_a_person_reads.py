@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import time
 
 from alibabacloud_kms20160120 import models as kms
 
@@ -479,3 +480,33 @@ def test_a_key_the_last_safety_net_run_had_no_time_for(start_cloud):
     assert summary["decisions"] == [{"keyId": KEY, "region": REGION, "status": "error", "decision": "block"}]
     [alert] = raised(cloud)
     assert alert["reasons"] == [reason, "the invocation failed every retry: EventAgeExceeded"]
+
+
+def test_a_records_duration_is_the_decisions_own_in_milliseconds(start_cloud):
+    # durationMs is what the flood bench and an operator's "slowest decisions" query read: a decision slowed by
+    # 400 ms of KMS latency says at least that, and no more than the test saw it take.
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], key_state="PendingDeletion",
+                                     faults=[{"Api": "kms:DescribeKey", "LatencyMs": 400, "Remaining": 1}]))
+    started = time.monotonic()
+    guard(cloud).handle(SCHEDULE, "inv-timed")
+    took_ms = (time.monotonic() - started) * 1000
+
+    [record] = decision_records(cloud)
+    assert 400 <= record["durationMs"] <= took_ms
+
+
+def test_a_guard_with_no_region_of_its_own_records_an_ignored_event_in_the_events_region(start_cloud):
+    # FC_REGION unset: the guard's own things go to the event's region. An event it ignores is recorded there
+    # too, not only printed to the function's log.
+    cloud = start_cloud(make_account())
+    env = {**cloud.project.function("key-guard").environment, "FC_REGION": ""}
+    env.pop("ALIBABA_CLOUD_REGION_ID", None)
+    keeper = KeyGuard(GuardConfig.from_env(env), account_id=ACCOUNT_ID, clients_for=lambda region: clients(cloud, region))
+    not_a_mutation = copy.deepcopy(SCHEDULE)
+    not_a_mutation["data"]["eventName"] = "DescribeKey"
+
+    [result] = keeper.handle(not_a_mutation, "inv-ignored")["results"]
+
+    assert result["status"] == "ignored"
+    [record] = decision_records(cloud)  # read back from the records logstore in the event's region
+    assert (record["status"], record["region"], record["eventName"]) == ("ignored", REGION, "DescribeKey")

@@ -10,9 +10,10 @@ from datetime import datetime, timedelta, timezone
 from alibabacloud_kms20160120 import models as kms
 from alibabacloud_cms20190101 import models as cms
 from alibabacloud_cms20190101.client import Client as CmsClient
+import pytest
 from aliyun.log import GetLogsRequest
 
-from shared.clients import Clients, Credentials, is_transient
+from shared.clients import Clients, Credentials, describe_error, is_transient
 from shared.idempotency import STALE_AFTER, ClaimBusy, EventClaims
 from shared.log_client import make_log_client
 from tests.support.accounts import ALICE_AK, ALICE_SECRET, REGION, make_account
@@ -163,3 +164,10 @@ def test_an_allow_tag_without_a_value_does_not_loosen_protection():
     assert "GUARD_ALLOW_TAG" in config.problems[0]
     assert GuardConfig.from_env({"GUARD_ALLOW_TAG": "owner=*"}).allow_tag == ("owner", "*")
     assert GuardConfig.from_env({"GUARD_ALLOW_TAG": "none"}).allow_tag is None
+
+
+@pytest.mark.parametrize("exc", [TimeoutError(), ConnectionResetError(), AssertionError()], ids=repr)
+def test_a_failure_without_text_is_still_described(exc):
+    # Every failure path states its reason with describe_error (the fail-safe cancel's alert, the safety net's retry
+    # list, an audit's incomplete reason): an exception with no text must not make that path fail in turn.
+    assert describe_error(exc) == f"{type(exc).__name__}: (no message)"

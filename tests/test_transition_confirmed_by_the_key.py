@@ -15,6 +15,9 @@ import time
 import pytest
 from alibabacloud_kms20160120 import models as kms
 
+from localcloud import errors
+from localcloud.products.base import api
+from localcloud.products.kms import Kms
 from shared.clients import Clients, TransientError
 from shared.keys import WRITE_ATTEMPTS, cancel_deletion
 from tests.support.accounts import KEY, REGION, make_account
@@ -171,3 +174,52 @@ def test_a_key_another_hand_moved_meanwhile_is_not_done_and_says_its_state(start
 
     assert (result.action, result.outcome, result.done, result.state_after) == ("cancel_deletion", "already", False, "Disabled")
     assert masked(result.detail) == f"not done: the key became Disabled meanwhile{why}"
+
+
+# ---------------------------------------------------------------- the guard's own write, landing late
+
+
+def the_first_cancel_lands_after_the_next_read(monkeypatch, answer: str) -> None:
+    """The first CancelKeyDeletion is taken by KMS's backend but applied late: the re-read after it still shows the
+    key pending deletion, and the cancel lands just after that read was served. Its answer is `answer`: "lost" (a
+    500 from the front end) or "ok". Patched into the emulated KMS before the cloud starts."""
+    cancel, describe = Kms.cancel_key_deletion, Kms.describe_key
+    queued: dict[str, bool] = {}
+
+    def cancel_applied_late(self, call):
+        if queued.get("seen"):
+            return cancel(self, call)
+        queued["seen"] = queued["apply"] = True
+        if answer == "lost":
+            raise errors.ApiError("InternalError", "The request processing has failed due to some unknown error.", 500)
+        return {"RequestId": call.request_id}
+
+    def describe_then_land(self, call):
+        shown = describe(self, call)
+        if queued.pop("apply", False):
+            key = next(k for k in self.account.kms.keys if k.KeyId == KEY)
+            key.KeyState, key.DeleteDate = "Enabled", None
+        return shown
+
+    monkeypatch.setattr(Kms, "cancel_key_deletion", api("CancelKeyDeletion", write=True)(cancel_applied_late))
+    monkeypatch.setattr(Kms, "describe_key", api("DescribeKey")(describe_then_land))
+
+
+@pytest.mark.parametrize("answer, how", [
+    ("lost", "lost its answer (InternalError: code: 500, The request processing has failed due to some unknown error. "
+             "request id: )"),
+    ("ok", "answered OK"),
+])
+def test_the_guards_own_cancel_landing_late_is_done_not_someone_elses(start_cloud, monkeypatch, answer, how):
+    # Repeating the cancel is refused (the key is no longer pending deletion: the guard's first cancel made it so).
+    # Taking that for another hand's cancel would tell no one that the guard blocked a deletion.
+    the_first_cancel_lands_after_the_next_read(monkeypatch, answer)
+    cloud = pending_cloud(start_cloud)
+
+    result = cancel_deletion(clients(cloud), KEY, REGION)
+
+    assert (result.outcome, result.done, result.state_after) == ("done", True, "Enabled")
+    assert masked(result.detail).startswith(
+        f"PendingDeletion -> Enabled (an earlier kms:CancelKeyDeletion {how} and the key showed it late; the repeat "
+        f"was refused: Rejected.StateModifiedFailed: code: 409, "), result.detail
+    assert cloud.calls.get("kms:CancelKeyDeletion") == 2
