@@ -48,6 +48,9 @@ SAFETY_NET_KEY_S = 180.0
 # and one read of the key, each a connect and a read timeout (shared/clients.py: 5 s and 15 s), then the alert and
 # the record. The keys after that are named in one alert rather than cut off unannounced by FC's time limit.
 FAIL_SAFE_KEY_S = 90.0
+# The slowest a single alert can take: a write is sent once when its connection was made (5 s to connect, 15 s to
+# read: shared/clients.py), or tried 4 times while it never connects (5 s each) with the back-off between.
+ALERT_SEND_S = 30.0
 # An alert no retry of the invocation can raise (no claim keeps it, or this is the last chance) is sent again after
 # these pauses: a CloudMonitor refusal (a 5xx, throttling) usually passes within seconds.
 IN_PLACE_ALERT_PAUSES_S = (2.0, 8.0)
@@ -142,6 +145,7 @@ class KeyGuard:
         # invocation at its timeout, whatever it was doing, so an audit is bounded by what is left of it.
         self._clock = clock
         self._ends_at = clock() + time_limit_s if time_limit_s else None
+        self._keys_after = 0  # the safety net: keys of the region still to come after the one being decided
 
     def _seconds_left(self) -> float | None:
         return None if self._ends_at is None else self._ends_at - self._clock()
@@ -226,6 +230,7 @@ class KeyGuard:
             key_ids = list(left_acting) + [k for k in key_ids if k not in left_acting]
             uncancelled: list[str] = []
             for index, key_id in enumerate(key_ids):
+                self._keys_after = len(key_ids) - index - 1
                 told = left_acting.get(key_id) or {}
                 mutation = self._from_safety_net(key_id, region, day, timer, cut_off=told or None)
                 left = self._seconds_left()
@@ -371,8 +376,8 @@ class KeyGuard:
         except TransientError as exc:
             if not last_chance:
                 raise
-            return self._finish(self._cannot_decide(m, record, clients, exc, claim_busy=isinstance(exc, ClaimBusy)),
-                                clients, started)
+            return self._finish_telling(self._cannot_decide(m, record, clients, exc, claim_busy=isinstance(exc, ClaimBusy)),
+                                        m, clients, started)
         if isinstance(claims, Outcome):  # a duplicate: already handled
             return self._finish(claims, clients, started)
         try:
@@ -391,19 +396,17 @@ class KeyGuard:
         if earlier and outcome.record.get("status") in ("no_action", "already_done") \
                 and (earlier.get("alertOwed") or self._would_act(m)):
             outcome = self._after_a_cut_off_attempt(m, outcome.record, clients, earlier)
-        owed = outcome.record.pop("_alertOwed", None)
-        if owed and (claims is None or last_chance):  # no claim keeps it for a retry, or no retry follows
-            owed = self._raise_in_place(clients, m, owed, outcome.record)
         summary = {"decision": outcome.record.get("decision"), "action": outcome.record.get("action"), "invocation": invocation_id}
-        if owed and claims is not None and not last_chance:
+        if outcome.record.get("_alertOwed") and claims is not None and not last_chance:
             # The decision stands and is not redone; the alert is owed. Kept with the claim, it is raised by
             # FC's retry of this invocation (and, past every retry, by the failure destination).
+            owed = outcome.record.pop("_alertOwed")
             outcome.record["alertOwed"] = owed["name"]
             self._settle(claims, lambda c: c.complete(m.dedupe_key, {**summary, "alertOwed": owed}), outcome.record)
             self._finish(outcome, clients, started)
             raise TransientError(f"{owed['name']} not raised ({outcome.record.get('alertError')}): the retry raises it")
         self._settle(claims, lambda c: c.complete(m.dedupe_key, summary), outcome.record)
-        return self._finish(outcome, clients, started)
+        return self._finish_telling(outcome, m, clients, started)  # no claim keeps an owed alert, or no retry follows
 
     def _would_act(self, m: Mutation) -> bool:
         """Whether a decision on this mutation may act on the key: cancel its deletion, or enable it again."""
@@ -476,12 +479,11 @@ class KeyGuard:
                 reason, None, [reason])}
         self._send_alert(clients, m, owed["name"], owed["content"], owed.get("severity", "CRITICAL"), record)
         if (again := record.pop("_alertOwed", None)) is not None:
-            if last_chance:  # every retry failed to raise it: tried here a last time, then the record is what is left
-                if self._raise_in_place(clients, m, again, record) is not None:
-                    return Outcome({**record, "status": "error", "reason": record.get("alertError")})
-                return Outcome({**record, "status": "alert_raised", "step": None,
-                                "reason": f"{owed['name']} raised for the decision of invocation {existing.get('invocation')}"})
-            raise TransientError(f"{owed['name']} still not raised ({record.get('alertError')}): the retry raises it")
+            if not last_chance:
+                raise TransientError(f"{owed['name']} still not raised ({record.get('alertError')}): the retry raises it")
+            # Every retry failed to raise it: tried here a last time, then the record is what is left to tell.
+            if self._raise_in_place(clients, m, again, record) is not None:
+                return Outcome({**record, "status": "error", "reason": record.get("alertError")})
         done = {k: v for k, v in existing.items() if k != "alertOwed"}  # complete() writes its own status and time
         self._settle(claims, lambda c: c.complete(m.dedupe_key, {**done, "alertRaisedLate": True}), record)
         return Outcome({**record, "status": "alert_raised", "step": None,
@@ -628,8 +630,7 @@ class KeyGuard:
                                   "step": "safety net"}
         clients = self.clients_for(m.region)
         outcome = self._cannot_decide(m, record, clients, exc or TimeoutError("not reached within the invocation's time limit"))
-        outcome.record.pop("_alertOwed", None)  # the last chance: no retry would raise it; the record says it failed
-        return self._finish(outcome, clients, started)
+        return self._finish_telling(outcome, m, clients, started)  # the last chance: no retry would raise its alert
 
     def _guard_failed(self, m: Mutation, record: dict, clients: Clients, key_id: str, audit: AuditReport | None, action: str,
                       detail: str, reasons: list[str], *, reason: str | None = None) -> Outcome:
@@ -651,12 +652,9 @@ class KeyGuard:
                   "failedInvocation": last_chance}
         clients = self.clients_for(region)
         outcome = self._guard_failed(m, record, clients, "", None, "none", detail, [reason], reason=reason)
-        if owed := outcome.record.pop("_alertOwed", None):
-            if last_chance:
-                self._raise_in_place(clients, m, owed, outcome.record)
-            else:
-                retry_later.append(f"{region}: {owed['name']} ({step}) not raised: {outcome.record.get('alertError')}")
-        return self._finish(outcome, clients, time.monotonic())
+        if not last_chance and (owed := outcome.record.pop("_alertOwed", None)):
+            retry_later.append(f"{region}: {owed['name']} ({step}) not raised: {outcome.record.get('alertError')}")
+        return self._finish_telling(outcome, m, clients, time.monotonic())
 
     # ------------------------------------------------------------ alerting and recording
 
@@ -685,6 +683,13 @@ class KeyGuard:
             if answered(exc) or never_sent(exc):
                 record["_alertOwed"] = {"name": name, "content": content, "severity": severity}
 
+    def _finish_telling(self, outcome: Outcome, m: Mutation, clients: Clients, started: float) -> Outcome:
+        """_finish for an outcome whose alert, if refused, no retry will raise (no claim keeps it, or this is the
+        last chance): it is sent again here first."""
+        if owed := outcome.record.pop("_alertOwed", None):
+            self._raise_in_place(clients, m, owed, outcome.record)
+        return self._finish(outcome, clients, started)
+
     def _raise_in_place(self, clients: Clients, m: Mutation, owed: dict, record: dict) -> dict | None:
         """An alert refused (or never sent) that no retry of the invocation will raise: there is no claim to keep it
         in, or this is the last chance. Sent again here after short pauses, while time allows (a refused alert did
@@ -693,7 +698,9 @@ class KeyGuard:
         tries = 1
         for pause in IN_PLACE_ALERT_PAUSES_S:
             left = self._seconds_left()
-            if left is not None and left < pause + FAIL_SAFE_KEY_S:  # the keys and events after this one need the time
+            # Protection before telling: the pause and the slowest send must leave each key still to come in this
+            # run the time of its fail-safe cancel (and the record after this one that time too).
+            if left is not None and left < pause + ALERT_SEND_S + FAIL_SAFE_KEY_S * max(1, self._keys_after):
                 break
             clients._sleep(pause)
             tries += 1

@@ -116,8 +116,9 @@ def _transition(clients: Clients, key_id: str, region: str, action: str, *, requ
     client = clients.kms(region)
     failure: Exception | None = None
     # An earlier round's write may have run: its answer was lost, or an OK the key did not show yet. If it lands
-    # after that round's re-read, the next write is refused for the very state it made: that is this action done,
-    # not someone else's, and it is told as done.
+    # after that round's re-read, the next write is refused for the very state it made. The key cannot say whether
+    # that state is this write's or another hand's made meanwhile; it is told as done (a person hears of it, as
+    # of any deletion the guard stopped), and the detail says it may be either.
     maybe_ran: str | None = None
     for _ in range(WRITE_ATTEMPTS):
         try:
@@ -141,8 +142,9 @@ def _transition(clients: Clients, key_id: str, region: str, action: str, *, requ
             return ActionResult(action=action, outcome="done", state_after=now.state, detail=f"{before.state} -> {now.state}{lost}")
         if now.state in target and maybe_ran:
             return ActionResult(action=action, outcome="done", state_after=now.state,
-                                detail=f"{before.state} -> {now.state} (an earlier {api} {maybe_ran} and the key showed it "
-                                       f"late; the repeat was refused: {describe_error(failure)})")
+                                detail=f"{before.state} -> {now.state} (an earlier {api} {maybe_ran}; the repeat was refused: "
+                                       f"{describe_error(failure)}; the key shows the earlier one landing late, or another "
+                                       f"hand's made meanwhile)")
         if now.state != required:
             why = f" ({describe_error(failure)})" if failure is not None else ""
             return ActionResult(action=action, outcome="already", state_after=now.state,

@@ -1353,3 +1353,86 @@ def test_no_pause_to_raise_an_alert_again_is_taken_from_the_time_the_work_after_
     assert key_state(cloud) == "Enabled" and alerts(cloud) == []
     assert decision_records(cloud)[-1]["alertError"].endswith("(tried 1 time(s); no retry of the invocation would raise it)")
     assert cloud.calls.get("cms:PutCustomEvent") == 1
+
+
+def test_an_owed_alert_the_last_chance_raises_is_settled_and_a_later_delivery_raises_nothing(start_cloud):
+    cloud = pending_key_with_a_dependent(start_cloud, CMS_DOWN_ONCE)
+    keeper = guard(cloud)
+    with pytest.raises(TransientError):  # cancelled; the alert owed in the event's claim
+        keeper.handle(SCHEDULE, "inv-first")
+    cloud.faults.add("cms:PutCustomEvent", "ServiceUnavailable", status=503, remaining=1)
+    assert keeper.handle_failed_invocation(SCHEDULE, "EventAgeExceeded", "inv-destination")["results"][0]["status"] \
+        == "alert_raised"
+
+    keeper.handle(SCHEDULE, "inv-late")  # EventBridge's at-least-once duplicate, or the destination's own retry
+
+    assert [a["Name"] for a in alerts(cloud)] == ["KmsKeyDeletionBlocked"]
+    claims, key = claim_of(cloud, keeper)
+    claim = json.loads(claims.bucket.get_object(key).read())
+    assert "alertOwed" not in claim and claim["alertRaisedLate"] is True
+
+
+def test_the_last_chance_that_cannot_claim_raises_its_refused_alert_in_place_and_records_no_working_field(start_cloud):
+    # The failure destination cannot take the event's claim (OSS 500): it cancels fail-safe; CloudMonitor refuses
+    # the alert once, and it is sent again here. The alert's content, kept while it was owed, is not recorded.
+    cloud = pending_key_with_a_dependent(start_cloud, {"Api": "oss:PutObject", "Code": "InternalError", "Status": 500},
+                                         CMS_DOWN_ONCE)
+
+    guard(cloud).handle_failed_invocation(SCHEDULE, "EventAgeExceeded", "inv-destination")
+
+    assert key_state(cloud) == "Enabled"
+    assert [a["Name"] for a in alerts(cloud)] == ["KmsKeyGuardFailed"]
+    assert all(not name.startswith("_") for r in decision_records(cloud) for name in r)
+
+
+THIRD_KEY, FOURTH_KEY = "3a3a3a3a-0000-4000-8000-000000000003", "4b4b4b4b-0000-4000-8000-000000000004"
+
+
+def three_keys_pending_deletion_with_dependents(start_cloud, *faults):
+    extra = [{"KeyId": k, "RegionId": REGION, "KeyState": "PendingDeletion", "DeleteDate": "2099-01-01T00:00:00Z",
+              "Origin": "Aliyun_KMS", "Creator": ACCOUNT_ID} for k in (THIRD_KEY, FOURTH_KEY)]
+    return start_cloud(make_account(disks=[disk("d-app1"), disk("d-app3", key=THIRD_KEY), disk("d-app4", key=FOURTH_KEY)],
+                                    key_state="PendingDeletion", faults=list(faults), kms={"keys": extra}))
+
+
+def test_raising_an_alert_again_leaves_every_key_still_to_come_its_fail_safe_cancel(start_cloud):
+    # Three keys, 205 s left, the same clock: reserving one key's fail-safe time would let the first key's alert be
+    # sent twice more, and the third key would find less than FAIL_SAFE_KEY_S. Each key still to come keeps its own.
+    cloud = three_keys_pending_deletion_with_dependents(start_cloud, CMS_DOWN)
+    clock = lambda: 25.0 * cloud.calls.get("cms:PutCustomEvent") + 20.0 * cloud.calls.get("kms:CancelKeyDeletion")  # noqa: E731
+
+    guard(cloud, time_limit_s=205, clock=clock).handle_failed_invocation(TIMER, "EventAgeExceeded", "inv-net-last")
+
+    assert [key_state(cloud, k) for k in (KEY, THIRD_KEY, FOURTH_KEY)] == ["Enabled"] * 3
+
+
+def test_raising_an_alert_again_never_takes_the_time_the_next_keys_fail_safe_cancel_needs(start_cloud):
+    # The safety net's last chance, 180 s left, two keys pending deletion with dependents, CloudMonitor down. With a
+    # clock where each alert sent takes 25 s (an unreachable endpoint: connect timeouts and back-off) and each cancel
+    # 20 s, pausing to send the first key's alert again twice would leave the second key less than FAIL_SAFE_KEY_S:
+    # it would stay pending deletion. Protection comes before telling.
+    cloud = start_cloud(make_account(disks=[disk("d-app1"), disk("d-app2", key=OTHER_KEY)], key_state="PendingDeletion",
+                                     faults=[CMS_DOWN]))
+    cloud.bus.hold()
+    alice_kms(cloud).schedule_key_deletion(kms.ScheduleKeyDeletionRequest(key_id=OTHER_KEY, pending_window_in_days=7))
+    clock = lambda: 25.0 * cloud.calls.get("cms:PutCustomEvent") + 20.0 * cloud.calls.get("kms:CancelKeyDeletion")  # noqa: E731
+    try:
+        guard(cloud, time_limit_s=180, clock=clock).handle_failed_invocation(TIMER, "EventAgeExceeded", "inv-net-last")
+        assert (key_state(cloud), key_state(cloud, OTHER_KEY)) == ("Enabled", "Enabled")
+    finally:
+        cloud.bus.release()
+        cloud.faults.clear()
+        assert cloud.bus.drain(timeout=60)
+
+
+def test_a_key_the_last_chance_had_no_time_to_decide_has_its_refused_alert_raised_in_place(start_cloud):
+    # 150 s left: too little to decide the key (SAFETY_NET_KEY_S), enough to cancel it fail-safe and to send its
+    # refused alert again after a pause.
+    cloud = pending_key_with_a_dependent(start_cloud, CMS_DOWN_ONCE)
+
+    guard(cloud, time_limit_s=150).handle_failed_invocation(TIMER, "EventAgeExceeded", "inv-net-last")
+
+    assert key_state(cloud) == "Enabled"
+    assert [a["Name"] for a in alerts(cloud)] == ["KmsKeyGuardFailed"]
+    [net] = [r for r in decision_records(cloud) if r.get("keyId") == KEY]
+    assert net["step"] == "safety net" and net["alertLate"].startswith("raised after a pause")
