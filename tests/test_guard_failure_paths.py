@@ -1324,7 +1324,8 @@ def test_a_region_alert_cloudmonitor_refuses_makes_the_safety_net_run_again(star
     cloud = region_the_safety_net_cannot_list(start_cloud)
     keeper = guard(cloud)
 
-    with pytest.raises(TransientError, match=r"KmsKeyGuardFailed \(list keys pending deletion\) not raised"):
+    with pytest.raises(TransientError, match=r"KmsKeyGuardFailed \(list keys pending deletion\) not raised: "
+                                             r"KmsKeyGuardFailed not raised: ServiceUnavailable"):
         keeper.handle(TIMER, "inv-net")
     assert alerts(cloud) == []
     keeper.handle(TIMER, "inv-net-retry")
@@ -1436,3 +1437,51 @@ def test_a_key_the_last_chance_had_no_time_to_decide_has_its_refused_alert_raise
     assert [a["Name"] for a in alerts(cloud)] == ["KmsKeyGuardFailed"]
     [net] = [r for r in decision_records(cloud) if r.get("keyId") == KEY]
     assert net["step"] == "safety net" and net["alertLate"].startswith("raised after a pause")
+
+
+def test_claims_not_read_whose_alert_cloudmonitor_refuses_make_the_safety_net_run_again(start_cloud):
+    # A claim of today's earlier run cannot be read (denied); saying so at the end of the run meets a CloudMonitor 503.
+    cloud, keeper, folder = a_settled_claim_listed_first(start_cloud, "AccessDenied", 403)
+    cloud.faults.add("cms:PutCustomEvent", "ServiceUnavailable", status=503, remaining=1)
+
+    with pytest.raises(TransientError, match=r"KmsKeyGuardFailed \(read claims\) not raised"):
+        keeper.handle(TIMER, "inv-timer")
+
+
+def test_a_guard_with_no_region_of_its_own_raises_a_refused_alert_again_in_the_events_region(start_cloud):
+    # The last chance, CloudMonitor refusing once: sent again in place, where the guard alerts with no region of its
+    # own (the event's), with the severity it was decided with.
+    cloud = pending_key_with_a_dependent(start_cloud, CMS_DOWN_ONCE)
+
+    [result] = guard_with_no_region_of_its_own(cloud).handle_failed_invocation(SCHEDULE, "EventAgeExceeded",
+                                                                                "inv-destination")["results"]
+
+    assert result["alert"] == "KmsKeyDeletionBlocked"
+    assert [(e.Name, e.RegionId) for e in cloud.account.cms.events] == [("KmsKeyDeletionBlocked", REGION)]
+    assert decision_records(cloud)[-1]["alertSeverity"] == "CRITICAL"
+
+
+def test_a_guard_with_no_region_of_its_own_raises_an_owed_alert_the_last_chance_meets_refused_again(start_cloud):
+    cloud = pending_key_with_a_dependent(start_cloud, CMS_DOWN_ONCE)
+    keeper = guard_with_no_region_of_its_own(cloud)
+    with pytest.raises(TransientError):
+        keeper.handle(SCHEDULE, "inv-first")
+    cloud.faults.add("cms:PutCustomEvent", "ServiceUnavailable", status=503, remaining=1)
+
+    [result] = keeper.handle_failed_invocation(SCHEDULE, "EventAgeExceeded", "inv-destination")["results"]
+
+    assert result["status"] == "alert_raised"
+    assert [(e.Name, e.RegionId) for e in cloud.account.cms.events] == [("KmsKeyDeletionBlocked", REGION)]
+
+
+def test_the_last_key_of_a_region_sends_its_refused_alert_again_with_the_time_it_has(start_cloud):
+    # Three keys, 300 s left, the same clock; the third key's alert is refused once. No key comes after it, so only
+    # its own record needs the reserve: with 165 s left the alert is sent again. Reserving for keys that are not
+    # there would leave it unsent.
+    cloud = three_keys_pending_deletion_with_dependents(
+        start_cloud, {"Api": "cms:PutCustomEvent", "Code": "ServiceUnavailable", "Status": 503, "After": 2, "Remaining": 1})
+    clock = lambda: 25.0 * cloud.calls.get("cms:PutCustomEvent") + 20.0 * cloud.calls.get("kms:CancelKeyDeletion")  # noqa: E731
+
+    guard(cloud, time_limit_s=300, clock=clock).handle_failed_invocation(TIMER, "EventAgeExceeded", "inv-net-last")
+
+    assert [a["Name"] for a in alerts(cloud)] == ["KmsKeyDeletionBlocked"] * 3

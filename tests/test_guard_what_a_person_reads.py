@@ -510,3 +510,21 @@ def test_a_guard_with_no_region_of_its_own_records_an_ignored_event_in_the_event
     assert result["status"] == "ignored"
     [record] = decision_records(cloud)  # read back from the records logstore in the event's region
     assert (record["status"], record["region"], record["eventName"]) == ("ignored", REGION, "DescribeKey")
+
+
+def test_the_invocations_result_names_the_event_the_key_the_caller_and_what_was_done(start_cloud):
+    # What `kms-steward local invoke` prints and FC hands back for a synchronous call: read by an operator, so it
+    # carries the event, the key as the event named it (an alias) beside its id, who asked, and the decision.
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], key_state="PendingDeletion"))
+    by_alias = copy.deepcopy(SCHEDULE)
+    by_alias["data"]["requestParameters"]["KeyId"] = "alias/payments"
+
+    [result] = guard(cloud).handle(by_alias, "inv-result")["results"]
+
+    assert result == {
+        "status": "acted", "eventId": SAMPLE_EVENT_ID, "eventName": "ScheduleKeyDeletion", "keyId": KEY,
+        "keyRef": "alias/payments", "region": REGION, "caller": SAMPLE_CALLER, "decision": "block", "mode": "enforce",
+        "action": "cancel_deletion", "actionResult": "PendingDeletion -> Enabled", "alert": "KmsKeyDeletionBlocked",
+        "dependentCount": 1, "dependents": {"ECS": ["d-app1 (live, data disk encryption, attached to i-bp1app000001)"]},
+        "auditComplete": True, "reason": "1 dependent(s): ECS: 1", "keyStateBefore": "PendingDeletion",
+        "keyStateAfter": "Enabled"}
