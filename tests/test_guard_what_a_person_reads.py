@@ -528,3 +528,14 @@ def test_the_invocations_result_names_the_event_the_key_the_caller_and_what_was_
         "dependentCount": 1, "dependents": {"ECS": ["d-app1 (live, data disk encryption, attached to i-bp1app000001)"]},
         "auditComplete": True, "reason": "1 dependent(s): ECS: 1", "keyStateBefore": "PendingDeletion",
         "keyStateAfter": "Enabled"}
+
+
+def test_the_invocations_result_says_what_the_audit_could_not_see_and_where_the_guard_failed(start_cloud):
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], key_state="PendingDeletion",
+                                     faults=[{"Api": "ecs:DescribeDisks", "Code": "Forbidden.RAM", "Status": 403}]))
+    [blind] = guard(cloud).handle(SCHEDULE, "inv-blind")["results"]
+    assert blind["auditComplete"] is False and blind["auditIncomplete"]
+
+    failing = start_cloud(make_account(disks=[disk("d-app1")], key_state="PendingDeletion", faults=[DENIED_READ]))
+    [failed] = guard(failing).handle_failed_invocation(SCHEDULE, "EventAgeExceeded", "inv-failed")["results"]
+    assert failed["status"] == "error" and failed["step"] == "read key"
