@@ -60,6 +60,7 @@ def main() -> int:
     print(f"{'module':42} {'mutants':>7} {'killed':>6} {'survived':>8} {'equiv':>5} {'no tests':>8} {'other':>5}"
           f" {'kill rate':>9} {'adjusted':>8}")
     survivors: list[tuple[str, str, Path]] = []
+    misjudged: list[str] = []  # judged equivalent, yet killed: the entry names another mutation than it describes
     for meta in metas:
         module = meta.relative_to(ROOT / "mutants").with_suffix("")  # shared/policy.py
         data = SourceFileMutationData(path=module)
@@ -82,12 +83,17 @@ def main() -> int:
                        stamp[n]) for n in survived]
         survivors += [(n, s, module, function_hash(n, data)) for n, s in sorted(run.items())
                       if s not in ("killed", "survived", "timeout", "caught by type check")]
+        misjudged += [n for n, s in sorted(run.items()) if s == "killed" and n in explained]
     if survivors:
         print("\nnot killed (mutmut show <name> prints the whole diff):")
     for name, what, module, at in survivors:
         if what != "equivalent":
             unexplained += 1
         print(f"  [{what}] {name} @{at}: {changed_lines(name, module)}")
+    if misjudged:
+        print("\njudged equivalent but killed (the entry's number names another mutation now: judge its survivor anew):")
+        for name in misjudged:
+            print(f"  {name}")
     return 1 if unexplained else 0
 
 

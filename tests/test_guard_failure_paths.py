@@ -1485,3 +1485,13 @@ def test_the_last_key_of_a_region_sends_its_refused_alert_again_with_the_time_it
     guard(cloud, time_limit_s=300, clock=clock).handle_failed_invocation(TIMER, "EventAgeExceeded", "inv-net-last")
 
     assert [a["Name"] for a in alerts(cloud)] == ["KmsKeyDeletionBlocked"] * 3
+
+
+def test_a_claim_store_failing_transiently_hands_the_event_back_to_fc_saying_why(start_cloud):
+    # OSS answers the claim with a 503 through every retry: nothing was done, so FC retries; its failure record
+    # (and, past every retry, the failure destination's alert) carries this reason.
+    cloud = pending_key_with_a_dependent(start_cloud, {"Api": "oss:PutObject", "Code": "ServiceUnavailable", "Status": 503})
+
+    with pytest.raises(TransientError, match=r"^retry later \(claim\): ServiceUnavailable: "):
+        guard(cloud).handle(SCHEDULE, "inv-claim")
+    assert key_state(cloud) == "PendingDeletion" and alerts(cloud) == []

@@ -163,6 +163,11 @@ def test_an_event_for_a_key_in_another_region_is_decided_in_that_region(start_cl
     meta = shanghai.describe_key(kms.DescribeKeyRequest(key_id=shanghai_key)).body.key_metadata
     assert meta.key_state == "Enabled"
     assert [a["Name"] for a in alerts(cloud)] == ["KmsKeyDeletionBlocked"]
+    # Its claim is kept where the guard's own things live, the function's region: a duplicate is caught there.
+    [record] = [r for r in decision_records(cloud) if r.get("eventName") == "ScheduleKeyDeletion"]
+    assert "idempotencyProblem" not in record
+    again = cloud.fc.invoke("key-guard", json.dumps(event).encode(), region=REGION)
+    assert again.result["results"][0]["status"] == "duplicate"
 
 
 # ---------------------------------------------------------------- 5. lost events: the failure destination and the safety net
