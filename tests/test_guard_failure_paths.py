@@ -88,6 +88,7 @@ def test_an_owed_alert_is_raised_by_the_retry_once_and_a_later_delivery_raises_n
     assert retry["status"] == "alert_raised" and retry["invocation"] == "inv-retry"
     assert retry["reason"] == "KmsKeyDeletionBlocked raised for the decision of invocation inv-first"
     assert late["status"] == "duplicate" and late["invocation"] == "inv-late"
+    assert "step" not in late  # nothing failed: no step is named
     assert cloud.calls.get("kms:CancelKeyDeletion") == 1
     # The event's claim says the alert came late and owes nothing any more.
     [event] = parse_fc_events_each(json.dumps(SCHEDULE).encode())
@@ -1495,3 +1496,17 @@ def test_a_claim_store_failing_transiently_hands_the_event_back_to_fc_saying_why
     with pytest.raises(TransientError, match=r"^retry later \(claim\): ServiceUnavailable: "):
         guard(cloud).handle(SCHEDULE, "inv-claim")
     assert key_state(cloud) == "PendingDeletion" and alerts(cloud) == []
+
+
+def test_a_guard_with_no_region_of_its_own_records_a_rejected_event_and_its_calls_in_the_events_region(start_cloud):
+    # An event naming no key is rejected, alerted and recorded where the guard with no region of its own keeps its
+    # things (the event's region), never left to crash and be retried.
+    cloud = start_cloud(make_account())
+    no_key = json.loads(json.dumps(SCHEDULE))
+    del no_key["data"]["requestParameters"]["KeyId"]
+
+    [result] = guard_with_no_region_of_its_own(cloud).handle(no_key, "inv-no-key")["results"]
+
+    assert result["status"] == "rejected"
+    [record] = decision_records(cloud)
+    assert record["status"] == "rejected" and record["apiCalls"] == {"cms:PutCustomEvent": 1}
