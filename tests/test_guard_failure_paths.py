@@ -1510,3 +1510,64 @@ def test_a_guard_with_no_region_of_its_own_records_a_rejected_event_and_its_call
     assert result["status"] == "rejected"
     [record] = decision_records(cloud)
     assert record["status"] == "rejected" and record["apiCalls"] == {"cms:PutCustomEvent": 1}
+
+
+def test_a_last_chance_meeting_the_event_held_elsewhere_resends_its_refused_alert_in_the_events_region(start_cloud, monkeypatch):
+    # A guard with no region of its own, on the failure destination: the event's claim is held by an attempt that
+    # never finished, so the last chance cancels fail-safe, and CloudMonitor refuses its first alert. No retry
+    # follows, so the alert is sent again in place, in the region the event names (the only one the guard knows).
+    monkeypatch.setattr(Clients, "_sleep", lambda self, seconds: None)
+    cloud = pending_key_with_a_dependent(start_cloud, CMS_DOWN_ONCE)
+    keeper = guard_with_no_region_of_its_own(cloud)
+    claim_left_by(cloud, keeper, "inv-1", acting=None)
+
+    keeper.handle_failed_invocation(SCHEDULE, "EventAgeExceeded", "inv-destination")
+
+    [(name, region)] = [(e.Name, e.RegionId) for e in cloud.account.cms.events]
+    assert region == REGION and key_state(cloud) == "Enabled"
+    [record] = decision_records(cloud)
+    assert record["alert"] == name and record["alertLate"].startswith("raised after a pause; the first attempt failed: ")
+
+
+def test_a_duplicate_delivery_records_the_calls_it_made(start_cloud):
+    # A late duplicate does no decision, but it still spends the account's quota (its claim): the record counts it.
+    cloud = pending_key_with_a_dependent(start_cloud)
+    keeper = guard(cloud)
+    keeper.handle(SCHEDULE, "inv-1")
+
+    keeper.handle(SCHEDULE, "inv-late")
+
+    late = decision_records(cloud)[-1]
+    assert late["status"] == "duplicate" and late["apiCalls"]["oss:PutObject"] >= 1
+
+
+def test_a_transient_failure_whose_claim_cannot_be_released_still_hands_back_to_fc_and_the_retry_decides(start_cloud):
+    # The key's read fails past its retries, then the claim's release is refused: the invocation still hands back
+    # to FC naming the step and the failure, and FC's retry (the same request id) takes its own claim and decides.
+    cloud = pending_key_with_a_dependent(start_cloud, {"Api": "kms:DescribeKey", "Code": "ServiceUnavailable", "Status": 503,
+                                                       "Remaining": 4},
+                                         {"Api": "oss:DeleteObject", "Code": "AccessDenied", "Status": 403, "Remaining": 1})
+    keeper = guard(cloud)
+
+    with pytest.raises(TransientError, match=r"^retry later \(read key\): ServiceUnavailable"):
+        keeper.handle(SCHEDULE, "inv-1")
+    assert key_state(cloud) == "PendingDeletion"
+    keeper.handle(SCHEDULE, "inv-1")
+
+    assert key_state(cloud) == "Enabled" and [a["Name"] for a in alerts(cloud)] == ["KmsKeyDeletionBlocked"]
+
+
+def test_in_alert_mode_an_alert_an_earlier_run_still_owes_is_told_though_the_claim_store_refuses_writes(start_cloud):
+    # GUARD_DELETION_MODE=alert acts on nothing, yet the alert an earlier run of today decided and could not raise is
+    # owed all the same. This run may read the claims but not write its own (the bucket turned read-only): what the
+    # listing says is all it has, and a person is told the alert may never have been raised.
+    cloud = start_cloud(make_account(disks=[disk("d-app1")]), env={"GUARD_DELETION_MODE": "alert"})
+    keeper = guard(cloud)
+    todays_claim(cloud, keeper, owed="KmsKeyDeletionBlocked")
+    cloud.faults.add("oss:PutObject", "AccessDenied", status=403)
+
+    keeper.handle(TIMER, "inv-timer-2")
+
+    [alert] = alerts(cloud)
+    assert alert["Name"] == "KmsKeyGuardFailed" and alert["keyId"] == KEY
+    assert alert["reasons"][0].startswith("an earlier run of today owes its alert KmsKeyDeletionBlocked")
