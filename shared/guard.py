@@ -32,7 +32,8 @@ from shared.config import GuardConfig
 from shared.events import (ActionTrailRecord, CloudEvent, EventParseError, TimerEvent, clip, event_dedupe_key,
                            is_region_id, is_timer_payload, parse_fc_events_each, parse_timer_event)
 from shared.idempotency import ClaimBusy, EventClaims, cut_off, is_owed_alert
-from shared.keys import CANCELLED_STATES, ActionResult, KeyNotFound, cancel_deletion, enable_key, list_pending_deletion, read_key
+from shared.keys import (CANCELLED_STATES, ActionResult, KeyNotFound, WriteUnconfirmed, cancel_deletion, enable_key,
+                         list_pending_deletion, read_key)
 from shared.policy import (MATERIAL_IN_PLACE_STATES, Decision, KeyView, decide_deletion, decide_disable, decide_material_deleted,
                            decide_protection_removed, decide_rotation_off)
 
@@ -136,6 +137,18 @@ def usage_evidence(audit: AuditReport) -> dict | str:
 
 
 class KeyGuard:
+    """The guard's pipeline, with a KMS key as its subject. secret-guard (shared/secret_guard.py) runs the same
+    pipeline with a secret: it sets the attributes below and overrides the methods marked as the subject's."""
+
+    NOUN = "key"
+    DELETION_EVENT = "ScheduleKeyDeletion"  # the event the safety net re-decides, and the fail-safe undoes
+    SAFETY_NET_SOURCE = SAFETY_NET_SOURCE
+    FAILED_ALERT = alerts.GUARD_FAILED
+    REJECTED_ALERT = alerts.EVENT_REJECTED
+    REJECTION_FOLLOW_UP = REJECTION_FOLLOW_UP
+    RULES = RULES
+    NO_SUBJECT = "has no KeyId (nor a ProtectedResourceArn naming a key)"
+
     def __init__(self, config: GuardConfig, *, account_id: str, clients_for: Callable[[str], Clients],
                  time_limit_s: float | None = None, clock: Callable[[], float] = time.monotonic):
         self.config = config
@@ -209,14 +222,15 @@ class KeyGuard:
         pending = 0
         for region in self.config.regions or (self.config.region,):
             try:
-                key_ids = list_pending_deletion(self.clients_for(region), region)
+                key_ids = self._list_pending(self.clients_for(region), region)
             except Exception as exc:
+                noun = self.NOUN
                 if is_transient(exc) and not last_chance:
-                    retry_later.append(f"{region}: listing keys ({describe_error(exc)})")
+                    retry_later.append(f"{region}: listing {noun}s ({describe_error(exc)})")
                 else:
                     results.append(self._safety_net_region_failed(
-                        region, day, "list keys pending deletion", "keys pending deletion not re-decided in this region",
-                        f"safety net could not list keys in {region}: {describe_error(exc)}", invocation_id, last_chance,
+                        region, day, f"list {noun}s pending deletion", f"{noun}s pending deletion not re-decided in this region",
+                        f"safety net could not list {noun}s in {region}: {describe_error(exc)}", invocation_id, last_chance,
                         retry_later).result())
                 continue
             pending += len(key_ids)
@@ -266,7 +280,7 @@ class KeyGuard:
                     what = "pending deletion" + (" or left acting by an earlier run" if set(uncancelled) & set(left_acting) else "")
                     results.append(self._safety_net_region_failed(
                         region, day, "safety net", f"{len(uncancelled)} key(s) {what} neither decided nor cancelled: {ids}",
-                        f"the safety net's last run ran out of time before these keys in {region}: {ids}",
+                        f"the safety net's last run ran out of time before these {self.NOUN}s in {region}: {ids}",
                         invocation_id, last_chance, retry_later).result())
                 continue
             break  # out of time: the regions after this one are left to the retry as well
@@ -274,10 +288,10 @@ class KeyGuard:
             results += [self._claims_not_read(region, day, not_read, invocation_id, None, retry_later)
                         for region, not_read in unread_by_region.items()]
         unread = [entry for entries in unread_by_region.values() for entry in entries]
-        summary = {"status": "safety_net", "eventName": "SafetyNet", "eventId": f"{SAFETY_NET_SOURCE}/{timer.triggerTime}",
+        summary = {"status": "safety_net", "eventName": "SafetyNet", "eventId": f"{self.SAFETY_NET_SOURCE}/{timer.triggerTime}",
                    "trigger": timer.triggerName, "regions": list(self.config.regions or (self.config.region,)),
                    "keysPendingDeletion": pending, "decisions": [
-                       {k: r.get(k) for k in ("keyId", "region", "status", "decision")} for r in results],
+                       {k: r.get(k) for k in (self._ID_FIELD, "region", "status", "decision")} for r in results],
                    "retryLater": retry_later or None, "claimsNotRead": unread or None, "invocation": invocation_id}
         self._record(summary, None, self.config.region)
         if retry_later and not last_chance:
@@ -303,7 +317,7 @@ class KeyGuard:
         alert."""
         if not self.config.state_bucket:
             return {}, []
-        folder = f"{SAFETY_NET_SOURCE}/{day}/{region}"
+        folder = f"{self.SAFETY_NET_SOURCE}/{day}/{region}"
         try:
             claims = EventClaims(self.clients_for(region), self.config.state_bucket, self.config.region or region)
             left, transient, not_read = claims.unfinished(folder)
@@ -320,6 +334,18 @@ class KeyGuard:
         acted = {str(c.get("event", "")).rsplit("/", 1)[-1]: cut_off(c) or {"alertOwed": c.get("alertOwed")} for c in left}
         return {k: v for k, v in acted.items() if k}, not_read
 
+    # ------------------------------------------------------------ the subject's (secret-guard overrides these)
+
+    _ID_FIELD = "keyId"  # how results name the subject
+
+    @staticmethod
+    def _list_pending(clients: Clients, region: str) -> list[str]:
+        return list_pending_deletion(clients, region)
+
+    @staticmethod
+    def _state_or_none(clients: Clients, subject_id: str, region: str) -> str | None:
+        return _state_or_none(clients, subject_id, region)
+
     # ------------------------------------------------------------ building mutations
 
     def _from_event(self, ev: CloudEvent) -> Mutation:
@@ -334,9 +360,10 @@ class KeyGuard:
         # in the Mutation's own fields, so the record is empty (no time, no source address, no failure).
         data = ActionTrailRecord()
         # One decision per key per day: a retried or doubled timer delivery finds it already made.
-        return Mutation(event_id=f"{SAFETY_NET_SOURCE}/{day}/{region}/{key_id}",
-                        dedupe_key=f"{SAFETY_NET_SOURCE}/{day}/{region}/{key_id}", event_name="ScheduleKeyDeletion",
-                        key_ref=key_id, region=region, data=data, account=self.account_id, source=SAFETY_NET_SOURCE,
+        source = self.SAFETY_NET_SOURCE
+        return Mutation(event_id=f"{source}/{day}/{region}/{key_id}",
+                        dedupe_key=f"{source}/{day}/{region}/{key_id}", event_name=self.DELETION_EVENT,
+                        key_ref=key_id, region=region, data=data, account=self.account_id, source=source,
                         event_type=f"timer:{timer.triggerName}", own=True, cut_off=cut_off,
                         caller="unknown: found pending deletion by the daily safety net (see ActionTrail for who scheduled it)")
 
@@ -356,13 +383,13 @@ class KeyGuard:
             self._validate(m)
             if data.failed:
                 raise _Ignored(f"the call failed ({clip(data.errorCode)}): nothing changed")
-            rule = RULES.get(m.event_name)
+            rule = self.RULES.get(m.event_name)
             if rule is None:
                 raise _Ignored(f"{clip(m.event_name)} is not a mutation key-guard acts on")
             if (why := rule.ignore(data)) is not None:
                 raise _Ignored(why)
             if not m.key_ref:
-                raise Rejected(f"{m.event_name} event has no KeyId (nor a ProtectedResourceArn naming a key)")
+                raise Rejected(f"{m.event_name} event {self.NO_SUBJECT}")
         except _Ignored as exc:
             return self._finish(Outcome({**record, "status": "ignored", "reason": str(exc)}), None, started)
         except Rejected as exc:
@@ -385,9 +412,16 @@ class KeyGuard:
         except Rejected as exc:
             outcome = self._rejected(m, record, str(exc), clients)
         except Exception as exc:
-            if is_transient(exc) and not last_chance:
+            unconfirmed = isinstance(exc, WriteUnconfirmed)
+            if unconfirmed:
+                record["actionUnconfirmed"] = str(exc)
+            if is_transient(exc) and not last_chance and not unconfirmed:
                 # Nothing was done yet (actions settle what they did, alerts never raise): FC retries.
                 self._settle(claims, lambda c: c.release(m.dedupe_key), record)
+                raise TransientError(f"retry later ({record.get('step')}): {describe_error(exc)}") from None
+            if unconfirmed and not last_chance and claims is not None and claims.notes_acting:
+                # The action may have run, and may land late: the claim that notes it is kept, not released, so
+                # whoever meets it next (FC's retry, the failure destination) decides again and tells.
                 raise TransientError(f"retry later ({record.get('step')}): {describe_error(exc)}") from None
             outcome = self._cannot_decide(m, record, clients, exc)
         # What an earlier attempt may have left untold: the claim taken over says so; with no usable claim store, the
@@ -401,10 +435,13 @@ class KeyGuard:
             # The decision stands and is not redone; the alert is owed. Kept with the claim, it is raised by
             # FC's retry of this invocation (and, past every retry, by the failure destination).
             owed = outcome.record.pop("_alertOwed")
-            outcome.record["alertOwed"] = owed["name"]
-            self._settle(claims, lambda c: c.complete(m.dedupe_key, {**summary, "alertOwed": owed}), outcome.record)
-            self._finish(outcome, clients, started)
-            raise TransientError(f"{owed['name']} not raised ({outcome.record.get('alertError')}): the retry raises it")
+            if self._settle(claims, lambda c: c.complete(m.dedupe_key, {**summary, "alertOwed": owed}), outcome.record):
+                outcome.record["alertOwed"] = owed["name"]
+                self._finish(outcome, clients, started)
+                raise TransientError(f"{owed['name']} not raised ({outcome.record.get('alertError')}): the retry raises it")
+            # The claim could not keep it: no retry would know of it, so it is sent again here, as with no claim store.
+            outcome.record["_alertOwed"] = owed
+            return self._finish_telling(outcome, m, clients, started)
         self._settle(claims, lambda c: c.complete(m.dedupe_key, summary), outcome.record)
         return self._finish_telling(outcome, m, clients, started)  # no claim keeps an owed alert, or no retry follows
 
@@ -420,11 +457,11 @@ class KeyGuard:
         attempt cut off after its alert, before settling its claim, makes this a second message.)"""
         state = record.get("keyStateAfter") or "unknown"  # set by every path that ends in no_action or already_done
         if earlier.get("alertOwed"):
-            reason = f"{_untold(earlier)}; the key is {state} now"
+            reason = f"{_untold(earlier)}; the {self.NOUN} is {state} now"
         else:
             reason = (f"an earlier attempt at this event (invocation {earlier.get('invocation')}, started "
                       f"{earlier.get('started')}) started to {earlier.get('acting')} and did not finish: it may have "
-                      f"acted and been cut off before its alert; the key is {state} now")
+                      f"acted and been cut off before its alert; the {self.NOUN} is {state} now")
         record = {**record, "step": None, "earlierAttempt": earlier.get("invocation")}
         return self._guard_failed(m, record, clients, record.get("keyId") or m.key_ref or "", None,
                                   record.get("action") or "none", record.get("actionResult") or "no action",
@@ -474,7 +511,7 @@ class KeyGuard:
         if not is_owed_alert(owed):  # damaged in the claim: what is known is told instead
             reason = (f"the alert owed for the decision of invocation {existing.get('invocation')} is damaged in its claim "
                       f"({clip(owed, 80)})")
-            owed = {"name": alerts.GUARD_FAILED, "severity": "CRITICAL", "content": self._content(
+            owed = {"name": self.FAILED_ALERT, "severity": "CRITICAL", "content": self._content(
                 m, record, record.get("keyId") or m.key_ref or "", "error", "CRITICAL", existing.get("action") or "none",
                 reason, None, [reason])}
         self._send_alert(clients, m, owed["name"], owed["content"], owed.get("severity", "CRITICAL"), record)
@@ -490,13 +527,16 @@ class KeyGuard:
                         "reason": f"{owed['name']} raised for the decision of invocation {existing.get('invocation')}"})
 
     @staticmethod
-    def _settle(claims: EventClaims | None, step, record: dict, *, what: str = "claim not settled") -> None:
+    def _settle(claims: EventClaims | None, step, record: dict, *, what: str = "claim not settled") -> bool:
+        """Whether the claim took the step (False with no claim store)."""
         if claims is None:
-            return
+            return False
         try:
             step(claims)
         except Exception as exc:  # the decision stands; a duplicate may later be handled again
             record["idempotencyProblem"] = f"{what}: {describe_error(exc)}"
+            return False
+        return True
 
     def _decide_and_act(self, m: Mutation, rule: Rule, record: dict, clients: Clients, claims: EventClaims | None) -> Outcome:
         record["step"] = "read key"
@@ -544,7 +584,7 @@ class KeyGuard:
         if result.outcome == "already":  # someone (a person, an earlier delivery) got there first
             return Outcome({**record, "status": "already_done", "reason": result.detail})
         if decision.alert:
-            name = alerts.EVENT_NAMES.get((m.event_name, decision.verdict), alerts.GUARD_FAILED)
+            name = alerts.EVENT_NAMES.get((m.event_name, decision.verdict), self.FAILED_ALERT)
             content = self._content(m, record, key.key_id, decision.verdict, decision.severity, decision.action, result.detail,
                                     audit, decision.reasons)
             self._send_alert(clients, m, name, content, decision.severity, record)
@@ -565,14 +605,13 @@ class KeyGuard:
     # ------------------------------------------------------------ when the guard cannot do its job
 
     def _cannot_decide(self, m: Mutation, record: dict, clients: Clients, exc: Exception, *, claim_busy: bool = False) -> Outcome:
-        """The guard failed (or, from the failure destination, failed for the last time). A scheduled
-        deletion is cancelled anyway in enforce mode (cancel is safe; a refusal is harmless), without
-        re-reading the key first, since the read may be what failed, and even when another invocation
-        seems to hold the event (its claim may be one that could not be released); and someone is always
-        told, unless the cancel is refused because the key is not pending deletion at all: then nothing is
-        at risk. But when the invocation holding the event had started an action, it may have acted and been
-        cut off before its alert, so this one tells (a second message if that invocation did finish telling
-        but could not settle its claim)."""
+        """The guard failed (or, from the failure destination, failed for the last time). A deletion is undone
+        anyway in enforce mode (_fail_safe: cancel is safe; a refusal is harmless), without re-reading the subject
+        first, since the read may be what failed, and even when another invocation seems to hold the event (its
+        claim may be one that could not be released); and someone is always told, unless the undo is refused
+        because nothing is pending deletion at all: then nothing is at risk. But when the invocation holding the
+        event had started an action, it may have acted and been cut off before its alert, so this one tells (a
+        second message if that invocation did finish telling but could not settle its claim)."""
         step = record.get("step") or "decide"
         reason = f"guard failed at {step}: {describe_error(exc)}"
         if claim_busy:
@@ -581,44 +620,60 @@ class KeyGuard:
         # took over; for the safety net, a run cut off earlier today): it may have acted and been cut off untold.
         # For the safety net, also a run of today whose alert is still owed: this failure must not swallow it.
         acted = cut_off(getattr(exc, "holder", None) or {}) if claim_busy else m.cut_off
-        if m.event_name == "ScheduleKeyDeletion" and self.config.deletion_mode == "enforce":
-            key_id = record.get("keyId") or m.key_ref
-            try:
-                clients.call("kms:CancelKeyDeletion", clients.kms(m.region).cancel_key_deletion,
-                             kms.CancelKeyDeletionRequest(key_id=key_id), write=True)
-                detail = _fail_safe_cancel_shown(_state_or_none(clients, key_id, m.region), lost=None)
-            except Exception as cancel_exc:
-                if is_transient(cancel_exc) and not never_sent(cancel_exc):
-                    # A 5xx or a read timeout after the request went out: the cancel may have run, and only
-                    # the key can tell (a retry could not: it would be refused as the key is no longer pending).
-                    detail = _fail_safe_cancel_shown(_state_or_none(clients, key_id, m.region), lost=describe_error(cancel_exc))
-                else:
-                    state = _state_if_refused(clients, key_id, m.region, cancel_exc)
-                    if state in (None, "PendingDeletion"):
-                        detail = f"fail-safe cancel not done: {describe_error(cancel_exc)}"
-                    elif not acted and not record.get("actionDone"):
-                        return Outcome({**record, "status": "already_done", "step": None, "keyStateAfter": state,
-                                        "reason": f"{reason}; the key is {state}, not pending deletion: nothing at risk"})
-                    else:
-                        # Nothing is at risk, but the holder may have cancelled and been cut off before its alert.
-                        record["keyStateAfter"] = state
-                        detail = f"fail-safe cancel refused: the key is {state}, not pending deletion"
-            if acted:  # what an earlier attempt may have left untold, whatever the cancel did
-                detail += f" ({_untold(acted)})"
-            if record.get("actionDone"):  # this attempt acted before it failed: that is told, not taken for "safe"
-                detail += f" (this attempt had already done {record.get('action')}: {record.get('actionResult')})"
-            record.update(decision="block", action="cancel_deletion")
+        undone = self._fail_safe(m, record, clients, reason, acted)
+        if isinstance(undone, Outcome):  # nothing at risk, nothing untold
+            return undone
+        if undone is not None:
+            detail = undone
         else:
             # A deletion left to a claim that may be stale is still seen by the safety net; nothing else is.
-            net = claim_busy and m.event_name == "ScheduleKeyDeletion"
-            detail = "nothing done" + ("; the daily safety net re-decides keys pending deletion" if net else "")
+            net = claim_busy and m.event_name == self.DELETION_EVENT
+            detail = "nothing done" + (f"; the daily safety net re-decides {self.NOUN}s pending deletion" if net else "")
             if acted:
-                state = _state_or_none(clients, record.get("keyId") or m.key_ref or "", m.region)
+                state = self._state_or_none(clients, record.get("keyId") or m.key_ref or "", m.region)
                 record["keyStateAfter"] = state
-                detail += f"; {_untold(acted)}: the key is {state or 'unreadable'} now"
+                detail += f"; {_untold(acted)}: the {self.NOUN} is {state or 'unreadable'} now"
+            if record.get("actionUnconfirmed"):
+                detail += f"; this attempt's {record.get('action')} may have run: {record['actionUnconfirmed']}"
         record["actionResult"] = detail
         return self._guard_failed(m, record, clients, record.get("keyId") or m.key_ref or "", None, record.get("action") or "none",
                                   detail, [reason], reason=reason)
+
+    def _fail_safe(self, m: Mutation, record: dict, clients: Clients, reason: str, acted: dict | None) -> Outcome | str | None:
+        """The subject's: undo a deletion the guard could not decide. What was done, said as the key shows it; an
+        Outcome when nothing is at risk and nothing untold (the key is not pending deletion); None when there is
+        no deletion to undo (another mutation, or alert mode)."""
+        if not (m.event_name == "ScheduleKeyDeletion" and self.config.deletion_mode == "enforce"):
+            return None
+        key_id = record.get("keyId") or m.key_ref
+        try:
+            clients.call("kms:CancelKeyDeletion", clients.kms(m.region).cancel_key_deletion,
+                         kms.CancelKeyDeletionRequest(key_id=key_id), write=True)
+            detail = _fail_safe_cancel_shown(_state_or_none(clients, key_id, m.region), lost=None)
+        except Exception as cancel_exc:
+            if is_transient(cancel_exc) and not never_sent(cancel_exc):
+                # A 5xx or a read timeout after the request went out: the cancel may have run, and only
+                # the key can tell (a retry could not: it would be refused as the key is no longer pending).
+                detail = _fail_safe_cancel_shown(_state_or_none(clients, key_id, m.region), lost=describe_error(cancel_exc))
+            else:
+                state = _state_if_refused(clients, key_id, m.region, cancel_exc)
+                if state in (None, "PendingDeletion"):
+                    detail = f"fail-safe cancel not done: {describe_error(cancel_exc)}"
+                elif not acted and not record.get("actionDone") and not record.get("actionUnconfirmed"):
+                    return Outcome({**record, "status": "already_done", "step": None, "keyStateAfter": state,
+                                    "reason": f"{reason}; the key is {state}, not pending deletion: nothing at risk"})
+                else:
+                    # Nothing is at risk, but the holder may have cancelled and been cut off before its alert.
+                    record["keyStateAfter"] = state
+                    detail = f"fail-safe cancel refused: the key is {state}, not pending deletion"
+        if acted:  # what an earlier attempt may have left untold, whatever the cancel did
+            detail += f" ({_untold(acted)})"
+        if record.get("actionDone"):  # this attempt acted before it failed: that is told, not taken for "safe"
+            detail += f" (this attempt had already done {record.get('action')}: {record.get('actionResult')})"
+        elif record.get("actionUnconfirmed"):  # it may have acted: told too
+            detail += f" (this attempt's {record.get('action')} may have run: {record['actionUnconfirmed']})"
+        record.update(decision="block", action="cancel_deletion")
+        return detail
 
     def _not_reached(self, m: Mutation, invocation_id: str, last_chance: str | None, exc: Exception | None = None) -> Outcome:
         """A key the safety net could not decide: its last run had no time left, or the decision itself failed
@@ -638,7 +693,7 @@ class KeyGuard:
         if record.get("failedInvocation"):
             reasons = reasons + [f"the invocation failed every retry: {record['failedInvocation']}"]
         content = self._content(m, record, key_id, "error", "CRITICAL", action, detail, audit, reasons)
-        self._send_alert(clients, m, alerts.GUARD_FAILED, content, "CRITICAL", record)
+        self._send_alert(clients, m, self.FAILED_ALERT, content, "CRITICAL", record)
         return Outcome(record)
 
     def _safety_net_region_failed(self, region: str, day: str, step: str, detail: str, reason: str, invocation_id: str,
@@ -646,7 +701,7 @@ class KeyGuard:
         """What the safety net could not do in a region (list its keys; on its last chance, reach every key in
         time): said loudly, once for the region. An alert CloudMonitor refuses is owed: the run is retried by FC
         (`retry_later`), which says it again; on the last chance it is tried again here."""
-        m = Mutation(event_id=f"{SAFETY_NET_SOURCE}/{day}/{region}", dedupe_key="", event_name="SafetyNet", key_ref=None,
+        m = Mutation(event_id=f"{self.SAFETY_NET_SOURCE}/{day}/{region}", dedupe_key="", event_name="SafetyNet", key_ref=None,
                      region=region, caller="daily safety net")  # never claimed: "" is no event's key
         record = {"eventId": m.event_id, "eventName": "SafetyNet", "region": region, "step": step, "invocation": invocation_id,
                   "failedInvocation": last_chance}
@@ -719,8 +774,8 @@ class KeyGuard:
         a source that is not a service): nothing is done, and a person is told, since it may be a real
         mutation the guard could not read. Never owed nor retried: the same event would be rejected again."""
         record = {**record, "status": "rejected", "reason": reason, "step": None}
-        content = {**self._content(m, record, m.key_ref or "", "rejected", "WARN", "none", REJECTION_FOLLOW_UP, None, [reason]),
-                   "keyId": m.key_ref}
+        content = {**self._content(m, record, m.key_ref or "", "rejected", "WARN", "none", self.REJECTION_FOLLOW_UP, None,
+                                   [reason]), self._ID_FIELD: m.key_ref}
         self._alert_rejection(clients, content, record)
         return Outcome(record)
 
@@ -728,23 +783,23 @@ class KeyGuard:
         """A payload no event could be read from: recorded and alerted like any rejection."""
         record = {"status": "rejected", "reason": reason}
         content = {"severity": "WARN", "account": self.account_id, "region": self.config.region, "decision": "rejected",
-                   "action": "none", "actionResult": REJECTION_FOLLOW_UP, "reasons": [reason]}
+                   "action": "none", "actionResult": self.REJECTION_FOLLOW_UP, "reasons": [reason]}
         self._alert_rejection(self._record_clients(self.config.region), content, record)
         self._record(record, None, self.config.region)
         return Outcome(record).result()
 
     def _alert_rejection(self, clients: Clients | None, content: dict, record: dict) -> None:
         if clients is None:
-            record["alertError"] = f"{alerts.EVENT_REJECTED} not raised: no client for {self.config.region or 'the home region'}"
+            record["alertError"] = f"{self.REJECTED_ALERT} not raised: no client for {self.config.region or 'the home region'}"
             return
         try:
             # The guard's own region, where its alert rules live; a guard given none alerts where its
             # clients were built: the event's region.
-            alerts.raise_alert(clients, self.config.region or clients.region, alerts.EVENT_REJECTED,
+            alerts.raise_alert(clients, self.config.region or clients.region, self.REJECTED_ALERT,
                                content, self.config.alert_group_id)
-            record.update(alert=alerts.EVENT_REJECTED, alertSeverity="WARN")
+            record.update(alert=self.REJECTED_ALERT, alertSeverity="WARN")
         except Exception as exc:  # the rejection stands and is recorded; retrying would only reject it again
-            record.update(alert=None, alertError=f"{alerts.EVENT_REJECTED} not raised: {describe_error(exc)}")
+            record.update(alert=None, alertError=f"{self.REJECTED_ALERT} not raised: {describe_error(exc)}")
 
     def _finish(self, outcome: Outcome, clients: Clients | None, started: float) -> Outcome:
         outcome.record["durationMs"] = int((time.monotonic() - started) * 1000)

@@ -148,8 +148,14 @@ class EventClaims:
         """Mark the claim in progress with the action about to be taken: should this attempt be cut off before
         it settles the claim, whoever meets the claim next knows that it may have acted. Sent as a write (no
         retry after a lost answer): the action waits for it, and a note not made only loses that knowledge."""
-        self._held = {**self._held, "event": dedupe_key, "status": "in_progress", "acting": action}
-        self._put(self.object_key(dedupe_key), self._held, forbid_overwrite=False, write=True)
+        held = {**self._held, "event": dedupe_key, "status": "in_progress", "acting": action}
+        self._put(self.object_key(dedupe_key), held, forbid_overwrite=False, write=True)
+        self._held = held  # only once written: notes_acting says what the claim is known to hold
+
+    @property
+    def notes_acting(self) -> bool:
+        """Whether this attempt's claim is known to note the action it started (note_acting's write answered)."""
+        return bool(self._held.get("acting"))
 
     def complete(self, dedupe_key: str, summary: dict) -> None:
         # The claim's own fields last: a summary carried over from an earlier claim never undoes them.

@@ -78,6 +78,12 @@ class NotApplied(Exception):
     """A write answered OK while the key stayed as it was."""
 
 
+class WriteUnconfirmed(TransientError):
+    """A write that did not go through in its last attempts, after an earlier one may have run (answered OK before
+    the key showed it, or lost its answer): not "nothing done". It may still land, so whoever decides the event
+    next must learn that this attempt acted (the guard keeps the claim that notes the action, or tells at once)."""
+
+
 # A cancelled key returns to Enabled ("CancelKeyDeletion", KMS API reference), or, with its imported material
 # deleted, to PendingImport, as it has nothing to be enabled with (UNCONFIRMED which state KMS shows then: the
 # local cloud's). Either is a cancel done.
@@ -161,6 +167,9 @@ def _transition(clients: Clients, key_id: str, region: str, action: str, *, requ
             break
     if isinstance(failure, NotApplied):
         return ActionResult(action=action, outcome="failed", state_after=required, detail=str(failure))
+    if maybe_ran:
+        raise WriteUnconfirmed(f"{api} not confirmed: an earlier attempt {maybe_ran}, and the key still showed {required}; "
+                               f"the last of {WRITE_ATTEMPTS} attempts: {describe_error(failure)}")
     raise TransientError(f"{api} did not go through in {WRITE_ATTEMPTS} attempts: {describe_error(failure)}")
 
 

@@ -1571,3 +1571,25 @@ def test_in_alert_mode_an_alert_an_earlier_run_still_owes_is_told_though_the_cla
     [alert] = alerts(cloud)
     assert alert["Name"] == "KmsKeyGuardFailed" and alert["keyId"] == KEY
     assert alert["reasons"][0].startswith("an earlier run of today owes its alert KmsKeyDeletionBlocked")
+
+
+def test_an_owed_alert_the_claim_cannot_keep_is_sent_again_at_once_and_only_once(start_cloud, monkeypatch):
+    # The claim is taken, then OSS refuses every write (the note before acting, the completion that would keep the
+    # alert owed) and CloudMonitor refuses the alert once. No retry could know the alert is owed, so it is not
+    # handed to one: it is sent again in place. Later deliveries find the event held and tell nothing twice.
+    monkeypatch.setattr(Clients, "_sleep", lambda self, seconds: None)
+    cloud = pending_key_with_a_dependent(start_cloud, {"Api": "oss:PutObject", "Code": "ServiceUnavailable", "Status": 503,
+                                                       "After": 1}, CMS_DOWN_ONCE)
+    keeper = guard(cloud)
+
+    keeper.handle(SCHEDULE, "inv-first")
+
+    assert key_state(cloud) == "Enabled" and [a["Name"] for a in alerts(cloud)] == ["KmsKeyDeletionBlocked"]
+    [first] = decision_records(cloud)
+    assert "alertOwed" not in first and first["alertLate"].startswith("raised after a pause; the first attempt failed: ")
+    assert first["idempotencyProblem"].startswith("claim not settled: ServiceUnavailable")
+    cloud.faults.clear()
+    with pytest.raises(TransientError, match="being handled by invocation inv-first"):
+        keeper.handle(SCHEDULE, "inv-late")
+    keeper.handle_failed_invocation(SCHEDULE, "MaxRetriesExceeded", "inv-destination")
+    assert len(alerts(cloud)) == 1
