@@ -37,7 +37,9 @@ def demo(duplicate_delivery: bool) -> None:
 
 
 @main.command()
-@click.option("--key-id", required=True, type=KEY_REF, help="The key: id, alias (alias/...) or ARN (its region is the ARN's).")
+@click.option("--key-id", type=KEY_REF, help="The key: id, alias (alias/...) or ARN (its region is the ARN's).")
+@click.option("--secret", "secret_name", metavar="NAME",
+              help="Instead of a key: a Secrets Manager secret (its name) about to be deleted: its readers.")
 @click.option("--region", help="The key's region (default: the ARN's, else ALIBABA_CLOUD_REGION_ID, else the account file's first region).")
 @click.option("--action", type=click.Choice(["delete", "disable"]), default="delete", show_default=True, help="The change planned.")
 @click.option("--format", "fmt", type=click.Choice(["table", "md", "json"]), default="table", show_default=True)
@@ -50,24 +52,34 @@ def demo(duplicate_delivery: bool) -> None:
 @click.option("--fail-on", "fail_on", multiple=True, default=("any",), show_default=True, metavar="OUTCOME[,OUTCOME]",
               help="The outcomes that exit non-zero: risky, blocked, incomplete, any (all three) or none; "
                    "repeatable. The others exit 0.")
-def preflight(key_id, region, action, fmt, account_file, window_days, trail_project, trail_logstore, now, fail_on) -> None:
-    """Read-only pre-flight report before disabling or deleting a KMS key: what would break.
+def preflight(key_id, secret_name, region, action, fmt, account_file, window_days, trail_project, trail_logstore, now,
+              fail_on) -> None:
+    """Read-only pre-flight report before disabling or deleting a KMS key (--key-id), or deleting a Secrets Manager
+    secret (--secret): what would break.
 
     The outcome of the planned --action is also the exit status, so that a script or pipeline can stop on it:
 
     \b
       0  clear       nothing found that the action would break
       3  risky       disabling would break something live (--action disable)
-      4  blocked     deleting would destroy data or break a caller (--action delete)
+      4  blocked     deleting would destroy data or break a caller (--action delete; for a secret: it is read)
       5  incomplete  nothing found, but part of the audit could not run: treat it as blocked
       2  no report   bad option, key not readable, bad account file, no credentials
 
     --fail-on narrows which outcomes exit with their code (e.g. --fail-on blocked,incomplete lets risky pass
     with 0; --fail-on none always exits 0 once the report is printed).
     """
-    from kms_steward.preflight_run import fail_on_outcomes, run_preflight
+    from kms_steward.preflight_run import fail_on_outcomes, run_preflight, run_secret_preflight
 
     outcomes = fail_on_outcomes(fail_on)
+    if bool(key_id) == bool(secret_name):
+        raise click.UsageError("name a key (--key-id) or a secret (--secret), one of them")
+    if secret_name:
+        if action != "delete":
+            raise click.UsageError("a secret's pre-flight is for its deletion: --action disable is for keys")
+        sys.exit(run_secret_preflight(name=secret_name, region=region, fmt=fmt, account_file=account_file,
+                                      window_days=window_days, trail_project=trail_project, trail_logstore=trail_logstore,
+                                      now=now, fail_on=outcomes))
     sys.exit(run_preflight(key_id=key_id, region=region, action=action, fmt=fmt, account_file=account_file,
                            window_days=window_days, trail_project=trail_project, trail_logstore=trail_logstore, now=now,
                            fail_on=outcomes))

@@ -2,7 +2,9 @@
 key, an operator's pre-flight shows what depends on the key, and alice schedules its deletion anyway.
 The key still encrypts two live database disks, their nightly snapshot and the invoices bucket, and
 payments-api uses it. key-guard, wired by s.yaml's EventBridge trigger, audits (resources and usage
-evidence), cancels, alerts and records; the key ends Enabled and payments-api keeps working.
+evidence), cancels, alerts and records; the key ends Enabled and payments-api keeps working. Then alice
+deletes payments-api's database password, which it read a moment before, and a secret no one reads:
+secret-guard restores the first and lets the second go.
 
 Everything runs over HTTP against the local cloud with the official SDKs; the demo only watches.
 """
@@ -12,6 +14,7 @@ import json
 import threading
 
 from alibabacloud_kms20160120 import models as kms
+from alibabacloud_kms20160120.client import Client as kms_client
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
@@ -60,6 +63,13 @@ PURPOSE = {
     "sls:PutLogs": "decision record (SLS)",
 }
 ALIAS = "alias/payments"
+# secret-guard's calls, where they are for something else than key-guard's.
+SECRET_GUARD_PURPOSE = {
+    "kms:DescribeSecret": "re-read the secret (never trust the event alone)",
+    "actiontrail:LookupEvents": "readers: GetSecretValue calls naming the secret",
+    "kms:RestoreSecret": "ACT: restore the secret",
+}
+READ_SECRET, UNREAD_SECRET = "payments/db-password", "web/session-signing-key"
 
 
 class _Narrator:
@@ -69,6 +79,7 @@ class _Narrator:
         self.console = console
         self.lock = threading.Lock()
         self.guard_running = False
+        self.function = "key-guard"
 
     def on_bus(self, stage: str, info: dict) -> None:
         event = info["event"]
@@ -86,19 +97,22 @@ class _Narrator:
                 self.console.print(f"[cyan]EventBridge[/] {event['type']} matched s.yaml trigger of "
                                    f"[bold]{info['function']}[/] -> invoking it asynchronously{copy}")
                 self.guard_running = True
+                self.function = info["function"]
             elif stage == "delivered":
                 self.guard_running = False
                 inv = info["invocation"]
                 if not inv.ok:
                     self.console.print(f"[red]{info['function']} failed[/]: {inv.error['errorType']}: {inv.error['errorMessage']}")
                     return
+                show = _show_secret_result if info["function"] == "secret-guard" else _show_result
                 for result in inv.result.get("results", []):
-                    _show_result(self.console, result)
+                    show(self.console, result)
 
     def on_call(self, api: str) -> None:
         if self.guard_running:
             with self.lock:
-                self.console.print(f"    [dim]key-guard ->[/] {api:32} [dim]{PURPOSE.get(api, '')}[/]")
+                purpose = (SECRET_GUARD_PURPOSE.get(api) if self.function == "secret-guard" else None) or PURPOSE.get(api, "")
+                self.console.print(f"    [dim]{self.function} ->[/] {api:32} [dim]{purpose}[/]")
 
 
 def _show_result(console: Console, result: dict) -> None:
@@ -124,6 +138,54 @@ def _show_result(console: Console, result: dict) -> None:
         console.print(f"  [bold]alert[/]: CloudMonitor custom event [bold]{result['alert']}[/] raised")
     console.print(f"  [bold]record[/]: decision recorded (status {status}, key {result.get('keyStateBefore')} -> "
                   f"{result.get('keyStateAfter')})")
+
+
+def _show_secret_result(console: Console, result: dict) -> None:
+    status = result.get("status")
+    if status in ("duplicate", "in_flight"):
+        console.print(f"  [yellow]secret-guard[/]: duplicate delivery of event {result.get('eventId')}: no second action, no second alert")
+        return
+    readers = result.get("readers") or []
+    for reader in readers:
+        console.print(f"  reader of {result.get('secretName')}: [bold]{reader['caller']}[/], {reader['reads']} read(s), "
+                      f"first {reader.get('firstRead')}, last {reader.get('lastRead')}")
+    if not readers:
+        console.print(f"  no GetSecretValue call named {result.get('secretName')} in the window"
+                      + ("" if result.get("readersComplete", True) else f" [red](readers unknown: {result.get('readersIncomplete')})[/]"))
+    console.print(f"  [bold]decision[/]: {result.get('decision')} (mode {result.get('mode')}); "
+                  f"action: {result.get('action')} -> {result.get('actionResult')}")
+    if result.get("alert"):
+        console.print(f"  [bold]alert[/]: CloudMonitor custom event [bold]{result['alert']}[/] raised")
+    console.print(f"  [bold]record[/]: decision recorded (status {status}, secret {result.get('secretStateBefore')} -> "
+                  f"{result.get('secretStateAfter')})")
+
+
+def _secret_chapter(console: Console, cloud, client) -> bool:
+    """payments-api reads its database password; alice deletes it and an unused secret. secret-guard restores the one
+    still read and lets the other go."""
+    from alibabacloud_tea_openapi.utils_models import Config
+
+    console.print(f"\n[bold]6.[/] payments-api reads its database password ({READ_SECRET}) with GetSecretValue; "
+                  f"then alice deletes it, and {UNREAD_SECRET}, which no one has read:")
+    app = next(c for c in cloud.account.credentials if c.UserName == "payments-api")
+    reader = kms_client(Config(access_key_id=app.AccessKeyId, access_key_secret=app.AccessKeySecret, protocol="http",
+                               endpoint=cloud.endpoint(cloud.default_region), region_id=cloud.default_region))
+    reader.get_secret_value(kms.GetSecretValueRequest(secret_name=READ_SECRET))  # the value stays in the app
+    cloud.bus.hold()
+    for name in (READ_SECRET, UNREAD_SECRET):
+        client.delete_secret(kms.DeleteSecretRequest(secret_name=name, recovery_window_in_days="7"))
+    cloud.bus.release()
+    if not cloud.bus.drain(timeout=3600):
+        console.print("[red]secret-guard did not finish within an hour[/]")
+        return False
+    planned = {name: client.describe_secret(kms.DescribeSecretRequest(secret_name=name)).body.planned_delete_time
+               for name in (READ_SECRET, UNREAD_SECRET)}
+    console.print(f"\n[bold]7.[/] {READ_SECRET} is " + ("[bold green]restored[/]" if not planned[READ_SECRET] else
+                                                         f"[red]still pending deletion ({planned[READ_SECRET]})[/]")
+                  + f"; {UNREAD_SECRET} is pending deletion as alice asked (deleted on {planned[UNREAD_SECRET]})")
+    value = reader.get_secret_value(kms.GetSecretValueRequest(secret_name=READ_SECRET)).body
+    console.print(f"    payments-api still reads its password (version {value.version_id}); no value is printed anywhere")
+    return not planned[READ_SECRET] and bool(planned[UNREAD_SECRET])
 
 
 def _show_app(console: Console, summary: dict) -> None:
@@ -209,4 +271,5 @@ def run_demo(*, duplicate_delivery: bool = False, console: Console | None = None
         console.print(f"    payments-api still works: {calls_after['records_read_back']} record sealed and opened"
                       + ("" if calls_after["round_trip_ok"] else " [red](it FAILED)[/]"))
         ok = after.key_state == "Enabled" and calls_after["round_trip_ok"]
+        ok = _secret_chapter(console, cloud, client) and ok
         return 0 if ok else 1

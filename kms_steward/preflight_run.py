@@ -171,3 +171,37 @@ def run_preflight(*, key_id: str, region: str | None, action: str, fmt: str, acc
     else:
         render_table(report, Console())
     return exit_code(report.outcome, fail_on)
+
+
+def run_secret_preflight(*, name: str, region: str | None, fmt: str, account_file: str | None, window_days: int,
+                         trail_project: str | None, trail_logstore: str | None, now: str | None,
+                         fail_on: frozenset[str] = NOT_CLEAR) -> int:
+    """`preflight --secret NAME`: the secret's readers, and the outcome of deleting it, as its exit code."""
+    from kms_steward.secret_preflight_view import render_json, render_markdown, render_table
+    from localcloud.account import AccountError
+    from shared.keys import NotFound
+    from shared.secret_preflight import build_secret_preflight
+
+    if now and account_file is None:
+        raise click.UsageError("--now sets the local cloud's clock: it needs --account (Alibaba Cloud keeps its own time)")
+    try:
+        with _target_cloud(account_file, region, now) as target:
+            clients = Clients(target.credentials, target.region, endpoint_override=target.endpoint)
+            try:
+                report = build_secret_preflight(clients, name, target.region, usage_window_days=window_days,
+                                                trail_project=trail_project, trail_logstore=trail_logstore, as_of=target.as_of,
+                                                account_id=target.account_id or "")
+            except Exception as exc:  # the secret could not be read: say why (SDK messages carry no secret values)
+                why = str(exc) if isinstance(exc, NotFound) else describe_error(exc)
+                click.echo(f"error: cannot read secret {name} in {target.region}: {why}", err=True)
+                return EXIT_CANNOT_RUN
+    except (AccountError, CredentialsMissing) as exc:
+        click.echo(f"error: {exc}", err=True)
+        return EXIT_CANNOT_RUN
+    if fmt == "json":
+        click.echo(render_json(report))
+    elif fmt == "md":
+        click.echo(render_markdown(report), nl=False)
+    else:
+        render_table(report, Console())
+    return exit_code(report.outcome, fail_on)

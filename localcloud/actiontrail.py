@@ -171,6 +171,11 @@ class KmsInstanceLog:
     """
 
     CRYPTO_APIS = frozenset({"Encrypt", "Decrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext"})  # not ReEncrypt
+    # A secret of a KMS instance is read through the instance's endpoint: "Retrieve secret values via a KMS instance
+    # endpoint: Simple Log Service" only ("Query the usage records of keys and secrets",
+    # https://www.alibabacloud.com/help/en/kms/key-management-service/use-cases/query-usage-records-for-kms-keys-and-secrets).
+    # Its entry names the secret in resource_id and the key encrypting it in resource_parameters.key_id ("Log fields").
+    SECRET_READS = frozenset({"GetSecretValue"})
     _IDENTITY_TYPES = {"root-account": "cloud-account", "ram-user": "ram-user", "assumed-role": "ram-role"}
 
     def __init__(self, cloud: "LocalCloud"):
@@ -186,12 +191,23 @@ class KmsInstanceLog:
                 self.cloud.account.sls.logstores.append(SlsLogstore(projectName=project, logstoreName=logstore, RegionId=region))
 
     def instance_of(self, product, call: "Call") -> str | None:
-        """The KMS instance a call went through: a crypto call on a key of an instance, else None."""
-        if getattr(product, "code", "") != "kms" or call.action not in self.CRYPTO_APIS:
+        """The KMS instance a call went through: a crypto call on a key of an instance, or a read of a secret of an
+        instance, else None."""
+        if getattr(product, "code", "") != "kms":
+            return None
+        if call.action in self.SECRET_READS:
+            secret = self._secret(call)
+            return (secret.wire().get("DKMSInstanceId") or None) if secret is not None else None
+        if call.action not in self.CRYPTO_APIS:
             return None
         key_ids = call.referenced.get("ACS::KMS::Key") or []
         key = next((k for k in self.cloud.account.kms.keys if key_ids and k.KeyId == key_ids[0]), None)
         return getattr(key, "DKMSInstanceId", None) if key is not None else None
+
+    def _secret(self, call: "Call"):
+        names = call.referenced.get("ACS::KMS::Secret") or []
+        return next((s for s in self.cloud.account.kms.secrets if names and s.SecretName == names[0] and s.RegionId == call.region),
+                    None)
 
     def takes(self, product, call: "Call", error: "ApiError | None" = None) -> bool:
         """Whether the call went through a dedicated gateway (then it is logged here, if at all, never in ActionTrail)."""
@@ -208,10 +224,15 @@ class KmsInstanceLog:
         now = self.cloud.clock.now()
         identity = call.caller.user_identity()
         key_id = (call.referenced.get("ACS::KMS::Key") or [""])[0]
+        resource, encrypting_key = key_id, ""
+        if call.action in self.SECRET_READS:
+            secret = self._secret(call)
+            resource, encrypting_key = secret.SecretName, secret.EncryptionKeyId or ""
         contents = {
             "version": "V1.0", "level": "INFO", "gateway_type": "dedicated", "instance_id": instance, "region_id": call.region,
             "api_name": call.action, "api_version": "dkms-gcs-0.2", "request_id": call.request_id, "time": iso(now),
-            "resource_id": key_id, "resource_parameters": json.dumps({"key_id": "", "key_version_id": "", "index": ""}),
+            "resource_id": resource,
+            "resource_parameters": json.dumps({"key_id": encrypting_key, "key_version_id": "", "index": ""}),
             "identity_type": self._IDENTITY_TYPES.get(identity.get("type", ""), "ram-user"),
             "account_id": identity.get("accountId", ""), "user_id": self.cloud.account.account_id,
             "principal_id": str(identity.get("principalId", "")).split(":", 1)[0],

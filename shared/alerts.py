@@ -31,6 +31,16 @@ GUARD_FAILED = "KmsKeyGuardFailed"
 # An event the guard could not take as a key mutation it decides (no key named, an unknown key, another
 # account, a malformed payload): nothing was done, and the content says why.
 EVENT_REJECTED = "KmsKeyGuardEventRejected"
+# secret-guard (shared/secret_guard.py): a secret deleted while it is read. Restored (enforce), left pending (alert
+# mode), let go as intended, or deleted for good (ForceDeleteWithoutRecovery) with readers about to break.
+SECRET_EVENT_NAMES = {
+    ("DeleteSecret", "block"): "KmsSecretDeletionBlocked",
+    ("DeleteSecret", "alert"): "KmsSecretDeletionAtRisk",
+    ("DeleteSecret", "allow"): "KmsSecretDeletionIntendedWithReaders",
+    ("DeleteSecret", "forced"): "KmsSecretForceDeletedWithReaders",
+}
+SECRET_GUARD_FAILED = "KmsSecretGuardFailed"
+SECRET_EVENT_REJECTED = "KmsSecretGuardEventRejected"
 # secret-rotation (shared/rotation/service.py): a rotation step failed or the secret cannot be rotated as it is
 # (the content names the secret, the step and why; ACSCurrent is left as it was), and a payload it cannot take.
 SECRET_ROTATION_FAILED = "SecretRotationFailed"

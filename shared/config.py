@@ -30,6 +30,8 @@ class GuardConfig:
     # enforce = also re-enable the key. Re-enabling a possibly compromised key is an explicit opt-in.
     disable_mode: str = "alert"
     allow_key_ids: frozenset[str] = frozenset()
+    # secret-guard: secrets whose deletion is intended, by name (GUARD_ALLOW_SECRET_NAMES, comma-separated).
+    allow_secret_names: frozenset[str] = frozenset()
     # A tag on the key that marks its deletion as intended: (TagKey, TagValue); "*" value = any value.
     allow_tag: tuple[str, str] | None = ("kms-steward:intended-deletion", "true")
     alert_group_id: str = "0"
@@ -115,6 +117,7 @@ class GuardConfig:
             deletion_mode=choice("GUARD_DELETION_MODE", DELETION_MODES),
             disable_mode=choice("GUARD_DISABLE_MODE", DISABLE_MODES),
             allow_key_ids=frozenset(k.strip() for k in env.get("GUARD_ALLOW_KEY_IDS", "").split(",") if k.strip()),
+            allow_secret_names=frozenset(n.strip() for n in env.get("GUARD_ALLOW_SECRET_NAMES", "").split(",") if n.strip()),
             allow_tag=allow_tag,
             alert_group_id=env.get("ALERT_GROUP_ID", "0").strip() or "0",
             records_project=env.get("RECORDS_PROJECT", "").strip(),

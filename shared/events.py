@@ -208,6 +208,28 @@ class ActionTrailRecord(BaseModel):
             return int(value.strip())
         return None
 
+    def secret_name(self) -> Optional[str]:
+        """The secret a Secrets Manager call named (``requestParameters.SecretName``: a name, or an ARN
+        ``acs:kms:<region>:<account>:secret/<name>``, normalised to the name), or None when there is none or it is
+        not a name any secret can have (see ``secret_problems()``)."""
+        raw = self.requestParameters.get("SecretName")
+        if not isinstance(raw, str) or not raw.strip():
+            return None
+        return _usable_secret_name(raw.strip())
+
+    def secret_problems(self) -> list[str]:
+        """``problems()`` for a Secrets Manager call: the region, and a SecretName no secret can have."""
+        problems = []
+        region_problem = _region_problem("acsRegion", self.acsRegion)
+        if region_problem:
+            problems.append(region_problem)
+        raw = self.requestParameters.get("SecretName")
+        if raw is not None and not isinstance(raw, str):
+            problems.append(f"requestParameters.SecretName is not text (got {_json_type(raw)})")
+        elif isinstance(raw, str) and raw.strip() and _usable_secret_name(raw.strip()) is None:
+            problems.append(f"requestParameters.SecretName {_show(raw)} is not a secret name or secret ARN")
+        return problems
+
     def param_bool(self, name: str) -> Optional[bool]:
         """``requestParameters[name]`` as a bool; None if missing or unrecognised.
         Accepts true/false (any letter case) and 1/0, as JSON values or strings (ref §1c)."""
@@ -264,6 +286,11 @@ class CloudEvent(BaseModel):
         """``data.problems()`` plus the envelope's ``aliyunregionid`` (see ``ActionTrailRecord.problems``)."""
         envelope = _region_problem("aliyunregionid", self.aliyunregionid)
         return ([envelope] if envelope else []) + self.data.problems()
+
+    def secret_problems(self) -> list[str]:
+        """``data.secret_problems()`` plus the envelope's ``aliyunregionid``."""
+        envelope = _region_problem("aliyunregionid", self.aliyunregionid)
+        return ([envelope] if envelope else []) + self.data.secret_problems()
 
 
 class TimerEvent(BaseModel):
@@ -404,6 +431,17 @@ _KEY_REF = re.compile(rf"{_KEY_ID}|{_ALIAS}")
 _REGION_ID = re.compile(_REGION)
 # Something that claims to be a KMS key ARN (then it must be a valid one); any other ARN names another resource.
 _LOOKS_LIKE_KMS_KEY_ARN = re.compile(r"acs:kms:[^:]*:[^:]*:key/")
+# A secret's name: at most 192 letters, digits and _/+=.@- ("CreateSecret", SecretName,
+# https://www.alibabacloud.com/help/en/kms/key-management-service/developer-reference/api-kms-2016-01-20-createsecret),
+# or its ARN, acs:kms:<region>:<account>:secret/<name> ("GetSecretValue", SecretName).
+_SECRET_NAME = re.compile(r"[A-Za-z0-9_/+=.@-]{1,192}")
+_SECRET_ARN = re.compile(rf"acs:kms:{_REGION}:{_ACCOUNT}:secret/(?P<name>.+)")
+
+
+def _usable_secret_name(value: str) -> Optional[str]:
+    match = _SECRET_ARN.fullmatch(value)
+    name = match.group("name") if match else value
+    return name if _SECRET_NAME.fullmatch(name) else None
 
 # Alibaba Cloud AccessKey ids (LTAI… long-term, STS.… temporary). Masked in error snippets.
 _ACCESS_KEY_ID = re.compile(r"\b(LTAI|STS\.)[A-Za-z0-9]{4,}")

@@ -27,10 +27,12 @@ from shared.audit.model import AuditReport
 from shared.audit.runner import AUDIT_DEADLINE_S, run_audit
 from shared.audit.scanner import AuditTarget
 from shared.audit.scanners.kms_usage import KmsUsageScanner
-from shared.clients import Clients, TransientError, answered, describe_error, error_code, is_transient, never_sent
+from shared.clients import Clients, Credentials, TransientError, answered, describe_error, error_code, is_transient, never_sent
 from shared.config import GuardConfig
 from shared.events import (ActionTrailRecord, CloudEvent, EventParseError, TimerEvent, clip, event_dedupe_key,
                            is_region_id, is_timer_payload, parse_fc_events_each, parse_timer_event)
+from shared.failed_invocations import parse_destination_payload
+from shared.fc_context import account_id_from, timeout_of
 from shared.idempotency import ClaimBusy, EventClaims, cut_off, is_owed_alert
 from shared.keys import (CANCELLED_STATES, ActionResult, KeyNotFound, WriteUnconfirmed, cancel_deletion, enable_key,
                          list_pending_deletion, read_key)
@@ -120,9 +122,10 @@ class Outcome:
     record: dict[str, Any] = field(default_factory=dict)
 
     def result(self) -> dict[str, Any]:
-        keep = ("status", "eventId", "eventName", "keyId", "keyRef", "region", "caller", "decision", "mode", "action",
-                "actionResult", "alert", "alertError", "dependentCount", "dependents", "auditComplete", "auditIncomplete",
-                "reason", "keyStateBefore", "keyStateAfter", "step")
+        keep = ("status", "eventId", "eventName", "keyId", "keyRef", "secretName", "region", "caller", "decision", "mode",
+                "action", "actionResult", "alert", "alertError", "dependentCount", "dependents", "auditComplete",
+                "auditIncomplete", "readerCount", "readers", "readersComplete", "readersIncomplete", "reason",
+                "keyStateBefore", "keyStateAfter", "secretStateBefore", "secretStateAfter", "step")
         return {k: self.record[k] for k in keep if self.record.get(k) is not None}
 
 
@@ -147,6 +150,8 @@ class KeyGuard:
     REJECTED_ALERT = alerts.EVENT_REJECTED
     REJECTION_FOLLOW_UP = REJECTION_FOLLOW_UP
     RULES = RULES
+    ACTIONS = ACTIONS
+    ALERT_NAMES = alerts.EVENT_NAMES
     NO_SUBJECT = "has no KeyId (nor a ProtectedResourceArn naming a key)"
 
     def __init__(self, config: GuardConfig, *, account_id: str, clients_for: Callable[[str], Clients],
@@ -172,6 +177,25 @@ class KeyGuard:
         return max(MIN_AUDIT_S, min(AUDIT_DEADLINE_S, left - AFTER_AUDIT_S))
 
     # ------------------------------------------------------------ entry points
+
+    @classmethod
+    def for_invocation(cls, context: Any) -> "KeyGuard":
+        """The guard an FC invocation runs: configured from the function's environment, calling with its role's
+        credentials, bounded by its timeout (functions/key_guard, functions/secret_guard)."""
+        config = GuardConfig.from_env()
+        credentials = Credentials.resolve(context)
+        return cls(config, account_id=account_id_from(context), time_limit_s=timeout_of(context),
+                   clients_for=lambda region: Clients(credentials, region, endpoint_override=config.endpoint_override))
+
+    def handle_destination(self, payload: Any, invocation_id: str = "") -> dict[str, Any]:
+        """What FC hands the failure destination: the failed invocation's context around its original event. A
+        payload naming no event is recorded as a rejection, never raised (the daily safety net still covers every
+        pending deletion)."""
+        try:
+            original, failure = parse_destination_payload(payload)
+        except EventParseError as exc:
+            return {"results": [self.reject_payload(f"unreadable failure destination payload: {exc}")]}
+        return self.handle_failed_invocation(original, failure, invocation_id)
 
     def handle(self, raw_event: Any, invocation_id: str = "") -> dict[str, Any]:
         """An EventBridge delivery (one CloudEvent, a list, or a bare ActionTrail record), or the safety
@@ -290,7 +314,7 @@ class KeyGuard:
         unread = [entry for entries in unread_by_region.values() for entry in entries]
         summary = {"status": "safety_net", "eventName": "SafetyNet", "eventId": f"{self.SAFETY_NET_SOURCE}/{timer.triggerTime}",
                    "trigger": timer.triggerName, "regions": list(self.config.regions or (self.config.region,)),
-                   "keysPendingDeletion": pending, "decisions": [
+                   f"{self.NOUN}sPendingDeletion": pending, "decisions": [
                        {k: r.get(k) for k in (self._ID_FIELD, "region", "status", "decision")} for r in results],
                    "retryLater": retry_later or None, "claimsNotRead": unread or None, "invocation": invocation_id}
         self._record(summary, None, self.config.region)
@@ -337,6 +361,9 @@ class KeyGuard:
     # ------------------------------------------------------------ the subject's (secret-guard overrides these)
 
     _ID_FIELD = "keyId"  # how results name the subject
+
+    def _alert_name(self, m: Mutation, decision: Decision) -> str:
+        return self.ALERT_NAMES.get((m.event_name, decision.verdict), self.FAILED_ALERT)
 
     @staticmethod
     def _list_pending(clients: Clients, region: str) -> list[str]:
@@ -563,10 +590,14 @@ class KeyGuard:
             record.update(self._audit_fields(audit))
         record["step"] = "decide"
         decision = rule.decide(key, audit, self.config)
+        return self._act_and_tell(m, record, clients, claims, decision, key.key_id, key.state, audit)
+
+    def _act_and_tell(self, m: Mutation, record: dict, clients: Clients, claims: EventClaims | None, decision: Decision,
+                      subject_id: str, state: str, audit: AuditReport | None) -> Outcome:
+        """What a decision leads to, whatever its subject: the action it names (self.ACTIONS), then its alert."""
         record.update(decision=decision.verdict, mode=decision.mode, reasons=decision.reasons, allowListed=decision.allow_listed,
                       action=decision.action)
-
-        result = ActionResult(action="none", outcome="none", detail="no action", state_after=key.state)
+        result = ActionResult(action="none", outcome="none", detail="no action", state_after=state)
         if decision.action != "none":
             record["step"] = decision.action
             # Noted first, so an attempt cut off after acting is told by whoever meets its claim. The note is one
@@ -574,18 +605,18 @@ class KeyGuard:
             # is recorded and the action goes ahead (cancel is safe).
             self._settle(claims, lambda c: c.note_acting(m.dedupe_key, decision.action), record,
                          what="action not noted in the claim")
-            result = ACTIONS[decision.action](clients, key.key_id, m.region)
+            result = self.ACTIONS[decision.action](clients, subject_id, m.region)
         record.update(actionResult=result.detail, actionDone=result.done, keyStateAfter=result.state_after)
 
-        if result.outcome == "failed":  # refused for good: the key is as it was, and a person must know
+        if result.outcome == "failed":  # refused for good: the subject is as it was, and a person must know
             record["step"] = decision.action
-            return self._guard_failed(m, record, clients, key.key_id, audit, decision.action, result.detail, decision.reasons)
+            return self._guard_failed(m, record, clients, subject_id, audit, decision.action, result.detail, decision.reasons)
         record["step"] = None
         if result.outcome == "already":  # someone (a person, an earlier delivery) got there first
             return Outcome({**record, "status": "already_done", "reason": result.detail})
         if decision.alert:
-            name = alerts.EVENT_NAMES.get((m.event_name, decision.verdict), self.FAILED_ALERT)
-            content = self._content(m, record, key.key_id, decision.verdict, decision.severity, decision.action, result.detail,
+            name = self._alert_name(m, decision)
+            content = self._content(m, record, subject_id, decision.verdict, decision.severity, decision.action, result.detail,
                                     audit, decision.reasons)
             self._send_alert(clients, m, name, content, decision.severity, record)
         status = {"no_action": "no_action", "record": "recorded"}.get(decision.verdict, "acted" if result.done else "decided")
@@ -666,14 +697,19 @@ class KeyGuard:
                     # Nothing is at risk, but the holder may have cancelled and been cut off before its alert.
                     record["keyStateAfter"] = state
                     detail = f"fail-safe cancel refused: the key is {state}, not pending deletion"
-        if acted:  # what an earlier attempt may have left untold, whatever the cancel did
-            detail += f" ({_untold(acted)})"
-        if record.get("actionDone"):  # this attempt acted before it failed: that is told, not taken for "safe"
-            detail += f" (this attempt had already done {record.get('action')}: {record.get('actionResult')})"
-        elif record.get("actionUnconfirmed"):  # it may have acted: told too
-            detail += f" (this attempt's {record.get('action')} may have run: {record['actionUnconfirmed']})"
         record.update(decision="block", action="cancel_deletion")
-        return detail
+        return detail + self._left_untold(record, acted)
+
+    @staticmethod
+    def _left_untold(record: dict, acted: dict | None) -> str:
+        """What a fail-safe's detail adds, whatever the undo did: an earlier attempt's action that may be untold, and
+        this attempt's own action, done or maybe done before it failed (told, not taken for "safe")."""
+        said = f" ({_untold(acted)})" if acted else ""
+        if record.get("actionDone"):
+            said += f" (this attempt had already done {record.get('action')}: {record.get('actionResult')})"
+        elif record.get("actionUnconfirmed"):
+            said += f" (this attempt's {record.get('action')} may have run: {record['actionUnconfirmed']})"
+        return said
 
     def _not_reached(self, m: Mutation, invocation_id: str, last_chance: str | None, exc: Exception | None = None) -> Outcome:
         """A key the safety net could not decide: its last run had no time left, or the decision itself failed

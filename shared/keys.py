@@ -5,7 +5,7 @@ guard acts, and a refused transition is reported as such rather than raised.
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Callable, Literal
 
 from alibabacloud_kms20160120 import models as kms
 from pydantic import BaseModel
@@ -18,7 +18,11 @@ KEY_NOT_FOUND = "Forbidden.KeyNotFound"
 NOT_FOUND_CODES = (KEY_NOT_FOUND, "Forbidden.AliasNotFound")
 
 
-class KeyNotFound(LookupError):
+class NotFound(LookupError):
+    """The thing a read named is gone (or never was): a key, or a secret (shared/secrets.py)."""
+
+
+class KeyNotFound(NotFound):
     pass
 
 
@@ -94,31 +98,36 @@ WRITE_ATTEMPTS = 3  # rounds of write, then re-read; each write is itself retrie
 
 def cancel_deletion(clients: Clients, key_id: str, region: str) -> ActionResult:
     """CancelKeyDeletion if the key is still pending deletion (cancel is reversible: always safe)."""
-    return _transition(clients, key_id, region, "cancel_deletion", required="PendingDeletion", target=CANCELLED_STATES,
+    return transition(clients, key_id, region, "cancel_deletion", required="PendingDeletion", target=CANCELLED_STATES,
                        api="kms:CancelKeyDeletion", call=lambda c: c.cancel_key_deletion(kms.CancelKeyDeletionRequest(key_id=key_id)))
 
 
 def enable_key(clients: Clients, key_id: str, region: str) -> ActionResult:
-    return _transition(clients, key_id, region, "enable_key", required="Disabled", target=("Enabled",),
+    return transition(clients, key_id, region, "enable_key", required="Disabled", target=("Enabled",),
                        api="kms:EnableKey", call=lambda c: c.enable_key(kms.EnableKeyRequest(key_id=key_id)))
 
 
-def _transition(clients: Clients, key_id: str, region: str, action: str, *, required: str, target: tuple[str, ...],
-                api: str, call) -> ActionResult:
-    """Move the key from `required` to one of the `target` states. Only the key's state says what a write did: an answer
+def transition(clients: Clients, key_id: str, region: str, action: str, *, required: str, target: tuple[str, ...],
+               api: str, call, read: Callable[[], str] | None = None, noun: str = "key") -> ActionResult:
+    """Move the key (or, given its `read` and `noun`, a secret: shared/secrets.py) from `required` to one of the
+    `target` states; `read()` answers its state, raising NotFound when it is gone. Only the key's state says
+    what a write did: an answer
     that says OK while the key stays as it was (a gateway answering for a service it never asked) is not
     done; an answer lost after the write ran (a read timeout, a 5xx) is done when the key shows it; a
     refusal because someone changed the key first is already done; a refusal of the request itself
     (denied, invalid) is failed, and so is a write whose outcome the key cannot be re-read to confirm.
     A write that provably did not go through after every attempt raises TransientError: nothing was
     done, so the invocation may be retried."""
+    if read is None:
+        def read() -> str:
+            return read_key(clients, key_id, region, with_details=False).state
     try:
-        before = read_key(clients, key_id, region, with_details=False)
-    except KeyNotFound as exc:
+        before = read()
+    except NotFound as exc:
         return ActionResult(action=action, outcome="already", detail=f"not needed: {exc}")
-    if before.state != required:
-        return ActionResult(action=action, outcome="already", detail=f"not needed: key is {before.state} now",
-                            state_after=before.state)
+    if before != required:
+        return ActionResult(action=action, outcome="already", detail=f"not needed: {noun} is {before} now",
+                            state_after=before)
     client = clients.kms(region)
     failure: Exception | None = None
     # An earlier round's write may have run: its answer was lost, or an OK the key did not show yet. If it lands
@@ -133,42 +142,42 @@ def _transition(clients: Clients, key_id: str, region: str, action: str, *, requ
         except Exception as exc:
             failure = exc
         try:
-            now = read_key(clients, key_id, region, with_details=False)
-        except KeyNotFound as exc:
+            now = read()
+        except NotFound as exc:
             return ActionResult(action=action, outcome="already", detail=f"not done: {exc}")
         except Exception as exc:
             if failure is not None and never_sent(failure):
-                raise TransientError(f"{api} refused ({describe_error(failure)}) and the key could not be re-read") from None
+                raise TransientError(f"{api} refused ({describe_error(failure)}) and the {noun} could not be re-read") from None
             # The write may have run: whether it did, only the key can tell, and it cannot be read now.
             return ActionResult(action=action, outcome="failed", detail=f"{api} sent but not confirmed: "
-                                f"{describe_error(failure) if failure else 'answered OK'}; re-reading the key failed "
+                                f"{describe_error(failure) if failure else 'answered OK'}; re-reading the {noun} failed "
                                 f"({describe_error(exc)}): its state is unconfirmed")
-        if now.state in target and (failure is None or (is_transient(failure) and not never_sent(failure))):
-            lost = f" (the answer to {api} was lost; the key's state confirms it)" if failure is not None else ""
-            return ActionResult(action=action, outcome="done", state_after=now.state, detail=f"{before.state} -> {now.state}{lost}")
-        if now.state in target and maybe_ran:
-            return ActionResult(action=action, outcome="done", state_after=now.state,
-                                detail=f"{before.state} -> {now.state} (an earlier {api} {maybe_ran}; the repeat was refused: "
-                                       f"{describe_error(failure)}; the key shows the earlier one landing late, or another "
+        if now in target and (failure is None or (is_transient(failure) and not never_sent(failure))):
+            lost = f" (the answer to {api} was lost; the {noun}'s state confirms it)" if failure is not None else ""
+            return ActionResult(action=action, outcome="done", state_after=now, detail=f"{before} -> {now}{lost}")
+        if now in target and maybe_ran:
+            return ActionResult(action=action, outcome="done", state_after=now,
+                                detail=f"{before} -> {now} (an earlier {api} {maybe_ran}; the repeat was refused: "
+                                       f"{describe_error(failure)}; the {noun} shows the earlier one landing late, or another "
                                        f"hand's made meanwhile)")
-        if now.state != required:
+        if now != required:
             why = f" ({describe_error(failure)})" if failure is not None else ""
-            return ActionResult(action=action, outcome="already", state_after=now.state,
-                                detail=f"not done: the key became {now.state} meanwhile{why}")
+            return ActionResult(action=action, outcome="already", state_after=now,
+                                detail=f"not done: the {noun} became {now} meanwhile{why}")
         if failure is None or (is_transient(failure) and not never_sent(failure)):
             maybe_ran = "answered OK" if failure is None else f"lost its answer ({describe_error(failure)})"
         if failure is None:  # answered OK, yet the key is as it was: not done, whatever the answer said
-            failure = NotApplied(f"{api} answered OK but the key is still {now.state}")
+            failure = NotApplied(f"{api} answered OK but the {noun} is still {now}")
             continue
         if not is_transient(failure):
-            return ActionResult(action=action, outcome="failed", state_after=now.state,
+            return ActionResult(action=action, outcome="failed", state_after=now,
                                 detail=f"{api} failed: {describe_error(failure)}")
         if never_sent(failure):  # throttled or unreachable through every retry: the invocation's retry may fare better
             break
     if isinstance(failure, NotApplied):
         return ActionResult(action=action, outcome="failed", state_after=required, detail=str(failure))
     if maybe_ran:
-        raise WriteUnconfirmed(f"{api} not confirmed: an earlier attempt {maybe_ran}, and the key still showed {required}; "
+        raise WriteUnconfirmed(f"{api} not confirmed: an earlier attempt {maybe_ran}, and the {noun} still showed {required}; "
                                f"the last of {WRITE_ATTEMPTS} attempts: {describe_error(failure)}")
     raise TransientError(f"{api} did not go through in {WRITE_ATTEMPTS} attempts: {describe_error(failure)}")
 

@@ -1,6 +1,6 @@
 """The decision: what key-guard does about a key mutation, given the key as it is now and the audit.
 
-Rules (DESIGN.md, "Rules of the domain"):
+Rules:
 - fail safe: an incomplete audit counts as "may have dependents";
 - cancel is safe, re-enable is not: ScheduleKeyDeletion defaults to enforce (cancel), DisableKey to
   alert (blast radius only; re-enabling is an explicit opt-in);
@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from shared.audit.model import AuditReport
 from shared.config import GuardConfig
 
-Action = Literal["cancel_deletion", "enable_key", "none"]
+Action = Literal["cancel_deletion", "enable_key", "restore_secret", "none"]
 Severity = Literal["CRITICAL", "WARN", "INFO"]
 
 

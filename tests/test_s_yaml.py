@@ -59,12 +59,16 @@ def test_unknown_function_is_a_clear_error():
         PROJECT.function("no-such-function")
 
 
-def test_sample_events_are_matched_by_the_trigger():
-    [(_, pattern)] = PROJECT.function("key-guard").eventbridge_patterns()
+def test_sample_events_are_matched_by_exactly_the_trigger_of_the_guard_they_are_for():
+    [(_, key_rule)] = PROJECT.function("key-guard").eventbridge_patterns()
+    [(_, secret_rule)] = PROJECT.function("secret-guard").eventbridge_patterns()
     cloud_events = [p for p in sorted((ROOT / "events").glob("*.json")) if "type" in json.loads(p.read_text())]
-    assert len(cloud_events) >= 3
+    assert len(cloud_events) >= 4
     for path in cloud_events:
-        assert matches(parse_pattern(pattern), json.loads(path.read_text())), path.name
+        event = json.loads(path.read_text())
+        for_secrets = path.name.startswith("delete_secret")
+        assert matches(parse_pattern(secret_rule), event) is for_secrets, path.name
+        assert matches(parse_pattern(key_rule), event) is not for_secrets, path.name
 
 
 def test_the_timer_sample_names_key_guard_safety_net_trigger():

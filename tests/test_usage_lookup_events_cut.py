@@ -82,7 +82,7 @@ def test_a_call_two_sources_both_answer_is_kept_once_and_the_older_calls_after_i
     t = datetime.now(timezone.utc).replace(microsecond=0)
     shared, older = crypto_call("Decrypt", t - timedelta(minutes=1), "web"), crypto_call("Decrypt", t - timedelta(minutes=5), "etl")
 
-    kept, cut = kms_usage._newest_crypto_calls([iter([shared, older]), iter([shared])], TARGET, t - timedelta(days=30), t)
+    kept, cut = kms_usage._newest_uses([iter([shared, older]), iter([shared])], kms_usage.key_subject(TARGET), t - timedelta(days=30), t)
 
     assert [e["eventId"] for e in kept] == [shared["eventId"], older["eventId"]] and not cut
 
@@ -93,7 +93,7 @@ def test_a_call_outside_the_window_at_the_head_of_a_source_does_not_hide_the_cal
     t = datetime.now(timezone.utc).replace(microsecond=0)
     after_end, inside = crypto_call("Decrypt", t + timedelta(seconds=30), "web"), crypto_call("Decrypt", t - timedelta(minutes=5), "etl")
 
-    kept, _ = kms_usage._newest_crypto_calls([iter([after_end, inside])], TARGET, t - timedelta(days=30), t)
+    kept, _ = kms_usage._newest_uses([iter([after_end, inside])], kms_usage.key_subject(TARGET), t - timedelta(days=30), t)
 
     assert [e["eventId"] for e in kept] == [inside["eventId"]]
 

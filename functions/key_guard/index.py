@@ -1,7 +1,5 @@
-"""key-guard: FC3 handler for the EventBridge trigger on KMS ActionTrail events and for the daily
-safety-net timer (see s.yaml).
-
-Thin by design: build the configuration and clients, hand the raw event to shared.guard.
+"""key-guard: FC3 handler for its EventBridge trigger on ActionTrail events and for its daily safety-net timer (see
+s.yaml). Thin by design: the guard is built from the invocation (shared.guard) and handed the raw event.
 """
 from __future__ import annotations
 
@@ -13,22 +11,8 @@ _CODE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__f
 if _CODE_ROOT not in sys.path:
     sys.path.insert(0, _CODE_ROOT)
 
-from shared.clients import Clients, Credentials  # noqa: E402
-from shared.config import GuardConfig  # noqa: E402
-from shared.fc_context import account_id_from, timeout_of  # noqa: E402
 from shared.guard import KeyGuard  # noqa: E402
 
 
-def build_guard(context) -> KeyGuard:
-    config = GuardConfig.from_env()
-    credentials = Credentials.resolve(context)
-    return KeyGuard(
-        config,
-        account_id=account_id_from(context),
-        clients_for=lambda region: Clients(credentials, region, endpoint_override=config.endpoint_override),
-        time_limit_s=timeout_of(context),
-    )
-
-
 def handler(event, context):
-    return build_guard(context).handle(event, invocation_id=getattr(context, "request_id", ""))
+    return KeyGuard.for_invocation(context).handle(event, invocation_id=getattr(context, "request_id", ""))

@@ -52,16 +52,19 @@ BASE_ACCOUNT = {
     ]},
     "sls": {"logstores": [
         {"projectName": "kms-steward-logs", "logstoreName": "key-guard-decisions", "RegionId": REGION},
+        {"projectName": "kms-steward-logs", "logstoreName": "secret-guard-decisions", "RegionId": REGION},
         {"projectName": "kms-steward-logs", "logstoreName": "fc-logs", "RegionId": REGION},
     ]},
 }
 
 
 def make_account(*, disks=(), snapshots=(), buckets=(), faults=(), key_tags=None, key_state=None, protection=None,
-                 **sections) -> Account:
+                 credentials=(), **sections) -> Account:
     """The base account plus what a test needs. `sections` add collections per product, e.g.
-    make_account(rds={"instances": [...]}, kms={"secrets": [...]}): lists are appended to the base's."""
+    make_account(rds={"instances": [...]}, kms={"secrets": [...]}): lists are appended to the base's; `credentials`
+    are more callers beside alice."""
     data = copy.deepcopy(BASE_ACCOUNT)
+    data["credentials"] += list(credentials)
     for product, collections in sections.items():
         target = data.setdefault(product, {})
         for name, value in collections.items():

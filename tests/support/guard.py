@@ -19,11 +19,12 @@ def schedule_deletion(cloud, key_id=KEY, days=7, **client_kwargs):
     assert cloud.bus.drain(timeout=60), "key-guard did not finish"
 
 
-def decision_records(cloud: LocalCloud) -> list[dict]:
-    """key-guard's decision records as SLS holds them (contents decoded back from their JSON strings)."""
+def decision_records(cloud: LocalCloud, logstore: str = "key-guard-decisions") -> list[dict]:
+    """key-guard's (or, given its logstore, secret-guard's) decision records as SLS holds them (contents decoded back
+    from their JSON strings)."""
     out = []
     for log in cloud.account.sls.logs:
-        if log.logstoreName != "key-guard-decisions":
+        if log.logstoreName != logstore:
             continue
         out.append({k: _maybe_json(v) for k, v in log.contents.items()})
     return out

@@ -93,9 +93,10 @@ from __future__ import annotations
 
 import heapq
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from operator import itemgetter
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from alibabacloud_actiontrail20200706 import models as at
 from aliyun.log import GetLogsRequest
@@ -129,6 +130,30 @@ class _Busy(Exception):
     """More of the key's events than QUIET pages hold: ask for its crypto calls by name instead."""
 
 
+@dataclass(frozen=True)
+class UsageSubject:
+    """What the evidence is about, and which calls count as its use: a key and its crypto calls (this scanner),
+    or a secret and the reads of its value (shared/secret_readers.py). The sources are read alike for both."""
+
+    resource_id: str  # the ResourceName condition of LookupEvents, and the full-text term of the SLS queries
+    event_names: tuple[str, ...]  # the APIs that use it, each asked for by name when the subject is busy
+    is_use: Callable[[ActionTrailRecord], bool]  # an ActionTrail event that uses it
+    is_instance_use: Callable[[ActionTrailRecord], bool]  # a KMS instance log entry (ActionTrail-shaped) that uses it
+
+
+def key_subject(target: AuditTarget) -> UsageSubject:
+    return UsageSubject(target.key_id, CRYPTO_EVENT_NAMES, lambda event: is_crypto_use(event, target.names_key),
+                        lambda event: instance_log_is_use(event.eventName or "") and names_key(event, target.names_key))
+
+
+@dataclass(frozen=True)
+class UsageEvidence:
+    """The uses found, one record per call (by eventId), and the sources read, each saying when it was cut."""
+
+    events: dict[str, ActionTrailRecord]
+    sources: list[str]
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc).replace(microsecond=0)
 
@@ -147,16 +172,16 @@ def _iso(dt: datetime) -> str:
     return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _newest_crypto_calls(streams: Iterable[Iterator[dict]], target: AuditTarget, start: datetime,
-                         end: datetime) -> tuple[list[dict], bool]:
-    """The newest MAX_EVENTS crypto calls naming the key in the window, from `streams` (each newest
-    first), and whether more were there. Streams are read lazily: a page is fetched only when the
+def _newest_uses(streams: Iterable[Iterator[dict]], subject: UsageSubject, start: datetime,
+                 end: datetime) -> tuple[list[dict], bool]:
+    """The newest MAX_EVENTS uses of the subject in the window (a key's crypto calls), from `streams` (each
+    newest first), and whether more were there. Streams are read lazily: a page is fetched only when the
     merge needs its events, so a cut stops fetching. Anything else a stream holds is skipped and not
     counted; an unreadable event raises."""
-    def crypto_only(stream: Iterator[dict]) -> Iterator[tuple[datetime, dict, ActionTrailRecord]]:
+    def uses_only(stream: Iterator[dict]) -> Iterator[tuple[datetime, dict, ActionTrailRecord]]:
         for raw in stream:
             event = parse_event(raw)
-            if not is_crypto_use(event, target.names_key):
+            if not subject.is_use(event):
                 continue
             when = event_time(event)
             if when is not None and not start <= when <= end:
@@ -165,7 +190,7 @@ def _newest_crypto_calls(streams: Iterable[Iterator[dict]], target: AuditTarget,
 
     kept: list[dict] = []
     seen: set[str] = set()
-    for _, raw, event in heapq.merge(*map(crypto_only, streams), key=itemgetter(0), reverse=True):
+    for _, raw, event in heapq.merge(*map(uses_only, streams), key=itemgetter(0), reverse=True):
         ident = event.eventId or json.dumps(raw, sort_keys=True)
         if ident in seen:  # the same call seen twice (a source answering it again) counts once
             continue
@@ -186,161 +211,15 @@ class KmsUsageScanner:
             "instance whose log is not configured (KMS_INSTANCE_LOG_PROJECT/LOGSTORE) is reported incomplete.")
 
     def scan(self, target: AuditTarget, clients: Clients) -> list[Dependent]:
-        start, end = _window(target.as_of, target.usage_window_days)
         # A key in a KMS instance may be used through the instance's dedicated gateway, which only its SLS log
         # shows: without that log the evidence cannot be whole, and nothing else is worth reading first.
         instance = target.kms_instance_id
         if instance is None:  # not read by whoever built the target: DescribeKey (shared with kms_secrets)
             instance = key_metadata(target, clients).dkmsinstance_id or ""
-        if instance and not (target.kms_instance_log_project and target.kms_instance_log_logstore):
-            raise EvidenceNotVisible(f"dedicated-gateway use not visible (KMS instance {instance}; "
-                                     "set KMS_INSTANCE_LOG_PROJECT/LOGSTORE)")
-        events: dict[str, ActionTrailRecord] = {}
-        sources: list[str] = []
-        raw, cut = self._lookup_events(target, clients, start, end)
-        sources.append("ActionTrail LookupEvents" + (f" (newest {MAX_EVENTS} events)" if cut else ""))
-        if target.trail_project and target.trail_logstore:
-            trail_raw, trail_cut = self._trail_events(target, clients, start, end)
-            raw += trail_raw
-            sources.append(f"trail logstore {target.trail_project}/{target.trail_logstore}"
-                           + (f" (newest {MAX_EVENTS} events)" if trail_cut else ""))
-        for item in raw:
-            event = parse_event(item)
-            when = event_time(event)
-            if when is not None and not start <= when <= end:
-                continue
-            if is_crypto_use(event, target.names_key):
-                events.setdefault(event.eventId or json.dumps(item, sort_keys=True), event)
-        if instance:
-            instance_raw, instance_cut = self._instance_log_events(target, clients, start, end)
-            sources.append(f"KMS instance log {target.kms_instance_log_project}/{target.kms_instance_log_logstore} "
-                           f"(instance {instance}, dedicated gateway)" + (f" (newest {MAX_EVENTS} events)" if instance_cut else ""))
-            seen_requests = {e.requestId for e in events.values() if e.requestId}
-            for item in instance_raw:
-                event = parse_event(item)
-                if event.requestId and event.requestId in seen_requests:  # a shared-gateway call ActionTrail has too
-                    continue
-                events.setdefault(event.eventId or json.dumps(item, sort_keys=True), event)
-        callers = aggregate_callers(events.values(), event_time)
-        return [self._dependent(c, target, "; ".join(sources)) for c in callers]
+        found = read_usage(key_subject(target), target, clients, instance)
+        callers = aggregate_callers(found.events.values(), event_time)
+        return [self._dependent(c, target, "; ".join(found.sources)) for c in callers]
 
-    # ------------------------------------------------------------ sources
-
-    def _lookup_events(self, target: AuditTarget, clients: Clients, start: datetime, end: datetime) -> tuple[list, bool]:
-        client = clients.actiontrail(target.region)
-        asked_from = max(start, end - HISTORY)
-        if asked_from >= end:  # an empty window: nothing to ask (LookupEvents refuses an end not after the start)
-            return [], False
-        # ResourceName + ServiceName, then ResourceName + EventName: documented pairs (module docstring);
-        # the EventName condition keeps every read of a busy key out of the answer, whatever its volume.
-        def by(key: str, value: str) -> list:
-            return [at.LookupEventsRequestLookupAttribute(key="ResourceName", value=target.key_id),
-                    at.LookupEventsRequestLookupAttribute(key=key, value=value)]
-
-        try:
-            quiet = list(self._lookup_stream(clients, client, by("ServiceName", "Kms"), asked_from, end, max_pages=QUIET_PAGES))
-        except _Busy:
-            streams = [self._lookup_stream(clients, client, by("EventName", name), asked_from, end) for name in CRYPTO_EVENT_NAMES]
-            return _newest_crypto_calls(streams, target, start, end)
-        return _newest_crypto_calls([iter(quiet)], target, start, end)
-
-    @staticmethod
-    def _lookup_stream(clients: Clients, client, conditions: list, start: datetime, end: datetime,
-                       max_pages: int | None = None) -> Iterator[dict]:
-        """The events matching `conditions`, newest first, page by page as they are needed; _Busy when
-        more than `max_pages` pages hold them."""
-        token, seen_tokens, pages = None, set(), 0
-        while True:
-            request = at.LookupEventsRequest(lookup_attribute=conditions, start_time=_iso(start), end_time=_iso(end),
-                                             direction="BACKWARD", max_results=str(PAGE_SIZE), next_token=token)
-            body = clients.call("actiontrail:LookupEvents", client.lookup_events, request).body
-            pages += 1
-            yield from body.events or []
-            token = body.next_token
-            if not token:
-                return
-            if max_pages is not None and pages >= max_pages:
-                raise _Busy()
-            if token in seen_tokens:  # a server answering the same page forever must not hang the audit
-                raise EvidenceUnreadable("LookupEvents returned the same NextToken twice")
-            seen_tokens.add(token)
-
-    def _trail_events(self, target: AuditTarget, clients: Clients, start: datetime, end: datetime) -> tuple[list, bool]:
-        region, project = trail_project_location(target.trail_project, target.region)
-        client = clients.sls(region)
-        def stream(query: str, max_pages: int | None = None) -> Iterator[dict]:
-            return self._trail_stream(clients, client, project, target.trail_logstore, query, start, end, max_pages)
-
-        try:
-            quiet = list(stream(f'"{target.key_id}" and event.serviceName: Kms', QUIET_SLS_PAGES))
-        except _Busy:
-            streams = [stream(f'event.eventName: {name} and event.serviceName: Kms and "{target.key_id}"')
-                       for name in CRYPTO_EVENT_NAMES]
-            return _newest_crypto_calls(streams, target, start, end)
-        return _newest_crypto_calls([iter(quiet)], target, start, end)
-
-    @staticmethod
-    def _trail_stream(clients: Clients, client, project: str, logstore: str, query: str, start: datetime,
-                      end: datetime, max_pages: int | None = None) -> Iterator[dict]:
-        """The events of the trail's logs matching `query`, newest first, page by page as they are needed;
-        _Busy when more than `max_pages` pages hold them."""
-        offset, pages = 0, 0
-        while True:
-            request = GetLogsRequest(project, logstore, int(start.timestamp()), int(end.timestamp()) + 1,
-                                     query=query, line=SLS_LINES, offset=offset, reverse=True)
-            response = clients.call("sls:GetLogs", client.get_logs, request)
-            if not response.is_completed():
-                raise EvidenceUnreadable("SLS GetLogs on the trail logstore did not complete (progress Incomplete)")
-            logs = response.get_logs()
-            for log in logs:
-                text = log.get_contents().get("event")
-                if text is None:
-                    continue
-                try:
-                    event = json.loads(text)
-                except ValueError:
-                    raise EvidenceUnreadable("a trail log's event field is not JSON") from None
-                yield event
-            offset += len(logs)
-            pages += 1
-            if len(logs) < SLS_LINES:
-                return
-            if max_pages is not None and pages >= max_pages:
-                raise _Busy()
-
-    def _instance_log_events(self, target: AuditTarget, clients: Clients, start: datetime, end: datetime) -> tuple[list, bool]:
-        """The newest MAX_EVENTS uses of the key in the KMS instances' access log within the window, as
-        ActionTrail-shaped records (shared/usage.py, instance_log_event), and whether more were there."""
-        region, project = trail_project_location(target.kms_instance_log_project, target.region)
-        client = clients.sls(region)
-        kept: list[dict] = []
-        seen: set[str] = set()
-        offset = 0
-        while True:
-            request = GetLogsRequest(project, target.kms_instance_log_logstore, int(start.timestamp()), int(end.timestamp()) + 1,
-                                     query=f'"{target.key_id}"', line=SLS_LINES, offset=offset, reverse=True)
-            response = clients.call("sls:GetLogs", client.get_logs, request)
-            if not response.is_completed():
-                raise EvidenceUnreadable("SLS GetLogs on the KMS instance log did not complete (progress Incomplete)")
-            logs = response.get_logs()
-            for log in logs:
-                raw = instance_log_event(log.get_contents(), log.get_time())
-                event = parse_event(raw)
-                if not instance_log_is_use(event.eventName or "") or not names_key(event, target.names_key):
-                    continue
-                when = event_time(event)
-                if when is not None and not start <= when <= end:
-                    continue
-                ident = event.eventId or json.dumps(raw, sort_keys=True)
-                if ident in seen:
-                    continue
-                if len(kept) == MAX_EVENTS:
-                    return kept, True
-                seen.add(ident)
-                kept.append(raw)
-            offset += len(logs)
-            if len(logs) < SLS_LINES:
-                return kept, False
 
     # ------------------------------------------------------------ reporting
 
@@ -371,3 +250,165 @@ class KmsUsageScanner:
         return Dependent(service=self.service, resource_type="ACS::RAM::Principal", resource_id=resource_id,
                          region=target.region, state="live", usage=usage, name=f"{caller.identity_type} {caller.principal}",
                          detail={k: v for k, v in detail.items() if v})
+
+
+def read_usage(subject: UsageSubject, target, clients: Clients, instance: str) -> UsageEvidence:
+    """The subject's uses in the usage window before `target.as_of`, from every source `target` names (region,
+    usage_window_days, trail_project/trail_logstore, kms_instance_log_project/logstore: an AuditTarget, or
+    anything with those fields). `instance`: the subject's KMS instance ("" for none), whose log must then be
+    configured, else EvidenceNotVisible before anything is read."""
+    start, end = _window(target.as_of, target.usage_window_days)
+    if instance and not (target.kms_instance_log_project and target.kms_instance_log_logstore):
+        raise EvidenceNotVisible(f"dedicated-gateway use not visible (KMS instance {instance}; "
+                                 "set KMS_INSTANCE_LOG_PROJECT/LOGSTORE)")
+    events: dict[str, ActionTrailRecord] = {}
+    sources: list[str] = []
+    raw, cut = _lookup_events(subject, target, clients, start, end)
+    sources.append("ActionTrail LookupEvents" + (f" (newest {MAX_EVENTS} events)" if cut else ""))
+    if target.trail_project and target.trail_logstore:
+        trail_raw, trail_cut = _trail_events(subject, target, clients, start, end)
+        raw += trail_raw
+        sources.append(f"trail logstore {target.trail_project}/{target.trail_logstore}"
+                       + (f" (newest {MAX_EVENTS} events)" if trail_cut else ""))
+    for item in raw:
+        event = parse_event(item)
+        when = event_time(event)
+        if when is not None and not start <= when <= end:
+            continue
+        if subject.is_use(event):
+            events.setdefault(event.eventId or json.dumps(item, sort_keys=True), event)
+    if instance:
+        instance_raw, instance_cut = _instance_log_events(subject, target, clients, start, end)
+        sources.append(f"KMS instance log {target.kms_instance_log_project}/{target.kms_instance_log_logstore} "
+                       f"(instance {instance}, dedicated gateway)" + (f" (newest {MAX_EVENTS} events)" if instance_cut else ""))
+        seen_requests = {e.requestId for e in events.values() if e.requestId}
+        for item in instance_raw:
+            event = parse_event(item)
+            if event.requestId and event.requestId in seen_requests:  # a shared-gateway call ActionTrail has too
+                continue
+            events.setdefault(event.eventId or json.dumps(item, sort_keys=True), event)
+    return UsageEvidence(events, sources)
+
+
+
+# ------------------------------------------------------------ sources
+
+
+def _lookup_events(subject: UsageSubject, target, clients: Clients, start: datetime, end: datetime) -> tuple[list, bool]:
+    client = clients.actiontrail(target.region)
+    asked_from = max(start, end - HISTORY)
+    if asked_from >= end:  # an empty window: nothing to ask (LookupEvents refuses an end not after the start)
+        return [], False
+    # ResourceName + ServiceName, then ResourceName + EventName: documented pairs (module docstring);
+    # the EventName condition keeps every other call naming a busy subject out of the answer, whatever its volume.
+    def by(key: str, value: str) -> list:
+        return [at.LookupEventsRequestLookupAttribute(key="ResourceName", value=subject.resource_id),
+                at.LookupEventsRequestLookupAttribute(key=key, value=value)]
+
+    try:
+        quiet = list(_lookup_stream(clients, client, by("ServiceName", "Kms"), asked_from, end, max_pages=QUIET_PAGES))
+    except _Busy:
+        streams = [_lookup_stream(clients, client, by("EventName", name), asked_from, end) for name in subject.event_names]
+        return _newest_uses(streams, subject, start, end)
+    return _newest_uses([iter(quiet)], subject, start, end)
+
+
+def _lookup_stream(clients: Clients, client, conditions: list, start: datetime, end: datetime,
+                   max_pages: int | None = None) -> Iterator[dict]:
+    """The events matching `conditions`, newest first, page by page as they are needed; _Busy when
+    more than `max_pages` pages hold them."""
+    token, seen_tokens, pages = None, set(), 0
+    while True:
+        request = at.LookupEventsRequest(lookup_attribute=conditions, start_time=_iso(start), end_time=_iso(end),
+                                         direction="BACKWARD", max_results=str(PAGE_SIZE), next_token=token)
+        body = clients.call("actiontrail:LookupEvents", client.lookup_events, request).body
+        pages += 1
+        yield from body.events or []
+        token = body.next_token
+        if not token:
+            return
+        if max_pages is not None and pages >= max_pages:
+            raise _Busy()
+        if token in seen_tokens:  # a server answering the same page forever must not hang the audit
+            raise EvidenceUnreadable("LookupEvents returned the same NextToken twice")
+        seen_tokens.add(token)
+
+
+def _trail_events(subject: UsageSubject, target, clients: Clients, start: datetime, end: datetime) -> tuple[list, bool]:
+    region, project = trail_project_location(target.trail_project, target.region)
+    client = clients.sls(region)
+    def stream(query: str, max_pages: int | None = None) -> Iterator[dict]:
+        return _trail_stream(clients, client, project, target.trail_logstore, query, start, end, max_pages)
+
+    try:
+        quiet = list(stream(f'"{subject.resource_id}" and event.serviceName: Kms', QUIET_SLS_PAGES))
+    except _Busy:
+        streams = [stream(f'event.eventName: {name} and event.serviceName: Kms and "{subject.resource_id}"')
+                   for name in subject.event_names]
+        return _newest_uses(streams, subject, start, end)
+    return _newest_uses([iter(quiet)], subject, start, end)
+
+
+def _trail_stream(clients: Clients, client, project: str, logstore: str, query: str, start: datetime,
+                  end: datetime, max_pages: int | None = None) -> Iterator[dict]:
+    """The events of the trail's logs matching `query`, newest first, page by page as they are needed;
+    _Busy when more than `max_pages` pages hold them."""
+    offset, pages = 0, 0
+    while True:
+        request = GetLogsRequest(project, logstore, int(start.timestamp()), int(end.timestamp()) + 1,
+                                 query=query, line=SLS_LINES, offset=offset, reverse=True)
+        response = clients.call("sls:GetLogs", client.get_logs, request)
+        if not response.is_completed():
+            raise EvidenceUnreadable("SLS GetLogs on the trail logstore did not complete (progress Incomplete)")
+        logs = response.get_logs()
+        for log in logs:
+            text = log.get_contents().get("event")
+            if text is None:
+                continue
+            try:
+                event = json.loads(text)
+            except ValueError:
+                raise EvidenceUnreadable("a trail log's event field is not JSON") from None
+            yield event
+        offset += len(logs)
+        pages += 1
+        if len(logs) < SLS_LINES:
+            return
+        if max_pages is not None and pages >= max_pages:
+            raise _Busy()
+
+
+def _instance_log_events(subject: UsageSubject, target, clients: Clients, start: datetime, end: datetime) -> tuple[list, bool]:
+    """The newest MAX_EVENTS uses of the subject in the KMS instances' access log within the window, as
+    ActionTrail-shaped records (shared/usage.py, instance_log_event), and whether more were there."""
+    region, project = trail_project_location(target.kms_instance_log_project, target.region)
+    client = clients.sls(region)
+    kept: list[dict] = []
+    seen: set[str] = set()
+    offset = 0
+    while True:
+        request = GetLogsRequest(project, target.kms_instance_log_logstore, int(start.timestamp()), int(end.timestamp()) + 1,
+                                 query=f'"{subject.resource_id}"', line=SLS_LINES, offset=offset, reverse=True)
+        response = clients.call("sls:GetLogs", client.get_logs, request)
+        if not response.is_completed():
+            raise EvidenceUnreadable("SLS GetLogs on the KMS instance log did not complete (progress Incomplete)")
+        logs = response.get_logs()
+        for log in logs:
+            raw = instance_log_event(log.get_contents(), log.get_time())
+            event = parse_event(raw)
+            if not subject.is_instance_use(event):
+                continue
+            when = event_time(event)
+            if when is not None and not start <= when <= end:
+                continue
+            ident = event.eventId or json.dumps(raw, sort_keys=True)
+            if ident in seen:
+                continue
+            if len(kept) == MAX_EVENTS:
+                return kept, True
+            seen.add(ident)
+            kept.append(raw)
+        offset += len(logs)
+        if len(logs) < SLS_LINES:
+            return kept, False
+
