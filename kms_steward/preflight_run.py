@@ -164,6 +164,11 @@ def run_preflight(*, key_id: str, region: str | None, action: str, fmt: str, acc
     except (AccountError, CredentialsMissing, KeyInAnotherAccount) as exc:
         click.echo(f"error: {exc}", err=True)  # one line, unwrapped: a script's log greps it
         return EXIT_CANNOT_RUN
+    return _print(report, fmt, fail_on, render_json, render_markdown, render_table)
+
+
+def _print(report, fmt: str, fail_on: frozenset[str], render_json, render_markdown, render_table) -> int:
+    """The report on stdout in `fmt`; its outcome's exit code."""
     if fmt == "json":
         click.echo(render_json(report))
     elif fmt == "md":
@@ -198,10 +203,4 @@ def run_secret_preflight(*, name: str, region: str | None, fmt: str, account_fil
     except (AccountError, CredentialsMissing) as exc:
         click.echo(f"error: {exc}", err=True)
         return EXIT_CANNOT_RUN
-    if fmt == "json":
-        click.echo(render_json(report))
-    elif fmt == "md":
-        click.echo(render_markdown(report), nl=False)
-    else:
-        render_table(report, Console())
-    return exit_code(report.outcome, fail_on)
+    return _print(report, fmt, fail_on, render_json, render_markdown, render_table)
