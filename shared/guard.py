@@ -143,6 +143,7 @@ class KeyGuard:
     """The guard's pipeline, with a KMS key as its subject. secret-guard (shared/secret_guard.py) runs the same
     pipeline with a secret: it sets the attributes below and overrides the methods marked as the subject's."""
 
+    FUNCTION = "key-guard"
     NOUN = "key"
     DELETION_EVENT = "ScheduleKeyDeletion"  # the event the safety net re-decides, and the fail-safe undoes
     SAFETY_NET_SOURCE = SAFETY_NET_SOURCE
@@ -412,7 +413,7 @@ class KeyGuard:
                 raise _Ignored(f"the call failed ({clip(data.errorCode)}): nothing changed")
             rule = self.RULES.get(m.event_name)
             if rule is None:
-                raise _Ignored(f"{clip(m.event_name)} is not a mutation key-guard acts on")
+                raise _Ignored(f"{clip(m.event_name)} is not a mutation {self.FUNCTION} acts on")
             if (why := rule.ignore(data)) is not None:
                 raise _Ignored(why)
             if not m.key_ref:
@@ -904,5 +905,5 @@ def _state_if_refused(clients: Clients, key_id: str, region: str, exc: Exception
 
 
 class _Ignored(Exception):
-    """Not a mutation key-guard acts on; recorded as ignored."""
+    """Not a mutation the guard acts on; recorded as ignored."""
 

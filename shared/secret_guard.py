@@ -48,6 +48,7 @@ _SECRET_FIELDS = {"keyId": "secretName", "keyRef": "secretRef", "keyStateBefore"
 
 
 class SecretGuard(KeyGuard):
+    FUNCTION = "secret-guard"
     NOUN = "secret"
     DELETION_EVENT = "DeleteSecret"
     SAFETY_NET_SOURCE = "kms-steward.secret-safety-net"
@@ -111,7 +112,7 @@ class SecretGuard(KeyGuard):
                       kmsInstance=(secret.kms_instance or None) if secret else None,
                       plannedDeleteTime=(secret.planned_delete_time or None) if secret else None,
                       forceDeleted=True if forced else None,
-                      recoveryWindowDays=m.data.requestParameters.get("RecoveryWindowInDays") if not forced else None)
+                      recoveryWindowDays=_short(m.data.requestParameters.get("RecoveryWindowInDays")) if not forced else None)
         evidence = ReaderEvidence()
         if forced or rule.audit_when(secret):
             record["step"] = "find readers"
@@ -208,6 +209,11 @@ class SecretGuard(KeyGuard):
     def _finish(self, outcome: Outcome, clients: Clients | None, started: float) -> Outcome:
         outcome.record = {_SECRET_FIELDS.get(k, k): v for k, v in outcome.record.items()}
         return super()._finish(outcome, clients, started)
+
+
+def _short(value: Any) -> str | None:
+    """A request parameter as recorded: as sent, cut to 10 characters (a forged event never fills a record)."""
+    return None if value is None else str(value)[:10]
 
 
 def _forced(m: Mutation) -> bool:

@@ -300,3 +300,17 @@ def test_a_forced_deletion_whose_readers_cannot_be_known_is_alerted(start_cloud)
     [alert] = alerts(cloud)
     assert alert["Name"] == "KmsSecretForceDeletedWithReaders"
     assert alert["readersIncomplete"].startswith("the secret is gone, so whether it was in a KMS instance")
+
+
+def test_a_failed_deletion_and_a_key_event_are_ignored_and_recorded(start_cloud):
+    cloud = start_cloud(account())
+    failed = json.loads(json.dumps(DELETE_EVENT))
+    failed["data"]["errorCode"] = "Rejected.ResourceInDeleteWindow"
+    key_event = json.loads((ROOT / "events" / "schedule_key_deletion.json").read_text())
+
+    results = [guard(cloud).handle(event, "inv-1")["results"][0] for event in (failed, key_event)]
+
+    assert [r["status"] for r in results] == ["ignored", "ignored"]
+    assert results[0]["reason"] == "the call failed ('Rejected.ResourceInDeleteWindow'): nothing changed"
+    assert results[1]["reason"] == "'ScheduleKeyDeletion' is not a mutation secret-guard acts on"
+    assert len(records(cloud)) == 2 and alerts(cloud) == [] and cloud.calls.get("kms:RestoreSecret") == 0
