@@ -114,7 +114,9 @@ class ActionTrail:
         account = self.cloud.account.account_id
         kind = "ConsoleOperation" if record["eventType"] == "ConsoleOperation" else "ApiCall"
         key_ids = record["referencedResources"].get("ACS::KMS::Key", [])
-        subject = f"acs:{product.code}:{record['acsRegion']}:{account}:" + (f"key/{key_ids[0]}" if key_ids else record["eventName"])
+        secrets = record["referencedResources"].get("ACS::KMS::Secret", [])
+        resource = f"secret/{secrets[0]}" if secrets else f"key/{key_ids[0]}" if key_ids else record["eventName"]
+        subject = f"acs:{product.code}:{record['acsRegion']}:{account}:{resource}"
         return {
             "id": str(uuid.uuid4()),
             "source": f"acs.{product.code}",
