@@ -285,7 +285,7 @@ class KeyGuard:
                         else:
                             results.append(self._not_reached(mutation, invocation_id, last_chance).result())
                         continue
-                    retry_later.append(f"{len(key_ids) - index} key(s) in {region} not reached within the time limit")
+                    retry_later.append(f"{len(key_ids) - index} {self.NOUN}(s) in {region} not reached within the time limit")
                     break
                 try:
                     results.append(self._process(mutation, invocation_id, last_chance=last_chance).result())
@@ -304,7 +304,7 @@ class KeyGuard:
                     ids = ", ".join(uncancelled)
                     what = "pending deletion" + (" or left acting by an earlier run" if set(uncancelled) & set(left_acting) else "")
                     results.append(self._safety_net_region_failed(
-                        region, day, "safety net", f"{len(uncancelled)} key(s) {what} neither decided nor cancelled: {ids}",
+                        region, day, "safety net", f"{len(uncancelled)} {self.NOUN}(s) {what} neither decided nor cancelled: {ids}",
                         f"the safety net's last run ran out of time before these {self.NOUN}s in {region}: {ids}",
                         invocation_id, last_chance, retry_later).result())
                 continue
@@ -355,8 +355,9 @@ class KeyGuard:
             retry_later.append(f"{region}: {len(transient)} claim(s) an earlier run left not read ({transient[0]})")
         else:
             not_read += transient
-        # Each key with what its claim says: the cut-off attempt, or the alert still owed.
-        acted = {str(c.get("event", "")).rsplit("/", 1)[-1]: cut_off(c) or {"alertOwed": c.get("alertOwed")} for c in left}
+        # Each subject with what its claim says: the cut-off attempt, or the alert still owed. The claim's event is
+        # the folder and the subject's id, which for a secret may hold "/" itself (payments/db-password).
+        acted = {_after(str(c.get("event", "")), folder + "/"): cut_off(c) or {"alertOwed": c.get("alertOwed")} for c in left}
         return {k: v for k, v in acted.items() if k}, not_read
 
     # ------------------------------------------------------------ the subject's (secret-guard overrides these)
@@ -853,13 +854,18 @@ class KeyGuard:
         record.setdefault("recordId", str(uuid.uuid4()))
         record["recordedTo"] = write_record(
             {k: v for k, v in record.items() if v is not None}, clients=clients or self._record_clients(region),
-            project=self.config.records_project, logstore=self.config.records_logstore, region=region)
+            project=self.config.records_project, logstore=self.config.records_logstore, region=region, topic=self.FUNCTION)
 
     def _record_clients(self, region: str) -> Clients | None:
         try:
             return self.clients_for(region)  # refused for no region ("a region is required"), as for a bad one
         except Exception:
             return None
+
+
+def _after(text: str, prefix: str) -> str:
+    """What follows `prefix` in `text`, or "" when it does not start with it."""
+    return text[len(prefix):] if text.startswith(prefix) else ""
 
 
 def _untold(acted: dict) -> str:

@@ -66,6 +66,10 @@ def decide_secret_deletion(secret: Optional[SecretView], evidence: ReaderEvidenc
     mode = config.deletion_mode
     if forced:
         # Nothing can bring it back: whoever reads it is told now, before they break.
+        if evidence.may_be_read and secret is not None:  # a secret of that name exists again: readers by name read it
+            return Decision(verdict="alert", alert=True, severity="WARN", mode=mode, reasons=evidence.why() + [
+                f"deleted for good (ForceDeleteWithoutRecovery), but a secret of that name exists again (created "
+                f"{secret.create_time or 'at an unknown time'}): its readers read the new one, which may not hold what they expect"])
         if evidence.may_be_read:
             return Decision(verdict="alert", alert=True, severity="CRITICAL", mode=mode, reasons=evidence.why() + [
                 "deleted for good (ForceDeleteWithoutRecovery): it cannot be restored; every reader fails at its next read"])

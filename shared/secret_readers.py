@@ -24,6 +24,7 @@ are masked, and the value is never asked for.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Optional
 
@@ -56,15 +57,28 @@ class SecretTarget:
     as_of: Optional[str] = None  # the instant the window ends (the deletion's time; None: now)
 
     def names_secret(self, value: Optional[str]) -> bool:
-        """A secret's name, or its ARN (acs:kms:<region>:<account>:secret/<name>), naming this secret."""
+        """A secret's name, or its ARN (acs:kms:<region>:<account>:secret/<name>) in this secret's region and account,
+        naming this secret."""
         value = (value or "").strip()
-        return bool(value) and (value == self.name or value == self.arn
-                                or (value.startswith("acs:kms:") and value.endswith(f":secret/{self.name}")))
+        if not value:
+            return False
+        if value == self.name or value == self.arn:
+            return True
+        match = _SECRET_ARN.fullmatch(value)
+        return bool(match) and match["name"] == self.name and match["region"] == self.region \
+            and (not self.account_id or match["account"] == self.account_id)
+
+
+_SECRET_ARN = re.compile(r"acs:kms:(?P<region>[^:]*):(?P<account>[^:]*):secret/(?P<name>.+)")
 
 
 def names_the_secret(event: ActionTrailRecord, target: SecretTarget) -> bool:
     """Whether the event names the secret: among its referenced resources (the instance log's resource_id lands there
-    too, shared/usage.py instance_log_event) or in requestParameters.SecretName."""
+    too, shared/usage.py instance_log_event) or in requestParameters.SecretName. Secrets are regional (each region's
+    KMS endpoint holds its own; the ARN names the region), so one name may be two secrets in two regions, and a
+    trail's logstore holds every region's calls: a call made in another region names another secret."""
+    if event.acsRegion and event.acsRegion != target.region:
+        return False
     for values in (event.referencedResources or {}).values():
         for value in values if isinstance(values, list) else str(values).split(","):
             if target.names_secret(str(value)):

@@ -216,6 +216,7 @@ def instance_log_event(contents: dict[str, Any], log_time: Optional[int] = None)
         "requestId": request_id or None,
         "eventName": name or "unknown",
         "serviceName": "Kms",
+        "acsRegion": text("region_id") or None,  # the call's region: a secret's name names a secret of one region only
         "eventTime": when or None,
         "sourceIpAddress": text("client_ip") or None,
         "userAgent": text("useragent") or None,

@@ -314,3 +314,20 @@ def test_a_failed_deletion_and_a_key_event_are_ignored_and_recorded(start_cloud)
     assert results[0]["reason"] == "the call failed ('Rejected.ResourceInDeleteWindow'): nothing changed"
     assert results[1]["reason"] == "'ScheduleKeyDeletion' is not a mutation secret-guard acts on"
     assert len(records(cloud)) == 2 and alerts(cloud) == [] and cloud.calls.get("kms:RestoreSecret") == 0
+
+
+def test_a_forced_deletion_of_a_name_created_again_since_is_a_warning_not_a_loss(start_cloud):
+    # The readers read by name: a secret of that name exists again, so they read the new one. Told as a WARN.
+    cloud = start_cloud(account())
+    app_reads(cloud)
+    cloud.bus.hold()
+    alice_kms(cloud).delete_secret(kms.DeleteSecretRequest(secret_name=SECRET, force_delete_without_recovery="true"))
+    alice_kms(cloud).create_secret(kms.CreateSecretRequest(secret_name=SECRET, secret_data=CANARY + "-new", version_id="v1",
+                                                           encryption_key_id=KEY))
+    cloud.bus.release()
+    assert cloud.bus.drain(timeout=60)
+
+    [alert] = [a for a in alerts(cloud) if a["mutation"] == "DeleteSecret"]
+    assert alert["Name"] == "KmsSecretForceDeletedWithReaders" and alert["severity"] == "WARN"
+    assert any("a secret of that name exists again" in r for r in alert["reasons"])
+    nothing_shows_the_canary(cloud)

@@ -47,6 +47,7 @@ def test_a_full_entry_reads_as_an_actiontrail_record_of_that_call():
         "requestId": "2753f2f4-efb8-49c8-9817-c60cfe286c2d",
         "eventName": "GenerateDataKey",
         "serviceName": "Kms",
+        "acsRegion": "cn-hangzhou",  # its region_id
         "eventTime": EXAMPLE_TIME,  # the entry's own time, not when SLS stored it
         "sourceIpAddress": "192.168.0.7",
         "userAgent": "AlibabaCloud (darwin; amd64) Golang/1.15.3 Core/0.01 TeaDSL/1",

@@ -582,4 +582,10 @@ def _matches(field: str | None, value: str, prefix: bool) -> bool:
     candidates = [text, *(t for t in _TOKEN_SPLIT.split(text) if t)]
     if prefix:
         return any(c.startswith(value) for c in candidates)
+    # A keyword holding delimiters is tokenized like the logs: it matches a log holding every one of its tokens, in
+    # any order ("Phrase search": "abc def matches all logs that contain both abc and def, regardless of order";
+    # a delimiter in a phrase "is only used to split tokens", https://www.alibabacloud.com/help/en/sls/phrase-search).
+    tokens = [t for t in _TOKEN_SPLIT.split(value) if t]
+    if len(tokens) > 1:
+        return all(token in candidates for token in tokens)
     return value in candidates
