@@ -164,7 +164,7 @@ class KeyGuard:
         # invocation at its timeout, whatever it was doing, so an audit is bounded by what is left of it.
         self._clock = clock
         self._ends_at = clock() + time_limit_s if time_limit_s else None
-        self._keys_after = 0  # the safety net: keys of the region still to come after the one being decided
+        self._keys_after = 0  # the safety net: keys still to come in the run (this region and the later ones)
 
     def _seconds_left(self) -> float | None:
         return None if self._ends_at is None else self._ends_at - self._clock()
@@ -244,10 +244,12 @@ class KeyGuard:
         results: list[dict] = []
         retry_later: list[str] = []
         unread_by_region: dict[str, list[str]] = {}  # claims an earlier run left that could not be read
-        pending = 0
+        # Every region is listed first, so that a key's in-place resends always leave time for every key still to
+        # come in the run, in this region and the ones after it (protection before telling).
+        listed: dict[str, list[str]] = {}
         for region in self.config.regions or (self.config.region,):
             try:
-                key_ids = self._list_pending(self.clients_for(region), region)
+                listed[region] = self._list_pending(self.clients_for(region), region)
             except Exception as exc:
                 noun = self.NOUN
                 if is_transient(exc) and not last_chance:
@@ -257,8 +259,9 @@ class KeyGuard:
                         region, day, f"list {noun}s pending deletion", f"{noun}s pending deletion not re-decided in this region",
                         f"safety net could not list {noun}s in {region}: {describe_error(exc)}", invocation_id, last_chance,
                         retry_later).result())
-                continue
-            pending += len(key_ids)
+        pending = sum(len(key_ids) for key_ids in listed.values())
+        for position, (region, key_ids) in enumerate(listed.items()):
+            in_later_regions = sum(len(ids) for ids in list(listed.values())[position + 1:])
             left_acting, not_read = self._left_acting(region, day, retry_later, last_chance)
             if not_read:
                 unread_by_region[region] = not_read
@@ -269,7 +272,7 @@ class KeyGuard:
             key_ids = list(left_acting) + [k for k in key_ids if k not in left_acting]
             uncancelled: list[str] = []
             for index, key_id in enumerate(key_ids):
-                self._keys_after = len(key_ids) - index - 1
+                self._keys_after = len(key_ids) - index - 1 + in_later_regions
                 told = left_acting.get(key_id) or {}
                 mutation = self._from_safety_net(key_id, region, day, timer, cut_off=told or None)
                 left = self._seconds_left()
