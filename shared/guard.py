@@ -359,9 +359,16 @@ class KeyGuard:
         else:
             not_read += transient
         # Each subject with what its claim says: the cut-off attempt, or the alert still owed. The claim's event is
-        # the folder and the subject's id, which for a secret may hold "/" itself (payments/db-password).
-        acted = {_after(str(c.get("event", "")), folder + "/"): cut_off(c) or {"alertOwed": c.get("alertOwed")} for c in left}
-        return {k: v for k, v in acted.items() if k}, not_read
+        # the folder and the subject's id, which for a secret may hold "/" itself (payments/db-password). A claim
+        # naming no subject of this folder (damaged, or copied by hand) is named, for the run to alert.
+        acted: dict[str, dict] = {}
+        for claim in left:
+            subject = _after(str(claim.get("event", "")), folder + "/")
+            if subject:
+                acted[subject] = cut_off(claim) or {"alertOwed": claim.get("alertOwed")}
+            else:
+                not_read.append(f"a claim in {folder} names no {self.NOUN} of it (event {clip(claim.get('event'), 120)})")
+        return acted, not_read
 
     # ------------------------------------------------------------ the subject's (secret-guard overrides these)
 

@@ -170,6 +170,9 @@ def transition(clients: Clients, key_id: str, region: str, action: str, *, requi
             failure = NotApplied(f"{api} answered OK but the {noun} is still {now}")
             continue
         if not is_transient(failure):
+            if maybe_ran:  # refused, perhaps for the very state the earlier attempt made, not yet shown
+                raise WriteUnconfirmed(f"{api} not confirmed: an earlier attempt {maybe_ran}, and the {noun} still showed "
+                                       f"{required}; the repeat was refused: {describe_error(failure)}")
             return ActionResult(action=action, outcome="failed", state_after=now,
                                 detail=f"{api} failed: {describe_error(failure)}")
         if never_sent(failure):  # throttled or unreachable through every retry: the invocation's retry may fare better

@@ -894,8 +894,9 @@ def test_a_claims_listing_failing_transiently_retries_the_run_and_alerts_nothing
     assert "claimsNotRead" not in result["safetyNet"] and len(alerts(cloud)) == 1
 
 
-def test_damaged_claims_naming_no_event_are_passed_over_and_the_run_goes_on(start_cloud):
-    # A claim in the folder with an empty event, and one with none: no key to tell of, and no run stopped by them.
+def test_damaged_claims_naming_no_event_stop_no_run_and_are_named_for_a_person(start_cloud):
+    # A claim in the folder with an empty event, and one with none: no key to decide again, and no run stopped by
+    # them; but each notes an action that may have been taken and told to no one, so the run names them.
     cloud = pending_key_with_a_dependent(start_cloud)
     keeper = guard(cloud)
     bucket, folder = safety_net_folder(keeper, cloud)
@@ -905,7 +906,8 @@ def test_damaged_claims_naming_no_event_are_passed_over_and_the_run_goes_on(star
 
     keeper.handle(TIMER, "inv-timer")
 
-    assert key_state(cloud) == "Enabled" and [a["Name"] for a in alerts(cloud)] == ["KmsKeyDeletionBlocked"]
+    assert key_state(cloud) == "Enabled" and [a["Name"] for a in alerts(cloud)] == ["KmsKeyDeletionBlocked", "KmsKeyGuardFailed"]
+    assert json.dumps(alerts(cloud)[1]).count("names no key of it") == 2
 
 
 def test_a_fail_safe_cancel_after_the_read_names_the_key_by_its_id_not_by_the_events_alias(start_cloud, monkeypatch):
