@@ -29,8 +29,12 @@ def secret(name: str = SECRET, **fields) -> dict:
             "Versions": [{"VersionId": "v1", "VersionStages": ["ACSCurrent"], "SecretData": CANARY}], **fields}
 
 
+RECORDS = {"projectName": "kms-steward-logs", "logstoreName": "secret-guard-decisions", "RegionId": REGION}
+
+
 def account(*secrets: dict, faults=()):
-    return make_account(kms={"secrets": list(secrets or [secret()])}, credentials=[APP], faults=list(faults))
+    return make_account(kms={"secrets": list(secrets or [secret()])}, sls={"logstores": [RECORDS]}, credentials=[APP],
+                        faults=list(faults))
 
 
 def records(cloud) -> list[dict]:

@@ -14,7 +14,7 @@ from tests.support.accounts import ACCOUNT_ID, REGION, make_account
 from tests.support.guard import alerts, decision_records
 from tests.support.resources import iso
 from tests.support.scanners import now
-from tests.test_secret_guard import (CANARY, SECRET, account, alice_deletes, alice_kms, app_reads, guard,
+from tests.test_secret_guard import (CANARY, RECORDS, SECRET, account, alice_deletes, alice_kms, app_reads, guard,
                                      planned_delete_time, secret)
 
 CMS_DOWN_ONCE = {"Api": "cms:PutCustomEvent", "Code": "ServiceUnavailable", "Status": 503, "Remaining": 1}
@@ -52,7 +52,8 @@ def test_a_busy_secret_in_a_busy_account_keeps_its_one_old_reader(start_cloud):
     noise += [read_event(f"other/secret-{i}", t - timedelta(hours=i % 600 + 1), user="others") for i in range(600)]
     noise += [read_event(SECRET + "-old", t - timedelta(days=1), user="someone-else")]  # a name it is a prefix of
     events = noise + [read_event(SECRET, t - timedelta(days=29, hours=23), user="month-end")]
-    cloud = start_cloud(make_account(kms={"secrets": [secret(), secret(SECRET + "-old")]}, actiontrail={"events": events}))
+    cloud = start_cloud(make_account(sls={"logstores": [RECORDS]}, kms={"secrets": [secret(), secret(SECRET + "-old")]},
+                                     actiontrail={"events": events}))
 
     alice_deletes(cloud)
 
@@ -63,7 +64,7 @@ def test_a_busy_secret_in_a_busy_account_keeps_its_one_old_reader(start_cloud):
 
 def test_a_read_just_outside_the_window_does_not_count(start_cloud):
     t = now()
-    cloud = start_cloud(make_account(kms={"secrets": [secret()]},
+    cloud = start_cloud(make_account(sls={"logstores": [RECORDS]}, kms={"secrets": [secret()]},
                                      actiontrail={"events": [read_event(SECRET, t - timedelta(days=30, hours=1))]}))
 
     alice_deletes(cloud)

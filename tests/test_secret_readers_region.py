@@ -15,7 +15,7 @@ from tests.support.accounts import BASE_ACCOUNT, KEY, REGION
 from tests.support.guard import alerts, decision_records
 from tests.support.resources import TRAIL, iso
 from tests.support.scanners import now
-from tests.test_secret_guard import APP, APP_AK, APP_SECRET, CANARY, alice_deletes, planned_delete_time
+from tests.test_secret_guard import APP, APP_AK, APP_SECRET, CANARY, RECORDS, alice_deletes, planned_delete_time
 
 SECRET = "payments/db-password"
 
@@ -26,6 +26,7 @@ def two_region_secrets() -> Account:
     data = copy.deepcopy(BASE_ACCOUNT)
     data["regions"] = [{"RegionId": REGION}, {"RegionId": SHANGHAI}]
     data["credentials"] += [APP]
+    data["sls"]["logstores"].append(RECORDS)
     data["kms"]["secrets"] = [
         {"SecretName": SECRET, "RegionId": REGION, "EncryptionKeyId": KEY,
          "Versions": [{"VersionId": "v1", "VersionStages": ["ACSCurrent"], "SecretData": CANARY}]},

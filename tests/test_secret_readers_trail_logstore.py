@@ -12,7 +12,7 @@ from tests.support.accounts import ACCOUNT_ID, REGION, make_account
 from tests.support.guard import decision_records
 from tests.support.resources import TRAIL, iso
 from tests.support.scanners import now
-from tests.test_secret_guard import alice_deletes, planned_delete_time, secret
+from tests.test_secret_guard import RECORDS, alice_deletes, planned_delete_time, secret
 
 import pytest
 
@@ -31,7 +31,7 @@ def read_named_in_request_only(name: str) -> dict:
 def test_a_read_seen_only_in_the_trail_logstore_keeps_the_secret(start_cloud, name):
     t = now()
     trail = {**TRAIL, "StartLoggingTime": iso(t - timedelta(days=60)), "CreateTime": iso(t - timedelta(days=60))}
-    cloud = start_cloud(make_account(kms={"secrets": [secret(name)]},
+    cloud = start_cloud(make_account(sls={"logstores": [RECORDS]}, kms={"secrets": [secret(name)]},
                                      actiontrail={"events": [read_named_in_request_only(name)], "trails": [trail]}),
                         env={"TRAIL_SLS_PROJECT": TRAIL["SlsProjectArn"], "TRAIL_SLS_LOGSTORE": "actiontrail_audit-trail"})
 

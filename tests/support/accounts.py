@@ -52,7 +52,6 @@ BASE_ACCOUNT = {
     ]},
     "sls": {"logstores": [
         {"projectName": "kms-steward-logs", "logstoreName": "key-guard-decisions", "RegionId": REGION},
-        {"projectName": "kms-steward-logs", "logstoreName": "secret-guard-decisions", "RegionId": REGION},
         {"projectName": "kms-steward-logs", "logstoreName": "fc-logs", "RegionId": REGION},
     ]},
 }
