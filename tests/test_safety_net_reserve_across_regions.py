@@ -43,31 +43,31 @@ def shanghai_state(cloud, key_id):
     return next(k.KeyState for k in cloud.account.kms.keys if k.KeyId == key_id)
 
 
-def test_a_refused_alert_told_again_never_starves_the_next_regions_fail_safe_cancels(start_cloud):
-    cloud = start_cloud(account())
+def last_chance_of_the_two_region_run(cloud) -> None:
+    """The safety net's last chance over both regions, with 220 s left: each alert sent takes 25 s, each cancel 20 s
+    (as in test_guard_failure_paths)."""
     env = {**cloud.project.function("key-guard").environment, "FC_REGION": REGION, "GUARD_REGIONS": f"{REGION},{SHANGHAI}"}
-    # Each alert sent takes 25 s, each cancel 20 s (as in test_guard_failure_paths); 220 s left of the last chance.
     clock = lambda: 25.0 * cloud.calls.get("cms:PutCustomEvent") + 20.0 * cloud.calls.get("kms:CancelKeyDeletion")  # noqa: E731
     keeper = KeyGuard(GuardConfig.from_env(env), account_id=ACCOUNT_ID, clients_for=lambda r: clients(cloud, r),
                       time_limit_s=220, clock=clock)
-
     keeper.handle_failed_invocation(TIMER, "EventAgeExceeded", "inv-net-last")
 
+
+def test_a_refused_alert_told_again_never_starves_the_next_regions_fail_safe_cancels(start_cloud):
+    cloud = start_cloud(account())
+
+    last_chance_of_the_two_region_run(cloud)
+
     assert key_state(cloud) == "Enabled"
-    # Without the resend (or with a reserve for cn-shanghai's two keys) both are cancelled fail-safe in the time left.
     assert (shanghai_state(cloud, KEY_A), shanghai_state(cloud, KEY_B)) == ("Enabled", "Enabled")
 
 
 def test_control_without_the_resend_both_keys_of_the_next_region_are_cancelled(start_cloud, monkeypatch):
-    # The same run with no in-place resend: the time was enough for both of cn-shanghai's fail-safe cancels.
+    # The same run with no in-place resend: the time is enough for both of cn-shanghai's fail-safe cancels.
     from shared import guard as shared_guard
     monkeypatch.setattr(shared_guard, "IN_PLACE_ALERT_PAUSES_S", ())
     cloud = start_cloud(account())
-    env = {**cloud.project.function("key-guard").environment, "FC_REGION": REGION, "GUARD_REGIONS": f"{REGION},{SHANGHAI}"}
-    clock = lambda: 25.0 * cloud.calls.get("cms:PutCustomEvent") + 20.0 * cloud.calls.get("kms:CancelKeyDeletion")  # noqa: E731
-    keeper = KeyGuard(GuardConfig.from_env(env), account_id=ACCOUNT_ID, clients_for=lambda r: clients(cloud, r),
-                      time_limit_s=220, clock=clock)
 
-    keeper.handle_failed_invocation(TIMER, "EventAgeExceeded", "inv-net-last")
+    last_chance_of_the_two_region_run(cloud)
 
     assert (shanghai_state(cloud, KEY_A), shanghai_state(cloud, KEY_B)) == ("Enabled", "Enabled")
