@@ -16,7 +16,10 @@ Facts relied on:
 - The access log's resource_id is "the key ID or secret name" ("Log fields",
   https://www.alibabacloud.com/help/en/kms/key-management-service/log-field-details).
 UNCONFIRMED, as for keys: that ActionTrail fills the resource name LookupEvents' ResourceName condition matches
-with the secret's name for GetSecretValue (each event is also checked client-side, by requestParameters.SecretName).
+with the secret's name for GetSecretValue. So when LookupEvents finds no read by the name, every GetSecretValue call
+of the region in the window is read and checked by requestParameters.SecretName (kms_usage._unnamed_uses), up to
+1,000 calls; more than that cannot be checked whole and the readers count as unknown, unless the trail's logstore
+is configured: it is searched by the name in full text, and then LookupEvents is asked by the name only.
 
 A managed secret (RDS, Redis, PolarDB, RAM, ECS) is used by the service that owns it, whether or not anyone reads it
 here: it counts as read by that service. Nothing secret is kept: request parameters are never copied, AccessKey ids
@@ -90,7 +93,7 @@ def names_the_secret(event: ActionTrailRecord, target: SecretTarget) -> bool:
 def secret_subject(target: SecretTarget) -> UsageSubject:
     def is_read(event: ActionTrailRecord) -> bool:
         return event.eventName in READ_APIS and event.serviceName in (None, "", "Kms") and names_the_secret(event, target)
-    return UsageSubject(target.name, READ_APIS, is_read, is_read)
+    return UsageSubject(target.name, READ_APIS, is_read, is_read, unnamed_uses=True)
 
 
 @dataclass(frozen=True)

@@ -124,6 +124,9 @@ _UNDATED = datetime.min.replace(tzinfo=timezone.utc)  # an event without a reada
 # times a day over a 30-day window is quiet.
 QUIET_PAGES = 4  # of LookupEvents' 50
 QUIET_SLS_PAGES = 2  # of GetLogs' 100
+# A subject whose uses may not name it as their resource: its use APIs' calls in the region, read back this many
+# pages (1,000 calls, 10 s at LookupEvents' 2 a second) before the evidence is given up as incomplete.
+UNNAMED_PAGES = 20
 
 
 class _Busy(Exception):
@@ -139,6 +142,9 @@ class UsageSubject:
     event_names: tuple[str, ...]  # the APIs that use it, each asked for by name when the subject is busy
     is_use: Callable[[ActionTrailRecord], bool]  # an ActionTrail event that uses it
     is_instance_use: Callable[[ActionTrailRecord], bool]  # a KMS instance log entry (ActionTrail-shaped) that uses it
+    # Whether its uses may be recorded without its name as their resource (a secret's reads): when none is found by
+    # name, every call of its use APIs in the region is read and checked (_unnamed_uses).
+    unnamed_uses: bool = False
 
 
 def key_subject(target: AuditTarget) -> UsageSubject:
@@ -310,7 +316,30 @@ def _lookup_events(subject: UsageSubject, target, clients: Clients, start: datet
     except _Busy:
         streams = [_lookup_stream(clients, client, by("EventName", name), asked_from, end) for name in subject.event_names]
         return _newest_uses(streams, subject, start, end)
-    return _newest_uses([iter(quiet)], subject, start, end)
+    found = _newest_uses([iter(quiet)], subject, start, end)
+    if found[0] or not subject.unnamed_uses or (target.trail_project and target.trail_logstore):
+        return found
+    return _unnamed_uses(subject, clients, client, asked_from, start, end)
+
+
+def _unnamed_uses(subject: UsageSubject, clients: Clients, client, asked_from: datetime, start: datetime,
+                  end: datetime) -> tuple[list, bool]:
+    """No use found by the subject's name: every call of its use APIs in the region (ServiceName + EventName, a
+    documented pair), each checked client-side, for the case where ActionTrail does not give the subject's name as
+    the calls' resource name (UNCONFIRMED for a secret's GetSecretValue). Bounded: more calls than UNNAMED_PAGES
+    pages hold cannot be read whole, and the evidence is incomplete (fail safe), unless the trail's logstore, searched
+    by the name in full text, is configured, in which case this is not asked at all."""
+    events: list[dict] = []
+    for name in subject.event_names:
+        conditions = [at.LookupEventsRequestLookupAttribute(key="ServiceName", value="Kms"),
+                      at.LookupEventsRequestLookupAttribute(key="EventName", value=name)]
+        try:
+            events += _lookup_stream(clients, client, conditions, asked_from, end, max_pages=UNNAMED_PAGES)
+        except _Busy:
+            raise EvidenceUnreadable(f"no {name} call found naming {subject.resource_id} as its resource, and the region's "
+                                     f"{name} calls in the window are more than {UNNAMED_PAGES * PAGE_SIZE} to check one "
+                                     f"by one: set TRAIL_SLS_PROJECT/LOGSTORE to search them by name") from None
+    return _newest_uses([iter(events)], subject, start, end)
 
 
 def _lookup_stream(clients: Clients, client, conditions: list, start: datetime, end: datetime,
