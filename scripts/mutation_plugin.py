@@ -39,7 +39,8 @@ DECISION_PATH_TESTS = frozenset(f"{name}.py" for name in """
     test_usage_instance_log_reading test_guard_failure_paths test_safety_net_regions test_usage_caller_aggregation
     test_safety_net_listing test_cancel_deletion_key_gone test_key_aliases_listing test_usage_lookup_events_cut
     test_usage_trail_beside_lookup_events test_fanout_pool test_transition_confirmed_by_the_key test_guard_action_unconfirmed
-    test_secret_guard
+    test_secret_guard test_secret_readers_unnamed test_secret_restore_unconfirmed test_safety_net_action_unconfirmed
+    test_safety_net_damaged_claims test_safety_net_reserve_across_regions
 """.split())
 
 
