@@ -1546,12 +1546,11 @@ def test_a_duplicate_delivery_records_the_calls_it_made(start_cloud):
 def test_a_transient_failure_whose_claim_cannot_be_released_still_hands_back_to_fc_and_the_retry_decides(start_cloud):
     # The key's read fails past its retries, then the claim's release is refused: the invocation still hands back
     # to FC naming the step and the failure, and FC's retry (the same request id) takes its own claim and decides.
-    cloud = pending_key_with_a_dependent(start_cloud, {"Api": "kms:DescribeKey", "Code": "ServiceUnavailable", "Status": 503,
-                                                       "Remaining": 4},
-                                         {"Api": "oss:DeleteObject", "Code": "AccessDenied", "Status": 403, "Remaining": 1})
+    cloud = pending_key_with_a_dependent(start_cloud, {"Api": "kms:DescribeKey", "Kind": "server_error", "Remaining": 4},
+                                         {"Api": "oss:DeleteObject", "Kind": "denied", "Remaining": 1})
     keeper = guard(cloud)
 
-    with pytest.raises(TransientError, match=r"^retry later \(read key\): ServiceUnavailable"):
+    with pytest.raises(TransientError, match=r"^retry later \(read key\): InternalError"):
         keeper.handle(SCHEDULE, "inv-1")
     assert key_state(cloud) == "PendingDeletion"
     keeper.handle(SCHEDULE, "inv-1")

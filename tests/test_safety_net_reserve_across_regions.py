@@ -35,7 +35,7 @@ def account() -> Account:
     data["ecs"]["disks"] = [disk("d-app1"), {**disk("d-sh-a", key=KEY_A), "RegionId": SHANGHAI},
                             {**disk("d-sh-b", key=KEY_B), "RegionId": SHANGHAI}]
     # CloudMonitor refuses the first two alerts (the cn-hangzhou key's, and its first resend).
-    data["faults"] = [{"Api": "cms:PutCustomEvent", "Code": "ServiceUnavailable", "Status": 503, "Remaining": 2}]
+    data["faults"] = [{"Api": "cms:PutCustomEvent", "Kind": "server_error", "Remaining": 2}]
     return Account.from_data(data)
 
 

@@ -264,7 +264,7 @@ def test_the_safety_net_restores_a_read_secret_whose_event_was_lost(start_cloud)
 
 
 def test_the_failure_destination_restores_fail_safe_when_it_cannot_decide(start_cloud):
-    cloud = start_cloud(account(faults=[{"Api": "kms:DescribeSecret", "Code": "ServiceUnavailable", "Status": 503}]))
+    cloud = start_cloud(account(faults=[{"Api": "kms:DescribeSecret", "Kind": "server_error"}]))
     cloud.bus.hold()
     alice_kms(cloud).delete_secret(kms.DeleteSecretRequest(secret_name=SECRET))
     keeper = guard(cloud)
@@ -277,7 +277,7 @@ def test_the_failure_destination_restores_fail_safe_when_it_cannot_decide(start_
     # DescribeSecret still fails: the restore went out, and the record says only what the guard could see.
     [alert] = alerts(cloud)
     assert alert["Name"] == "KmsSecretGuardFailed" and alert["actionResult"] == "fail-safe restore sent; the secret is unreadable now"
-    assert alert["reasons"][0].startswith("guard failed at read secret: ServiceUnavailable")
+    assert alert["reasons"][0].startswith("guard failed at read secret: InternalError")
     cloud.faults.clear()
     assert planned_delete_time(cloud) is None
 
@@ -335,3 +335,15 @@ def test_a_forced_deletion_of_a_name_created_again_since_is_a_warning_not_a_loss
     assert alert["Name"] == "KmsSecretForceDeletedWithReaders" and alert["severity"] == "WARN"
     assert any("a secret of that name exists again" in r for r in alert["reasons"])
     nothing_shows_the_canary(cloud)
+
+
+def test_a_recovery_window_of_any_length_is_recorded_cut_to_ten_characters(start_cloud):
+    cloud = start_cloud(account())
+    cloud.bus.hold()
+    alice_kms(cloud).delete_secret(kms.DeleteSecretRequest(secret_name=SECRET))
+    event = json.loads(json.dumps(DELETE_EVENT))
+    event["data"]["requestParameters"]["RecoveryWindowInDays"] = "x" * 5000  # a forged event never fills a record
+
+    guard(cloud).handle(event, "inv-1")
+
+    assert records(cloud)[0]["recoveryWindowDays"] == "x" * 10

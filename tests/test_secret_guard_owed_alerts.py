@@ -11,7 +11,7 @@ from shared.clients import TransientError
 from tests.support.guard import alerts
 from tests.test_secret_guard import account, alice_kms, app_reads, guard, planned_delete_time, secret
 
-CMS_DOWN_ONCE = {"Api": "cms:PutCustomEvent", "Code": "ServiceUnavailable", "Status": 503, "Remaining": 1}
+CMS_DOWN_ONCE = {"Api": "cms:PutCustomEvent", "Kind": "server_error", "Remaining": 1}
 TIMER = {"triggerTime": "2026-12-02T03:30:00Z", "triggerName": "secret-safety-net", "payload": '{"task":"safety-net"}'}
 
 

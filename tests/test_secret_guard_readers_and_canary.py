@@ -17,7 +17,7 @@ from tests.support.scanners import now
 from tests.test_secret_guard import (CANARY, RECORDS, SECRET, account, alice_deletes, alice_kms, app_reads, guard,
                                      planned_delete_time, secret)
 
-CMS_DOWN_ONCE = {"Api": "cms:PutCustomEvent", "Code": "ServiceUnavailable", "Status": 503, "Remaining": 1}
+CMS_DOWN_ONCE = {"Api": "cms:PutCustomEvent", "Kind": "server_error", "Remaining": 1}
 
 
 def records(cloud):
