@@ -74,6 +74,9 @@ def preflight(key_id, secret_name, region, action, fmt, account_file, window_day
     outcomes = fail_on_outcomes(fail_on)
     if bool(key_id) == bool(secret_name):
         raise click.UsageError("name a key (--key-id) or a secret (--secret), one of them")
+    if bool(trail_project) != bool(trail_logstore):
+        # as TRAIL_SLS_PROJECT/LOGSTORE: half a logstore is none, and would be left out without a word
+        raise click.UsageError("--trail-project and --trail-logstore name the trail's logstore together: give both, or neither")
     if secret_name:
         if action != "delete":
             raise click.UsageError("a secret's pre-flight is for its deletion: --action disable is for keys")

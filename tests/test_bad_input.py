@@ -43,8 +43,11 @@ def event_with(**changes) -> bytes:
     (event_with(data__requestParameters={"PendingWindowInDays": "7"}), "no KeyId"),
     (event_with(data__requestParameters={"KeyId": "ffffffff-0000-4000-8000-000000000000"}), "unknown key"),
     (event_with(aliyunaccountid="9999999999999999"), "for account '9999999999999999'"),
-    (event_with(source="evil.kms"), "not an Alibaba Cloud service"),
+    (event_with(source="evil.kms"), "event source 'evil.kms' is not an Alibaba Cloud service (acs.*)"),
     (event_with(data__acsRegion="cn-hangzhou/../x"), "not an Alibaba Cloud region id"),
+    (event_with(data__acsRegion="cn-hangzhou/../x", data__requestParameters={"KeyId": "key/../../x"}),
+     "(such as cn-hangzhou); requestParameters.KeyId 'key/../../x' is not a KMS key id"),  # each problem said
+    (event_with(data__serviceName="Ecs"), "event is from service 'Ecs', not Kms"),
     (b"[]", "holds no event"),
     (b'{"triggerTime": ["2026-12-02T03:00:00Z"], "triggerName": {"name": "safety-net"}}', "malformed timer event"),
 ])

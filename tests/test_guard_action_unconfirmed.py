@@ -85,3 +85,91 @@ def test_without_a_claim_store_a_cancel_that_may_have_run_is_told_at_once(start_
     assert "(this attempt's cancel_deletion may have run: kms:CancelKeyDeletion not confirmed" in record["actionResult"]
     [alert] = alerts(cloud)
     assert alert["Name"] == "KmsKeyGuardFailed" and alert["actionResult"] == record["actionResult"]
+
+
+def test_without_a_claim_store_a_cancel_that_lands_before_the_fail_safe_is_still_told(start_cloud, monkeypatch):
+    # The first cancel is taken but not shown; every repeat is throttled; the key shows the cancel just after the
+    # guard gave up on confirming it, so the fail-safe cancel is refused (the key is Enabled). Nothing is at risk,
+    # but the deletion was stopped, possibly by this attempt: a person is told, never "already done" in silence.
+    from localcloud import fault_kinds
+
+    cancel, describe = Kms.cancel_key_deletion, Kms.describe_key
+    seen = {"cancels": 0, "reads": 0}
+    # DescribeKey: the guard's read, the audit's, then the transition's before, after the taken round and after the
+    # throttled one (a write throttled past its retries ends the rounds)
+    reads_until_given_up = 5
+
+    def taken_then_throttled(self, call):
+        seen["cancels"] += 1
+        if seen["cancels"] == 1:
+            return {"RequestId": call.request_id}  # taken; shown late
+        if seen["reads"] < reads_until_given_up:
+            raise fault_kinds.error("kms", "throttled", "CancelKeyDeletion")
+        return cancel(self, call)  # the fail-safe's: refused, the key is Enabled now
+
+    def read_then_land(self, call):
+        answer = describe(self, call)
+        seen["reads"] += 1
+        if seen["reads"] == reads_until_given_up:
+            land(cloud)
+        return answer
+
+    monkeypatch.setattr(Kms, "cancel_key_deletion", api("CancelKeyDeletion", write=True)(taken_then_throttled))
+    monkeypatch.setattr(Kms, "describe_key", api("DescribeKey")(read_then_land))
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], key_state="PendingDeletion"), env={"STATE_BUCKET": ""})
+
+    guard(cloud).handle(SCHEDULE, "inv-1")
+
+    assert key_state(cloud) == "Enabled"
+    [record] = decision_records(cloud)
+    assert record["status"] == "error" and record["keyStateAfter"] == "Enabled"
+    assert record["actionResult"].startswith("fail-safe cancel refused: the key is Enabled, not pending deletion")
+    assert "(this attempt's cancel_deletion may have run: kms:CancelKeyDeletion not confirmed" in record["actionResult"]
+    [alert] = alerts(cloud)
+    assert alert["Name"] == "KmsKeyGuardFailed" and alert["actionResult"] == record["actionResult"]
+
+
+@pytest.mark.parametrize("own, said", [
+    ({"actionDone": True, "actionResult": "PendingDeletion -> Enabled"},
+     "(this attempt had already done cancel_deletion: PendingDeletion -> Enabled)"),
+    ({"actionUnconfirmed": "kms:CancelKeyDeletion not confirmed"},
+     "(this attempt's cancel_deletion may have run: kms:CancelKeyDeletion not confirmed)"),
+])
+def test_a_fail_safe_says_both_an_earlier_attempts_action_and_this_ones(own, said):
+    # What a person reads when an earlier attempt was cut off while acting and this one acted (or may have) too:
+    # neither may push the other out of the alert.
+    from shared.guard import KeyGuard
+
+    earlier = {"invocation": "inv-0", "started": "2026-12-02T03:00:00Z", "acting": "cancel_deletion"}
+    text = KeyGuard._left_untold({"action": "cancel_deletion", **own}, earlier)
+
+    assert text == f" (invocation inv-0 started to cancel_deletion and may not have told anyone) {said}"
+
+
+def test_without_a_claim_store_an_enable_that_may_have_run_is_told_at_once(start_cloud, monkeypatch):
+    # The same for a disabled key the guard enables again (GUARD_DISABLE_MODE=enforce): no fail-safe undoes a disable,
+    # so "nothing done" would be false; the record and the alert say the enable may have run.
+    from tests.test_guard_failure_paths import DISABLE
+
+    enable = Kms.enable_key
+    taken = []
+
+    def taken_not_shown(self, call):
+        if not taken:
+            taken.append(call.request_id)
+            return {"RequestId": call.request_id}
+        return enable(self, call)
+
+    monkeypatch.setattr(Kms, "enable_key", api("EnableKey", write=True)(taken_not_shown))
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], key_state="Disabled",
+                                     faults=[{"Api": "kms:EnableKey", "Kind": "throttled", "After": 1}]),
+                        env={"STATE_BUCKET": "", "GUARD_DISABLE_MODE": "enforce"})
+
+    guard(cloud).handle(DISABLE, "inv-1")
+
+    [record] = decision_records(cloud)
+    assert record["status"] == "error" and record["action"] == "enable_key"
+    assert record["actionResult"].startswith("nothing done; this attempt's enable_key may have run: kms:EnableKey not "
+                                             "confirmed: an earlier attempt answered OK, and the key still showed Disabled")
+    [alert] = alerts(cloud)
+    assert alert["Name"] == "KmsKeyGuardFailed" and alert["actionResult"] == record["actionResult"]

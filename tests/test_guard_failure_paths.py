@@ -406,6 +406,23 @@ def test_in_alert_mode_a_cut_off_attempt_acted_on_nothing_and_a_key_cancelled_si
     assert record["status"] == "no_action" and alerts(cloud) == []
 
 
+def test_an_attempt_cut_off_while_cancelling_a_key_that_is_gone_by_the_retry_says_its_state_is_unknown(start_cloud):
+    # The retry reads the key and audits it; then KMS no longer knows it, so its cancel is "not needed". The attempt
+    # cut off while cancelling may still have acted untold: told, with the key's state unknown (not guessed).
+    cloud = pending_key_with_a_dependent(start_cloud, {"Api": "kms:DescribeKey", "Code": "Forbidden.KeyNotFound", "Status": 404,
+                                                       "After": 2})
+    keeper = guard(cloud)
+    claim_left_by(cloud, keeper, "inv-1")
+
+    keeper.handle(SCHEDULE, "inv-1")
+
+    [record] = decision_records(cloud)
+    assert record["status"] == "error" and record["earlierAttempt"] == "inv-1"
+    assert record["reason"].endswith("started to cancel_deletion and did not finish: it may have acted and been cut off "
+                                     "before its alert; the key is unknown now")
+    assert [a["Name"] for a in alerts(cloud)] == ["KmsKeyGuardFailed"]
+
+
 def test_a_disable_left_by_an_attempt_cut_off_after_enabling_the_key_says_how_the_key_is(start_cloud):
     # Its retries end busy; the failure destination does nothing to a disabled key (re-enabling is opt-in), but says
     # that the holder had started to enable it, and how the key is now.

@@ -86,6 +86,18 @@ def test_a_person_cancelling_between_event_and_action_is_already_done(start_clou
     assert alerts(cloud) == [] and cloud.calls.get("kms:CancelKeyDeletion") == 1  # alice's only
 
 
+def test_a_key_gone_between_the_decision_and_the_cancel_is_recorded_as_not_needed_where_it_was_looked_for(start_cloud):
+    # The guard read the key and audited it (two DescribeKey calls); from then on KMS no longer knows it.
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], faults=[
+        {"Api": "kms:DescribeKey", "Code": "Forbidden.KeyNotFound", "Status": 404, "After": 2}]))
+    schedule_deletion(cloud)
+
+    record = only_record(cloud)
+    assert record["status"] == "already_done" and alerts(cloud) == []
+    assert record["reason"] == f"not needed: key {KEY} not found in {REGION}"
+    assert cloud.calls.get("kms:CancelKeyDeletion") == 0
+
+
 def test_a_person_cancelling_between_the_audit_and_the_cancel_is_already_done_and_not_alerted(start_cloud, monkeypatch):
     # The guard read the key pending deletion and audited it; a person cancels in the moment before the guard's
     # cancel, which KMS then refuses. The key is safe and nothing was blocked by the guard: already done, no alert.
@@ -188,7 +200,11 @@ def test_an_event_failing_every_retry_reaches_the_failure_destination_which_canc
     assert alert["actionResult"] == "fail-safe cancel sent; the key's state could not be re-read"
     assert any("failed every retry" in reason for reason in alert["reasons"])
     record = only_record(cloud)
-    assert record["status"] == "error" and record["failedInvocation"]
+    assert record["status"] == "error"
+    # The record names the destination's own invocation, and how FC said the event failed (the last attempt's error)
+    assert record["invocation"] == last.request_id
+    assert record["failedInvocation"].startswith(f"UnhandledInvocationError; after {len(guard_invocations(cloud))} attempt(s); ")
+    assert "Rejected.Throttling" in record["failedInvocation"]
 
 
 def test_the_failure_destination_never_raises_on_a_payload_it_cannot_read(start_cloud):

@@ -80,3 +80,19 @@ def test_an_audit_ends_early_enough_to_leave_time_for_the_action_alert_and_recor
     [record] = [r for r in decision_records(cloud) if r.get("keyId") == KEY]
     [disks] = [part for part in record["auditIncomplete"] if part["part"] == "ecs_disks"]
     assert "audit deadline of 6 s" in disks["reason"]
+
+
+def test_the_deployed_handler_is_bounded_by_its_functions_timeout(two_keys_pending):
+    # The handler builds its guard from the invocation's context: a function deployed with a timeout shorter than
+    # a key's decision must not start one (FC would cut it off untold); it hands the run back to FC instead.
+    cloud = two_keys_pending
+    cloud.project.function("key-guard").props["timeout"] = 60  # seconds; a key of the safety net needs more
+    timer = json.dumps(SAFETY_NET_TIMER).encode()
+
+    cut_short = cloud.fc.invoke("key-guard", timer, region=REGION)
+
+    assert not cut_short.ok and "not reached within the time limit" in cut_short.error["errorMessage"]
+    assert key_state(cloud) == "PendingDeletion" and key_state(cloud, OTHER_KEY) == "PendingDeletion"
+    cloud.project.function("key-guard").props["timeout"] = 900
+    assert cloud.fc.invoke("key-guard", timer, region=REGION).ok  # FC's retry, with the time a key needs
+    assert key_state(cloud) == "Enabled" and key_state(cloud, OTHER_KEY) == "Enabled"

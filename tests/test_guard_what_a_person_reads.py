@@ -188,6 +188,10 @@ def test_an_alert_cloudmonitor_refused_once_then_raised_by_the_retry(start_cloud
     expected_first = {**blocked_record(event_id), "alertError": refusal, "alertOwed": "KmsKeyDeletionBlocked"}
     del expected_first["alert"], expected_first["alertSeverity"]
     assert first == expected_first
+    assert decision_records(cloud)[0]["apiCalls"]["cms:PutCustomEvent"] == 1  # the refused alert is among its calls
+    # FC's retry is asked for with what went wrong: the alert and why it was not raised
+    [handed_back] = [inv.error["errorMessage"] for inv in cloud.fc.invocations if inv.function == "key-guard" and inv.error]
+    assert masked(handed_back) == f"KmsKeyDeletionBlocked not raised ({refusal}): the retry raises it"
     assert retry == {
         "status": "alert_raised", "eventId": event_id, "eventSource": "acs.kms", "eventType": "kms:ActionTrail:ApiCall",
         "eventName": "ScheduleKeyDeletion", "keyId": KEY, "region": REGION, "account": ACCOUNT_ID, "caller": ALICE,

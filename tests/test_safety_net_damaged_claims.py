@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from shared.events import clip
 from shared.guard import SAFETY_NET_SOURCE
 from shared.idempotency import PREFIX, EventClaims
 from tests.support.accounts import KEY, REGION, make_account
@@ -25,8 +26,8 @@ def put_claim(cloud, keeper, name: str, body: dict) -> None:
     claims._put(f"{PREFIX}{FOLDER}/{name}", body, forbid_overwrite=False)
 
 
-@pytest.mark.parametrize("event", ["", FOLDER, FOLDER + "/", f"{SAFETY_NET_SOURCE}/2026-12-01/{REGION}/{KEY}", 123],
-                         ids=["empty", "the folder", "the folder and a slash", "another day", "not text"])
+@pytest.mark.parametrize("event", ["", FOLDER, FOLDER + "/", f"{SAFETY_NET_SOURCE}/2026-12-01/{REGION}/{KEY}", 123, "x" * 500],
+                         ids=["empty", "the folder", "the folder and a slash", "another day", "not text", "long (clipped)"])
 def test_a_claim_left_acting_whose_event_names_no_subject_is_not_dropped_silently(start_cloud, event):
     cloud = start_cloud(make_account(disks=[disk("d-app1")]))  # the key is Enabled: nothing pending today
     keeper = guard(cloud)
@@ -35,9 +36,10 @@ def test_a_claim_left_acting_whose_event_names_no_subject_is_not_dropped_silentl
 
     result = keeper.handle(TIMER, "inv-timer-2")
 
-    told = alerts(cloud)
-    unread = result["safetyNet"].get("claimsNotRead")
-    assert told or unread, json.dumps(result)[:600]
+    said = f"a claim in {FOLDER} names no key of it (event {clip(event, 120)})"
+    assert result["safetyNet"].get("claimsNotRead") == [said], json.dumps(result)[:600]
+    [told] = alerts(cloud)
+    assert told["Name"] == "KmsKeyGuardFailed" and said in told["reasons"][0]
 
 
 def test_a_well_formed_claim_left_acting_is_still_told(start_cloud):
@@ -49,9 +51,12 @@ def test_a_well_formed_claim_left_acting_is_still_told(start_cloud):
     claims.claim(f"{FOLDER}/{KEY}", "inv-timer")
     claims.note_acting(f"{FOLDER}/{KEY}", "cancel_deletion")
 
-    keeper.handle(TIMER, "inv-timer")
+    result = keeper.handle(TIMER, "inv-timer")
 
-    assert [a["Name"] for a in alerts(cloud)] == ["KmsKeyGuardFailed"]
+    [told] = alerts(cloud)
+    assert told["Name"] == "KmsKeyGuardFailed" and told["keyId"] == KEY
+    assert "an earlier attempt at this event (invocation inv-timer, started" in json.dumps(told)
+    assert result["safetyNet"].get("claimsNotRead") is None
 
 
 @pytest.mark.parametrize("event", ["", f"{SAFETY_NET_SOURCE}/2026-12-01/{REGION}/{KEY}"], ids=["empty", "another day"])

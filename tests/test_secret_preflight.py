@@ -76,3 +76,10 @@ def test_a_key_and_a_secret_at_once_are_refused():
     result = preflight("--secret", "payments/db-password", "--key-id", "alias/payments", "--account", str(DEMO_ACCOUNT))
 
     assert result.exit_code == 2 and "name a key (--key-id) or a secret (--secret), one of them" in result.output
+
+
+def test_half_of_the_trails_logstore_is_refused_not_ignored():
+    for half in (["--trail-project", "aliyun-actiontrail"], ["--trail-logstore", "actiontrail_audit-trail"]):
+        result = preflight("--secret", "payments/db-password", *half)
+        assert result.exit_code == 2
+        assert "--trail-project and --trail-logstore name the trail's logstore together" in result.output

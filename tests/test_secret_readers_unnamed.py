@@ -33,6 +33,21 @@ def test_a_read_that_names_the_secret_in_its_request_only_is_found_among_the_reg
     assert cloud.calls.get("actiontrail:LookupEvents") == 2  # by the name, then the region's GetSecretValue calls
 
 
+def test_a_read_found_by_the_secrets_name_spares_the_scan_of_the_regions_reads(start_cloud):
+    # LookupEvents is paced at 2 QPS per account: the region's reads are scanned only when none names the secret.
+    t = now()
+    reads = [read_event(SECRET, t - timedelta(days=3)), unnamed(read_event("billing/api-token", t - timedelta(days=1)))]
+    cloud = start_cloud(make_account(sls={"logstores": [RECORDS]}, kms={"secrets": [secret(), secret("billing/api-token")]},
+                                     actiontrail={"events": reads}))
+
+    alice_deletes(cloud)
+
+    assert planned_delete_time(cloud) is None
+    [record] = records(cloud)
+    assert [r["caller"] for r in record["readers"]] == ["ram-user:payments-api"] and record["readersComplete"] is True
+    assert cloud.calls.get("actiontrail:LookupEvents") == 1  # by the name only
+
+
 def test_more_reads_in_the_region_than_can_be_checked_leave_the_readers_unknown_and_the_secret_restored(start_cloud):
     t = now()
     others = [unnamed(read_event(f"app/secret-{i}", t - timedelta(minutes=i))) for i in range(UNNAMED_PAGES * PAGE_SIZE + 1)]
@@ -45,6 +60,21 @@ def test_more_reads_in_the_region_than_can_be_checked_leave_the_readers_unknown_
     assert record["readersComplete"] is False
     assert "the region's GetSecretValue calls in the window are more than 1000" in record["readersIncomplete"]
     assert "set TRAIL_SLS_PROJECT/LOGSTORE" in record["readersIncomplete"]
+
+
+def test_only_the_regions_reads_count_against_the_bound_of_the_scan(start_cloud):
+    # More than the bound of other calls (each naming some secret) in the window: only GetSecretValue calls are asked
+    # for, so the scan stays within its bound and finds the read.
+    t = now()
+    others = [unnamed(read_event(f"app/secret-{i}", t - timedelta(minutes=i), event="DescribeSecret"))
+              for i in range(UNNAMED_PAGES * PAGE_SIZE + 1)]
+    cloud = start_cloud(make_account(sls={"logstores": [RECORDS]}, kms={"secrets": [secret()]},
+                                     actiontrail={"events": others + [unnamed(read_event(SECRET, t - timedelta(days=2)))]}))
+
+    alice_deletes(cloud)
+
+    [record] = records(cloud)
+    assert record["readersComplete"] is True and [r["caller"] for r in record["readers"]] == ["ram-user:payments-api"]
 
 
 def test_with_the_trail_logstore_configured_the_regions_reads_are_not_scanned(start_cloud):

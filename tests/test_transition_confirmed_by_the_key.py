@@ -224,3 +224,33 @@ def test_the_guards_own_cancel_landing_late_is_done_not_someone_elses(start_clou
         f"Rejected.StateModifiedFailed: code: 409, "), result.detail
     assert result.detail.endswith("; the key shows the earlier one landing late, or another hand's made meanwhile)")
     assert cloud.calls.get("kms:CancelKeyDeletion") == 2
+
+
+@pytest.mark.parametrize("repeat, said", [
+    ("denied", "; the repeat was refused: Forbidden.NoPermission: code: 403, "),
+    ("throttled", f"; the last of {WRITE_ATTEMPTS} attempts: Rejected.Throttling: code: 429, QPS Limit Exceeded"),
+])
+def test_a_cancel_taken_but_not_shown_whose_repeat_fails_is_unconfirmed_naming_why(start_cloud, monkeypatch, repeat, said):
+    # The first cancel is answered OK but the key still shows PendingDeletion; the repeat is refused, or throttled
+    # past every retry. The first may yet land: neither done nor failed, but unconfirmed, saying what the repeat met.
+    from localcloud import fault_kinds
+    from shared.keys import WriteUnconfirmed
+
+    taken = []
+
+    def taken_then_failing(self, call):
+        if not taken:
+            taken.append(call.request_id)
+            return {"RequestId": call.request_id}
+        raise fault_kinds.error("kms", repeat, "CancelKeyDeletion")
+
+    monkeypatch.setattr(Kms, "cancel_key_deletion", api("CancelKeyDeletion", write=True)(taken_then_failing))
+    cloud = pending_cloud(start_cloud)
+
+    with pytest.raises(WriteUnconfirmed) as caught:
+        cancel_deletion(clients(cloud), KEY, REGION)
+
+    assert masked(str(caught.value)).startswith(
+        "kms:CancelKeyDeletion not confirmed: an earlier attempt answered OK, and the key still showed PendingDeletion"
+        + said), str(caught.value)
+    assert key_state(cloud) == "PendingDeletion"
