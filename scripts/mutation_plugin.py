@@ -40,7 +40,7 @@ DECISION_PATH_TESTS = frozenset(f"{name}.py" for name in """
     test_safety_net_listing test_cancel_deletion_key_gone test_key_aliases_listing test_usage_lookup_events_cut
     test_usage_trail_beside_lookup_events test_fanout_pool test_transition_confirmed_by_the_key test_guard_action_unconfirmed
     test_secret_guard test_secret_readers_unnamed test_secret_restore_unconfirmed test_safety_net_action_unconfirmed
-    test_safety_net_damaged_claims test_safety_net_reserve_across_regions
+    test_safety_net_damaged_claims test_safety_net_reserve_across_regions test_secret_guard_names_itself
 """.split())
 
 

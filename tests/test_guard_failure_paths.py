@@ -1290,6 +1290,35 @@ def test_an_alert_refused_with_no_claim_to_keep_it_is_raised_in_place_after_a_pa
     assert [inv.ok for inv in cloud.fc.invocations if inv.function == "key-guard"] == [True]
 
 
+@pytest.mark.parametrize("store", ["unset", "cannot keep the owed alert"])
+def test_a_guard_with_no_region_of_its_own_raises_a_refused_alert_no_claim_keeps_again_in_the_events_region(start_cloud, store):
+    if store == "unset":
+        cloud = start_cloud(make_account(disks=[disk("d-app1")], key_state="PendingDeletion", faults=[CMS_DOWN_ONCE]),
+                            env={"STATE_BUCKET": ""})
+    else:  # the claim and its note are written; the write that would keep the alert owed is refused
+        cloud = start_cloud(make_account(disks=[disk("d-app1")], key_state="PendingDeletion", faults=[
+            CMS_DOWN_ONCE, {"Api": "oss:PutObject", "Kind": "denied", "After": 2}]))
+
+    guard_with_no_region_of_its_own(cloud).handle(SCHEDULE, "inv-1")
+
+    assert [a["Name"] for a in alerts(cloud)] == ["KmsKeyDeletionBlocked"]  # in the event's region, where it is read
+    [record] = decision_records(cloud)
+    assert record["status"] == "acted" and record["alertLate"].startswith("raised after a pause")
+
+
+def test_a_claim_that_cannot_be_settled_leaves_the_decision_standing_and_says_so(start_cloud):
+    # The claim and its note are written; settling it is refused. The key is cancelled and told; the record says a
+    # duplicate of this event may be handled again.
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], key_state="PendingDeletion", faults=[
+        {"Api": "oss:PutObject", "Kind": "denied", "After": 2}]))
+
+    guard(cloud).handle(SCHEDULE, "inv-1")
+
+    assert key_state(cloud) == "Enabled" and [a["Name"] for a in alerts(cloud)] == ["KmsKeyDeletionBlocked"]
+    [record] = decision_records(cloud)
+    assert record["status"] == "acted" and record["idempotencyProblem"].startswith("claim not settled: AccessDenied")
+
+
 def test_an_alert_refused_every_time_with_no_claim_to_keep_it_is_tried_three_times_and_recorded(start_cloud):
     cloud = no_claim_store(start_cloud, CMS_DOWN, "unset")
     alice_kms(cloud).schedule_key_deletion(kms.ScheduleKeyDeletionRequest(key_id=KEY, pending_window_in_days=7))

@@ -104,6 +104,19 @@ def test_a_blocked_deletion(start_cloud):
     assert scanners["ecs_disks"]["found"] == 1 and sum(s["found"] for s in scanners.values()) == 1
 
 
+def test_each_record_has_an_id_of_its_own_and_key_guards_topic(start_cloud):
+    # The SLS SDK resends a PutLogs whose answer it did not get, so a record can land twice: its id tells a copy from
+    # a second decision. The topic keeps key-guard's records apart from secret-guard's in a shared logstore.
+    cloud = start_cloud(make_account(disks=[disk("d-app1")]))
+    schedule_deletion(cloud)
+    guard(cloud).handle(json.loads((ROOT / "events" / "disable_key.json").read_text()), "inv-2")
+
+    logs = [log for log in cloud.account.sls.logs if log.logstoreName == "key-guard-decisions"]
+    ids = [log.contents.get("recordId") for log in logs]
+    assert len(logs) == 2 and all(re.fullmatch(r"[0-9a-f-]{36}", i or "") for i in ids) and len(set(ids)) == 2
+    assert {log.topic for log in logs} == {"key-guard"}
+
+
 def test_an_allowed_deletion(start_cloud):
     # No dependent, complete audit: nothing is done, no alert, and the record says so in these words.
     cloud = start_cloud(make_account())

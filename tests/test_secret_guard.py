@@ -82,6 +82,12 @@ def test_a_secret_read_an_hour_ago_is_restored_with_an_alert_naming_the_reader(s
     assert record["status"] == "acted" and record["action"] == "restore_secret" and record["secretStateAfter"] == "Normal"
     assert record["readers"][0]["caller"] == "ram-user:payments-api" and record["readers"][0]["reads"] == 3
     assert record["recoveryWindowDays"] == 7 and "keyId" not in record
+    # What the function returns (FC's invocation log shows it): the same readers, said whole
+    [invocation] = [inv for inv in cloud.fc.invocations if inv.function == "secret-guard"]
+    [result] = invocation.result["results"]
+    assert (result["readerCount"], result["readersComplete"]) == (1, True)
+    assert result["readers"] == record["readers"]
+    assert (result["secretStateBefore"], result["secretStateAfter"]) == (record["secretStateBefore"], "Normal")
     nothing_shows_the_canary(cloud)
 
 
@@ -132,6 +138,9 @@ def test_when_actiontrail_refuses_the_lookup_the_secret_is_restored_and_the_aler
     assert alert["Name"] == "KmsSecretDeletionBlocked"
     assert alert["readersIncomplete"].startswith("Forbidden.RAM")
     assert alert["reasons"][0].startswith("readers could not be determined: Forbidden.RAM")
+    [invocation] = [inv for inv in cloud.fc.invocations if inv.function == "secret-guard"]
+    [result] = invocation.result["results"]
+    assert result["readersComplete"] is False and result["readersIncomplete"] == alert["readersIncomplete"]
 
 
 def test_the_same_event_delivered_twice_restores_once_and_alerts_once(start_cloud):
