@@ -295,3 +295,25 @@ def test_an_alert_for_an_event_naming_the_key_by_its_alias_names_both(start_clou
     # The record too: the key by its id (an alias can be moved to another key later), and the alias the event named.
     [record] = decision_records(cloud)
     assert (record["keyId"], record["keyRef"]) == (KEY, "alias/payments")
+
+
+# An event naming no region, delivered to a guard with no region of its own: nowhere to raise the rejection's alert,
+# so the record is the only account of why the event went undecided.
+def _event_with_no_region() -> bytes:
+    event = copy.deepcopy(json.loads((ROOT / "events" / "schedule_key_deletion.json").read_text()))
+    event.pop("aliyunregionid", None)
+    event["data"].pop("acsRegion", None)
+    event["aliyunaccountid"] = event["aliyunoriginalaccountid"] = event["data"]["userIdentity"]["accountId"] = ACCOUNT_ID
+    return json.dumps(event).encode()
+
+
+def test_an_event_naming_no_region_to_a_guard_with_none_is_rejected_with_the_reason_said(start_cloud):
+    cloud = start_cloud(two_region_account())
+    env = {**cloud.project.function("key-guard").environment, "FC_REGION": ""}
+    env.pop("ALIBABA_CLOUD_REGION_ID", None)
+    guard = KeyGuard(GuardConfig.from_env(env), account_id=ACCOUNT_ID, clients_for=lambda region: clients(cloud, region))
+
+    [result] = guard.handle(_event_with_no_region(), "inv-1")["results"]
+
+    assert result["status"] == "rejected"
+    assert result["reason"] == "event names region '', which is not an Alibaba Cloud region id"

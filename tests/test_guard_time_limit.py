@@ -14,7 +14,7 @@ from alibabacloud_kms20160120 import models as kms
 
 from shared.clients import TransientError
 from shared.config import GuardConfig
-from shared.guard import KeyGuard
+from shared.guard import FAIL_SAFE_KEY_S, SAFETY_NET_KEY_S, KeyGuard
 from tests.conftest import ROOT, ACCOUNT_ID, KEY, OTHER_KEY, REGION, alerts, alice_kms, decision_records, disk, key_state, make_account
 from tests.scanner_kit import clients
 
@@ -96,3 +96,46 @@ def test_the_deployed_handler_is_bounded_by_its_functions_timeout(two_keys_pendi
     cloud.project.function("key-guard").props["timeout"] = 900
     assert cloud.fc.invoke("key-guard", timer, region=REGION).ok  # FC's retry, with the time a key needs
     assert key_state(cloud) == "Enabled" and key_state(cloud, OTHER_KEY) == "Enabled"
+
+
+# The budgets are met exactly: a key with exactly its budget left is still decided, and on the last chance, exactly a
+# fail-safe cancel's time is enough to cancel.
+def exact_guard(cloud, time_limit_s: float) -> KeyGuard:
+    """A guard whose clock stands still: the time left is exactly its limit."""
+    env = {**cloud.project.function("key-guard").environment, "FC_REGION": REGION}
+    return KeyGuard(GuardConfig.from_env(env), account_id=ACCOUNT_ID, clients_for=lambda region: clients(cloud, region),
+                    time_limit_s=time_limit_s, clock=lambda: 0.0)
+
+
+def test_exactly_a_keys_budget_left_is_enough_to_decide_it(start_cloud):
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], key_state="PendingDeletion"))
+    answer = exact_guard(cloud, SAFETY_NET_KEY_S).handle(SAFETY_NET_TIMER)
+    assert [r["status"] for r in answer["results"]] == ["acted"] and key_state(cloud) == "Enabled"
+
+
+def test_exactly_a_fail_safe_cancels_budget_left_on_the_last_chance_cancels_the_key(start_cloud):
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], key_state="PendingDeletion"))
+    exact_guard(cloud, FAIL_SAFE_KEY_S).handle_failed_invocation(SAFETY_NET_TIMER, "EventAgeExceeded")
+    assert key_state(cloud) == "Enabled"
+
+
+def test_the_handler_calls_with_the_invocations_credentials_not_the_environments(start_cloud, monkeypatch):
+    # FC hands each invocation its role's fresh temporary credentials in the context; the environment's copy is set when
+    # the instance starts. The guard must call with the invocation's: here the environment's are no longer valid.
+    from types import SimpleNamespace
+
+    cloud = start_cloud(make_account(disks=[disk("d-app1")], key_state="PendingDeletion"))
+    spec = cloud.project.function("key-guard")
+    fresh = cloud.assume_role(spec.role, session=spec.function_name)
+    for name, value in {**spec.environment, "FC_REGION": REGION, "ALIBABA_CLOUD_ENDPOINT_OVERRIDE": cloud.endpoint_override(REGION),
+                        "ALIBABA_CLOUD_ACCESS_KEY_ID": "STS.NoLongerValid0000001", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "expired",
+                        "ALIBABA_CLOUD_SECURITY_TOKEN": "CAIS-expired"}.items():
+        monkeypatch.setenv(name, value)
+    context = SimpleNamespace(request_id="inv-1", account_id=ACCOUNT_ID, region=REGION,
+                              credentials=SimpleNamespace(access_key_id=fresh.AccessKeyId, access_key_secret=fresh.AccessKeySecret,
+                                                          security_token=fresh.SecurityToken),
+                              function=SimpleNamespace(name=spec.function_name, timeout=spec.timeout))
+
+    KeyGuard.for_invocation(context).handle(SAFETY_NET_TIMER, "inv-1")
+
+    assert key_state(cloud) == "Enabled"

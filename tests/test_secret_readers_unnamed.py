@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from alibabacloud_kms20160120 import models as kms
+
 from shared.audit.scanners.kms_usage import PAGE_SIZE, UNNAMED_PAGES
 from tests.support.accounts import make_account
+from tests.support.clients import alice_kms
 from tests.support.resources import TRAIL, iso
 from tests.support.scanners import now
-from tests.test_secret_guard import RECORDS, SECRET, alice_deletes, planned_delete_time, records, secret
+from tests.test_secret_guard import RECORDS, SECRET, alice_deletes, guard, planned_delete_time, records, secret
 from tests.test_secret_guard_readers_and_canary import read_event
 
 
@@ -89,3 +92,24 @@ def test_with_the_trail_logstore_configured_the_regions_reads_are_not_scanned(st
 
     assert planned_delete_time(cloud) is not None  # no read of it anywhere: deleted as asked
     assert cloud.calls.get("actiontrail:LookupEvents") == 1
+
+
+# LookupEvents is asked for the window with both StartTime and EndTime (the reference: both or neither): calls made
+# after the window's end (the event's time) are no evidence, and must not count against the bound of the scan.
+def test_reads_after_the_deletion_do_not_make_an_unread_secrets_readers_unknown(start_cloud):
+    t = now()
+    # More than the scan's bound of other secrets' reads, all made after the deletion (the last hour); none before it.
+    after = [{**read_event(f"app/secret-{i}", t - timedelta(seconds=3 * i)), "referencedResources": {}}
+             for i in range(UNNAMED_PAGES * PAGE_SIZE + 1)]
+    cloud = start_cloud(make_account(sls={"logstores": [RECORDS]}, kms={"secrets": [secret()]}, actiontrail={"events": after}))
+    cloud.bus.hold()
+    alice_kms(cloud).delete_secret(kms.DeleteSecretRequest(secret_name=SECRET))
+    event = next(e for e in cloud.bus.published if e["data"].get("eventName") == "DeleteSecret")
+    deleted_at = iso(t - timedelta(hours=2))  # the deletion was two hours ago; decided now (say, a retry)
+    event = {**event, "time": deleted_at, "data": {**event["data"], "eventTime": deleted_at}}
+
+    [result] = guard(cloud).handle(event, "inv-1")["results"]
+
+    [record] = records(cloud)
+    assert record["readersComplete"] is True, record.get("readersIncomplete")
+    assert result["status"] != "acted" and planned_delete_time(cloud) is not None  # no reader: deleted as asked
