@@ -143,6 +143,34 @@ def rotate(secret_name, region, step, version_id, as_json) -> None:
     sys.exit(run_rotate(secret_name, region=region, step=step, version_id=version_id, as_json=as_json))
 
 
+@main.command()
+@click.argument("function")
+@click.option("--project", default="s.yaml", show_default=True, type=click.Path(exists=True, dir_okay=False),
+              help="The Serverless Devs project naming the function and its role.")
+def policy(function, project) -> None:
+    """Print the RAM policy of FUNCTION's role (its s.yaml resource or function name), made concrete for the function:
+    ram/<role>.json with each ${SETTING} its s.yaml environment's value (the ${env(...)} variables read from this
+    shell, as `s deploy` reads them), resources of settings left empty dropped. It is the policy to create and attach
+    to the role (README, "Roles"); the local cloud enforces the same one."""
+    import json as _json
+    from pathlib import Path as _Path
+
+    from localcloud.ram_access import ROLE_ARN, render_policy
+    from localcloud.serverless import ServerlessError, ServerlessProject
+
+    try:
+        spec = ServerlessProject.load(project).function(function)
+    except ServerlessError as exc:
+        _fail(str(exc))
+    match = ROLE_ARN.fullmatch(spec.role or "")
+    template = _Path(project).resolve().parent / "ram" / f"{match[1] if match else ''}.json"
+    if match is None or not template.is_file():
+        _fail(f"{spec.resource}: no policy file for its role {spec.role!r} (ram/<role name>.json)")
+    document = render_policy(_json.loads(template.read_text(encoding="utf-8")),
+                             {**spec.environment, "FUNCTION_NAME": spec.function_name})
+    click.echo(_json.dumps(document, indent=2))
+
+
 @main.group()
 def bench() -> None:
     """Benchmarks against the local cloud."""

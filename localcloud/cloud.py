@@ -28,6 +28,7 @@ from localcloud.fc import FunctionRuntime, issue_role_credentials
 from localcloud.gateway import CallCounter, Faults, Gateway, Listener, Network
 from localcloud.products.oss import Oss
 from localcloud.products.sls import Sls
+from localcloud.ram_access import RamAccess, function_roles
 from localcloud.serverless import ServerlessProject
 
 
@@ -52,6 +53,7 @@ class LocalCloud:
             project = ServerlessProject.load(project, account_id=self.home.account_id, env=env)
         self.project = project
         self.calls = CallCounter()
+        self.ram = RamAccess(self)
         self.faults = Faults(self)
         self.network = network or Network()
         # Every POP product a module of localcloud/products defines (localcloud/catalog.py), by product code.
@@ -66,6 +68,9 @@ class LocalCloud:
         self.bus = EventBus(self, duplicate_delivery=duplicate_delivery)
         self.gateway = Gateway(self)
         self.listeners: dict[str, Listener] = {}
+        if self.project is not None:
+            function_roles(self.project, self.ram)
+
 
     # ------------------------------------------------------------ lifecycle
 

@@ -104,6 +104,8 @@ class Gateway:
             params = pop.request_params(request, body)
             if product.regional_param and params.get(product.regional_param):
                 region = params[product.regional_param]
+            self.cloud.ram.check_pop(self.cloud.account, caller.credential, product.code, action, region, params,
+                                     request.remote_addr or "127.0.0.1")
             met = self.cloud.faults.apply(product.code, action, region, params)
             call = Call(cloud=self.cloud, product=product.code, action=action, params=params, region=region, caller=caller,
                         request_id=request_id, user_agent=request.headers.get("User-Agent", ""),

@@ -158,6 +158,8 @@ class RoaGateway:
             params = {**{k: v for k, v in request.args.items()}, **path_params}
             if product.regional_param and params.get(product.regional_param):
                 region = params[product.regional_param]
+            self.cloud.ram.check_pop(self.cloud.account, caller.credential, product.code, action, region, params,
+                                     request.remote_addr or "127.0.0.1")
             met = self.cloud.faults.apply(product.code, action, region, params)
             call = RoaCall(cloud=self.cloud, product=product.code, action=action, params=params, region=region, caller=caller,
                            request_id=request_id, user_agent=request.headers.get("User-Agent", ""),

@@ -189,6 +189,10 @@ class ServerlessProject:
 _VAR = re.compile(r"\$\{([^{}]+)\}")
 
 
+class _Unresolved(str):
+    """A variable kept as written (`${config('AccountID')}` when no account id is given)."""
+
+
 class _Resolver:
     """The subset of Serverless Devs' variable syntax s.yaml uses; anything else is an error."""
 
@@ -207,10 +211,15 @@ class _Resolver:
         if isinstance(node, str):
             whole = _VAR.fullmatch(node.strip())
             if whole:  # a lone ${...} keeps the type of what it names (a map for ${vars.env})
-                return self.resolve(self.expr(whole[1].strip(), this), this)
+                return self._through(self.expr(whole[1].strip(), this), this)
             # an embedded ${...} is resolved through as well: ${vars.region} inside an ARN names ${env('REGION', ...)}
-            return _VAR.sub(lambda m: str(self.resolve(self.expr(m[1].strip(), this), this)), node)
+            return _VAR.sub(lambda m: str(self._through(self.expr(m[1].strip(), this), this)), node)
         return node
+
+    def _through(self, value: Any, this: dict | None) -> Any:
+        # What a variable names is resolved in turn, except a variable left as it is (no account id known): resolving
+        # that one again would never end.
+        return value if isinstance(value, _Unresolved) else self.resolve(value, this)
 
     def expr(self, text: str, this: dict | None) -> Any:
         if m := re.fullmatch(r"env\(\s*'([^']+)'\s*(?:,\s*'([^']*)'\s*)?\)", text):
@@ -220,7 +229,7 @@ class _Resolver:
             return value
         if m := re.fullmatch(r"config\(\s*'([^']+)'\s*\)", text):
             if m[1] == "AccountID":
-                return self.account_id or "${config('AccountID')}"
+                return self.account_id or _Unresolved("${config('AccountID')}")
             raise ServerlessError(f"s.yaml: unsupported config({m[1]!r})")
         if text.startswith("vars."):
             return self._path(self.raw.get("vars") or {}, text[len("vars."):])

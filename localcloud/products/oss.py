@@ -93,6 +93,7 @@ class Oss(Product):
                 raise not_implemented(f"{request.method} {request.full_path.rstrip('?')}")
             if route.bucket and not _BUCKET_NAME.match(route.bucket):
                 raise oss_error("InvalidBucketName", "The specified bucket is not valid.", 400, BucketName=route.bucket)
+            self.cloud.ram.check_oss(self.account, credential, route.api, route.bucket, route.key, request.remote_addr or "")
             met = self.cloud.faults.apply(PRODUCT, route.api, region)
             if route.api in ("ListBuckets", "ListObjects", "ListObjectsV2"):  # a PageSizeCap fault caps max-keys
                 self.cloud.faults.cap_page_param(request, met, "max-keys", DEFAULT_MAX_KEYS)

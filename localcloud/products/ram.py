@@ -14,17 +14,24 @@ The trust policy is RAM's policy grammar: a statement allowing `sts:AssumeRole` 
 `acs:ram::<account>:root` trusts the identities of that account, `acs:ram::<account>:role/<name>` or
 `acs:ram::<account>:user/<name>` one of them ("Policy elements" / "Create a RAM role for a trusted Alibaba Cloud
 account", https://www.alibabacloud.com/help/en/ram/user-guide/create-a-ram-role-for-a-trusted-alibaba-cloud-account).
-Service principals (`Principal.Service`) are kept but trust no account caller here. What the role may then do (its
-policies) is not emulated: an entered role acts with the account's full rights.
+Service principals (`Principal.Service`) are kept but trust no account caller here.
+
+What the role may do: its `Policies` (each `{PolicyName, PolicyDocument}`, the document as RAM's GetPolicyVersion
+gives it, JSON text, or the same as a mapping), evaluated for every call made with its credentials
+(localcloud/ram_access.py). A role without `Policies` is not evaluated: it acts with the account's full rights (the
+roles a test declares only to be entered). The roles of the project's functions are enforced with the policy files of
+the repository's `ram/` folder when the local cloud is wired from s.yaml (localcloud/ram_access.py).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from typing import Any, ClassVar, Optional
 
 from pydantic import Field, field_validator
 
+from localcloud.ram_policy import Policy, PolicyError
 from localcloud.records import AccountSection, StrictRecord
 
 DEFAULT_MAX_SESSION = 3600  # MaxSessionDuration's default (GetRole); 3600 to 43200 seconds
@@ -38,6 +45,23 @@ class RamRole(StrictRecord):
     Arn: Optional[str] = None
     Description: Optional[str] = None
     CreateDate: Optional[str] = None
+    Policies: Optional[list[dict]] = None  # [{"PolicyName", "PolicyDocument"}]; None: not evaluated
+
+    @field_validator("Policies")
+    @classmethod
+    def _policies(cls, v):
+        for item in v or []:
+            if not isinstance(item, dict) or set(item) != {"PolicyName", "PolicyDocument"}:
+                raise ValueError("each policy is {PolicyName, PolicyDocument}")
+            try:
+                Policy.parse(item["PolicyName"], item["PolicyDocument"])
+            except (PolicyError, ValueError) as exc:
+                raise ValueError(f"policy {item['PolicyName']}: {exc}") from None
+        return v
+
+    def policies(self) -> list[Policy]:
+        return [_parsed(p["PolicyName"], p["PolicyDocument"] if isinstance(p["PolicyDocument"], str)
+                        else json.dumps(p["PolicyDocument"], sort_keys=True)) for p in self.Policies or []]
 
     @field_validator("AssumeRolePolicyDocument")
     @classmethod
@@ -70,6 +94,12 @@ class RamRole(StrictRecord):
             if any(p in trusted for p in principal_arns):
                 return True
         return False
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(name: str, document: str) -> Policy:
+    """Parsed once per text: a role's policies are read for every call it makes."""
+    return Policy.parse(name, document)
 
 
 def _as_list(value: Any) -> list:

@@ -133,6 +133,7 @@ class Sls(Product):
             project = project_from_host(request.host or "")
             if not project and api != "ListProject":  # the one call addressed to the bare endpoint
                 raise sls_error("InvalidHost", f"Host header {request.host} is invalid.", 400)
+            self.cloud.ram.check_sls(self.account, credential, api, region, project, logstore, request.remote_addr or "")
             met = self.cloud.faults.apply(PRODUCT, api, region)
             if api in ("ListProject", "ListLogStores"):  # a PageSizeCap fault caps the offset/size page
                 self.cloud.faults.cap_page_param(request, met, "size", 100 if api == "ListProject" else 200)

@@ -3,6 +3,7 @@ reported in the records and replaced by the default: it never stops rotations.""
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -23,7 +24,15 @@ class RotationConfig:
     # A timer run starts no secret with less than this many seconds left before the function's timeout:
     # what it leaves stays due, and the next run takes it.
     seconds_per_secret: float = 120.0
+    # The secrets it may rotate (ROTATION_SECRETS): a name pattern, `*` any characters (a "/" too) and `?` one, as RAM
+    # matches the role's resource `acs:kms:*:*:secret/<pattern>` ("Policy elements": wildcards). "*": every secret.
+    secret_names: str = "*"
     problems: tuple[str, ...] = ()
+
+    def rotates(self, name: str) -> bool:
+        """Whether the secret is one this function may rotate (its role may touch no other)."""
+        body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in self.secret_names)
+        return re.fullmatch(body, name, re.DOTALL) is not None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "RotationConfig":
@@ -52,5 +61,21 @@ class RotationConfig:
             db_timeout_s=number("ROTATION_DB_TIMEOUT_S", cls.db_timeout_s, 1, 120),
             concurrency=int(number("ROTATION_CONCURRENCY", cls.concurrency, 1, 32)),
             seconds_per_secret=number("ROTATION_SECONDS_PER_SECRET", cls.seconds_per_secret, 1, 3600),
+            secret_names=_secret_names(env.get("ROTATION_SECRETS", ""), problems),
             problems=tuple(problems),
         )
+
+
+# A secret name: letters, digits and /_+=.@- ("CreateSecret": SecretName), with the pattern's * and ?
+_PATTERN = re.compile(r"[A-Za-z0-9/_+=.@*?-]{1,192}")
+
+
+def _secret_names(raw: str, problems: list[str]) -> str:
+    pattern = raw.strip() or "*"
+    if _PATTERN.fullmatch(pattern):
+        return pattern
+    # The role's policy is scoped by the same text: a value it cannot hold is refused here, and no secret is rotated
+    # rather than every one (the role would refuse them anyway).
+    problems.append(f"ROTATION_SECRETS={raw[:40]!r} is not a secret name pattern (letters, digits, /_+=.@-, * and ?); "
+                    "rotating no secret")
+    return ""

@@ -117,6 +117,10 @@ class SecretRotationService:
             record.update(requestedStep=request.step.value, versionId=request.version_id)
         running: list = []
         try:
+            if not self.config.rotates(request.secret_name):  # before any call: the role may not touch it
+                raise RotationRefused("scope", f"{request.secret_name} is not among the secrets this function rotates "
+                                               f"(ROTATION_SECRETS={self.config.secret_names!r}), and its role may not "
+                                               "read or write it")
             if request.step is None:
                 outcome = rotate(store, request.secret_name, timeout_s=self.config.db_timeout_s, hooks=self.hooks,
                                  current_step=running)
@@ -161,7 +165,10 @@ class SecretRotationService:
         results: list[dict] = []
         due: list[str] = []
         not_due = 0
-        for info in tagged:
+        # Tagged secrets outside ROTATION_SECRETS are not this function's: named in the summary, never read (their
+        # versions included), never alerted run after run.
+        out_of_scope = sorted(info.name for info in tagged if not self.config.rotates(info.name))
+        for info in (info for info in tagged if self.config.rotates(info.name)):
             try:
                 scheduled = INTERVAL_TAG in info.tags
                 interval = parse_interval(info.tags.get(INTERVAL_TAG, "")) if scheduled else None
@@ -191,7 +198,7 @@ class SecretRotationService:
         for counts in [clients.calls.counts] + [r.get("apiCalls") or {} for r in results]:
             for api, count in counts.items():
                 api_calls.counts[api] = api_calls.counts.get(api, 0) + count
-        summary.update(tagged=len(tagged), due=len(due), notDue=not_due,
+        summary.update(tagged=len(tagged), due=len(due), notDue=not_due, outOfScope=out_of_scope or None,
                        rotated=sum(r["status"] == "rotated" for r in results),
                        failed=sum(r["status"] in ("failed", "refused") for r in results), deferred=deferred or None,
                        apiCalls=api_calls.counts, apiCallsTotal=api_calls.total,
