@@ -12,32 +12,35 @@ transient (throttling, 5xx, connection failures) honouring the server's retry-af
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import os
 import re
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+import importlib
+import sys
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 from urllib.parse import urlparse
 
-import oss2
-from aliyun.log import LogException
-from alibabacloud_actiontrail20200706.client import Client as ActionTrailClient
-from alibabacloud_alb20200616.client import Client as AlbClient
-from alibabacloud_cas20200407.client import Client as CasClient
-from alibabacloud_cms20190101.client import Client as CmsClient
-from alibabacloud_cs20151215.client import Client as CsClient
-from alibabacloud_dds20151201.client import Client as MongodbClient
-from alibabacloud_ecs20140526.client import Client as EcsClient
-from alibabacloud_fc20230330.client import Client as FcClient
-from alibabacloud_kms20160120.client import Client as KmsClient
-from alibabacloud_nas20170626.client import Client as NasClient
-from alibabacloud_polardb20170801.client import Client as PolardbClient
-from alibabacloud_r_kvstore20150101.client import Client as RedisClient
-from alibabacloud_rds20140815.client import Client as RdsClient
-from alibabacloud_resourcemanager20200331.client import Client as ResourceManagerClient
-from alibabacloud_slb20140515.client import Client as SlbClient
-from alibabacloud_sts20150401.client import Client as StsClient
+if TYPE_CHECKING:  # the SDKs are imported when a client of theirs is first made (_sdk_client), not before
+    import oss2
+    from alibabacloud_actiontrail20200706.client import Client as ActionTrailClient
+    from alibabacloud_alb20200616.client import Client as AlbClient
+    from alibabacloud_cas20200407.client import Client as CasClient
+    from alibabacloud_cms20190101.client import Client as CmsClient
+    from alibabacloud_cs20151215.client import Client as CsClient
+    from alibabacloud_dds20151201.client import Client as MongodbClient
+    from alibabacloud_ecs20140526.client import Client as EcsClient
+    from alibabacloud_fc20230330.client import Client as FcClient
+    from alibabacloud_kms20160120.client import Client as KmsClient
+    from alibabacloud_nas20170626.client import Client as NasClient
+    from alibabacloud_polardb20170801.client import Client as PolardbClient
+    from alibabacloud_r_kvstore20150101.client import Client as RedisClient
+    from alibabacloud_rds20140815.client import Client as RdsClient
+    from alibabacloud_resourcemanager20200331.client import Client as ResourceManagerClient
+    from alibabacloud_slb20140515.client import Client as SlbClient
+    from alibabacloud_sts20150401.client import Client as StsClient
 from alibabacloud_tea_openapi.exceptions import ClientException, ServerException, ThrottlingException
 from alibabacloud_tea_openapi.utils_models import Config
 from darabonba.exceptions import ResponseException
@@ -101,20 +104,40 @@ class Credentials:
         raise CredentialsMissing("no credentials: neither context.credentials nor ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET is set")
 
 
+@functools.lru_cache(maxsize=None)
+def _sdk_client(product: str):
+    """The official SDK's client class of a product (alibabacloud_<product>.client.Client), imported on first use: a
+    function imports only the SDKs it calls (importing all of them took about 1.5 s and 150 MB of every cold start)."""
+    return importlib.import_module(f"alibabacloud_{product}.client").Client
+
+
 # ---------------------------------------------------------------- error classification
+
+# An OSS or SLS error can only come from its SDK, once imported: classifying an error never imports either (the SLS
+# SDK pulls in much a function that writes no log does not need).
+
+
+def _oss_error(exc: BaseException, kind: str = "OssError") -> bool:
+    oss2 = sys.modules.get("oss2.exceptions")
+    return oss2 is not None and isinstance(exc, getattr(oss2, kind))
+
+
+def _log_error(exc: BaseException) -> bool:
+    log = sys.modules.get("aliyun.log.logexception")
+    return log is not None and isinstance(exc, log.LogException)
 
 
 def error_code(exc: BaseException) -> str:
     code = getattr(exc, "code", None)
-    if isinstance(exc, oss2.exceptions.OssError):
+    if _oss_error(exc):
         code = exc.code or f"HTTP{exc.status}"
-    elif isinstance(exc, LogException):
+    elif _log_error(exc):
         code = exc.get_error_code()
     return str(code or type(exc).__name__)
 
 
 def error_status(exc: BaseException) -> int | None:
-    if isinstance(exc, LogException):
+    if _log_error(exc):
         return exc.resp_status
     return getattr(exc, "status_code", None) or getattr(exc, "status", None)
 
@@ -144,8 +167,8 @@ def answered(exc: BaseException) -> bool:
     done. Without any answer (a read timeout, a reset connection) the request may have been done."""
     if isinstance(exc, UnretryableException):
         return _html_error_status(str(getattr(exc, "inner_exception", "") or "")) is not None
-    return error_status(exc) is not None or bool(getattr(exc, "code", None)) or isinstance(exc, (oss2.exceptions.ServerError,
-                                                                                                  LogException))
+    return error_status(exc) is not None or bool(getattr(exc, "code", None)) or _oss_error(exc, "ServerError") \
+        or _log_error(exc)
 
 
 def never_sent(exc: BaseException) -> bool:
@@ -185,9 +208,9 @@ def is_transient(exc: BaseException) -> bool:
         return True
     if isinstance(exc, ServerException):
         return True
-    if isinstance(exc, oss2.exceptions.OssError):
-        return exc.status >= 500 or isinstance(exc, oss2.exceptions.RequestError)  # RequestError: never reached OSS
-    if isinstance(exc, LogException):
+    if _oss_error(exc):
+        return exc.status >= 500 or _oss_error(exc, "RequestError")  # RequestError: never reached OSS
+    if _log_error(exc):
         # LogRequestError: never reached SLS; 5xx and "... QPS Exceed" (403/503) are SLS's own flow control.
         return exc.get_error_code() == "LogRequestError" or (exc.resp_status or 0) >= 500 \
             or "Exceed" in (exc.get_error_code() or "")
@@ -220,7 +243,7 @@ def _html_error_status(text: str) -> int | None:
 
 def describe_error(exc: BaseException) -> str:
     """A one-line reason fit for a record or an alert (the SDK messages carry no secrets)."""
-    message = getattr(exc, "message", None) or (exc.get_error_message() if isinstance(exc, LogException) else None) or str(exc)
+    message = getattr(exc, "message", None) or (exc.get_error_message() if _log_error(exc) else None) or str(exc)
     first_line = next(iter(str(message).splitlines()), "") or "(no message)"  # a bare TimeoutError() has no text
     return f"{error_code(exc)}: {first_line[:200]}"
 
@@ -274,7 +297,7 @@ def _wait_for_server(state: RetryCallState) -> float:
 def is_flow_controlled(exc: BaseException) -> bool:
     """The account's quota refused the call (KMS 429 Rejected.Throttling, the POP products' Throttling.*, SLS's
     "... QPS Exceed"): the caller is asking for more than its share of a quota, so it should slow down."""
-    if isinstance(exc, LogException):
+    if _log_error(exc):
         return "Exceed" in (exc.get_error_code() or "") or (exc.resp_status or 0) == 429
     return is_throttled(exc)
 
@@ -421,67 +444,67 @@ class Clients:
             return self._cache[key]
 
     def kms(self, region: str | None = None) -> KmsClient:
-        return self._pop(KmsClient, region)
+        return self._pop(_sdk_client("kms20160120"), region)
 
     def ecs(self, region: str | None = None) -> EcsClient:
-        return self._pop(EcsClient, region)
+        return self._pop(_sdk_client("ecs20140526"), region)
 
     def cms(self, region: str | None = None) -> CmsClient:
-        return self._pop(CmsClient, region)
+        return self._pop(_sdk_client("cms20190101"), region)
 
     def rds(self, region: str | None = None) -> RdsClient:
-        return self._pop(RdsClient, region)
+        return self._pop(_sdk_client("rds20140815"), region)
 
     def polardb(self, region: str | None = None) -> PolardbClient:
-        return self._pop(PolardbClient, region)
+        return self._pop(_sdk_client("polardb20170801"), region)
 
     def nas(self, region: str | None = None) -> NasClient:
-        return self._pop(NasClient, region)
+        return self._pop(_sdk_client("nas20170626"), region)
 
     def redis(self, region: str | None = None) -> RedisClient:
-        return self._pop(RedisClient, region)
+        return self._pop(_sdk_client("r_kvstore20150101"), region)
 
     def mongodb(self, region: str | None = None) -> MongodbClient:
         # ApsaraDB for MongoDB (Dds). The SDK's endpoint map sends cn-hangzhou, cn-shanghai, cn-beijing,
         # cn-heyuan and cn-wulanchabu to the central mongodb.aliyuncs.com, the other public regions to
         # mongodb.<region>.aliyuncs.com; the scanner names its region and keeps only that region's items.
-        return self._pop(MongodbClient, region)
+        return self._pop(_sdk_client("dds20151201"), region)
 
     def cs(self, region: str | None = None) -> CsClient:
         # Container Service for Kubernetes (ACK), an ROA product. The SDK's rule is regional:
         # cs.<region>.aliyuncs.com (a few internal regions map to cs.aliyuncs.com); an override replaces it.
-        return self._pop(CsClient, region)
+        return self._pop(_sdk_client("cs20151215"), region)
 
     def cas(self, region: str | None = None) -> CasClient:
         # Certificate Management Service is not regional: the SDK sends the China site's regions to cas.aliyuncs.com
         # (ap-southeast-1 and the other international regions to cas.ap-southeast-1.aliyuncs.com).
-        return self._pop(CasClient, region)
+        return self._pop(_sdk_client("cas20200407"), region)
 
     def slb(self, region: str | None = None) -> SlbClient:
         # Classic Load Balancer (CLB, API product "Slb"): regional endpoints, RegionId in each request.
-        return self._pop(SlbClient, region)
+        return self._pop(_sdk_client("slb20140515"), region)
 
     def alb(self, region: str | None = None) -> AlbClient:
         # Application Load Balancer: regional endpoints (alb.<region>.aliyuncs.com); its requests carry no RegionId.
-        return self._pop(AlbClient, region)
+        return self._pop(_sdk_client("alb20200616"), region)
 
     def actiontrail(self, region: str | None = None) -> ActionTrailClient:
-        return self._pop(ActionTrailClient, region)
+        return self._pop(_sdk_client("actiontrail20200706"), region)
 
     def fc(self, region: str | None = None, account_id: str = "") -> FcClient:
         # Function Compute 3.0 answers at <account id>.<region>.fc.aliyuncs.com ("Service endpoints",
         # https://www.alibabacloud.com/help/en/functioncompute/fc-3-0/developer-reference/api-fc-2023-03-30-endpoint);
         # the SDK's own rule (fc.<region>.aliyuncs.com) lacks the account, so it is named when known.
         region = region or self.region
-        return self._pop(FcClient, region, f"{account_id}.{region}.fc.aliyuncs.com" if account_id else "")
+        return self._pop(_sdk_client("fc20230330"), region, f"{account_id}.{region}.fc.aliyuncs.com" if account_id else "")
 
     def sts(self, region: str | None = None) -> StsClient:
         # STS: regional endpoints sts.<region>.aliyuncs.com (the SDK's rule), or the central sts.aliyuncs.com.
-        return self._pop(StsClient, region)
+        return self._pop(_sdk_client("sts20150401"), region)
 
     def resourcemanager(self, region: str | None = None) -> ResourceManagerClient:
         # Resource Manager is central (resourcemanager.aliyuncs.com, the SDK's rule).
-        return self._pop(ResourceManagerClient, region)
+        return self._pop(_sdk_client("resourcemanager20200331"), region)
 
     # ------------------------------------------------------------ OSS
 
@@ -489,6 +512,7 @@ class Clients:
         return self.endpoint_for(region) or f"https://oss-{region or self.region}.aliyuncs.com"
 
     def _oss_auth(self):
+        import oss2  # when first used: a function that reads no bucket never loads the OSS SDK
         c = self.credentials
         if c.security_token:
             return oss2.StsAuth(c.access_key_id, c.access_key_secret, c.security_token)
@@ -502,6 +526,7 @@ class Clients:
             return self._cache[key]
 
     def _oss_session(self) -> oss2.Session:
+        import oss2  # when first used: a function that reads no bucket never loads the OSS SDK
         # oss2.Bucket and oss2.Service take a `session`; without one, each builds a requests session (a connection
         # pool) of its own (OSS SDK for Python API reference, oss2.Bucket / oss2.Session), so one GetBucketInfo per
         # bucket opened, and dropped, one pool and one connection per call. One session for the run: its pool
@@ -509,10 +534,12 @@ class Clients:
         return self._shared(("oss-session",), lambda: oss2.Session(pool_size=HTTP_POOL_SIZE))
 
     def oss_service(self, region: str | None = None) -> oss2.Service:
+        import oss2  # when first used: a function that reads no bucket never loads the OSS SDK
         return oss2.Service(self._oss_auth(), self.oss_endpoint(region), session=self._oss_session(),
                             connect_timeout=self.read_timeout_ms / 1000)
 
     def oss_bucket(self, name: str, region: str | None = None) -> oss2.Bucket:
+        import oss2  # when first used: a function that reads no bucket never loads the OSS SDK
         # oss2's one timeout bounds the connection and each read alike.
         return oss2.Bucket(self._oss_auth(), self.oss_endpoint(region), name, session=self._oss_session(),
                            connect_timeout=self.read_timeout_ms / 1000)
