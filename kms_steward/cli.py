@@ -176,6 +176,18 @@ def bench() -> None:
     """Benchmarks against the local cloud."""
 
 
+@bench.command("coldstart")
+@click.option("--runs", type=click.IntRange(1, 20), default=3, show_default=True, help="Runs per figure (medians).")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
+def bench_coldstart(runs, as_json) -> None:
+    """What a cold FC instance pays: each function's handler imported in a fresh interpreter (time, peak RSS, heaviest
+    imports), key-guard from import to its first decision on the demo account, and `kms-steward --help`."""
+    from kms_steward.bench_coldstart import render_coldstart, run_coldstart
+
+    result = run_coldstart(runs, progress=lambda msg: click.echo(f"bench: {msg} ...", err=True))
+    click.echo(json.dumps(result, indent=2) if as_json else render_coldstart(result))
+
+
 @bench.command("audit")
 @click.option("--scale", type=click.FloatRange(0.001, 100), default=1.0, show_default=True,
               help="Size of the synthetic region relative to the default (10k disks, 10k snapshots, 5k secrets, ...).")
