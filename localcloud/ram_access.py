@@ -41,6 +41,7 @@ The refusal each product answers (sources in localcloud/fault_kinds.py, and):
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from pathlib import Path
@@ -50,12 +51,15 @@ from typing import Any, Mapping
 from localcloud import errors, fault_kinds
 from localcloud.ram_policy import Grant, Policy, evaluate
 
+log = logging.getLogger(__name__)
+
 # Each product's RAM code (the prefix of its actions)
 RAM_CODES = {"redis": "kvstore", "mongodb": "dds", "cas": "yundun-cert", "sls": "log"}
 OSS_ACTIONS = {"ListObjectsV2": "ListObjects", "HeadObject": "GetObject", "DeleteMultipleObjects": "DeleteObject"}
 SLS_ACTIONS = {"PutLogs": "PostLogStoreLogs", "GetLogs": "GetLogStoreLogs", "GetHistograms": "GetLogStoreHistogram"}
 KMS_CONTAINERS = {"ListKeys": "key", "ListSecrets": "secret", "ListAliases": "alias"}
 KMS_ANY_RESOURCE = {"GetRandomPassword", "ListKmsInstances", "DescribeRegions"}
+SECRET_VALUE_KEY_ACTIONS = {"GetSecretValue": "kms:Decrypt", "PutSecretValue": "kms:GenerateDataKey"}
 
 
 @dataclass(frozen=True)
@@ -99,7 +103,14 @@ def ram_action(product: str, api: str) -> str:
     return f"{code}:{name}"
 
 
+ALIAS_ARN = re.compile(r"acs:kms:([^:]+):[^:]*:(alias/.+)")
+
+
 def kms_resource(region: str, account_id: str, api: str, params: Mapping[str, str], key_of_alias) -> str:
+    """The resource a KMS call is checked on: the key (an alias, by name or by ARN, names its key), the secret, the
+    container of a listing, or `*`. The key is found where each API names it: KeyId, the key ARN of
+    SetDeletionProtection's ProtectedResourceArn, ReEncrypt's DestinationKeyId, or, for Decrypt, inside the
+    ciphertext (the local cloud's blob names its key)."""
     base = f"acs:kms:{region}:{account_id}"
     if api in KMS_CONTAINERS:
         return f"{base}:{KMS_CONTAINERS[api]}"
@@ -108,13 +119,28 @@ def kms_resource(region: str, account_id: str, api: str, params: Mapping[str, st
     secret = params.get("SecretName")
     if secret:
         return secret if secret.startswith("acs:kms:") else f"{base}:secret/{secret}"
-    key = params.get("KeyId") or params.get("ResourceId") or ""
+    key = (params.get("KeyId") or params.get("DestinationKeyId") or params.get("ProtectedResourceArn")
+           or params.get("ResourceId") or _key_in_ciphertext(params.get("CiphertextBlob")) or "")
+    if alias := ALIAS_ARN.fullmatch(key):
+        region, key = alias[1], alias[2]
+        base = f"acs:kms:{region}:{account_id}"
     if key.startswith("acs:kms:"):
         return key
     if key.startswith("alias/"):
         resolved = key_of_alias(key, region)
         return f"{base}:key/{resolved}" if resolved else f"{base}:{key}"
     return f"{base}:key/{key}" if key else f"{base}:*"
+
+
+def _key_in_ciphertext(blob: str | None) -> str | None:
+    if not blob:
+        return None
+    from localcloud.products.kms_crypto import _parse_blob
+
+    try:
+        return _parse_blob(blob)[0]
+    except errors.ApiError:  # not a blob: the product refuses it as such
+        return None
 
 
 def oss_resource(account_id: str, bucket: str | None, key: str | None) -> str:
@@ -204,6 +230,21 @@ class RamAccess:
         else:
             resource = f"acs:{RAM_CODES.get(product, product)}:{region}:{account.account_id}:*"
         self.check(account, credential, product, api, RamCall(ram_action(product, api), resource, self.context(source_ip, **extra)))
+        if product == "kms" and api in SECRET_VALUE_KEY_ACTIONS:
+            self._check_secret_key(account, credential, api, region, params, source_ip)
+
+    def _check_secret_key(self, account, credential, api: str, region: str, params: Mapping[str, str], source_ip: str) -> None:
+        """A secret protected by a key of the user's: its value is opened (or sealed) with that key, for which the caller
+        needs the permission too ("If a user-specified key is used to protect the secret value, the caller must have the
+        kms:Decrypt permission on the corresponding master key", GetSecretValue, KMS API reference; GenerateDataKey for
+        PutSecretValue is UNCONFIRMED: Alibaba's own service policies for secrets grant both)."""
+        name = (params.get("SecretName") or "").rsplit(":secret/", 1)[-1]
+        secret = next((x for x in account.kms.secrets if x.SecretName == name and x.RegionId == region), None)
+        if secret is None or not secret.EncryptionKeyId:  # unknown (the product refuses it) or the service's own key
+            return
+        key = f"acs:kms:{region}:{account.account_id}:key/{secret.EncryptionKeyId}"
+        action = SECRET_VALUE_KEY_ACTIONS[api]
+        self.check(account, credential, "kms", action.split(":")[1], RamCall(action, key, self.context(source_ip)))
 
     def check_oss(self, account, credential, api: str, bucket: str | None, key: str | None, source_ip: str) -> None:
         self.check(account, credential, "oss", api, RamCall(ram_action("oss", api), oss_resource(account.account_id, bucket, key),
@@ -238,6 +279,10 @@ def function_roles(project, access: "RamAccess") -> None:
     for spec in project.functions.values():
         match = ROLE_ARN.fullmatch(spec.role or "")
         if match is None or not (folder / f"{match[1]}.json").is_file():
+            # said, not refused: a project of one's own may have no ram/ folder (tests/test_ram_policies.py holds this
+            # repository's functions to having theirs)
+            log.warning("function %s: no policy file ram/<role>.json for its role %r: its calls are not evaluated",
+                        spec.resource, spec.role)
             continue
         template = json.loads((folder / f"{match[1]}.json").read_text(encoding="utf-8"))
         document = render_policy(template, {**spec.environment, "FUNCTION_NAME": spec.function_name})

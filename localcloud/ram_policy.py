@@ -12,8 +12,11 @@ The grammar and the rules, as RAM documents them:
 - Condition: `{"<operator>": {"<key>": [values]}}`. The values of one key are ORed, the keys of one operator and the
   operators of one block are ANDed ("Policy elements", Evaluation logic). Operators: the String, Numeric, Date, Bool
   and IpAddress families ("Conditional operators", https://www.alibabacloud.com/help/en/ram/conditional-operator).
-  A key the request does not carry fails its condition (for a negated operator too): the general rule is not
-  published (UNCONFIRMED); it is what ACK documents for its tag keys, and it can only refuse, never grant.
+  A key the request does not carry fails a positive operator (what ACK documents for its tag keys) and meets a negated
+  one (StringNotEquals, NotIpAddress, ...): "Deny unless the request comes from my VPC" must deny a request that says
+  nothing of a VPC. Alibaba publishes no general rule (UNCONFIRMED); this is AWS's, the one that keeps such a Deny
+  closed. A value a numeric, date or address operator cannot read meets no operator, negated or not; a date written
+  without its zone is UTC.
 
 `NotResource`, `ForAnyValue:`/`ForAllValues:` and `...IfExists` are not in Alibaba's current grammar: a policy using
 them is refused when it is loaded (PolicyError), not evaluated in some guessed way.
@@ -25,7 +28,7 @@ import json
 import operator
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, Iterable, Mapping
 
@@ -142,12 +145,19 @@ def _matched_action(statement: Statement, action: str) -> str | None:
     return next((p for p in statement.actions if matches(p, action, ignore_case=True)), None)
 
 
+NEGATED = {"StringNotEquals", "StringNotEqualsIgnoreCase", "StringNotLike", "NumericNotEquals", "DateNotEquals",
+           "NotIpAddress"}
+
+
 def _condition_met(condition: Mapping[str, Mapping[str, tuple[str, ...]]], context: Mapping[str, Any]) -> bool:
-    for operator, keys in condition.items():
-        test = OPERATORS[operator]
+    for name, keys in condition.items():
+        test = OPERATORS[name]
         for key, values in keys.items():
             actual = _lookup(context, key)
-            if actual is None or not test(str(actual), values):
+            if actual is None:
+                if name not in NEGATED:
+                    return False
+            elif not test(str(actual), values):
                 return False
     return True
 
@@ -166,24 +176,39 @@ def _numbers(actual: str, values: tuple[str, ...]) -> tuple[float, list[float]] 
 
 
 def _dates(actual: str, values: tuple[str, ...]) -> tuple[datetime, list[datetime]] | None:
+    def parse(text: str) -> datetime:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
     try:
-        parse = lambda t: datetime.fromisoformat(t.replace("Z", "+00:00"))  # noqa: E731
         return parse(actual), [parse(v) for v in values]
     except ValueError:
         return None
 
 
-def _compare(convert, op):
+def _compare(convert, op, *, whole: bool = False):
+    """`op` between the request's value and any of the policy's (`whole`: with all of them at once); an unreadable
+    value meets nothing."""
     def test(actual: str, values: tuple[str, ...]) -> bool:
         converted = convert(actual, values)
-        return converted is not None and any(op(converted[0], v) for v in converted[1])
+        if converted is None:
+            return False
+        return op(converted[0], converted[1]) if whole else any(op(converted[0], v) for v in converted[1])
     return test
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return False
 
 
 def _ordered(family: str, convert) -> dict:
     """The six comparisons of an ordered family (Numeric, Date): Equals, NotEquals, LessThan(Equals), GreaterThan(Equals)."""
     equals = _compare(convert, operator.eq)
-    return {f"{family}Equals": equals, f"{family}NotEquals": lambda a, vs: not equals(a, vs),
+    return {f"{family}Equals": equals, f"{family}NotEquals": _compare(convert, lambda a, vs: a not in vs, whole=True),
             f"{family}LessThan": _compare(convert, operator.lt), f"{family}LessThanEquals": _compare(convert, operator.le),
             f"{family}GreaterThan": _compare(convert, operator.gt),
             f"{family}GreaterThanEquals": _compare(convert, operator.ge)}
@@ -208,5 +233,5 @@ OPERATORS = {
     **_ordered("Date", _dates),
     "Bool": lambda a, vs: a.lower() in {v.lower() for v in vs},
     "IpAddress": _in_network,
-    "NotIpAddress": lambda a, vs: not _in_network(a, vs),
+    "NotIpAddress": lambda a, vs: _is_address(a) and not _in_network(a, vs),
 }

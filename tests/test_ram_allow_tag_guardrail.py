@@ -1,8 +1,8 @@
 """The allow-list tag (GUARD_ALLOW_TAG, by default kms-steward:intended-deletion=true) lets a deletion through
 key-guard. Whoever can tag a key could use it; the guardrail policy ram/guardrails/allow-tag-approvers-only.json,
-attached to every identity that may tag keys or schedule deletions except the approvers, denies ScheduleKeyDeletion of
-a key that carries the tag. It rests on the documented condition key `kms:tag/<tag key>`, the key's own tags, which
-KMS evaluates for ScheduleKeyDeletion ("Policy condition keys", KMS docs,
+attached to every identity that may tag keys or schedule deletions except the approvers, denies ScheduleKeyDeletion and
+DisableKey of a key that carries the tag. It rests on the documented condition key `kms:tag/<tag key>`, the key's own tags, which
+KMS evaluates for ScheduleKeyDeletion and DisableKey ("Policy condition keys", KMS docs,
 https://www.alibabacloud.com/help/en/kms/security-and-compliance/condition-key). KMS documents no condition on the
 tags a TagResource call sets, so the tag itself cannot be kept from being set; what it would let through can.
 
@@ -61,6 +61,16 @@ def test_an_operator_under_the_guardrail_cannot_delete_a_key_carrying_the_allow_
     assert (err.code, err.status_code) == ("Forbidden.NoPermission", 403)
     assert f"acs:kms:{REGION}:{ACCOUNT_ID}:key/{KEY}" in err.message
     assert key_state(cloud) == "Enabled"
+
+
+def test_nor_disable_it(cloud):
+    # key-guard lets a disable of a tagged key stand too (GUARD_DISABLE_MODE=enforce re-enables only untagged keys)
+    operator = operator_kms(cloud, ("operator", OPERATOR_POWERS), ("allow-tag-approvers-only", GUARDRAIL))
+    tag(operator, KEY)
+
+    err = error_of(lambda: operator.disable_key(kms.DisableKeyRequest(key_id=KEY)))
+
+    assert (err.code, err.status_code) == ("Forbidden.NoPermission", 403) and key_state(cloud) == "Enabled"
 
 
 def test_the_guardrail_leaves_every_other_deletion_to_key_guard(cloud):

@@ -29,7 +29,15 @@ from tests.support.resources import (TRAIL, ack_cluster, alb_listener, bucket, c
                                      polardb_cluster, rds_instance, redis_instance, replicating_bucket, replication_rule,
                                      secret, slb_https_listener, slb_server_certificate, snapshot)
 
-ROLES = sorted(p.stem for p in (ROOT / "ram").glob("*.json"))
+def _s_yaml_roles() -> list[str]:
+    from localcloud.ram_access import ROLE_ARN
+    from localcloud.serverless import ServerlessProject
+
+    project = ServerlessProject.load(S_YAML, account_id=ACCOUNT_ID, env={})
+    return sorted({ROLE_ARN.fullmatch(spec.role)[1] for spec in project.functions.values()})
+
+
+ROLES = _s_yaml_roles()  # every role a function of s.yaml runs with
 SCHEDULE = json.loads((ROOT / "events" / "schedule_key_deletion.json").read_text())
 DISABLE = json.loads((ROOT / "events" / "disable_key.json").read_text())
 DELETE_SECRET = json.loads((ROOT / "events" / "delete_secret.json").read_text())
@@ -311,3 +319,7 @@ def test_the_policy_command_names_a_function_it_does_not_know():
 
     printed = CliRunner().invoke(main, ["policy", "no-such-function", "--project", str(S_YAML)])
     assert printed.exit_code == 2 and "no fc3 resource or function named 'no-such-function'" in printed.output
+
+
+def test_every_role_a_function_runs_with_has_its_policy_file_and_no_file_is_left_over():
+    assert sorted(p.stem for p in (ROOT / "ram").glob("*.json")) == ROLES

@@ -102,3 +102,25 @@ def test_every_allow_that_matched_is_named_so_minimality_can_be_checked():
     p = policy(allow(["kms:DescribeKey", "kms:Describe*"]), allow("kms:*"))
     verdict = evaluate([p], "kms:DescribeKey", KEY_ARN, {})
     assert [(g.statement, g.action) for g in verdict.grants] == [(0, "kms:DescribeKey"), (1, "kms:*")]
+
+
+def test_a_date_written_without_its_zone_is_utc():
+    # acs:CurrentTime carries its zone ("...Z"); a policy's date without one is compared as UTC, never an error (a 500)
+    p = policy(allow("kms:*", DateLessThan={"acs:CurrentTime": "2030-01-01T00:00:00"}))
+    assert evaluate([p], "kms:DescribeKey", "*", {"acs:CurrentTime": "2026-01-01T00:00:00Z"}).allowed
+    assert not evaluate([p], "kms:DescribeKey", "*", {"acs:CurrentTime": "2030-01-01T00:00:01Z"}).allowed
+
+
+def test_a_deny_unless_from_a_vpc_denies_a_request_that_names_no_vpc():
+    # A negated operator on a key the request does not carry is met (UNCONFIRMED for Alibaba; AWS's rule), so the
+    # common "deny unless from my VPC" guardrail stays closed rather than silently skipped.
+    deny = {"Effect": "Deny", "Action": "kms:*", "Resource": "*", "Condition": {"StringNotEquals": {"acs:SourceVpc": ["vpc-corp"]}}}
+    policies = [policy(allow("kms:*"), deny)]
+    assert not evaluate(policies, "kms:GetSecretValue", "*", {"acs:SourceIp": "203.0.113.9"}).allowed
+    assert evaluate(policies, "kms:GetSecretValue", "*", {"acs:SourceVpc": "vpc-corp"}).allowed
+
+
+@pytest.mark.parametrize("operator", ["NumericNotEquals", "DateNotEquals", "NotIpAddress"])
+def test_a_negated_operator_on_a_value_it_cannot_read_grants_nothing(operator):
+    p = policy(allow("kms:*", **{operator: {"acs:test": ["1"]}}))
+    assert not evaluate([p], "kms:DescribeKey", "*", {"acs:test": "not-a-value"}).allowed

@@ -4,17 +4,21 @@ other secret's value, and the function itself never asks: a secret outside is re
 left out of the timer's rotations (named in the run's summary, not alerted hour after hour)."""
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
 
+from localcloud.ram_access import render_policy
 from localcloud.ram_policy import Policy, evaluate
 from shared.rotation.config import RotationConfig
 from tests.rotation_kit import (INTERVAL_TAG, NOW, alerts, create_secret, holder, invoke, rotation_account,
                                 rotation_records)
-from tests.support.accounts import ACCOUNT_ID, REGION
+from tests.support.accounts import ACCOUNT_ID, REGION, ROOT
 
 SCOPE = {"ROTATION_SECRETS": "app/*"}
+ROTATION = json.loads((ROOT / "ram" / "kms-steward-secret-rotation.json").read_text())
+SECRET = f"acs:kms:{REGION}:{ACCOUNT_ID}:secret/db/payments"
 
 
 @pytest.fixture
@@ -58,12 +62,33 @@ def test_the_role_may_touch_only_the_secrets_in_scope(cloud):
 
 
 @pytest.mark.parametrize("raw, pattern, rotates, problem", [
-    ("", "*", ["db/payments", "app/x", "app/a/b"], False),
+    (None, "*", ["db/payments", "app/x", "app/a/b"], False),  # not set (the CLI outside FC)
+    ("*", "*", ["db/payments", "app/x", "app/a/b"], False),
+    ("", "", [], True),  # set and empty: as its role's policy, which then grants no secret
     ("app/*", "app/*", ["app/x", "app/a/b"], False),
     ("app/?", "app/?", ["app/x"], False),
     ("app/<all>", "", [], True),  # not a pattern a secret name can hold: no secret, and said
 ])
 def test_the_scope_setting(raw, pattern, rotates, problem):
-    config = RotationConfig.from_env({"ROTATION_SECRETS": raw})
+    config = RotationConfig.from_env({} if raw is None else {"ROTATION_SECRETS": raw})
     assert config.secret_names == pattern and bool(config.problems) is problem
     assert [n for n in ("db/payments", "app/x", "app/a/b") if config.rotates(n)] == rotates
+
+
+def test_an_empty_rotation_scope_means_the_same_to_the_function_and_to_its_role():
+    config = RotationConfig.from_env({"ROTATION_SECRETS": ""})
+    rendered = [Policy.parse("r", render_policy(ROTATION, {"ROTATION_SECRETS": "", "RECORDS_PROJECT": "p",
+                                                           "RECORDS_LOGSTORE": "l"}))]
+    function_rotates = config.rotates("db/payments")
+    role_may = evaluate(rendered, "kms:GetSecretValue", SECRET, {}).allowed
+    assert function_rotates == role_may, (function_rotates, role_may)
+
+
+def test_the_rotation_role_may_decrypt_with_the_key_protecting_its_secrets():
+    # GetSecretValue (KMS API reference): "If a user-specified key is used to protect the secret value, the caller must
+    # have the kms:Decrypt permission on the corresponding master key." Every secret of a KMS instance names one.
+    rendered = [Policy.parse("r", render_policy(ROTATION, {"ROTATION_SECRETS": "*", "ROTATION_KEYS": "*",
+                                                           "RECORDS_PROJECT": "p", "RECORDS_LOGSTORE": "l"}))]
+    assert evaluate(rendered, "kms:GetSecretValue", SECRET, {}).allowed
+    assert evaluate(rendered, "kms:Decrypt", "acs:kms:cn-hangzhou:1234567890123456:key/key-hzz6", {}).allowed, \
+        "deployed as is, every GetSecretValue of a key-protected secret is refused"

@@ -61,7 +61,7 @@ class RotationConfig:
             db_timeout_s=number("ROTATION_DB_TIMEOUT_S", cls.db_timeout_s, 1, 120),
             concurrency=int(number("ROTATION_CONCURRENCY", cls.concurrency, 1, 32)),
             seconds_per_secret=number("ROTATION_SECONDS_PER_SECRET", cls.seconds_per_secret, 1, 3600),
-            secret_names=_secret_names(env.get("ROTATION_SECRETS", ""), problems),
+            secret_names=_secret_names(env.get("ROTATION_SECRETS"), problems),
             problems=tuple(problems),
         )
 
@@ -70,10 +70,15 @@ class RotationConfig:
 _PATTERN = re.compile(r"[A-Za-z0-9/_+=.@*?-]{1,192}")
 
 
-def _secret_names(raw: str, problems: list[str]) -> str:
-    pattern = raw.strip() or "*"
+def _secret_names(raw: str | None, problems: list[str]) -> str:
+    if raw is None:  # not set (outside FC: the CLI's `rotate`): every secret the caller's credentials allow
+        return "*"
+    pattern = raw.strip()
     if _PATTERN.fullmatch(pattern):
         return pattern
+    if not pattern:  # set, and empty: the role's policy then grants no secret (ram/), and the function rotates none
+        problems.append("ROTATION_SECRETS is empty: rotating no secret (its role may touch none); `*` rotates any")
+        return ""
     # The role's policy is scoped by the same text: a value it cannot hold is refused here, and no secret is rotated
     # rather than every one (the role would refuse them anyway).
     problems.append(f"ROTATION_SECRETS={raw[:40]!r} is not a secret name pattern (letters, digits, /_+=.@-, * and ?); "
