@@ -51,6 +51,8 @@ class Credential(StrictRecord):
     SecurityToken: Optional[str] = None  # set for STS credentials issued to a function's role
     RoleName: Optional[str] = None
     Expiration: Optional[str] = None
+    # AssumeRole's Policy: the session's credentials may do only what both it and the role's policies allow
+    SessionPolicy: Optional[str] = None
 
     _check_exp = field_validator("Expiration")(classmethod(lambda cls, v: _iso(v)))
 

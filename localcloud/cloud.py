@@ -167,10 +167,12 @@ class LocalCloud:
         """Issue temporary credentials for a role (what FC hands a function), dropping expired ones."""
         return self.issue_credentials(self.home, role_arn, session)
 
-    def issue_credentials(self, account: Account, role_arn: str | None, session: str, seconds: int = 3600) -> Credential:
+    def issue_credentials(self, account: Account, role_arn: str | None, session: str, seconds: int = 3600,
+                          session_policy: str | None = None) -> Credential:
         """Temporary credentials of a role of `account` (kept in its credentials until they expire)."""
         now = self.clock.now()
         creds = issue_role_credentials(account.account_id, role_arn, session, now, seconds=seconds)
+        creds.SessionPolicy = session_policy
         with account.lock:
             account.credentials = [c for c in account.credentials
                                    if not (c.SecurityToken and c.Expiration and parse_time(c.Expiration) <= now)]

@@ -203,6 +203,11 @@ class RamAccess:
         if policies is None:
             return
         verdict = evaluate(policies, call.action, call.resource, call.context)
+        if verdict.allowed and credential.SessionPolicy:  # the session's own policy narrows what the role allows
+            session = evaluate([Policy.parse("session policy", credential.SessionPolicy)], call.action, call.resource,
+                               call.context)
+            if not session.allowed:
+                verdict = session
         self.log.add(Decision(credential.RoleName, call, verdict.allowed, tuple(verdict.grants)))
         if not verdict.allowed:
             raise refusal(product, api, call, explicit=verdict.explicit_deny)

@@ -88,3 +88,19 @@ def test_a_key_scoped_allow_lets_set_deletion_protection_through(cloud):
     op = operator_kms(cloud, [{"Effect": "Allow", "Action": "kms:SetDeletionProtection", "Resource": "acs:kms:*:*:key/*"}])
     assert not refused(lambda: op.set_deletion_protection(kms.SetDeletionProtectionRequest(
         protected_resource_arn=KEY_ARN, enable_deletion_protection=True)))
+
+
+def test_an_sts_session_policy_narrows_the_credentials(cloud):
+    # AssumeRole's Policy: the session may do only what both its policy and the role's allow
+    cloud.home.ram.roles.append(RamRole(
+        RoleName="kms-operator", AssumeRolePolicyDocument=TRUST_ALICE,
+        Policies=[{"PolicyName": "operator", "PolicyDocument": json.dumps({"Version": "1", "Statement": [ALL_KMS]})}]))
+    only_describe = {"Version": "1", "Statement": [{"Effect": "Allow", "Action": "kms:DescribeKey", "Resource": "*"}]}
+    creds = StsClient(sdk_config(cloud)).assume_role(sts.AssumeRoleRequest(
+        role_arn=f"acs:ram::{ACCOUNT_ID}:role/kms-operator", role_session_name="alice",
+        policy=json.dumps(only_describe))).body.credentials
+    op = KmsClient(Config(access_key_id=creds.access_key_id, access_key_secret=creds.access_key_secret,
+                          security_token=creds.security_token, endpoint=cloud.endpoint(REGION), protocol="http", region_id=REGION))
+
+    op.describe_key(kms.DescribeKeyRequest(key_id=KEY))  # within both
+    assert refused(lambda: op.schedule_key_deletion(kms.ScheduleKeyDeletionRequest(key_id=KEY, pending_window_in_days=7)))

@@ -14,18 +14,19 @@ doc-detail/42775) lists them:
 - EntityNotExist.Role: the role does not exist (here too when the ARN names an account this cloud does not have:
   from outside an account, a missing role and a missing account look alike). Its HTTP status is UNCONFIRMED (404
   here, as RAM's EntityNotExist.* answers), and so is InvalidParameter.RoleArn for an ARN that is not a role ARN.
-The issued credentials belong to the role's account: the calls signed with them are served there. Policy (a session
-policy narrowing the role) is checked as JSON and otherwise not enforced.
+The issued credentials belong to the role's account: the calls signed with them are served there. Policy, a session
+policy, is checked as JSON and kept with the credentials: their calls may do only what both it and the role's policies
+allow ("AssumeRole": Policy; localcloud/ram_access.py).
 """
 from __future__ import annotations
 
-import json
 import re
 
 from alibabacloud_sts20150401 import models as m
 
 from localcloud import errors
 from localcloud.products.base import Call, RpcProduct, api
+from localcloud.ram_policy import Policy
 
 ROLE_ARN = re.compile(r"acs:ram::(\d+):role/([A-Za-z0-9.@_-]{1,64})")
 SESSION_NAME = re.compile(r"[a-zA-Z0-9.@_-]{2,32}")
@@ -48,8 +49,8 @@ class Sts(RpcProduct):
             raise errors.ApiError("InvalidParameter.RoleSessionName", "The parameter RoleSessionName is wrongly formed.", 400)
         if call.get("Policy") is not None:
             try:
-                json.loads(call.get("Policy"))
-            except ValueError:
+                Policy.parse("session policy", call.get("Policy"))
+            except ValueError:  # not JSON, or not a policy (PolicyError is a ValueError)
                 raise errors.ApiError("InvalidParameter.PolicyGrammar", "The parameter Policy has not passed grammar check.",
                                       400) from None
         match = ROLE_ARN.fullmatch(arn)
@@ -71,7 +72,7 @@ class Sts(RpcProduct):
             raise errors.ApiError("NoPermission", "No permission perform sts:AssumeRole on this Role. Maybe you are not in "
                                                   "the trust list of the role.", 403)
         role_arn = role.arn(account_id)
-        creds = self.cloud.issue_credentials(account, role_arn, session, seconds=duration)
+        creds = self.cloud.issue_credentials(account, role_arn, session, seconds=duration, session_policy=call.get("Policy"))
         call.refer("ACS::RAM::Role", role_arn)
         return m.AssumeRoleResponseBody(
             credentials=m.AssumeRoleResponseBodyCredentials(access_key_id=creds.AccessKeyId, access_key_secret=creds.AccessKeySecret,
