@@ -152,23 +152,19 @@ def policy(function, project) -> None:
     ram/<role>.json with each ${SETTING} its s.yaml environment's value (the ${env(...)} variables read from this
     shell, as `s deploy` reads them), resources of settings left empty dropped. It is the policy to create and attach
     to the role (README, "Roles"); the local cloud enforces the same one."""
-    import json as _json
     from pathlib import Path as _Path
 
-    from localcloud.ram_access import ROLE_ARN, render_policy
+    from localcloud.ram_access import function_policy
     from localcloud.serverless import ServerlessError, ServerlessProject
 
     try:
         spec = ServerlessProject.load(project).function(function)
     except ServerlessError as exc:
         _fail(str(exc))
-    match = ROLE_ARN.fullmatch(spec.role or "")
-    template = _Path(project).resolve().parent / "ram" / f"{match[1] if match else ''}.json"
-    if match is None or not template.is_file():
+    found = function_policy(spec, _Path(project).resolve().parent)
+    if found is None:
         _fail(f"{spec.resource}: no policy file for its role {spec.role!r} (ram/<role name>.json)")
-    document = render_policy(_json.loads(template.read_text(encoding="utf-8")),
-                             {**spec.environment, "FUNCTION_NAME": spec.function_name})
-    click.echo(_json.dumps(document, indent=2))
+    click.echo(json.dumps(found[1], indent=2))
 
 
 @main.group()

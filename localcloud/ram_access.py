@@ -279,22 +279,31 @@ def function_roles(project, access: "RamAccess") -> None:
     ram/ folder of that name, rendered for that function (render_policy; a role shared by functions with different
     settings gets each rendering): the roles deployed are the roles enforced. They are not written into the account's
     data, so a state file saved by `local up` never pins an older policy."""
-    folder = Path(project.path).parent / "ram"
     rendered: dict[str, list[dict]] = {}
     for spec in project.functions.values():
-        match = ROLE_ARN.fullmatch(spec.role or "")
-        if match is None or not (folder / f"{match[1]}.json").is_file():
+        found = function_policy(spec, Path(project.path).parent)
+        if found is None:
             # said, not refused: a project of one's own may have no ram/ folder (tests/test_ram_policies.py holds this
             # repository's functions to having theirs)
             log.warning("function %s: no policy file ram/<role>.json for its role %r: its calls are not evaluated",
                         spec.resource, spec.role)
             continue
-        template = json.loads((folder / f"{match[1]}.json").read_text(encoding="utf-8"))
-        document = render_policy(template, {**spec.environment, "FUNCTION_NAME": spec.function_name})
-        if document not in rendered.setdefault(match[1], []):
-            rendered[match[1]].append(document)
+        role, document = found
+        if document not in rendered.setdefault(role, []):
+            rendered[role].append(document)
     for name, documents in rendered.items():
         access.set_function_policies(name, documents)
+
+
+def function_policy(spec, project_dir: Path) -> tuple[str, dict] | None:
+    """(the role's name, its policy) for one function: ram/<role>.json made concrete with the function's settings;
+    None when its s.yaml `role` names no role with a policy file (`kms-steward policy` prints the same)."""
+    match = ROLE_ARN.fullmatch(spec.role or "")
+    template = project_dir / "ram" / f"{match[1]}.json" if match else None
+    if template is None or not template.is_file():
+        return None
+    return match[1], render_policy(json.loads(template.read_text(encoding="utf-8")),
+                                   {**spec.environment, "FUNCTION_NAME": spec.function_name})
 
 
 PLACEHOLDER = re.compile(r"\$\{([A-Z_]+)\}")

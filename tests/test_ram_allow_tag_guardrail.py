@@ -13,30 +13,12 @@ import json
 
 import pytest
 from alibabacloud_kms20160120 import models as kms
-from alibabacloud_kms20160120.client import Client as KmsClient
-from alibabacloud_sts20150401 import models as sts
-from alibabacloud_sts20150401.client import Client as StsClient
-from alibabacloud_tea_openapi.models import Config
 
-from localcloud.products.ram import RamRole
 from tests.support.accounts import ACCOUNT_ID, KEY, OTHER_KEY, REGION, ROOT, make_account
-from tests.support.clients import alice_kms, error_of, key_state, sdk_config
+from tests.support.clients import error_of, key_state, operator_kms
 
 GUARDRAIL = (ROOT / "ram" / "guardrails" / "allow-tag-approvers-only.json").read_text()
 OPERATOR_POWERS = json.dumps({"Version": "1", "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]})
-TRUST_ALICE = json.dumps({"Version": "1", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                         "Principal": {"RAM": [f"acs:ram::{ACCOUNT_ID}:user/alice"]}}]})
-
-
-def operator_kms(cloud, *policies: tuple[str, str]) -> KmsClient:
-    cloud.home.ram.roles.append(RamRole(
-        RoleName="kms-operator", AssumeRolePolicyDocument=TRUST_ALICE,
-        Policies=[{"PolicyName": name, "PolicyDocument": document} for name, document in policies]))
-    creds = StsClient(sdk_config(cloud)).assume_role(sts.AssumeRoleRequest(
-        role_arn=f"acs:ram::{ACCOUNT_ID}:role/kms-operator", role_session_name="alice")).body.credentials
-    return KmsClient(Config(access_key_id=creds.access_key_id, access_key_secret=creds.access_key_secret,
-                            security_token=creds.security_token, endpoint=cloud.endpoint(REGION), protocol="http",
-                            region_id=REGION))
 
 
 @pytest.fixture

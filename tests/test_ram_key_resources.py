@@ -2,8 +2,8 @@
 SetDeletionProtection's ProtectedResourceArn, or inside Decrypt's ciphertext (localcloud/ram_access.py, kms_resource).
 A Deny on a key holds whichever way it is named, and a grant scoped to keys lets those calls through.
 
-An operator's role of the account file (its own Policies, entered with STS as tests/test_ram_allow_tag_guardrail.py
-does) is enforced by the same path the functions' roles go through."""
+An operator's role of the account file (its own Policies, entered with STS: tests/support/clients.py,
+operator_kms) is enforced by the same path the functions' roles go through."""
 from __future__ import annotations
 
 import json
@@ -11,18 +11,12 @@ import json
 import pytest
 from alibabacloud_kms20160120 import models as kms
 from alibabacloud_kms20160120.client import Client as KmsClient
-from alibabacloud_sts20150401 import models as sts
-from alibabacloud_sts20150401.client import Client as StsClient
-from alibabacloud_tea_openapi.models import Config
 
-from localcloud.products.ram import RamRole
 from tests.support.accounts import ACCOUNT_ID, KEY, REGION, make_account
-from tests.support.clients import sdk_config
+from tests.support.clients import operator_kms as operator_kms_with
 
 KEY_ARN = f"acs:kms:{REGION}:{ACCOUNT_ID}:key/{KEY}"
 ALIAS_ARN = f"acs:kms:{REGION}:{ACCOUNT_ID}:alias/payments"  # alias/payments names KEY in make_account()
-TRUST_ALICE = json.dumps({"Version": "1", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                         "Principal": {"RAM": [f"acs:ram::{ACCOUNT_ID}:user/alice"]}}]})
 ALL_KMS = {"Effect": "Allow", "Action": "kms:*", "Resource": "*"}
 
 
@@ -30,15 +24,8 @@ def deny(*actions: str, resource: str = f"acs:kms:*:*:key/{KEY}") -> dict:
     return {"Effect": "Deny", "Action": list(actions), "Resource": resource}
 
 
-def operator_kms(cloud, statements: list[dict]) -> KmsClient:
-    cloud.home.ram.roles.append(RamRole(
-        RoleName="kms-operator", AssumeRolePolicyDocument=TRUST_ALICE,
-        Policies=[{"PolicyName": "operator", "PolicyDocument": json.dumps({"Version": "1", "Statement": statements})}]))
-    request = sts.AssumeRoleRequest(role_arn=f"acs:ram::{ACCOUNT_ID}:role/kms-operator", role_session_name="alice")
-    creds = StsClient(sdk_config(cloud)).assume_role(request).body.credentials
-    return KmsClient(Config(access_key_id=creds.access_key_id, access_key_secret=creds.access_key_secret,
-                            security_token=creds.security_token, endpoint=cloud.endpoint(REGION), protocol="http",
-                            region_id=REGION))
+def operator_kms(cloud, statements: list[dict], **kwargs) -> KmsClient:
+    return operator_kms_with(cloud, ("operator", json.dumps({"Version": "1", "Statement": statements})), **kwargs)
 
 
 def refused(call) -> bool:
@@ -92,15 +79,8 @@ def test_a_key_scoped_allow_lets_set_deletion_protection_through(cloud):
 
 def test_an_sts_session_policy_narrows_the_credentials(cloud):
     # AssumeRole's Policy: the session may do only what both its policy and the role's allow
-    cloud.home.ram.roles.append(RamRole(
-        RoleName="kms-operator", AssumeRolePolicyDocument=TRUST_ALICE,
-        Policies=[{"PolicyName": "operator", "PolicyDocument": json.dumps({"Version": "1", "Statement": [ALL_KMS]})}]))
     only_describe = {"Version": "1", "Statement": [{"Effect": "Allow", "Action": "kms:DescribeKey", "Resource": "*"}]}
-    creds = StsClient(sdk_config(cloud)).assume_role(sts.AssumeRoleRequest(
-        role_arn=f"acs:ram::{ACCOUNT_ID}:role/kms-operator", role_session_name="alice",
-        policy=json.dumps(only_describe))).body.credentials
-    op = KmsClient(Config(access_key_id=creds.access_key_id, access_key_secret=creds.access_key_secret,
-                          security_token=creds.security_token, endpoint=cloud.endpoint(REGION), protocol="http", region_id=REGION))
+    op = operator_kms(cloud, [ALL_KMS], session_policy=only_describe)
 
     op.describe_key(kms.DescribeKeyRequest(key_id=KEY))  # within both
     assert refused(lambda: op.schedule_key_deletion(kms.ScheduleKeyDeletionRequest(key_id=KEY, pending_window_in_days=7)))
