@@ -323,3 +323,17 @@ def test_the_policy_command_names_a_function_it_does_not_know():
 
 def test_every_role_a_function_runs_with_has_its_policy_file_and_no_file_is_left_over():
     assert sorted(p.stem for p in (ROOT / "ram").glob("*.json")) == ROLES
+
+
+def test_a_function_whose_role_has_no_policy_file_is_said_not_silently_unchecked(tmp_path, caplog):
+    import shutil
+
+    shutil.copy(S_YAML, tmp_path / "s.yaml")
+    shutil.copytree(ROOT / "ram", tmp_path / "ram")
+    (tmp_path / "ram" / "kms-steward-cert-sweep.json").unlink()  # renamed, say, or a new function without one
+
+    cloud = LocalCloud(make_account(), project=tmp_path / "s.yaml", env={})
+
+    assert cloud.ram.function_policies("kms-steward-cert-sweep") is None
+    assert "function cert-sweep: no policy file ram/<role>.json" in caplog.text and "not evaluated" in caplog.text
+    assert cloud.ram.function_policies("kms-steward-key-guard")  # the others are enforced as ever
