@@ -5,7 +5,7 @@ PYTHON ?= $(shell for p in python3.10 $$(ls -d $$HOME/.pyenv/versions/3.10*/bin/
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test setup clean mutation
+.PHONY: demo test setup package deploy clean mutation
 
 demo: $(STAMP)
 	$(VENV)/bin/kms-steward demo
@@ -15,11 +15,31 @@ test: $(STAMP)
 
 setup: $(STAMP)
 
+# Each function's deployable package in dist/ (s.yaml's pre-deploy actions run it for their function):
+# make package FUNCTIONS=key-guard
+FUNCTIONS ?=
+package: $(STAMP)
+	$(VENV)/bin/kms-steward package $(FUNCTIONS)
+
+# Deploy to several regions (README "Deploy guide"): every function in the first region of REGIONS, key-guard and
+# secret-guard with their failure destinations in each other (EventBridge delivers a region's events only there).
+# Each region uses the SLS project and state bucket $(PREFIX)-<region>. Other settings come from the environment.
+REGIONS ?=
+PREFIX ?= kms-steward
+GUARDS := key-guard key-guard-failures secret-guard secret-guard-failures
+deploy: $(STAMP)
+	@test -n "$(REGIONS)" || { echo 'name the regions: make deploy REGIONS="cn-hangzhou cn-shanghai" PREFIX=acme-kms-steward' >&2; exit 2; }
+	REGION=$(firstword $(REGIONS)) SLS_PROJECT=$(PREFIX)-$(firstword $(REGIONS)) STATE_BUCKET=$(PREFIX)-$(firstword $(REGIONS)) s deploy -y
+	@for region in $(wordlist 2,$(words $(REGIONS)),$(REGIONS)); do for guard in $(GUARDS); do \
+		echo "$$region: $$guard"; \
+		REGION=$$region SLS_PROJECT=$(PREFIX)-$$region STATE_BUCKET=$(PREFIX)-$$region s $$guard deploy -y || exit 1; \
+	done; done
+
 $(STAMP): pyproject.toml requirements.txt
 	@test -n "$(PYTHON)" || { echo "no python3 >= 3.10 found" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
+	$(VENV)/bin/python -m pip install --quiet -e '.[test]' -c requirements.txt
 	touch $(STAMP)
 
 # Mutation testing of the decision path ([tool.mutmut] in pyproject.toml, MUTATION.md): mutmut in .venv,

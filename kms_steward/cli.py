@@ -1,4 +1,4 @@
-"""The operator CLI: `demo`, `preflight`, `sweep`, `rotate`, `bench audit`, `bench faults`, `bench rotation`, `local up`,
+"""The operator CLI: `demo`, `preflight`, `sweep`, `rotate`, `policy`, `doctor`, `bench audit`, `bench faults`, `bench rotation`, `local up`,
 `local invoke`."""
 from __future__ import annotations
 
@@ -165,6 +165,45 @@ def policy(function, project) -> None:
     if found is None:
         _fail(f"{spec.resource}: no policy file for its role {spec.role!r} (ram/<role name>.json)")
     click.echo(json.dumps(found[1], indent=2))
+
+
+@main.command()
+@click.option("--region", help="The region checked (default: the s.yaml functions' region, else ALIBABA_CLOUD_REGION_ID).")
+@click.option("--project", default="s.yaml", show_default=True, type=click.Path(exists=True, dir_okay=False),
+              help="The Serverless Devs project whose functions are checked.")
+@click.option("--account", "account_file", type=click.Path(exists=True, dir_okay=False),
+              help="Run against a local cloud started from this account file (wired from --project) instead of Alibaba Cloud.")
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as one JSON object.")
+def doctor(region, project, account_file, as_json) -> None:
+    """Read-only readiness and health check of the functions of s.yaml. Before a deploy: credentials, the ActionTrail
+    trail (logging; delivering to TRAIL_SLS_* when set), STATE_BUCKET, the SLS project and logstores, each role and the
+    actions its ram/<role>.json grants. After: each function, its triggers and failure destination as s.yaml declares
+    them, the latest record and invocation. Each check prints PASS or FAIL with its fix; exit 0 when all pass, 1 if
+    one fails, 2 for a bad s.yaml or account file."""
+    from kms_steward.doctor_run import run_doctor
+
+    sys.exit(run_doctor(project_path=project, account_file=account_file, region=region, as_json=as_json))
+
+
+@main.command()
+@click.argument("functions", nargs=-1, metavar="[FUNCTION]...")
+@click.option("--out", default="dist", show_default=True, type=click.Path(file_okay=False),
+              help="Where each artifact goes: OUT/<resource>/ (what s.yaml deploys) and OUT/<resource>.zip.")
+@click.option("--json", "as_json", is_flag=True, help="Print the artifacts as one JSON object.")
+def package(functions, out, as_json) -> None:
+    """Build each function's deployable code (all of s.yaml's when none is named): its handler, the project modules it
+    imports, and the distributions they load, as wheels for FC's python3.10 (CPython 3.10, manylinux x86_64).
+    Prints each artifact's size and how long its handler takes to import from the artifact alone."""
+    from pathlib import Path as _Path
+
+    from kms_steward.package import PackageError, build, render
+
+    progress = (lambda message: None) if as_json else (lambda message: click.echo(message, err=True))
+    try:
+        artifacts = build(list(functions) or None, out=_Path(out).resolve(), progress=progress)
+    except PackageError as exc:
+        _fail(str(exc))
+    click.echo(json.dumps({"artifacts": [a.as_dict() for a in artifacts]}, indent=2) if as_json else render(artifacts))
 
 
 @main.group()

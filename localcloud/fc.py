@@ -63,11 +63,13 @@ import traceback
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from localcloud.account import Credential
 from localcloud.clock import iso
+from localcloud.packaged import PackagedError, run_packaged
 from localcloud.serverless import FunctionSpec, ServerlessError
 
 if TYPE_CHECKING:
@@ -130,6 +132,8 @@ class FunctionRuntime:
     invocations: list[Invocation] = field(default_factory=list)
     destinations_sent: list[DestinationRecord] = field(default_factory=list)
     _modules: dict[str, Any] = field(default_factory=dict)
+    # A folder of packages (dist/): each function then runs from dist/<resource> in a process of its own, as deployed
+    packages: Path | None = None
     _queue: "queue.Queue" = field(default_factory=queue.Queue)
     _pending: int = 0
     _idle: threading.Condition = field(default_factory=threading.Condition)
@@ -318,9 +322,17 @@ class FunctionRuntime:
             saved = {k: os.environ.get(k) for k in env}
             os.environ.update(env)
             try:
-                handler = self._handler(spec)
-                inv.result = handler(event, context)
+                if self.packages is not None:  # the deployable package, in a process of its own (localcloud/packaged.py)
+                    inv.result = run_packaged(self.packages / spec.resource, spec.handler, event, context, env,
+                                              timeout_s=spec.timeout)
+                else:
+                    handler = self._handler(spec)
+                    inv.result = handler(event, context)
                 json.dumps(inv.result)  # FC serialises the return value; a non-JSON result is an error there too
+            except PackagedError as exc:
+                inv.result, inv.error = None, exc.error
+                log.warning("function %s attempt %d failed in its package: %s: %s", spec.resource, attempt,
+                            exc.error.get("errorType"), exc)
             except Exception as exc:  # FC reports any unhandled exception as UnhandledInvocationError
                 inv.result = None
                 inv.error = {"errorMessage": str(exc), "errorType": type(exc).__name__,

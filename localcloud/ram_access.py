@@ -180,15 +180,27 @@ class RamAccess:
         self.cloud = cloud
         self.log = RamLog()
         self._functions: dict[str, list[dict]] = {}  # the home account's function roles: their rendered policies
+        self._role_names: dict[str, str] = {}  # each function role's name as s.yaml spells it (RAM GetRole answers it)
         self._parsed: dict[str, list[Policy]] = {}
 
     def set_function_policies(self, role: str, documents: list[dict]) -> None:
         self._functions[role.lower()] = documents
-        self._parsed[role.lower()] = [Policy.parse(role if i == 0 else f"{role}-{i + 1}", d) for i, d in enumerate(documents)]
+        self._role_names[role.lower()] = role
+        self._parsed[role.lower()] = [Policy.parse(name, d) for name, d in zip(self.function_policy_names(role, documents), documents)]
 
     def function_policies(self, role: str) -> list[dict] | None:
         """The rendered policy documents of a function's role (None: not a role of the project's functions)."""
         return self._functions.get(role.lower())
+
+    def function_role_names(self) -> list[str]:
+        """The roles the project's functions run with, which exist in the home account (RAM GetRole)."""
+        return list(self._role_names.values())
+
+    @staticmethod
+    def function_policy_names(role: str, documents: list[dict]) -> list[str]:
+        """The names the rendered policies of a function role are attached under (RAM ListPoliciesForRole): the role's
+        own name, then <role>-2, ... for the renderings of functions sharing it with other settings."""
+        return [role if i == 0 else f"{role}-{i + 1}" for i in range(len(documents))]
 
     def policies_of(self, account, credential) -> list[Policy] | None:
         if credential is None or credential.IdentityType != "assumed-role" or not credential.RoleName:

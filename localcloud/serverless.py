@@ -50,6 +50,7 @@ class TimerTrigger:
 # PutAsyncInvokeConfigInput, https://www.alibabacloud.com/help/en/functioncompute/api-fc-2023-03-30-struct-putasyncinvokeconfiginput).
 DEFAULT_MAX_ASYNC_EVENT_AGE = 86400
 DESTINATION_KINDS = ("onFailure", "onSuccess")
+PACKAGE_DIR = "dist"  # `kms-steward package` puts each function's package in dist/<resource>
 
 
 @dataclass
@@ -68,9 +69,16 @@ class FunctionSpec:
 
     @property
     def code_dir(self) -> Path:
+        """Where the local cloud loads the handler from. A function whose code is its package (`dist/<resource>`,
+        which `kms-steward package` builds from the project, its handler and library files copied unchanged) runs from
+        the project itself: the same files, without a build before every test; tests/test_package.py proves that each
+        package imports and runs on its own."""
         code = self.props.get("code", "./")
         code = code.get("src", "./") if isinstance(code, dict) else code
-        return (self.base_dir / code).resolve()
+        resolved = (self.base_dir / code).resolve()
+        if resolved == (self.base_dir / PACKAGE_DIR / self.resource).resolve():
+            return self.base_dir.resolve()
+        return resolved
 
     @property
     def environment(self) -> dict[str, str]:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # the SDKs are imported when a client of theirs is first made
     from alibabacloud_kms20160120.client import Client as KmsClient
     from alibabacloud_nas20170626.client import Client as NasClient
     from alibabacloud_polardb20170801.client import Client as PolardbClient
+    from alibabacloud_ram20150501.client import Client as RamClient
     from alibabacloud_r_kvstore20150101.client import Client as RedisClient
     from alibabacloud_rds20140815.client import Client as RdsClient
     from alibabacloud_resourcemanager20200331.client import Client as ResourceManagerClient
@@ -501,6 +502,11 @@ class Clients:
     def sts(self, region: str | None = None) -> StsClient:
         # STS: regional endpoints sts.<region>.aliyuncs.com (the SDK's rule), or the central sts.aliyuncs.com.
         return self._pop(_sdk_client("sts20150401"), region)
+
+    def ram(self, region: str | None = None) -> RamClient:
+        # RAM is global (ram.aliyuncs.com, the SDK's rule); the operator CLI reads it (`kms-steward doctor`), no function
+        # does, so its SDK is not in requirements.txt.
+        return self._pop(_sdk_client("ram20150501"), region)
 
     def resourcemanager(self, region: str | None = None) -> ResourceManagerClient:
         # Resource Manager is central (resourcemanager.aliyuncs.com, the SDK's rule).

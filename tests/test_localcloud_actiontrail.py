@@ -201,3 +201,18 @@ def test_bucket_and_logstore_management_calls_are_recorded_but_not_data_events(s
     assert recorded == [("Oss", "GetBucketInfo", "Read"), ("Sls", "ListProject", "Read")]
     assert cloud.account.actiontrail.events[-2]["requestParameters"] == {"BucketName": "kms-steward-state"}
     assert cloud.account.actiontrail.events[-1]["userIdentity"]["userName"] == "alice"
+
+
+def test_get_trail_status_says_whether_a_trail_logs_and_when_it_last_delivered(start_cloud):
+    decrypt = crypto_event("Decrypt", when=NOW - timedelta(hours=2))
+    stopped = {**TRAIL, "Name": "stopped-trail", "Status": "Disable", "StopLoggingTime": "2029-06-01T00:00:00Z"}
+    cloud = start_cloud(make_account(actiontrail={"events": [decrypt], "trails": [TRAIL, stopped]}), now=iso(NOW))
+    status = client(cloud).get_trail_status(at.GetTrailStatusRequest(name="audit-trail")).body
+    assert status.is_logging is True and status.start_logging_time == TRAIL["StartLoggingTime"]
+    assert status.latest_delivery_time == str(int((NOW - timedelta(hours=2)).timestamp() * 1000))
+    assert status.latest_delivery_error == "" and status.latest_delivery_log_service_time == iso(NOW - timedelta(hours=2))
+    off = client(cloud).get_trail_status(at.GetTrailStatusRequest(name="stopped-trail")).body
+    assert off.is_logging is False and off.stop_logging_time == "2029-06-01T00:00:00Z"
+    with pytest.raises(ClientException) as err:
+        client(cloud).get_trail_status(at.GetTrailStatusRequest(name="no-such-trail"))
+    assert (err.value.code, err.value.status_code) == ("TrailNotFoundException", 404)

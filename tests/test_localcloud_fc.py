@@ -249,3 +249,60 @@ def test_fire_timer_refuses_a_disabled_unknown_or_ambiguous_trigger(fc_cloud):
     with pytest.raises(ServerlessError, match="0 timer triggers"):
         fc_cloud.fc.fire_timer("always-fails")
     assert calls(fc_cloud) == []
+
+
+# ---------------------------------------------------------------- what is deployed, read through the FC 3.0 SDK
+
+
+def _fc(cloud):
+    from alibabacloud_fc20230330.client import Client as FcClient
+
+    from tests.support.clients import sdk_config
+
+    return FcClient(sdk_config(cloud))
+
+
+def test_get_function_list_triggers_and_async_config_answer_the_project_as_s_yaml_declares_it():
+    from alibabacloud_fc20230330 import models as fc
+
+    from tests.support.accounts import S_YAML, make_account
+
+    with LocalCloud(make_account(), project=S_YAML, env={}) as cloud:
+        client = _fc(cloud)
+        function = client.get_function("kms-steward-key-guard", fc.GetFunctionRequest()).body
+        assert (function.function_name, function.role, function.timeout) == (
+            "kms-steward-key-guard", f"acs:ram::{ACCOUNT_ID}:role/kms-steward-key-guard", 3600)
+        assert (function.log_config.project, function.log_config.logstore) == ("kms-steward-logs", "fc-logs")
+        assert function.environment_variables["RECORDS_LOGSTORE"] == "key-guard-decisions"
+
+        triggers = {t.trigger_name: t for t in client.list_triggers("kms-steward-key-guard", fc.ListTriggersRequest()).body.triggers}
+        assert set(triggers) == {"safety-net", "kms-key-mutations"}
+        timer = json.loads(triggers["safety-net"].trigger_config)
+        assert (triggers["safety-net"].trigger_type, timer["cronExpression"], timer["enable"]) == ("timer", "0 0 3 * * *", True)
+        bridge = json.loads(triggers["kms-key-mutations"].trigger_config)
+        assert json.loads(bridge["eventRuleFilterPattern"])["data"]["eventName"][0] == "ScheduleKeyDeletion"
+        first = client.list_triggers("kms-steward-key-guard", fc.ListTriggersRequest(limit=1)).body
+        rest = client.list_triggers("kms-steward-key-guard", fc.ListTriggersRequest(limit=1, next_token=first.next_token)).body
+        assert [t.trigger_name for t in first.triggers + rest.triggers] == ["safety-net", "kms-key-mutations"] and not rest.next_token
+        assert [t.trigger_name for t in client.list_triggers("kms-steward-key-guard", fc.ListTriggersRequest(prefix="kms")).body.triggers] \
+            == ["kms-key-mutations"]
+
+        config = client.get_async_invoke_config("kms-steward-key-guard", fc.GetAsyncInvokeConfigRequest()).body
+        assert (config.max_async_retry_attempts, config.max_async_event_age_in_seconds) == (3, 3600)
+        assert config.destination_config.on_failure.destination == \
+            f"acs:fc:{REGION}:{ACCOUNT_ID}:functions/kms-steward-key-guard-failures"
+
+
+def test_an_unknown_function_is_function_not_found():
+    from alibabacloud_fc20230330 import models as fc
+
+    from tests.support.accounts import S_YAML, make_account
+    from tests.support.clients import refused
+
+    with LocalCloud(make_account(), project=S_YAML, env={}) as cloud:
+        client = _fc(cloud)
+        assert refused(lambda: client.get_function("nope", fc.GetFunctionRequest())) == ("FunctionNotFound", 404)
+        assert refused(lambda: client.list_triggers("nope", fc.ListTriggersRequest())) == ("FunctionNotFound", 404)
+        assert refused(lambda: client.get_async_invoke_config("nope", fc.GetAsyncInvokeConfigRequest())) == ("FunctionNotFound", 404)
+    with LocalCloud(make_account()) as cloud:  # not wired from s.yaml: nothing is deployed
+        assert refused(lambda: _fc(cloud).get_function("kms-steward-key-guard", fc.GetFunctionRequest())) == ("FunctionNotFound", 404)

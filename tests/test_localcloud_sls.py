@@ -289,3 +289,13 @@ def test_write_records_batches_within_the_put_logs_limits(cloud, capsys):
     assert where == {"sls": 9008, "stdout": 0} and len(cloud.account.sls.logs) == 9008
     assert cloud.calls.get("sls:PutLogs") == 4  # 4096, 4096, 808 + 4 x 900 KB, 4 x 900 KB (each under 5 MB)
     assert capsys.readouterr().out == ""
+
+
+def test_get_project_answers_a_project_of_the_region_and_project_not_exist_otherwise(cloud):
+    c = client(cloud)
+    project = c.get_project(PROJECT)
+    assert project.get_projectname() == PROJECT and project.get_owner() == cloud.account.account_id
+    with pytest.raises(LogException) as exc:
+        c.get_project("shanghai-logs")  # a project of another region
+    assert (exc.value.get_error_code(), exc.value.resp_status) == ("ProjectNotExist", 404)
+    assert [p["projectName"] for p in c.list_project().get_projects()] == [PROJECT]  # the bare endpoint still lists

@@ -74,16 +74,24 @@ LOGS_ENV = {"TRAIL_SLS_PROJECT": TRAIL["SlsProjectArn"], "TRAIL_SLS_LOGSTORE": "
             "GUARD_DISABLE_MODE": "enforce"}
 
 
+# tests/test_package.py runs the same scenarios with every function run from its deployable package: it sets
+# RUN_OPTIONS["packages"] to the folder of packages, and reads each run's invocations in LAST_RUN.
+RUN_OPTIONS: dict = {}
+LAST_RUN: dict = {}
+
+
 def run(account, env, *steps, accounts=(), duplicate_delivery=False, edit=None):
     """The decisions RAM made on every call of `steps`; `edit(role)` may change a role's policies first."""
     cloud = LocalCloud([account, *accounts], project=S_YAML, env=env, duplicate_delivery=duplicate_delivery)
+    cloud.fc.packages = RUN_OPTIONS.get("packages")
     if edit is not None:
         edit(cloud.ram)
     cloud.start()
     try:
         for step in steps:  # each delivered and decided before the next
             step(cloud)
-            assert cloud.bus.drain(timeout=60) and cloud.fc.drain(timeout=60)
+            assert cloud.bus.drain(timeout=120) and cloud.fc.drain(timeout=120)
+        LAST_RUN["invocations"] = list(cloud.fc.invocations)
         return list(cloud.ram.log.decisions)
     finally:
         cloud.stop()

@@ -103,3 +103,17 @@ def test_both_sweeps_are_timer_functions_with_the_fan_out_settings(resource, han
     assert "SWEEP_ACCOUNTS" in env and "SWEEP_REGIONS" in env
     if task == "cert-sweep":  # where its CAS certificates are read (README's sweep table)
         assert env["SWEEP_CERT_CAS_REGION"] == "cn-hangzhou"
+
+
+def test_the_deploy_guide_names_every_deploy_time_setting_of_s_yaml_with_its_default():
+    """A person deploying reads the settings in the README: none may be missing, none with a wrong default."""
+    import re
+
+    text = (ROOT / "s.yaml").read_text()
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("### Deploy-time settings"):]
+    settings = dict(re.findall(r"\$\{env\('([A-Z_]+)', '([^']*)'\)\}", text))
+    assert len(settings) > 20
+    for name, default in settings.items():
+        shown = f"`{default}`" if default else "empty"
+        assert re.search(rf"^\| `{name}` \| {re.escape(shown)} \|", table, re.M), (name, shown)

@@ -22,9 +22,27 @@ InvalidArgument 400, EntityTooLarge 400 "payload size exceeds maximum allowed si
 - The functions are the home account's (where the project is deployed): another account, or a name that is not a
   function of the project, gets FunctionNotFound (404). A qualifier other than LATEST (versions and aliases are not
   emulated) gets AliasNotFound (404; the 2023-03-30 code for it is UNCONFIRMED).
+
+What is deployed, read back (no writes: `kms-steward doctor` reads them): the project's functions as s.yaml declares
+them, in their s.yaml region (another region's endpoint: FunctionNotFound).
+- GetFunction, `GET /2023-03-30/functions/{functionName}` ("GetFunction",
+  https://www.alibabacloud.com/help/en/functioncompute/fc-3-0/developer-reference/api-fc-2023-03-30-getfunction): the
+  Function structure (functionName, functionArn, functionId, description, runtime, handler, memorySize, timeout,
+  instanceConcurrency, role, environmentVariables, logConfig, state, lastUpdateStatus).
+- ListTriggers, `GET /2023-03-30/functions/{functionName}/triggers` with prefix, limit, nextToken ("ListTriggers",
+  https://alibabacloud.com/help/en/functioncompute/fc-3-0/developer-reference/api-fc-2023-03-30-listtriggers): the
+  s.yaml triggers, `triggerConfig` as JSON text (TimerTriggerConfig: cronExpression, enable, payload;
+  EventBridgeTriggerConfig: triggerEnable, asyncInvocationType, eventRuleFilterPattern, eventSourceConfig, as s.yaml
+  gives them), `targetArn` the function's ARN. limit's default (20) and the token's form are UNCONFIRMED; a bad token
+  is InvalidArgument. `status` is left out (its values UNCONFIRMED).
+- GetAsyncInvokeConfig, `GET /2023-03-30/functions/{functionName}/async-invoke-config` ("GetAsyncInvokeConfig",
+  https://help.aliyun.com/zh/functioncompute/fc/developer-reference/api-fc-2023-03-30-getasyncinvokeconfig): AsyncConfig
+  (functionArn, maxAsyncRetryAttempts, maxAsyncEventAgeInSeconds, destinationConfig, asyncTask). A function whose
+  s.yaml sets no asyncInvokeConfig: AsyncConfigNotExists, 404 (UNCONFIRMED).
 """
 from __future__ import annotations
 
+import base64
 import json
 
 from werkzeug.wrappers import Response
@@ -77,3 +95,68 @@ class FunctionCompute(RoaProduct):
         result = inv.result
         body = result if isinstance(result, bytes) else result.encode() if isinstance(result, str) else json.dumps(result).encode()
         return Response(body, status=200, content_type="application/octet-stream", headers=headers)
+
+    # ------------------------------------------------------------ what is deployed (read-only)
+
+    def _deployed(self, call: RoaCall):
+        """The project function `functionName` names, deployed in the region called; FunctionNotFound otherwise."""
+        name = call.path_params["functionName"]
+        project = self.cloud.project
+        spec = project.function_named(name) if project is not None and self.account is self.cloud.home else None
+        if spec is None or (spec.region or call.region) != call.region:
+            raise errors.ApiError("FunctionNotFound", f"function '{name}' does not exist", 404)
+        return spec
+
+    def _arn(self, spec, region: str) -> str:
+        return f"acs:fc:{region}:{self.account.account_id}:functions/{spec.function_name}"
+
+    @roa_api("GetFunction", "GET", "/2023-03-30/functions/{functionName}")
+    def get_function(self, call: RoaCall) -> dict:
+        spec = self._deployed(call)
+        props = spec.props
+        log_config = props.get("logConfig") or {}
+        return {
+            "functionName": spec.function_name, "functionArn": self._arn(spec, call.region),
+            "functionId": spec.function_name, "description": props.get("description", ""), "runtime": props.get("runtime", ""),
+            "handler": spec.handler, "memorySize": props.get("memorySize", 128), "timeout": spec.timeout,
+            "instanceConcurrency": props.get("instanceConcurrency", 1), "role": spec.role or "",
+            "environmentVariables": spec.environment,
+            "logConfig": {k: log_config[k] for k in ("project", "logstore", "enableRequestMetrics", "enableInstanceMetrics",
+                                                     "logBeginRule") if k in log_config},
+            "state": "Active", "lastUpdateStatus": "Successful",
+        }
+
+    @roa_api("ListTriggers", "GET", "/2023-03-30/functions/{functionName}/triggers")
+    def list_triggers(self, call: RoaCall) -> dict:
+        spec = self._deployed(call)
+        prefix = call.get("prefix") or ""
+        raw = [t for t in spec.props.get("triggers") or [] if str(t.get("triggerName", "")).startswith(prefix)]
+        try:
+            limit = int(call.get("limit") or 20)
+            start = int(base64.b64decode(call.get("nextToken")).decode()) if call.get("nextToken") else 0
+        except ValueError:
+            raise errors.ApiError("InvalidArgument", "invalid limit or nextToken", 400) from None
+        if not 1 <= limit <= 100 or start < 0:
+            raise errors.ApiError("InvalidArgument", "invalid limit or nextToken", 400)
+        arn = self._arn(spec, call.region)
+        page = [{"triggerName": t["triggerName"], "triggerType": t.get("triggerType", ""), "triggerId": f"{spec.function_name}-{t['triggerName']}",
+                 "description": t.get("description", ""), "qualifier": t.get("qualifier") or "LATEST",
+                 "triggerConfig": json.dumps(t.get("triggerConfig") or {}), "targetArn": arn, "sourceArn": "", "invocationRole": ""}
+                for t in raw[start:start + limit]]
+        out = {"triggers": page}
+        if start + limit < len(raw):
+            out["nextToken"] = base64.b64encode(str(start + limit).encode()).decode()
+        return out
+
+    @roa_api("GetAsyncInvokeConfig", "GET", "/2023-03-30/functions/{functionName}/async-invoke-config")
+    def get_async_invoke_config(self, call: RoaCall) -> dict:
+        spec = self._deployed(call)
+        config = spec.async_invoke_config
+        if not config:
+            raise errors.ApiError("AsyncConfigNotExists", f"async invoke config of function '{spec.function_name}' does not exist", 404)
+        destinations = {kind: {"destination": spec.destination(kind)} for kind in ("onFailure", "onSuccess") if spec.destination(kind)}
+        out = {"functionArn": self._arn(spec, call.region), "maxAsyncRetryAttempts": spec.max_async_retries,
+               "maxAsyncEventAgeInSeconds": spec.max_async_event_age, "asyncTask": False}
+        if destinations:
+            out["destinationConfig"] = destinations
+        return out

@@ -21,6 +21,21 @@ gives it, JSON text, or the same as a mapping), evaluated for every call made wi
 (localcloud/ram_access.py). A role without `Policies` is not evaluated: it acts with the account's full rights (the
 roles a test declares only to be entered). The roles of the project's functions are enforced with the policy files of
 the repository's `ram/` folder when the local cloud is wired from s.yaml (localcloud/ram_access.py).
+
+The RAM API (2015-05-01, POP RPC) answers what a reader of roles needs, no writes (`kms-steward doctor` reads it):
+- GetRole (RoleName): `Role` {RoleName, RoleId, Arn, AssumeRolePolicyDocument, MaxSessionDuration, Description,
+  CreateDate, UpdateDate} ("GetRole", https://www.alibabacloud.com/help/en/ram/developer-reference/api-ram-2015-05-01-getrole);
+- ListPoliciesForRole (RoleName): `Policies.Policy[]` {PolicyName, PolicyType, Description, DefaultVersion, AttachDate}
+  ("ListPoliciesForRole", https://www.alibabacloud.com/help/en/ram/developer-reference/api-ram-2015-05-01-listpoliciesforrole);
+- GetPolicy (PolicyName, PolicyType): `Policy` {PolicyName, PolicyType, Description, DefaultVersion, PolicyDocument,
+  AttachmentCount, CreateDate, UpdateDate} and `DefaultPolicyVersion` {VersionId, IsDefaultVersion, PolicyDocument,
+  CreateDate} ("GetPolicy", https://www.alibabacloud.com/help/en/ram/developer-reference/api-ram-2015-05-01-getpolicy).
+The roles that exist: the account file's `ram.roles`, and, in the home account of a local cloud wired from s.yaml, the
+roles of the project's functions (trusted by fc.aliyuncs.com), each with its rendered policy attached as a Custom
+policy of the role's name (localcloud/ram_access.py names them). An account-file role that is also a function role
+and carries `Policies` has those instead, as RamAccess enforces them. A role that is neither: EntityNotExist.Role, 404
+(the code STS answers for a missing role, localcloud/products/sts.py; its status UNCONFIRMED); a policy no role has:
+EntityNotExist.Policy, 404 (UNCONFIRMED). Every policy is a Custom one at version v1; system policies are not emulated.
 """
 from __future__ import annotations
 
@@ -31,6 +46,10 @@ from typing import Any, ClassVar, Optional
 
 from pydantic import Field, field_validator
 
+from alibabacloud_ram20150501 import models as m
+
+from localcloud import errors
+from localcloud.products.base import Call, RpcProduct, api
 from localcloud.ram_policy import Policy, PolicyError
 from localcloud.records import AccountSection, StrictRecord
 
@@ -116,3 +135,100 @@ class RamSection(AccountSection):
     def role(self, name: str) -> RamRole | None:
         # RAM role names are not case-sensitive in ARNs (the ARN spells them in lower case).
         return next((r for r in self.roles if r.RoleName.lower() == name.lower()), None)
+
+
+# ---------------------------------------------------------------- the RAM API (read-only)
+
+FC_TRUST_POLICY = json.dumps({"Statement": [{"Action": "sts:AssumeRole", "Effect": "Allow",
+                                             "Principal": {"Service": ["fc.aliyuncs.com"]}}], "Version": "1"})
+POLICY_VERSION = "v1"
+CUSTOM = "Custom"
+
+
+def _document_text(document: Any) -> str:
+    """A policy document as RAM returns it: JSON text."""
+    return document if isinstance(document, str) else json.dumps(document, indent=2)
+
+
+class Ram(RpcProduct):
+    code = "ram"
+    service_name = "Ram"
+    version = "2015-05-01"
+    endpoint_prefix = "ram"
+    regional_param = None  # RAM is global: one endpoint, ram.aliyuncs.com
+
+    # ------------------------------------------------------------ the account's roles, as RAM holds them
+
+    def _function_roles(self) -> dict[str, list[dict]]:
+        """The home account's function roles (lower-cased name -> rendered policies), when wired from s.yaml."""
+        if self.account is not self.cloud.home:
+            return {}
+        access = self.cloud.ram
+        return {name.lower(): access.function_policies(name) or [] for name in access.function_role_names()}
+
+    def _role(self, name: str) -> RamRole | None:
+        role = self.account.ram.role(name)
+        if role is not None:
+            return role
+        functions = self._function_roles()
+        if name.lower() not in functions:
+            return None
+        spelled = next(n for n in self.cloud.ram.function_role_names() if n.lower() == name.lower())
+        return RamRole(RoleName=spelled, AssumeRolePolicyDocument=FC_TRUST_POLICY,
+                       Description="kms-steward function role (s.yaml)")
+
+    def _attached(self, role: RamRole) -> list[tuple[str, str]]:
+        """(policy name, document text) of each policy attached to the role."""
+        if role.Policies is not None:
+            return [(p["PolicyName"], _document_text(p["PolicyDocument"])) for p in role.Policies]
+        documents = self._function_roles().get(role.RoleName.lower(), [])
+        names = self.cloud.ram.function_policy_names(role.RoleName, documents)
+        return [(name, _document_text(doc)) for name, doc in zip(names, documents)]
+
+    def _require_role(self, call: Call) -> RamRole:
+        name = call.require("RoleName")
+        role = self._role(name)
+        if role is None:
+            raise errors.ApiError("EntityNotExist.Role", f"The role does not exist: {name}.", 404)
+        call.refer("ACS::RAM::Role", role.RoleName)
+        return role
+
+    def _created(self) -> str:
+        return self.account.as_of or "2024-01-01T00:00:00Z"
+
+    # ------------------------------------------------------------ the APIs
+
+    @api("GetRole")
+    def get_role(self, call: Call) -> dict:
+        role = self._require_role(call)
+        created = role.CreateDate or self._created()
+        return m.GetRoleResponseBody(role=m.GetRoleResponseBodyRole(
+            role_name=role.RoleName, role_id=role.role_id(), arn=role.arn(self.account.account_id),
+            assume_role_policy_document=role.AssumeRolePolicyDocument, max_session_duration=role.MaxSessionDuration,
+            description=role.Description or "", create_date=created, update_date=created)).to_map()
+
+    @api("ListPoliciesForRole")
+    def list_policies_for_role(self, call: Call) -> dict:
+        role = self._require_role(call)
+        items = [m.ListPoliciesForRoleResponseBodyPoliciesPolicy(
+            policy_name=name, policy_type=CUSTOM, description="", default_version=POLICY_VERSION,
+            attach_date=role.CreateDate or self._created()) for name, _ in self._attached(role)]
+        return m.ListPoliciesForRoleResponseBody(policies=m.ListPoliciesForRoleResponseBodyPolicies(policy=items)).to_map()
+
+    @api("GetPolicy")
+    def get_policy(self, call: Call) -> dict:
+        name, kind = call.require("PolicyName"), call.require("PolicyType")
+        if kind not in ("System", CUSTOM):
+            raise errors.invalid_parameter("PolicyType", "It must be System or Custom.")
+        roles = list(self.account.ram.roles) + [r for n in self.cloud.ram.function_role_names() if (r := self._role(n))]
+        found = [doc for role in roles for policy, doc in self._attached(role) if policy == name] if kind == CUSTOM else []
+        if not found:
+            raise errors.ApiError("EntityNotExist.Policy", f"The policy does not exist: {name}.", 404)
+        created = self._created()
+        return m.GetPolicyResponseBody(
+            policy=m.GetPolicyResponseBodyPolicy(policy_name=name, policy_type=CUSTOM, description="",
+                                                 default_version=POLICY_VERSION, policy_document=found[0],
+                                                 attachment_count=len(found), create_date=created, update_date=created),
+            default_policy_version=m.GetPolicyResponseBodyDefaultPolicyVersion(
+                version_id=POLICY_VERSION, is_default_version=True, policy_document=found[0], create_date=created),
+        ).to_map()

@@ -22,7 +22,7 @@ an `x-log-requestid` header, so the SDK raises `LogException` with the productio
 APIs: PutLogs (one protobuf LogGroup of at most 4096 logs and 5 MB; lz4 — the SDK's default —, deflate, zstd when installed, or
 uncompressed), GetLogs (v1 `GET /logstores/{ls}?type=log` and the SDK's default v2
 `POST /logstores/{ls}/logs`, whose answer is lz4-compressed as its Accept-Encoding asks),
-ListProject (`GET /` with a Host that names no project), ListLogStores (names only), GetLogStore
+ListProject (`GET /` with a Host that names no project), GetProject (`GET /` with the project's Host), ListLogStores (names only), GetLogStore
 (with the logstore's `encrypt_conf`), CreateLogStore; both listings page by offset/size (at most
 500). GetLogs evaluates the search part of a query: empty or `*`, `key: value` / `key:value`
 terms (case-insensitive, matching the whole value or one of its tokens, `value*` as a prefix),
@@ -159,6 +159,9 @@ class Sls(Product):
     def route(self, request: Request) -> tuple[str, Optional[str], Optional[Callable]]:
         path, method = request.path, request.method
         if path == "/" and method == "GET":
+            # GET / names a project in its Host (GetProject) or none (ListProject)
+            if project_from_host(request.host or ""):
+                return "GetProject", None, self.get_project
             return "ListProject", None, self.list_project
         if path in ("/logstores", "/logstores/"):
             if method == "GET":
@@ -239,6 +242,12 @@ class Sls(Product):
         if store.encrypt_conf is not None:
             payload["encrypt_conf"] = store.encrypt_conf.wire()
         return self.ok(request_id, payload)
+
+    def get_project(self, request, project, logstore, region, body, request_id) -> Response:
+        """GET / with the project's Host ("GetProject", https://www.alibabacloud.com/help/en/sls/developer-reference/api-sls-2020-12-30-getproject):
+        the project (a missing one is ProjectNotExist, answered before this is reached), with ListProject's fields."""
+        return self.ok(request_id, {"projectName": project, "region": region, "status": "Normal", "description": "",
+                                    "owner": self.account.account_id, "createTime": "0", "lastModifyTime": "0"})
 
     def list_project(self, request, project, logstore, region, body, request_id) -> Response:
         """GET / on the region's endpoint (the one call whose Host names no project): the region's
