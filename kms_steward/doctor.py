@@ -55,6 +55,19 @@ class Check:
         return asdict(self)
 
 
+class _Unsearchable(Exception):
+    """GetLogs answered IndexConfigNotExist: the logstore takes logs, but without an index nothing can search them."""
+
+    def __init__(self, project: str, logstore: str):
+        super().__init__(f"{project}/{logstore}")
+        self.project, self.logstore = project, logstore
+
+    def check(self, phase: str, name: str) -> "Check":
+        return Check(phase, name, False, f"{self.project}/{self.logstore} has no index: its logs cannot be searched "
+                     "(IndexConfigNotExist)", f"create an index on the logstore {self.logstore} in project {self.project} "
+                     "(SLS console: the logstore's query page, Enable; full-text is enough)")
+
+
 class _CannotCheck(Exception):
     """A call of a check failed for a reason other than what the check looks for: the check fails with its code."""
 
@@ -132,8 +145,14 @@ class Doctor:
             statuses = {t.name: self._call("actiontrail:GetTrailStatus", client.get_trail_status,
                                            at.GetTrailStatusRequest(name=t.name)).body for t in trails}
             logging = [name for name, status in statuses.items() if status.is_logging]
-            if logging:
-                yield Check(phase, "actiontrail trail", True, f"{', '.join(logging)} logging")
+            # KMS's mutations are write events: a trail of read events only records none of them
+            writes = [t.name for t in trails if t.name in logging and (t.event_rw or "Write") in ("Write", "All")]
+            if writes:
+                yield Check(phase, "actiontrail trail", True, f"{', '.join(writes)} logging write events")
+            elif logging:
+                yield Check(phase, "actiontrail trail", False, f"{', '.join(logging)} logging read events only: no key "
+                            "mutation is recorded", " && ".join(f"aliyun actiontrail UpdateTrail --Name {n} --EventRW All "
+                                                               f"--region {self.region}" for n in logging))
             else:
                 yield Check(phase, "actiontrail trail", False, f"{', '.join(statuses)} not logging: no event is recorded",
                             " && ".join(f"aliyun actiontrail StartLogging --Name {n} --region {self.region}" for n in statuses))
@@ -242,11 +261,18 @@ class Doctor:
         client = self.clients.ram(self.region)
         name = f"role {role}"
         resources = ", ".join(s.resource for s, _ in uses)
-        if self._find("ram:GetRole", client.get_role, ram.GetRoleRequest(role_name=role)) is None:
+        found = self._find("ram:GetRole", client.get_role, ram.GetRoleRequest(role_name=role))
+        if found is None:
             yield Check(phase, name, False, f"no RAM role {role} (the role of {resources})",
                         f"aliyun ram CreateRole --RoleName {role} --AssumeRolePolicyDocument '{FC_TRUST}', then attach "
                         f"ram/{role}.json as its policy (`kms-steward policy {uses[0][0].resource}`; README, Roles)")
             return
+        trust = found.body.role.assume_role_policy_document if found.body.role else None
+        if not _trusts_fc(trust):
+            # FC cannot enter a role that does not trust it: the function would get no credentials at all
+            yield Check(phase, f"{name} trust", False, f"{role} does not let Function Compute assume it "
+                        f"(no Allow of sts:AssumeRole to the service fc.aliyuncs.com)",
+                        f"aliyun ram UpdateRole --RoleName {role} --NewAssumeRolePolicyDocument '{FC_TRUST}'")
         attached = self._call("ram:ListPoliciesForRole", client.list_policies_for_role,
                               ram.ListPoliciesForRoleRequest(role_name=role)).body.policies
         policies = []
@@ -366,7 +392,11 @@ class Doctor:
             name = f"latest record {project}/{logstore}"
 
             def check(project=project, logstore=logstore, name=name):
-                latest = self._latest(project, logstore, None)
+                try:
+                    latest = self._latest(project, logstore, None)
+                except _Unsearchable as exc:
+                    yield exc.check(phase, name)
+                    return
                 if latest is None:
                     yield Check(phase, name, True, "no record in the last 7 days (none is written before the first event "
                                 "or timer)", note=True)
@@ -389,7 +419,11 @@ class Doctor:
 
             def check(project=project, logstore=logstore, name=name, spec=spec):
                 # The function's own name as a full-text term: FC's log lines carry it (which field holds it is not relied on)
-                latest = self._latest(project, logstore, spec.function_name)
+                try:
+                    latest = self._latest(project, logstore, spec.function_name)
+                except _Unsearchable as exc:
+                    yield exc.check(phase, name)
+                    return
                 if latest is None:
                     yield Check(phase, name, True, f"no invocation yet in {project}/{logstore} (the last 7 days; not a failure "
                                 "before the first event or timer)", note=True)
@@ -415,6 +449,8 @@ class Doctor:
             # check that could not be made.
             if error_code(exc) in ("LogStoreNotExist", "ProjectNotExist"):
                 return None
+            if error_code(exc) == "IndexConfigNotExist":
+                raise _Unsearchable(project, logstore) from exc
             raise _CannotCheck("sls:GetLogs", exc) from exc
         logs = found.get_logs() if found is not None else []
         if not logs:
@@ -425,6 +461,26 @@ class Doctor:
 
 
 # ---------------------------------------------------------------- comparisons
+
+
+def _trusts_fc(document: str | None) -> bool:
+    """Whether a role's trust policy lets Function Compute assume it ("Principal": {"Service": ["fc.aliyuncs.com"]})."""
+    try:
+        statements = json.loads(document or "").get("Statement") or []
+    except (ValueError, AttributeError):
+        return False
+    for statement in statements:
+        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+            continue
+        actions = statement.get("Action")
+        actions = actions if isinstance(actions, list) else [actions]
+        if not any(a in ("sts:AssumeRole", "sts:*", "*") for a in actions):
+            continue
+        services = (statement.get("Principal") or {}).get("Service") if isinstance(statement.get("Principal"), dict) else None
+        services = services if isinstance(services, list) else [services]
+        if "fc.aliyuncs.com" in services:
+            return True
+    return False
 
 
 def _grants(document: dict) -> list[tuple[str, str]]:

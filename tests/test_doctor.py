@@ -107,6 +107,52 @@ def test_an_unprepared_account_names_each_missing_piece_with_its_fix(tmp_path):
     assert text.exit_code == 1 and "fix: aliyun oss mb oss://kms-steward-state --region cn-hangzhou" in text.output
 
 
+def test_a_role_function_compute_may_not_assume_is_named_with_its_fix(tmp_path):
+    """A role that trusts a person rather than fc.aliyuncs.com gives its function no credentials at all."""
+    data = unprepared_data()
+    role = data["ram"]["roles"][0]
+    role["AssumeRolePolicyDocument"] = json.dumps({"Statement": [{"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {
+        "RAM": [f"acs:ram::{data['account_id']}:root"]}}], "Version": "1"})
+    account_file = tmp_path / "untrusted.yaml"
+    account_file.write_text(yaml.safe_dump(data))
+    failed = {c["name"]: c for c in json.loads(doctor(["--account", str(account_file), "--json"]).output)["checks"]
+              if not c["ok"]}
+    trust = failed["role kms-steward-secret-guard trust"]
+    assert "does not let Function Compute assume it" in trust["detail"]
+    assert trust["fix"].startswith("aliyun ram UpdateRole --RoleName kms-steward-secret-guard --NewAssumeRolePolicyDocument")
+    assert "fc.aliyuncs.com" in trust["fix"]
+    assert "role kms-steward-key-guard trust" not in failed  # the function roles s.yaml wires trust FC
+
+
+def test_a_records_logstore_that_cannot_be_searched_fails_rather_than_shows_nothing_yet(tmp_path):
+    """A logstore without an index takes the records but no search can read them: doctor says so, with the fix,
+    instead of the "no record yet" note that passes."""
+    data = ready_data()
+    for store in data["sls"]["logstores"]:
+        if store["logstoreName"] in ("key-guard-decisions", "fc-logs"):
+            store["indexed"] = False
+    account_file = tmp_path / "unindexed.yaml"
+    account_file.write_text(yaml.safe_dump(data))
+    result = doctor(["--account", str(account_file), "--json"])
+    assert result.exit_code == 1
+    failed = {c["name"]: c for c in json.loads(result.output)["checks"] if not c["ok"]}
+    record = failed["latest record kms-steward-logs/key-guard-decisions"]
+    assert "IndexConfigNotExist" in record["detail"] and "index" in record["fix"]
+    assert "latest invocation of kms-steward-key-guard" in failed
+    assert "latest record kms-steward-logs/cert-sweep-findings" not in failed  # its logstore is indexed
+
+
+def test_a_trail_of_read_events_only_is_named(tmp_path):
+    data = ready_data()
+    data["actiontrail"]["trails"][0]["EventRW"] = "Read"
+    account_file = tmp_path / "reads-only.yaml"
+    account_file.write_text(yaml.safe_dump(data))
+    failed = {c["name"]: c for c in json.loads(doctor(["--account", str(account_file), "--json"]).output)["checks"]
+              if not c["ok"]}
+    assert "read events only" in failed["actiontrail trail"]["detail"]
+    assert "UpdateTrail --Name kms-steward-trail --EventRW All" in failed["actiontrail trail"]["fix"]
+
+
 def test_a_function_deployed_without_a_trigger_or_a_role_is_named(tmp_path):
     deployed = deployed_without_cert_timer(tmp_path)
     data = ready_data()

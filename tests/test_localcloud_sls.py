@@ -189,6 +189,19 @@ def test_unknown_logstore_and_project(cloud):
     assert not cloud.account.sls.logs
 
 
+def test_a_logstore_without_an_index_takes_logs_but_cannot_be_searched():
+    data = account().to_data()
+    data["sls"]["logstores"].append({"projectName": PROJECT, "logstoreName": "raw", "RegionId": "cn-hangzhou",
+                                     "indexed": False})
+    with LocalCloud(Account.from_data(data), clock=Clock(PROTOCOL_NOW)) as cloud:
+        c = client(cloud)
+        put(c, item(T0, a="b"), store="raw")  # written, as SLS keeps logs with no index
+        for query in ("*", "a: b"):
+            with pytest.raises(LogException) as exc:
+                c.get_log(PROJECT, "raw", T0, T0 + 1, query=query)
+            assert (exc.value.get_error_code(), exc.value.resp_status) == ("IndexConfigNotExist", 400)
+
+
 def test_wrong_secret_is_signature_not_match(cloud):
     with pytest.raises(LogException) as exc:
         put(client(cloud, secret="not-the-secret"), item(T0, a="b"))

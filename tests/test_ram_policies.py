@@ -170,10 +170,19 @@ def cert_account() -> Account:
     return Account.from_data(data)
 
 
-def fanned_out_accounts():
-    from tests.test_sweep_fanout import _accounts
+MEMBER_POLICY = ROOT / "ram" / "member" / "kms-steward-sweep.json"
 
-    return _accounts()
+
+def fanned_out_accounts():
+    """The home account, a member whose sweep role (SWEEP_ROLE_NAME) holds ram/member/kms-steward-sweep.json, as the
+    README has it created, and an account without the role."""
+    from tests.test_sweep_fanout import ROLE, _accounts
+
+    home, member, locked = _accounts()
+    data = member.to_data()
+    role = next(r for r in data["ram"]["roles"] if r["RoleName"] == ROLE)
+    role["Policies"] = [{"PolicyName": ROLE, "PolicyDocument": MEMBER_POLICY.read_text()}]
+    return [home, Account.from_data(data), locked]
 
 
 SCENARIOS = {
@@ -236,6 +245,38 @@ def test_every_action_of_the_policy_is_the_only_grant_of_some_call(decisions, ro
         granted |= {(actions, a) for a in actions}
     missing = sorted(a for _, a in granted - needed)
     assert not missing, f"granted but needed by no call of the scenarios: {missing}"
+
+
+# What only the home account's sweep does: enter the members, invoke its workers, keep its state, write its records and
+# alerts, list the regions and the resource directory's accounts.
+HOME_ONLY = {"sts:AssumeRole", "fc:InvokeFunction", "oss:ListObjects", "oss:GetObject", "oss:PutObject",
+             "log:PostLogStoreLogs", "cms:PutCustomEvent", "cms:PutCustomMetric", "resourcemanager:ListAccounts",
+             "ecs:DescribeRegions"}
+
+
+def _grants(path) -> set[tuple[str, str]]:
+    out = set()
+    for statement in json.loads(path.read_text())["Statement"]:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        out |= {(a, r) for a in actions for r in resources if statement["Effect"] == "Allow"}
+    return out
+
+
+def test_a_member_accounts_sweep_role_may_do_exactly_the_sweeps_reads():
+    """The role the sweeps enter in other accounts runs the same checks there: it is granted each read of the two sweep
+    roles, on the same resources (each the only grant of some call of their scenarios, above), and nothing the home
+    account's sweep alone does. The fanned-out scenarios run with it: no call is refused (the sufficiency test)."""
+    sweeps = _grants(ROOT / "ram" / "kms-steward-compliance-sweep.json") | _grants(ROOT / "ram" / "kms-steward-cert-sweep.json")
+    assert _grants(MEMBER_POLICY) == {(a, r) for a, r in sweeps if a not in HOME_ONLY}
+    assert {a for a, _ in sweeps} & HOME_ONLY == HOME_ONLY  # each of them is one the sweep roles hold
+
+
+def test_the_member_role_is_enforced_in_the_fanned_out_scenarios():
+    decisions = SCENARIOS["compliance-sweep, fanned out"]() + SCENARIOS["cert-sweep, fanned out"]()
+    member = [d for d in decisions if d.role.lower() == "kms-steward-sweep"]
+    assert member and all(d.allowed for d in member)
+    assert {"kms:ListKeys", "yundun-cert:ListUserCertificateOrder"} <= {d.call.action for d in member}
 
 
 def without(action: str, role: str):

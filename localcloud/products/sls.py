@@ -313,7 +313,11 @@ class Sls(Product):
 
     def query_logs(self, project: str, logstore: str, region: str, params: dict[str, Any]) -> tuple[list[dict], int]:
         """(page of logs as GetLogs returns them, number of matching logs)."""
-        self.find_logstore(project, logstore, region)
+        if not self.find_logstore(project, logstore, region).indexed:
+            # A logstore without an index cannot be searched ("index config doesn't exist", SLS FAQ and troubleshooting,
+            # https://www.alibabacloud.com/help/en/sls/faq-and-troubleshooting); the code GetLogs answers with is
+            # UNCONFIRMED.
+            raise sls_error("IndexConfigNotExist", "logstore without index config", 400)
         start = _int_param(params.get("from"), "from", None)
         end = _int_param(params.get("to"), "to", None)
         if start is None or end is None:

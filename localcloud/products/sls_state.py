@@ -41,6 +41,9 @@ class SlsLogstore(StrictRecord):
     shardCount: int = 2
     RegionId: Optional[str] = None
     encrypt_conf: Optional[SlsEncryptConf] = None
+    # Whether the logstore has an index (CreateIndex). SLS searches only indexed logs: "You must create indexes
+    # before you can query and analyze logs" ("Create indexes", https://www.alibabacloud.com/help/en/sls/user-guide/create-indexes).
+    indexed: bool = True
 
 
 class SlsLog(StrictRecord):
