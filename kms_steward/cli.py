@@ -161,7 +161,10 @@ def policy(function, project) -> None:
         spec = ServerlessProject.load(project).function(function)
     except ServerlessError as exc:
         _fail(str(exc))
-    found = function_policy(spec, _Path(project).resolve().parent)
+    try:
+        found = function_policy(spec, _Path(project).resolve().parent)
+    except ValueError as exc:  # a setting that would widen the policy
+        _fail(f"{spec.resource}: {exc}")
     if found is None:
         _fail(f"{spec.resource}: no policy file for its role {spec.role!r} (ram/<role name>.json)")
     click.echo(json.dumps(found[1], indent=2))

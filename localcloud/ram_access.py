@@ -322,6 +322,12 @@ PLACEHOLDER = re.compile(r"\$\{([A-Z_]+)\}")
 SLS_PROJECT_ARN = re.compile(r"acs:log:[^:]*:[^:]*:project/([^/]+)")
 
 
+# Settings that are patterns on purpose (the secrets and keys secret-rotation may touch: `*` and `?`); every other
+# setting names one resource, in the characters bucket, logstore, project, role and function names use.
+PATTERN_SETTINGS = {"ROTATION_SECRETS", "ROTATION_KEYS"}
+SETTING_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
 def render_policy(template: dict, values: dict[str, str]) -> dict:
     """A policy file of ram/ made concrete for one function: each `${NAME}` in a Resource is the function's setting of
     that name (its s.yaml environment, and FUNCTION_NAME). RAM takes no variables, so this is what is deployed. A
@@ -330,7 +336,11 @@ def render_policy(template: dict, values: dict[str, str]) -> dict:
     def value(name: str) -> str:
         text = str(values.get(name, "") or "").strip()
         arn = SLS_PROJECT_ARN.fullmatch(text)
-        return arn[1] if arn else text
+        text = arn[1] if arn else text
+        if name not in PATTERN_SETTINGS and not SETTING_NAME.fullmatch(text or "x"):
+            # In a Resource, `*`, `?` or a `/` would reach past the one bucket, logstore or role the setting names
+            raise ValueError(f"{name}={text!r} is not a name: in ram/ it would grant more than one resource")
+        return text
 
     statements = []
     for statement in template["Statement"]:

@@ -370,6 +370,22 @@ def test_the_policy_command_names_a_function_it_does_not_know():
     assert printed.exit_code == 2 and "no fc3 resource or function named 'no-such-function'" in printed.output
 
 
+@pytest.mark.parametrize("setting, value", [("STATE_BUCKET", "*"), ("KMS_INSTANCE_LOG_LOGSTORE", "kms-*"),
+                                            ("SWEEP_ROLE_NAME", "admin/*"), ("TRAIL_SLS_PROJECT", "a?")])
+def test_a_setting_that_would_widen_a_policy_is_refused_not_rendered(setting, value):
+    """RAM reads `*` and `?` in a Resource as wildcards: a bucket named `*` would grant every bucket."""
+    from click.testing import CliRunner
+
+    from kms_steward.cli import main
+
+    function = "compliance-sweep" if setting == "SWEEP_ROLE_NAME" else "key-guard"
+    env = {**LOGS_ENV, "SWEEP_ROLE_NAME": "kms-steward-sweep", setting: value}
+    printed = CliRunner().invoke(main, ["policy", function, "--project", str(S_YAML)], env=env)
+    assert printed.exit_code == 2 and f"{setting}={value!r} is not a name" in printed.output
+    with pytest.raises(ValueError, match="would grant more than one resource"):
+        LocalCloud(make_account(), project=S_YAML, env=env)
+
+
 def test_every_role_a_function_runs_with_has_its_policy_file_and_no_file_is_left_over():
     assert sorted(p.stem for p in (ROOT / "ram").glob("*.json")) == ROLES
 
