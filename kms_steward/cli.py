@@ -154,7 +154,7 @@ def policy(function, project) -> None:
     to the role (README, "Roles"); the local cloud enforces the same one."""
     from pathlib import Path as _Path
 
-    from localcloud.ram_access import function_policy
+    from localcloud.ram_access import SettingError, function_policy
     from localcloud.serverless import ServerlessError, ServerlessProject
 
     try:
@@ -163,7 +163,7 @@ def policy(function, project) -> None:
         _fail(str(exc))
     try:
         found = function_policy(spec, _Path(project).resolve().parent)
-    except ValueError as exc:  # a setting that would widen the policy
+    except SettingError as exc:  # a setting that would widen the policy
         _fail(f"{spec.resource}: {exc}")
     if found is None:
         _fail(f"{spec.resource}: no policy file for its role {spec.role!r} (ram/<role name>.json)")

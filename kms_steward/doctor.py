@@ -16,6 +16,7 @@ named by their time and outcome fields only.
 """
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 import time
@@ -24,7 +25,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from localcloud.ram_access import SLS_PROJECT_ARN, function_policy
+from localcloud.ram_access import SLS_PROJECT_ARN, SettingError, function_policy
 from localcloud.ram_policy import Policy, evaluate
 from localcloud.serverless import FunctionSpec, ServerlessProject
 from shared.clients import Clients, describe_error, error_code, is_not_found
@@ -181,6 +182,13 @@ class Doctor:
                         f"(the trail's logstore is actiontrail_<trail name>; or unset TRAIL_SLS_*)")
             return
         status = statuses[trail.name]
+        if not status.is_logging or (trail.event_rw or "Write") not in ("Write", "All"):
+            # the guards read write events there: a stopped trail, or one of read events, delivers none
+            yield Check(phase, name, False, f"trail {trail.name} delivers there but is "
+                        f"{'not logging' if not status.is_logging else 'of read events only'}",
+                        f"aliyun actiontrail StartLogging --Name {trail.name} --region {self.region}" if not status.is_logging
+                        else f"aliyun actiontrail UpdateTrail --Name {trail.name} --EventRW All --region {self.region}")
+            return
         error = status.latest_delivery_log_service_error or status.latest_delivery_error
         if error:
             yield Check(phase, name, False, f"trail {trail.name}: last delivery failed: {error[:120]}",
@@ -244,7 +252,12 @@ class Doctor:
                 out.append(Check(phase, f"role of {spec.resource}", False, f"s.yaml names no RAM role for {spec.function_name}",
                                  f"set `role: acs:ram::<account id>:role/<name>` for {spec.resource} in s.yaml"))
                 continue
-            found = function_policy(spec, Path(self.project.path).parent)
+            try:
+                found = function_policy(spec, Path(self.project.path).parent)
+            except SettingError as exc:  # a setting that would widen the role's policy (ram_access.render_policy)
+                out.append(Check(phase, f"role {match[1]}", False, f"{spec.resource}: {exc}",
+                                 "set it to the one bucket, logstore, project or role it names, and deploy again"))
+                continue
             if found is None:
                 out.append(Check(phase, f"role {match[1]}", False, f"no policy file ram/{match[1]}.json for {spec.resource}",
                                  f"write ram/{match[1]}.json (README, Roles)"))
@@ -463,24 +476,31 @@ class Doctor:
 # ---------------------------------------------------------------- comparisons
 
 
+FC_SERVICE = re.compile(r"(\d+@)?fc\.aliyuncs\.com")
+
+
 def _trusts_fc(document: str | None) -> bool:
     """Whether a role's trust policy lets Function Compute assume it ("Principal": {"Service": ["fc.aliyuncs.com"]})."""
     try:
         statements = json.loads(document or "").get("Statement") or []
     except (ValueError, AttributeError):
         return False
+    allowed = False
     for statement in statements:
-        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+        if not isinstance(statement, dict) or statement.get("Effect") not in ("Allow", "Deny"):
             continue
         actions = statement.get("Action")
         actions = actions if isinstance(actions, list) else [actions]
-        if not any(a in ("sts:AssumeRole", "sts:*", "*") for a in actions):
+        if not any(isinstance(a, str) and fnmatch.fnmatchcase("sts:AssumeRole", a) for a in actions):
             continue
         services = (statement.get("Principal") or {}).get("Service") if isinstance(statement.get("Principal"), dict) else None
         services = services if isinstance(services, list) else [services]
-        if "fc.aliyuncs.com" in services:
-            return True
-    return False
+        # "fc.aliyuncs.com", or the account-scoped "<account id>@fc.aliyuncs.com"
+        if any(isinstance(v, str) and FC_SERVICE.fullmatch(v) for v in services):
+            if statement["Effect"] == "Deny":
+                return False  # a Deny wins over any Allow
+            allowed = True
+    return allowed
 
 
 def _grants(document: dict) -> list[tuple[str, str]]:

@@ -72,12 +72,13 @@ def run_checks(project, clients: Clients | None, region: str, account_id: str, n
 def run_doctor(*, project_path: str, account_file: str | None, region: str | None, as_json: bool,
                echo: Callable[[str], None] = click.echo) -> int:
     from localcloud.account import AccountError
+    from localcloud.ram_access import SettingError
     from localcloud.serverless import ServerlessError
 
     try:
         with _target(account_file, project_path, region) as (project, clients, region, account_id, now):
             checks = run_checks(project, clients, region, account_id, now)
-    except (AccountError, ServerlessError) as exc:
+    except (AccountError, ServerlessError, SettingError) as exc:  # the local cloud cannot be wired from them
         click.echo(f"error: {exc}", err=True)
         return EXIT_CANNOT_RUN
     echo(render_json(checks, region, account_id) if as_json else render_lines(checks, region, account_id))

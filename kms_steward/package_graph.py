@@ -5,8 +5,10 @@ sees the imports a run would make only later:
 - every `import`/`from ... import` at a module's top level, except under `if TYPE_CHECKING:` (never run);
 - an import inside a function (the SDKs are imported when a client of theirs is first made, shared/clients.py) counts
   when that function's name is used anywhere in the code reached, `Clients.kms` by a `.kms(` call or a "kms" string
-  (getattr), say: a function that never asks for a product's client never ships its SDK; an import inside a method
-  Python calls itself (`__init__`, `__enter__`, ...) always counts;
+  (getattr), say: a function that never asks for a product's client never ships its SDK; an import inside a function
+  that can be called where its name is never spelled always counts: a method Python calls itself (`__init__`,
+  `__enter__`, ...), any method of a class that extends another (a base class may call it: `logging.Handler.emit`),
+  a decorated function;
 - `_sdk_client("kms20160120")` names the module `alibabacloud_kms20160120.client` (shared/clients.py);
 - a package that loads its modules by listing its own folder (`importlib.import_module(f"{__name__}.{...}")`, the
   sweep checks' table) reaches every module in it.
@@ -63,14 +65,22 @@ class _Collector(ast.NodeVisitor):
         self.module, self.is_package = module, is_package
         self.facts = _ModuleFacts()
         self._functions: list[str] = []
+        self._called_unseen: list[bool] = []  # per enclosing function: may be called where its name is never spelled
+        self._class_extends: list[bool] = []  # per enclosing class body: whether the class extends another
 
     def _add(self, names: list[str]) -> None:
-        # A method Python calls itself (__init__ on construction, __enter__ by `with`, ...) is never spelled where it
-        # is called: what it imports counts as soon as its module is reached.
-        if self._functions and not any(_implicitly_called(f) for f in self._functions):
+        # Functions called without their name being spelled in the project count as soon as their module is reached:
+        # a method Python calls itself (__init__ on construction, __enter__ by `with`, ...), a method of a class that
+        # extends another (logging.Handler.emit, Thread.run: the base calls it), a decorated function (registered).
+        if self._functions and not any(self._called_unseen):
             self.facts.lazy.setdefault(self._functions[-1], set()).update(names)
         else:
             self.facts.top_level.update(names)
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        self._class_extends.append(bool(node.bases))
+        self.generic_visit(node)
+        self._class_extends.pop()
 
     def visit_If(self, node: ast.If) -> None:
         if _is_type_checking(node.test):
@@ -80,8 +90,13 @@ class _Collector(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_FunctionDef(self, node) -> None:
+        in_subclass = bool(self._class_extends) and self._class_extends[-1]
         self._functions.append(node.name)
+        self._called_unseen.append(_implicitly_called(node.name) or bool(node.decorator_list) or in_subclass)
+        self._class_extends.append(False)  # a function's own body is not the class's
         self.generic_visit(node)
+        self._class_extends.pop()
+        self._called_unseen.pop()
         self._functions.pop()
 
     visit_AsyncFunctionDef = visit_FunctionDef

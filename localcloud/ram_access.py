@@ -322,10 +322,14 @@ PLACEHOLDER = re.compile(r"\$\{([A-Z_]+)\}")
 SLS_PROJECT_ARN = re.compile(r"acs:log:[^:]*:[^:]*:project/([^/]+)")
 
 
+class SettingError(ValueError):
+    """A function's setting that cannot be put in its role's policy as it is."""
+
+
 # Settings that are patterns on purpose (the secrets and keys secret-rotation may touch: `*` and `?`); every other
 # setting names one resource, in the characters bucket, logstore, project, role and function names use.
 PATTERN_SETTINGS = {"ROTATION_SECRETS", "ROTATION_KEYS"}
-SETTING_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+SETTING_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")  # FC function names may start with `_`
 
 
 def render_policy(template: dict, values: dict[str, str]) -> dict:
@@ -339,7 +343,7 @@ def render_policy(template: dict, values: dict[str, str]) -> dict:
         text = arn[1] if arn else text
         if name not in PATTERN_SETTINGS and not SETTING_NAME.fullmatch(text or "x"):
             # In a Resource, `*`, `?` or a `/` would reach past the one bucket, logstore or role the setting names
-            raise ValueError(f"{name}={text!r} is not a name: in ram/ it would grant more than one resource")
+            raise SettingError(f"{name}={text!r} is not a name: in ram/ it would grant more than one resource")
         return text
 
     statements = []

@@ -10,7 +10,7 @@ import yaml
 from click.testing import CliRunner
 
 from kms_steward.cli import main
-from kms_steward.doctor import Doctor
+from kms_steward.doctor import Doctor, _trusts_fc
 from localcloud.account import Account
 from localcloud.clock import Clock
 from localcloud.cloud import LocalCloud
@@ -151,6 +151,36 @@ def test_a_trail_of_read_events_only_is_named(tmp_path):
               if not c["ok"]}
     assert "read events only" in failed["actiontrail trail"]["detail"]
     assert "UpdateTrail --Name kms-steward-trail --EventRW All" in failed["actiontrail trail"]["fix"]
+
+
+def test_doctor_reports_a_setting_that_is_not_a_name_instead_of_crashing():
+    """render_policy's new ValueError is caught by `kms-steward policy` but not by `kms-steward doctor` (Doctor.roles
+    calls function_policy unguarded; with --account, LocalCloud's constructor raises it first): a traceback, no report."""
+    result = CliRunner().invoke(main, ["doctor", "--project", str(S_YAML), "--account", str(READY)], env={"STATE_BUCKET": "*"})
+    assert not isinstance(result.exception, ValueError), repr(result.exception)
+    assert "STATE_BUCKET='*' is not a name" in result.output
+    assert result.exit_code == 2
+
+
+def test_a_trust_policy_that_denies_fc_is_not_a_pass():
+    """RAM lets a Deny win over any Allow: FC would get no credentials."""
+    allow = {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": ["fc.aliyuncs.com"]}}
+    assert _trusts_fc(json.dumps({"Version": "1", "Statement": [allow]}))
+    assert _trusts_fc(json.dumps({"Version": "1", "Statement": [{**allow, "Principal": {"Service": "1234@fc.aliyuncs.com"}}]}))
+    assert not _trusts_fc(json.dumps({"Version": "1", "Statement": [allow, {**allow, "Effect": "Deny"}]}))
+    assert not _trusts_fc(json.dumps({"Version": "1", "Statement": [{**allow, "Principal": {"Service": ["ecs.aliyuncs.com"]}}]}))
+
+
+def test_the_trail_delivering_to_the_guards_logstore_must_log_write_events(tmp_path):
+    data = ready_data()
+    data["actiontrail"]["trails"][0]["EventRW"] = "Read"
+    account_file = tmp_path / "reads-to-sls.yaml"
+    account_file.write_text(yaml.safe_dump(data))
+    result = CliRunner().invoke(main, ["doctor", "--project", str(S_YAML), "--account", str(account_file), "--json"],
+                                env={"TRAIL_SLS_PROJECT": "kms-steward-logs", "TRAIL_SLS_LOGSTORE": "actiontrail_kms-steward-trail"})
+    failed = {c["name"]: c for c in json.loads(result.output)["checks"] if not c["ok"]}
+    delivery = failed["trail delivery kms-steward-logs/actiontrail_kms-steward-trail"]
+    assert "of read events only" in delivery["detail"] and "--EventRW All" in delivery["fix"]
 
 
 def test_a_function_deployed_without_a_trigger_or_a_role_is_named(tmp_path):

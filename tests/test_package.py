@@ -96,6 +96,31 @@ def test_an_import_in_a_method_python_calls_implicitly_is_shipped(tmp_path):
     assert "shared/helper.py" in files, files
 
 
+def test_a_method_a_library_calls_by_name_ships_its_lazy_import(tmp_path):
+    """A lazy import in a method the standard library calls by its own name (logging.Handler.emit, Thread.run,
+    JSONEncoder.default) is never spelled in the project: the graph leaves its module out of the package."""
+    (tmp_path / "functions" / "f").mkdir(parents=True)
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "functions" / "__init__.py").write_text("")
+    (tmp_path / "functions" / "f" / "__init__.py").write_text("")
+    (tmp_path / "shared" / "__init__.py").write_text("")
+    (tmp_path / "functions" / "f" / "index.py").write_text(textwrap.dedent("""
+        import logging
+        from shared.h import SlsHandler
+        logging.getLogger().addHandler(SlsHandler())
+        def handler(event, context):
+            logging.getLogger().warning("x")
+    """))
+    (tmp_path / "shared" / "h.py").write_text(textwrap.dedent("""
+        import logging
+        class SlsHandler(logging.Handler):
+            def emit(self, record):
+                from aliyun.log import LogClient
+    """))
+    graph = import_graph(tmp_path, "functions.f.index")
+    assert any(name.startswith("aliyun.log") for name in graph.third_party), graph.third_party
+
+
 # ---------------------------------------------------------------- the artifacts, built and run
 
 needs_fc_python = pytest.mark.skipif(not runs_fc_wheels(), reason="the packages hold wheels for CPython 3.10 on Linux "

@@ -386,6 +386,15 @@ def test_a_setting_that_would_widen_a_policy_is_refused_not_rendered(setting, va
         LocalCloud(make_account(), project=S_YAML, env=env)
 
 
+def test_an_fc_function_name_starting_with_an_underscore_is_a_name():
+    """FC 3.0 function names: letters, digits, `_` and `-`, not starting with a digit or `-`; `_x` is legal but
+    SETTING_NAME requires a letter or digit first."""
+    template = {"Version": "1", "Statement": [{"Effect": "Allow", "Action": "fc:InvokeFunction",
+                                               "Resource": "acs:fc:*:*:functions/${FUNCTION_NAME}"}]}
+    rendered = render_policy(template, {"FUNCTION_NAME": "_kms-steward-sweep"})
+    assert rendered["Statement"][0]["Resource"] == "acs:fc:*:*:functions/_kms-steward-sweep"
+
+
 def test_every_role_a_function_runs_with_has_its_policy_file_and_no_file_is_left_over():
     assert sorted(p.stem for p in (ROOT / "ram").glob("*.json")) == ROLES
 
