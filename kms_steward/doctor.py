@@ -201,6 +201,11 @@ class Doctor:
         out = []
         for bucket in self._settings("STATE_BUCKET"):
             def check(bucket=bucket):
+                if not BUCKET_NAME.fullmatch(bucket):  # oss2 refuses such a name before any call
+                    yield Check(phase, f"state bucket {bucket}", False, f"STATE_BUCKET={bucket!r} is not a bucket name: "
+                                "the functions run without duplicate protection", "set STATE_BUCKET to a bucket name: 3-63 "
+                                "lower-case letters, digits and hyphens, starting and ending with a letter or digit")
+                    return
                 found = self._find("oss:GetBucketInfo", self.clients.oss_bucket(bucket, self.region).get_bucket_info)
                 if found is None:
                     yield Check(phase, f"state bucket {bucket}", False, f"no bucket {bucket} in {self.region} (STATE_BUCKET): no "
@@ -476,6 +481,8 @@ class Doctor:
 # ---------------------------------------------------------------- comparisons
 
 
+# "Bucket naming conventions" (OSS, https://www.alibabacloud.com/help/en/oss/user-guide/bucket-naming-conventions)
+BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
 FC_SERVICE = re.compile(r"(\d+@)?fc\.aliyuncs\.com")
 
 

@@ -293,7 +293,7 @@ def function_roles(project, access: "RamAccess") -> None:
     data, so a state file saved by `local up` never pins an older policy."""
     rendered: dict[str, list[dict]] = {}
     for spec in project.functions.values():
-        found = function_policy(spec, Path(project.path).parent)
+        found = function_policy(spec, Path(project.path).parent, strict=False)
         if found is None:
             # said, not refused: a project of one's own may have no ram/ folder (tests/test_ram_policies.py holds this
             # repository's functions to having theirs)
@@ -307,7 +307,7 @@ def function_roles(project, access: "RamAccess") -> None:
         access.set_function_policies(name, documents)
 
 
-def function_policy(spec, project_dir: Path) -> tuple[str, dict] | None:
+def function_policy(spec, project_dir: Path, *, strict: bool = True) -> tuple[str, dict] | None:
     """(the role's name, its policy) for one function: ram/<role>.json made concrete with the function's settings;
     None when its s.yaml `role` names no role with a policy file (`kms-steward policy` prints the same)."""
     match = ROLE_ARN.fullmatch(spec.role or "")
@@ -315,7 +315,7 @@ def function_policy(spec, project_dir: Path) -> tuple[str, dict] | None:
     if template is None or not template.is_file():
         return None
     return match[1], render_policy(json.loads(template.read_text(encoding="utf-8")),
-                                   {**spec.environment, "FUNCTION_NAME": spec.function_name})
+                                   {**spec.environment, "FUNCTION_NAME": spec.function_name}, strict=strict)
 
 
 PLACEHOLDER = re.compile(r"\$\{([A-Z_]+)\}")
@@ -329,10 +329,11 @@ class SettingError(ValueError):
 # Settings that are patterns on purpose (the secrets and keys secret-rotation may touch: `*` and `?`); every other
 # setting names one resource, in the characters bucket, logstore, project, role and function names use.
 PATTERN_SETTINGS = {"ROTATION_SECRETS", "ROTATION_KEYS"}
+_SAID: set[tuple[str, str]] = set()
 SETTING_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")  # FC function names may start with `_`
 
 
-def render_policy(template: dict, values: dict[str, str]) -> dict:
+def render_policy(template: dict, values: dict[str, str], *, strict: bool = True) -> dict:
     """A policy file of ram/ made concrete for one function: each `${NAME}` in a Resource is the function's setting of
     that name (its s.yaml environment, and FUNCTION_NAME). RAM takes no variables, so this is what is deployed. A
     resource naming a setting left empty is dropped (nothing to grant), and a statement left with no resource with
@@ -342,8 +343,15 @@ def render_policy(template: dict, values: dict[str, str]) -> dict:
         arn = SLS_PROJECT_ARN.fullmatch(text)
         text = arn[1] if arn else text
         if name not in PATTERN_SETTINGS and not SETTING_NAME.fullmatch(text or "x"):
-            # In a Resource, `*`, `?` or a `/` would reach past the one bucket, logstore or role the setting names
-            raise SettingError(f"{name}={text!r} is not a name: in ram/ it would grant more than one resource")
+            # In a Resource, `*`, `?` or a `/` would reach past the one bucket, logstore or role the setting names.
+            # Printing a policy to deploy refuses it; the local cloud grants nothing on it (the function itself
+            # refuses such a setting and says so in its records: tests/test_guard_promise.py).
+            if strict:
+                raise SettingError(f"{name}={text!r} is not a name: in ram/ it would grant more than one resource")
+            if (name, text) not in _SAID:  # once per setting: every function rendering it would say it again
+                _SAID.add((name, text))
+                log.warning("%s=%r is not a name: the policy grants nothing on it", name, text)
+            return ""
         return text
 
     statements = []

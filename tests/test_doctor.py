@@ -153,13 +153,14 @@ def test_a_trail_of_read_events_only_is_named(tmp_path):
     assert "UpdateTrail --Name kms-steward-trail --EventRW All" in failed["actiontrail trail"]["fix"]
 
 
-def test_doctor_reports_a_setting_that_is_not_a_name_instead_of_crashing():
-    """render_policy's new ValueError is caught by `kms-steward policy` but not by `kms-steward doctor` (Doctor.roles
-    calls function_policy unguarded; with --account, LocalCloud's constructor raises it first): a traceback, no report."""
-    result = CliRunner().invoke(main, ["doctor", "--project", str(S_YAML), "--account", str(READY)], env={"STATE_BUCKET": "*"})
-    assert not isinstance(result.exception, ValueError), repr(result.exception)
-    assert "STATE_BUCKET='*' is not a name" in result.output
-    assert result.exit_code == 2
+def test_a_setting_that_would_widen_a_role_policy_is_a_failed_check_not_a_crash():
+    """STATE_BUCKET=* would grant every bucket: the role check says so, and the other checks still run."""
+    result = CliRunner().invoke(main, ["doctor", "--project", str(S_YAML), "--account", str(READY), "--json"],
+                                env={"STATE_BUCKET": "*"})
+    assert result.exit_code == 1, result.output
+    failed = {c["name"]: c for c in json.loads(result.stdout)["checks"] if not c["ok"]}
+    assert "STATE_BUCKET='*' is not a name" in failed["role kms-steward-key-guard"]["detail"]
+    assert "is not a bucket name" in failed["state bucket *"]["detail"]
 
 
 def test_a_trust_policy_that_denies_fc_is_not_a_pass():

@@ -24,7 +24,7 @@ from tests.support.accounts import ROOT
 # what differs between two runs of one scenario: event ids, the hashes of claims, a sweep run's start time
 RUN_ID = re.compile(r"[0-9a-f]{32,}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|\d{8}T\d{6}Z", re.I)
 FUNCTIONS = ["key-guard", "key-guard-failures", "secret-guard", "secret-guard-failures", "secret-rotation",
-             "secret-rotation-failures", "compliance-sweep", "cert-sweep"]
+             "secret-rotation-failures", "compliance-sweep", "compliance-sweep-failures", "cert-sweep", "cert-sweep-failures"]
 
 
 # ---------------------------------------------------------------- what goes in (read from the source)

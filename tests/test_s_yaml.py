@@ -117,3 +117,21 @@ def test_the_deploy_guide_names_every_deploy_time_setting_of_s_yaml_with_its_def
     for name, default in settings.items():
         shown = f"`{default}`" if default else "empty"
         assert re.search(rf"^\| `{name}` \| {re.escape(shown)} \|", table, re.M), (name, shown)
+
+
+def test_the_deploy_guide_pages_for_every_custom_event_the_functions_raise():
+    """Each name needs its own CloudMonitor rule to page anyone: the guide's table must list them all."""
+    import re
+
+    from shared import alerts
+    from shared.sweeps import failed, notify
+
+    raised = {*alerts.EVENT_NAMES.values(), *alerts.SECRET_EVENT_NAMES.values(), alerts.GUARD_FAILED, alerts.EVENT_REJECTED,
+              alerts.SECRET_GUARD_FAILED, alerts.SECRET_EVENT_REJECTED, alerts.SECRET_ROTATION_FAILED,
+              alerts.SECRET_ROTATION_EVENT_REJECTED, notify.SUMMARY_EVENT, notify.CRITICAL_EVENT,
+              notify.STATE_UNREADABLE_EVENT, failed.SWEEP_FAILED_EVENT}
+    readme = (ROOT / "README.md").read_text()
+    guide = readme[readme.index("### 6. Turn the custom events into pages"):readme.index("### Packages")]
+    listed = set(re.findall(r"`([A-Za-z]+)`", "\n".join(l for l in guide.splitlines() if l.startswith("| ")
+                                                          and not l.startswith("| level"))))
+    assert listed == raised
