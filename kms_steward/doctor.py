@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from localcloud.ram_access import SLS_PROJECT_ARN, SettingError, function_policy
-from localcloud.ram_policy import Policy, evaluate
+from localcloud.ram_policy import Policy, allow_grants, evaluate
 from localcloud.serverless import FunctionSpec, ServerlessProject
 from shared.clients import Clients, describe_error, error_code, is_not_found
+from shared.config import _BUCKET_NAME
 
 BEFORE, AFTER = "before deploy", "after deploy"
 RECORD_WINDOW = timedelta(days=7)
@@ -201,7 +202,7 @@ class Doctor:
         out = []
         for bucket in self._settings("STATE_BUCKET"):
             def check(bucket=bucket):
-                if not BUCKET_NAME.fullmatch(bucket):  # oss2 refuses such a name before any call
+                if not _BUCKET_NAME.fullmatch(bucket):  # oss2 refuses such a name before any call
                     yield Check(phase, f"state bucket {bucket}", False, f"STATE_BUCKET={bucket!r} is not a bucket name: "
                                 "the functions run without duplicate protection", "set STATE_BUCKET to a bucket name: 3-63 "
                                 "lower-case letters, digits and hyphens, starting and ending with a letter or digit")
@@ -303,7 +304,7 @@ class Doctor:
                 policies.append(Policy.parse(item.policy_name, document))
         missing: dict[str, list[str]] = {}
         for spec, document in uses:
-            for action, resource in _grants(document):
+            for action, resource in allow_grants(document):
                 if not evaluate(policies, action, resource, {}).allowed:
                     missing.setdefault(action, []).append(spec.resource)
         if missing:
@@ -481,8 +482,6 @@ class Doctor:
 # ---------------------------------------------------------------- comparisons
 
 
-# "Bucket naming conventions" (OSS, https://www.alibabacloud.com/help/en/oss/user-guide/bucket-naming-conventions)
-BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
 FC_SERVICE = re.compile(r"(\d+@)?fc\.aliyuncs\.com")
 
 
@@ -508,20 +507,6 @@ def _trusts_fc(document: str | None) -> bool:
                 return False  # a Deny wins over any Allow
             allowed = True
     return allowed
-
-
-def _grants(document: dict) -> list[tuple[str, str]]:
-    """Each (action, resource) an Allow statement of a policy grants."""
-    out = []
-    for statement in document.get("Statement", []):
-        if statement.get("Effect") != "Allow":
-            continue
-        actions = statement.get("Action", [])
-        resources = statement.get("Resource", [])
-        for action in actions if isinstance(actions, list) else [actions]:
-            for resource in resources if isinstance(resources, list) else [resources]:
-                out.append((action, resource))
-    return out
 
 
 def _role_name(arn: str | None) -> str:

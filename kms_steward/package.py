@@ -32,6 +32,7 @@ from importlib import metadata
 from pathlib import Path
 
 from kms_steward.package_graph import import_graph
+from localcloud.packaged import CLEAN_INTERPRETER
 
 ROOT = Path(__file__).resolve().parents[1]
 # FC python3.10: CPython 3.10 on Debian 10 (glibc 2.28), x86_64. pip takes a wheel whose platform tag is one of these.
@@ -254,17 +255,11 @@ print(json.dumps({{"import_s": time.perf_counter() - started}}))
 """
 
 
-def clean_interpreter() -> list[str]:
-    """A fresh interpreter with nothing but the standard library importable, before the code it runs adds a folder:
-    no site-packages (-S), no PYTHONPATH nor current directory (-I), and nothing written into the artifact (-B)."""
-    return [sys.executable, "-I", "-S", "-B", "-c"]
-
-
 def handler_import_s(folder: Path, handler: str) -> float:
     """Seconds a fresh interpreter with only the artifact on its path takes to import the handler, as FC loads it."""
     file_part, _, function = handler.rpartition(".")
     code = _IMPORT_CHILD.format(folder=str(folder), handler_file=str(folder / f"{file_part}.py"), handler_name=function)
-    done = subprocess.run([*clean_interpreter(), code], capture_output=True, text=True, cwd=folder, timeout=300)
+    done = subprocess.run([*CLEAN_INTERPRETER, "-c", code], capture_output=True, text=True, cwd=folder, timeout=300)
     if done.returncode != 0:
         raise PackageError(f"{folder.name}: its handler does not import from the artifact alone: "
                            f"{done.stderr.strip()[-800:]}")

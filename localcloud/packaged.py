@@ -15,6 +15,9 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+# A fresh interpreter with nothing but the standard library importable until the code it runs adds the package: no
+# PYTHONPATH, user site or current directory (-I), no site-packages (-S), and nothing written into the package (-B).
+CLEAN_INTERPRETER = (sys.executable, "-I", "-S", "-B")
 RESULT_MARK = "@@kms-steward-result@@ "  # the child's last stdout line: what the handler returned, or raised
 
 _CHILD = r"""
@@ -62,9 +65,8 @@ def run_packaged(folder: Path, handler: str, event: bytes, context: SimpleNamesp
     if not handler_file.is_file():
         raise FileNotFoundError(f"no package of this function at {folder} (kms-steward package builds it)")
     code = _CHILD.format(folder=str(folder), handler_file=str(handler_file), method=method, mark=RESULT_MARK)
-    # -I: no PYTHONPATH, user site or current directory; -S: no site-packages; -B: the package stays as built
     child_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", **env}
-    done = subprocess.run([sys.executable, "-I", "-S", "-B", "-c", code], input=json.dumps(
+    done = subprocess.run([*CLEAN_INTERPRETER, "-c", code], input=json.dumps(
         {"event": event.decode("utf-8", "surrogateescape"), "context": _plain(context)}),
         capture_output=True, text=True, env=child_env, cwd=folder, timeout=timeout_s)
     lines = [line for line in done.stdout.split("\n") if line.startswith(RESULT_MARK)]

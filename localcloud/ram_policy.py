@@ -235,3 +235,16 @@ OPERATORS = {
     "IpAddress": _in_network,
     "NotIpAddress": lambda a, vs: _is_address(a) and not _in_network(a, vs),
 }
+
+
+def allow_grants(document: dict) -> list[tuple[str, str]]:
+    """Each (action, resource) an Allow statement of a policy document grants, as written (wildcards unexpanded)."""
+    out = []
+    for statement in document.get("Statement", []):
+        if statement.get("Effect") != "Allow":
+            continue
+        actions, resources = statement.get("Action", []), statement.get("Resource", [])
+        for action in actions if isinstance(actions, list) else [actions]:
+            for resource in resources if isinstance(resources, list) else [resources]:
+                out.append((action, resource))
+    return out

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from kms_steward.package import build, runs_fc_wheels
+from kms_steward.package import PackageError, _check_pins, build, runs_fc_wheels
 from kms_steward.package_graph import import_graph
+from localcloud.packaged import CLEAN_INTERPRETER
 from tests import test_ram_policies as scenarios
 from tests.support.accounts import ROOT
 
@@ -121,6 +122,38 @@ def test_a_method_a_library_calls_by_name_ships_its_lazy_import(tmp_path):
     assert any(name.startswith("aliyun.log") for name in graph.third_party), graph.third_party
 
 
+def test_a_function_called_by_a_spelled_string_or_registered_by_a_decorator_ships_its_lazy_import(tmp_path):
+    """getattr(client, "open_bucket") and a decorated function are called where their names are never written as code."""
+    (tmp_path / "functions" / "f").mkdir(parents=True)
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "__init__.py").write_text("")
+    (tmp_path / "functions" / "f" / "index.py").write_text(
+        "from shared.lib import Client\n\ndef handler(e, c):\n    return getattr(Client(), 'open_bucket')()\n")
+    (tmp_path / "shared" / "lib.py").write_text(textwrap.dedent("""\
+        import functools
+        class Client:
+            def open_bucket(self):
+                import oss2
+            def never_named(self):
+                import unused_sdk
+        @functools.lru_cache(maxsize=None)
+        def registered():
+            import tenacity
+        """))
+    graph = import_graph(tmp_path, "functions.f.index")
+    assert "oss2" in graph.third_party and "tenacity" in graph.third_party
+    assert "unused_sdk" not in graph.third_party
+
+
+def test_packaging_refuses_versions_that_drifted_from_the_pins():
+    """What deploys is what requirements.txt pins: an older environment is refused, not shipped."""
+    pinned = next(line.split("==") for line in (ROOT / "requirements.txt").read_text().splitlines()
+                  if line.startswith("pydantic=="))
+    _check_pins({pinned[0]: pinned[1], "some-unpinned-dist": "1.0"})  # the pinned version, and one requirements.txt leaves free
+    with pytest.raises(PackageError, match=r"pydantic 0\.0\.1 \(pinned "):
+        _check_pins({"pydantic": "0.0.1"})
+
+
 # ---------------------------------------------------------------- the artifacts, built and run
 
 needs_fc_python = pytest.mark.skipif(not runs_fc_wheels(), reason="the packages hold wheels for CPython 3.10 on Linux "
@@ -153,6 +186,11 @@ def test_each_artifact_holds_its_handler_its_library_files_unchanged_and_no_unus
         # aliyun-log-python-sdk requires these, but no import of the SLS calls loads them
         assert not any(folder.glob("elasticsearch*")) and not any(folder.glob("dateparser*")), resource
         assert 0 < artifact.zip_bytes < 500 * 2**20 and artifact.import_s is not None
+        # bytecode for CPython 3.10 beside the project's modules: FC's code folder is read-only, nothing compiled is kept
+        assert (folder / "shared" / "__pycache__" / "clients.cpython-310.pyc").is_file(), resource
+        # crcmod publishes no wheel for FC: shipped as its pure-Python fallback, never with this machine's extension
+        if "crcmod" in artifact.distributions:
+            assert artifact.without_extensions == ["crcmod"] and not list((folder / "crcmod").glob("*.so"))
     assert "alibabacloud-ecs20140526" not in built["secret-rotation"].distributions
     assert "pg8000" in built["secret-rotation"].distributions and "pg8000" not in built["key-guard"].distributions
 
@@ -166,7 +204,7 @@ def test_a_handler_imports_from_its_unpacked_artifact_alone(artifacts):
         folder = unpacked / resource
         code = (f"import sys; sys.path.insert(0, {str(folder)!r}); import pydantic, shared; "
                 "print(pydantic.__file__); print(shared.__file__); import pytest")
-        done = subprocess.run([sys.executable, "-I", "-S", "-B", "-c", code], capture_output=True, text=True)
+        done = subprocess.run([*CLEAN_INTERPRETER, "-c", code], capture_output=True, text=True)
         assert done.stdout.split() == [str(folder / "pydantic" / "__init__.py"), str(folder / "shared" / "__init__.py")]
         assert "No module named 'pytest'" in done.stderr
 

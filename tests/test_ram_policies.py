@@ -21,7 +21,7 @@ from localcloud.account import Account
 from localcloud.cloud import LocalCloud
 from localcloud.clock import Clock
 from localcloud.ram_access import render_policy
-from localcloud.ram_policy import Policy, evaluate
+from localcloud.ram_policy import Policy, allow_grants, evaluate
 from tests.support.accounts import (ACCOUNT_ID, BASE_ACCOUNT, KEY, REGION, ROOT, S_YAML, make_account)
 from tests.support.clients import alice_kms
 from tests.support.resources import (TRAIL, ack_cluster, alb_listener, bucket, cas_certificate, crypto_event, disk,
@@ -211,10 +211,11 @@ SCENARIOS = {
 
 
 def aged(resource):
-    """An asynchronous timer event FC accepted two hours ago, past the sweeps' maxAsyncEventAgeInSeconds."""
     def step(cloud):
-        event = json.dumps({"triggerTime": "2030-01-01T00:00:00Z", "triggerName": "daily", "payload": "{}"}).encode()
-        cloud.fc.invoke(resource, event, invocation_type="Async", queued_at=cloud.clock.now() - timedelta(hours=2))
+        from tests.support.sweeps import invoke_aged
+
+        invoke_aged(cloud, resource, json.dumps({"triggerTime": "2030-01-01T00:00:00Z", "triggerName": "daily",
+                                                 "payload": "{}"}).encode())
     return step
 
 
@@ -268,12 +269,7 @@ HOME_ONLY = {"sts:AssumeRole", "fc:InvokeFunction", "oss:ListObjects", "oss:GetO
 
 
 def _grants(path) -> set[tuple[str, str]]:
-    out = set()
-    for statement in json.loads(path.read_text())["Statement"]:
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        out |= {(a, r) for a in actions for r in resources if statement["Effect"] == "Allow"}
-    return out
+    return set(allow_grants(json.loads(path.read_text())))
 
 
 def test_a_member_accounts_sweep_role_may_do_exactly_the_sweeps_reads():

@@ -5,15 +5,13 @@ sends them to the destination s.yaml names, as FC does."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
-
 import pytest
 
 from localcloud.account import Account
 from localcloud.cloud import LocalCloud
 from localcloud.clock import Clock
 from tests.support.accounts import S_YAML
-from tests.support.sweeps import NOW, events, sweep_account, sweep_records
+from tests.support.sweeps import NOW, events, invoke_aged, sweep_account, sweep_records
 
 TIMER = json.dumps({"triggerTime": NOW, "triggerName": "compliance-daily", "payload": '{"task":"compliance-sweep"}'})
 WORKER = json.dumps({"task": "cert-sweep", "sweep": {"runId": "cert-sweep-20300101T000000Z", "account": "2234567890123456",
@@ -29,8 +27,8 @@ def cloud_with(faults=()) -> LocalCloud:
 
 
 def aged(cloud, resource: str, event: str):
-    """An asynchronous event FC accepted two hours ago: past the sweeps' one hour, it is never run."""
-    cloud.fc.invoke(resource, event.encode(), invocation_type="Async", queued_at=cloud.clock.now() - timedelta(hours=2))
+    """The destination record of an event FC accepted too long ago to run."""
+    invoke_aged(cloud, resource, event.encode())
     assert cloud.fc.drain(60)
     (sent,) = [d for d in cloud.fc.destinations_sent if d.source_function == resource]
     return sent

@@ -76,3 +76,9 @@ def events(cloud, name: str) -> list[dict]:
 def sweep_records(cloud) -> list[dict]:
     return [{k: _maybe_json(v) for k, v in log.contents.items()} for log in cloud.account.sls.logs
             if log.logstoreName == FINDINGS_LOGSTORE]
+
+
+def invoke_aged(cloud, resource: str, event: bytes) -> None:
+    """An asynchronous event FC accepted two hours ago: past the sweeps' maxAsyncEventAgeInSeconds (one hour), it is
+    never run, and goes to the sweep's failure destination."""
+    cloud.fc.invoke(resource, event, invocation_type="Async", queued_at=cloud.clock.now() - timedelta(hours=2))
