@@ -50,12 +50,19 @@ def test_a_product_sdk_ships_only_with_a_function_that_asks_for_its_client():
     assert "alibabacloud_slb20140515" in sweep and "alibabacloud_slb20140515" not in guard
 
 
-def test_an_import_counts_when_the_function_holding_it_is_called_and_type_checking_imports_never(tmp_path):
+def _graph_of(tmp_path, index: str, **shared_modules: str):
+    """The import graph of a small project: functions/f/index.py and the shared package's modules, by name."""
     (tmp_path / "functions" / "f").mkdir(parents=True)
     (tmp_path / "shared").mkdir()
     (tmp_path / "shared" / "__init__.py").write_text("")
-    (tmp_path / "functions" / "f" / "index.py").write_text("from shared.lib import used\n\ndef handler(e, c):\n    return used()\n")
-    (tmp_path / "shared" / "lib.py").write_text(textwrap.dedent("""\
+    (tmp_path / "functions" / "f" / "index.py").write_text(textwrap.dedent(index))
+    for name, text in shared_modules.items():
+        (tmp_path / "shared" / f"{name}.py").write_text(textwrap.dedent(text))
+    return import_graph(tmp_path, "functions.f.index")
+
+
+def test_an_import_counts_when_the_function_holding_it_is_called_and_type_checking_imports_never(tmp_path):
+    graph = _graph_of(tmp_path, "from shared.lib import used\n\ndef handler(e, c):\n    return used()\n", lib="""\
         from typing import TYPE_CHECKING
         if TYPE_CHECKING:
             import typed_only
@@ -64,8 +71,7 @@ def test_an_import_counts_when_the_function_holding_it_is_called_and_type_checki
             return _sdk_client("kms20160120")
         def never_called():
             import unused_sdk
-        """))
-    graph = import_graph(tmp_path, "functions.f.index")
+        """)
     assert "used_sdk" in graph.third_party and "alibabacloud_kms20160120.client" in graph.third_party
     assert "unused_sdk" not in graph.third_party and "typed_only" not in graph.third_party
     assert {p.relative_to(tmp_path).as_posix() for p in graph.files} == {
@@ -73,12 +79,9 @@ def test_an_import_counts_when_the_function_holding_it_is_called_and_type_checki
 
 
 def test_an_import_in_a_method_python_calls_implicitly_is_shipped(tmp_path):
-    (tmp_path / "functions" / "f").mkdir(parents=True)
-    (tmp_path / "shared").mkdir()
-    (tmp_path / "shared" / "__init__.py").write_text("")
-    (tmp_path / "functions" / "f" / "index.py").write_text(
-        "from shared.lib import Store, Session\n\ndef handler(e, c):\n    with Session() as s:\n        return Store()\n")
-    (tmp_path / "shared" / "lib.py").write_text(textwrap.dedent("""\
+    graph = _graph_of(
+        tmp_path, "from shared.lib import Store, Session\n\ndef handler(e, c):\n    with Session() as s:\n        return Store()\n",
+        helper="", lib="""\
         class Store:
             def __init__(self):
                 import oss2
@@ -89,9 +92,7 @@ def test_an_import_in_a_method_python_calls_implicitly_is_shipped(tmp_path):
                 return self
             def __exit__(self, *exc):
                 return False
-        """))
-    (tmp_path / "shared" / "helper.py").write_text("")
-    graph = import_graph(tmp_path, "functions.f.index")
+        """)
     files = {p.relative_to(tmp_path).as_posix() for p in graph.files}
     assert "oss2" in graph.third_party and "aliyun.log" in graph.third_party, graph.third_party
     assert "shared/helper.py" in files, files
@@ -100,36 +101,25 @@ def test_an_import_in_a_method_python_calls_implicitly_is_shipped(tmp_path):
 def test_a_method_a_library_calls_by_name_ships_its_lazy_import(tmp_path):
     """A lazy import in a method the standard library calls by its own name (logging.Handler.emit, Thread.run,
     JSONEncoder.default) is never spelled in the project: the graph leaves its module out of the package."""
-    (tmp_path / "functions" / "f").mkdir(parents=True)
-    (tmp_path / "shared").mkdir()
-    (tmp_path / "functions" / "__init__.py").write_text("")
-    (tmp_path / "functions" / "f" / "__init__.py").write_text("")
-    (tmp_path / "shared" / "__init__.py").write_text("")
-    (tmp_path / "functions" / "f" / "index.py").write_text(textwrap.dedent("""
+    graph = _graph_of(tmp_path, """
         import logging
         from shared.h import SlsHandler
         logging.getLogger().addHandler(SlsHandler())
         def handler(event, context):
             logging.getLogger().warning("x")
-    """))
-    (tmp_path / "shared" / "h.py").write_text(textwrap.dedent("""
+    """, h="""
         import logging
         class SlsHandler(logging.Handler):
             def emit(self, record):
                 from aliyun.log import LogClient
-    """))
-    graph = import_graph(tmp_path, "functions.f.index")
+    """)
     assert any(name.startswith("aliyun.log") for name in graph.third_party), graph.third_party
 
 
 def test_a_function_called_by_a_spelled_string_or_registered_by_a_decorator_ships_its_lazy_import(tmp_path):
     """getattr(client, "open_bucket") and a decorated function are called where their names are never written as code."""
-    (tmp_path / "functions" / "f").mkdir(parents=True)
-    (tmp_path / "shared").mkdir()
-    (tmp_path / "shared" / "__init__.py").write_text("")
-    (tmp_path / "functions" / "f" / "index.py").write_text(
-        "from shared.lib import Client\n\ndef handler(e, c):\n    return getattr(Client(), 'open_bucket')()\n")
-    (tmp_path / "shared" / "lib.py").write_text(textwrap.dedent("""\
+    graph = _graph_of(tmp_path, "from shared.lib import Client\n\ndef handler(e, c):\n    return getattr(Client(), 'open_bucket')()\n",
+                      lib="""\
         import functools
         class Client:
             def open_bucket(self):
@@ -139,8 +129,7 @@ def test_a_function_called_by_a_spelled_string_or_registered_by_a_decorator_ship
         @functools.lru_cache(maxsize=None)
         def registered():
             import tenacity
-        """))
-    graph = import_graph(tmp_path, "functions.f.index")
+        """)
     assert "oss2" in graph.third_party and "tenacity" in graph.third_party
     assert "unused_sdk" not in graph.third_party
 
