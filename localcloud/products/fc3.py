@@ -45,6 +45,7 @@ from __future__ import annotations
 import base64
 import json
 
+from alibabacloud_fc20230330 import models as fc
 from werkzeug.wrappers import Response
 
 from localcloud import errors
@@ -115,16 +116,18 @@ class FunctionCompute(RoaProduct):
         spec = self._deployed(call)
         props = spec.props
         log_config = props.get("logConfig") or {}
-        return {
-            "functionName": spec.function_name, "functionArn": self._arn(spec, call.region),
-            "functionId": spec.function_name, "description": props.get("description", ""), "runtime": props.get("runtime", ""),
-            "handler": spec.handler, "memorySize": props.get("memorySize", 128), "timeout": spec.timeout,
-            "instanceConcurrency": props.get("instanceConcurrency", 1), "role": spec.role or "",
-            "environmentVariables": spec.environment,
-            "logConfig": {k: log_config[k] for k in ("project", "logstore", "enableRequestMetrics", "enableInstanceMetrics",
-                                                     "logBeginRule") if k in log_config},
-            "state": "Active", "lastUpdateStatus": "Successful",
-        }
+        # the SDK's own model, so field names and types are the ones its client reads
+        return fc.Function(
+            function_name=spec.function_name, function_arn=self._arn(spec, call.region), function_id=spec.function_name,
+            description=props.get("description", ""), runtime=props.get("runtime", ""), handler=spec.handler,
+            memory_size=props.get("memorySize", 128), timeout=spec.timeout,
+            instance_concurrency=props.get("instanceConcurrency", 1), role=spec.role or "",
+            environment_variables=spec.environment,
+            log_config=fc.LogConfig(project=log_config.get("project"), logstore=log_config.get("logstore"),
+                                    enable_request_metrics=log_config.get("enableRequestMetrics"),
+                                    enable_instance_metrics=log_config.get("enableInstanceMetrics"),
+                                    log_begin_rule=log_config.get("logBeginRule")),
+            state="Active", last_update_status="Successful").to_map()
 
     @roa_api("ListTriggers", "GET", "/2023-03-30/functions/{functionName}/triggers")
     def list_triggers(self, call: RoaCall) -> dict:
@@ -139,14 +142,14 @@ class FunctionCompute(RoaProduct):
         if not 1 <= limit <= 100 or start < 0:
             raise errors.ApiError("InvalidArgument", "invalid limit or nextToken", 400)
         arn = self._arn(spec, call.region)
-        page = [{"triggerName": t["triggerName"], "triggerType": t.get("triggerType", ""), "triggerId": f"{spec.function_name}-{t['triggerName']}",
-                 "description": t.get("description", ""), "qualifier": t.get("qualifier") or "LATEST",
-                 "triggerConfig": json.dumps(t.get("triggerConfig") or {}), "targetArn": arn, "sourceArn": "", "invocationRole": ""}
+        page = [fc.Trigger(trigger_name=t["triggerName"], trigger_type=t.get("triggerType", ""),
+                           trigger_id=f"{spec.function_name}-{t['triggerName']}", description=t.get("description", ""),
+                           qualifier=t.get("qualifier") or "LATEST", trigger_config=json.dumps(t.get("triggerConfig") or {}),
+                           target_arn=arn, source_arn="", invocation_role="")
                 for t in raw[start:start + limit]]
-        out = {"triggers": page}
-        if start + limit < len(raw):
-            out["nextToken"] = base64.b64encode(str(start + limit).encode()).decode()
-        return out
+        more = start + limit < len(raw)
+        return fc.ListTriggersOutput(triggers=page, next_token=base64.b64encode(str(start + limit).encode()).decode()
+                                     if more else None).to_map()
 
     @roa_api("GetAsyncInvokeConfig", "GET", "/2023-03-30/functions/{functionName}/async-invoke-config")
     def get_async_invoke_config(self, call: RoaCall) -> dict:
@@ -154,9 +157,11 @@ class FunctionCompute(RoaProduct):
         config = spec.async_invoke_config
         if not config:
             raise errors.ApiError("AsyncConfigNotExists", f"async invoke config of function '{spec.function_name}' does not exist", 404)
-        destinations = {kind: {"destination": spec.destination(kind)} for kind in ("onFailure", "onSuccess") if spec.destination(kind)}
-        out = {"functionArn": self._arn(spec, call.region), "maxAsyncRetryAttempts": spec.max_async_retries,
-               "maxAsyncEventAgeInSeconds": spec.max_async_event_age, "asyncTask": False}
-        if destinations:
-            out["destinationConfig"] = destinations
-        return out
+        def destination(kind):
+            return fc.Destination(destination=spec.destination(kind)) if spec.destination(kind) else None
+
+        destinations = fc.DestinationConfig(on_failure=destination("onFailure"), on_success=destination("onSuccess"))
+        return fc.AsyncConfig(function_arn=self._arn(spec, call.region), max_async_retry_attempts=spec.max_async_retries,
+                              max_async_event_age_in_seconds=spec.max_async_event_age, async_task=False,
+                              destination_config=destinations if spec.destination("onFailure") or spec.destination("onSuccess")
+                              else None).to_map()
